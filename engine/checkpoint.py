@@ -1,0 +1,203 @@
+"""Checkpoints: a directory with ``model.safetensors`` and ``config.json``.
+
+``config.json`` holds everything needed to rebuild the model (architecture, backbone,
+hyper-parameters, preprocessing, descriptor dimension, schema version). Nothing on the load
+path unpickles: weights are safetensors, the config is JSON. Every problem is reported as a
+``CheckpointError`` naming the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from .config import ModelConfig
+from .errors import CheckpointError, ConfigError
+from .models import create_model, list_models
+from .models.base import RetrievalModel
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+FORMAT_NAME = "visual-search-checkpoint"
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state as contiguous CPU tensors (what goes into ``model.safetensors``)."""
+    return {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def save_checkpoint(
+    model: RetrievalModel, directory: str | os.PathLike, extra: dict[str, Any] | None = None
+) -> Path:
+    """Write ``model`` to ``directory`` (created if needed); each file is replaced atomically."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg: ModelConfig = model.config
+    meta = {
+        "format": FORMAT_NAME,
+        **cfg.to_dict(),
+        "descriptor_dim": int(model.num_features),
+        "num_parameters": int(sum(p.numel() for p in model.parameters())),
+    }
+    if extra:
+        meta["extra"] = extra
+    tensors = state_tensors(model)
+    _atomic_write(out / WEIGHTS_NAME, lambda p: save_file(tensors, p, metadata={"format": "pt"}))
+    text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
+    _atomic_write(out / CONFIG_NAME, lambda p: Path(p).write_text(text, encoding="utf-8"))
+    return out
+
+
+def read_config(directory: str | os.PathLike) -> ModelConfig:
+    """Parse and check ``config.json`` of a checkpoint directory."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise CheckpointError(f"{d}: not a checkpoint directory")
+    path = d / CONFIG_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (a checkpoint needs {CONFIG_NAME})")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{path}: not a text file") from None
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    if raw.pop("format", FORMAT_NAME) != FORMAT_NAME:
+        raise CheckpointError(f"{path}: not a visual-search checkpoint")
+    raw.pop("num_parameters", None)
+    raw.pop("extra", None)
+    try:
+        return ModelConfig.from_dict(raw).resolved()
+    except (ConfigError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: {e}") from None
+
+
+def load_checkpoint(
+    directory: str | os.PathLike, device: str | torch.device = "cpu"
+) -> RetrievalModel:
+    """Rebuild the model stored in ``directory``; refuse any mismatch with a clear message."""
+    d = Path(directory)
+    cfg = read_config(d)
+    cfg.pretrained = "none"  # the weights come from the file
+    wpath = d / WEIGHTS_NAME
+    if not wpath.is_file():
+        raise CheckpointError(f"{wpath}: missing (a checkpoint needs {WEIGHTS_NAME})")
+    model = create_model(cfg)
+    expected = model.state_dict()
+    try:
+        with safe_open(str(wpath), framework="pt", device="cpu") as f:
+            keys = set(f.keys())
+            missing = sorted(set(expected) - keys)
+            unexpected = sorted(keys - set(expected))
+            if missing:
+                raise CheckpointError(f"{wpath}: missing key(s): {_short(missing)}")
+            if unexpected:
+                raise CheckpointError(f"{wpath}: unexpected key(s): {_short(unexpected)}")
+            state = {}
+            for k in sorted(keys):
+                shape = tuple(f.get_slice(k).get_shape())
+                want = tuple(expected[k].shape)
+                if shape != want:
+                    raise CheckpointError(
+                        f"{wpath}: shape mismatch for {k!r}: file has {shape}, "
+                        f"the {cfg.architecture}/{cfg.backbone} model needs {want}"
+                    )
+                state[k] = f.get_tensor(k)
+    except CheckpointError:
+        raise
+    except Exception as e:
+        raise CheckpointError(f"{wpath}: corrupt or not a safetensors file ({e})") from None
+    for k, v in state.items():
+        if v.dtype != expected[k].dtype:
+            state[k] = v.to(expected[k].dtype)
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise CheckpointError(f"{wpath}: tensor {k!r} holds NaN or infinite values")
+    model.load_state_dict(state, strict=True)
+    return model.to(device).eval()
+
+
+def _short(names: list[str], n: int = 5) -> str:
+    more = f" (and {len(names) - n} more)" if len(names) > n else ""
+    return ", ".join(names[:n]) + more
+
+
+# ----------------------------------------------------------------------- name or directory
+
+DEFAULT_MODEL = "default"
+
+
+def bundled_model_dir() -> Path | None:
+    """The default model shipped in ``resources/models/default``, if this build has one."""
+    from resources import resource_path  # noqa: PLC0415
+
+    p = resource_path("models", "default")
+    return p if (p / CONFIG_NAME).is_file() and (p / WEIGHTS_NAME).is_file() else None
+
+
+def default_config(architecture: str = "gem", **overrides: Any) -> ModelConfig:
+    return ModelConfig(architecture=architecture, **overrides).resolved()
+
+
+def resolve_model(spec: str | None = None, pretrained: str = "cache") -> RetrievalModel:
+    """A model from a checkpoint directory, an architecture name, or ``default``.
+
+    ``default`` is the bundled model when this build has one, otherwise an untrained ``gem``
+    on ResNet-50 (with ImageNet weights if they are already in the local torch cache).
+    An architecture name may carry a backbone: ``cider:resnet101``.
+    """
+    spec = spec or DEFAULT_MODEL
+    if spec == DEFAULT_MODEL:
+        bundled = bundled_model_dir()
+        if bundled is not None:
+            return load_checkpoint(bundled)
+        spec = "gem"
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return load_checkpoint(path)
+    arch, _, backbone = spec.partition(":")
+    if arch in list_models():
+        return create_model(
+            ModelConfig(architecture=arch, backbone=backbone or None, pretrained=pretrained)
+            .resolved()
+        )
+    if path.exists():
+        raise CheckpointError(f"{path}: not a checkpoint directory")
+    raise ConfigError(
+        f"no checkpoint directory or architecture named {spec!r} "
+        f"(architectures: {', '.join(list_models())})"
+    )
+
+
+def model_fingerprint(model: RetrievalModel) -> str:
+    """A short stable id of (config, weights): vectors of different fingerprints never mix."""
+    h = hashlib.sha256()
+    cfg = model.config.to_dict()
+    h.update(json.dumps(cfg, sort_keys=True).encode())
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(str(tuple(v.shape)).encode())
+        h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]

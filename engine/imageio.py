@@ -1,0 +1,224 @@
+"""Robust photo loading for extraction.
+
+``load_photo(src, max_side, box)`` accepts a path, raw bytes or a PIL image and returns an
+upright RGB image whose long side is at most ``max_side`` (never upscaled). It applies EXIF
+orientation, decodes JPEGs in draft mode (a 12 MP photo is reduced by the decoder instead of
+being decoded fully), handles palette / alpha / CMYK / 16-bit / float images, takes the first
+frame of animations, and refuses decompression bombs. Every failure is a ``BadImageError``
+with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import BadImageError
+
+PhotoSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
+
+#: refuse images with more pixels than this (a 200 MP photo is already unusual)
+MAX_PIXELS = 200_000_000
+#: EXIF orientations that swap width and height
+_TRANSPOSED = {5, 6, 7, 8}
+_ALPHA_BACKGROUND = (255, 255, 255)
+
+try:  # optional HEIC/HEIF support
+    import pillow_heif  # type: ignore[import-not-found]
+
+    pillow_heif.register_heif_opener()
+    HEIF_SUPPORTED = True
+except Exception:  # pragma: no cover - depends on the environment
+    HEIF_SUPPORTED = False
+
+
+@dataclass
+class Photo:
+    """A decoded photo.
+
+    image: upright RGB, long side ≤ the requested size.
+    original_size: ``(width, height)`` of the upright full-resolution photo.
+    box: the crop applied, in original upright pixel coordinates, or None.
+    """
+
+    image: Image.Image
+    original_size: tuple[int, int]
+    box: tuple[float, float, float, float] | None = None
+
+    @property
+    def scale(self) -> float:
+        """Pixels of ``image`` per original pixel."""
+        w0 = (self.box[2] - self.box[0]) if self.box else self.original_size[0]
+        return self.image.width / max(w0, 1e-9)
+
+
+def describe_source(src: PhotoSource) -> str:
+    if isinstance(src, (str, os.PathLike)):
+        return os.fsdecode(src)
+    if isinstance(src, Image.Image):
+        return "<image>"
+    return "<bytes>"
+
+
+def _open(src: PhotoSource) -> Image.Image:
+    if isinstance(src, Image.Image):
+        return src
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        if len(src) == 0:
+            raise BadImageError("empty data (0 bytes)")
+        fp: io.IOBase | str = io.BytesIO(bytes(src))
+    else:
+        path = Path(os.fsdecode(src))
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            if path.is_symlink():
+                raise BadImageError("broken symbolic link") from None
+            raise BadImageError("file not found") from None
+        except OSError as e:
+            raise BadImageError(f"cannot access file ({e.strerror or e})") from None
+        if not path.is_file():
+            raise BadImageError("not a regular file")
+        if st.st_size == 0:
+            raise BadImageError("empty file (0 bytes)")
+        fp = str(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(fp)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadImageError(
+            f"image too large (decompression bomb guard, limit {MAX_PIXELS:,} pixels)"
+        ) from None
+    except UnidentifiedImageError:
+        hint = "" if HEIF_SUPPORTED else " (HEIC needs the optional pillow-heif package)"
+        name = fp if isinstance(fp, str) else ""
+        if name.lower().endswith((".heic", ".heif")) and not HEIF_SUPPORTED:
+            raise BadImageError("unsupported format: HEIC/HEIF" + hint) from None
+        raise BadImageError("not a recognised image format") from None
+    except PermissionError:
+        raise BadImageError("permission denied") from None
+    except OSError as e:
+        raise BadImageError(f"cannot read image ({e.strerror or e})") from None
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = int(im.getexif().get(0x0112, 1))
+    except Exception:
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    """Any PIL mode → 8-bit RGB (alpha composited on white, 16-bit/float scaled, CMYK converted)."""
+    mode = im.mode
+    if mode == "RGB":
+        return im
+    if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        if mode.startswith("I;16"):
+            a = a / 257.0
+        else:
+            lo, hi = float(np.min(a)), float(np.max(a))
+            a = (a - lo) * (255.0 / (hi - lo)) if hi > lo else np.zeros_like(a)
+        g = Image.fromarray(np.clip(a + 0.5, 0, 255).astype(np.uint8), "L")
+        return g.convert("RGB")
+    if mode == "P":
+        im = im.convert("RGBA") if "transparency" in im.info else im.convert("RGB")
+        mode = im.mode
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (*_ALPHA_BACKGROUND, 255))
+        return Image.alpha_composite(bg, rgba).convert("RGB")
+    return im.convert("RGB")
+
+
+def _check_box(box, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise BadImageError(f"box must be four numbers X0,Y0,X1,Y1, got {box!r}") from None
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise BadImageError("box coordinates must be finite numbers")
+    if x1 <= x0 or y1 <= y0:
+        raise BadImageError(f"box {box!r} is empty: need X0 < X1 and Y0 < Y1")
+    w, h = size
+    cx0, cy0, cx1, cy1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(w)), min(y1, float(h))
+    if cx1 - cx0 < 1 or cy1 - cy0 < 1:
+        raise BadImageError(f"box {box!r} lies outside the {w}x{h} image")
+    return cx0, cy0, cx1, cy1
+
+
+def load_photo(
+    src: PhotoSource,
+    max_side: int | None = 1024,
+    box: tuple[float, float, float, float] | None = None,
+    max_pixels: int = MAX_PIXELS,
+) -> Photo:
+    """Decode ``src`` to an upright RGB photo, optionally cropped to ``box`` (original upright
+    pixel coordinates ``x0, y0, x1, y1``), with long side at most ``max_side``."""
+    old_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        im = _open(src)
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    try:
+        raw_w, raw_h = im.size
+        if raw_w <= 0 or raw_h <= 0:
+            raise BadImageError("image has no pixels")
+        if raw_w * raw_h > max_pixels:
+            raise BadImageError(
+                f"image too large ({raw_w}x{raw_h} = {raw_w * raw_h:,} pixels, "
+                f"limit {max_pixels:,})"
+            )
+        orient = _orientation(im)
+        up_w, up_h = (raw_h, raw_w) if orient in _TRANSPOSED else (raw_w, raw_h)
+        crop = _check_box(box, (up_w, up_h)) if box is not None else None
+        region_long = max(crop[2] - crop[0], crop[3] - crop[1]) if crop else max(up_w, up_h)
+        if getattr(im, "n_frames", 1) > 1:
+            im.seek(0)
+        if max_side and region_long > max_side and im.format == "JPEG":
+            s = max_side / region_long
+            im.draft("RGB", (math.ceil(raw_w * s), math.ceil(raw_h * s)))
+        try:
+            im.load()
+        except (OSError, SyntaxError, ValueError) as e:
+            msg = str(e).lower()
+            if "truncated" in msg or "premature" in msg or "broken data" in msg:
+                raise BadImageError("truncated or corrupt image data") from None
+            raise BadImageError(f"cannot decode image ({e})") from None
+        except Image.DecompressionBombError:
+            raise BadImageError("image too large (decompression bomb guard)") from None
+        if orient != 1:
+            im = ImageOps.exif_transpose(im)
+        im = _to_rgb(im)
+        if crop is not None:
+            f = im.width / up_w  # draft may have reduced the decoded size
+            px = (
+                int(math.floor(crop[0] * f)),
+                int(math.floor(crop[1] * f)),
+                max(int(math.ceil(crop[2] * f)), int(math.floor(crop[0] * f)) + 1),
+                max(int(math.ceil(crop[3] * f)), int(math.floor(crop[1] * f)) + 1),
+            )
+            im = im.crop(px)
+        if max_side and max(im.size) > max_side:
+            s = max_side / max(im.size)
+            size = (max(1, round(im.width * s)), max(1, round(im.height * s)))
+            im = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+        return Photo(im, (up_w, up_h), crop)
+    except BadImageError:
+        raise
+    except MemoryError:
+        raise BadImageError("not enough memory to decode image") from None
+    except Exception as e:  # a decoder bug or an exotic file: still one line, never a crash
+        raise BadImageError(f"cannot decode image ({type(e).__name__}: {e})") from None

@@ -1,0 +1,43 @@
+"""``gem``: backbone → GeM (learnable p) → whitening FC → L2 — the papers' baseline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .backbones import ResNetBackbone
+from .base import ModelOutput, RetrievalModel, activation_map
+from .layers import GeM, Whitening, l2n
+from .registry import register_model
+
+
+@dataclass(frozen=True)
+class GeMParams:
+    gem_p: float = 3.0
+    gem_learnable: bool = True
+
+
+class GeMNet(RetrievalModel):
+    """``x (B, 3, H, W)`` → backbone ``F (B, C, h, w)`` → GeM ``(B, C)`` → FC ``(B, D)`` → L2."""
+
+    def __init__(self, config) -> None:
+        super().__init__()
+        p: GeMParams = GeMParams(**config.arch_params)
+        self.config = config
+        self.backbone = ResNetBackbone(config.backbone, config.pretrained)
+        c = self.backbone.num_features
+        self.feature_dim = c
+        self.num_features = config.descriptor_dim or c
+        self.pool = GeM(p.gem_p, learnable=p.gem_learnable)
+        self.whiten = Whitening(c, self.num_features)
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        f = self.backbone(x)
+        desc = l2n(self.whiten(self.pool(f)))
+        return ModelOutput(desc, activation_map(f), f)
+
+
+@register_model("gem", GeMParams, "ResNet → GeM pooling → whitening → L2 (baseline)")
+def build_gem(config) -> GeMNet:
+    return GeMNet(config)

@@ -1,0 +1,82 @@
+"""Model registry: architectures by name, each with a hyper-parameter dataclass.
+
+``@register_model("name", Params)`` on a builder ``fn(config) -> RetrievalModel``;
+``create_model(config)`` builds one; ``list_models()`` names them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ArchEntry:
+    name: str
+    builder: Callable
+    params_cls: type
+    description: str
+    default_backbone: str
+    default_scales: tuple[float, ...]
+
+
+_REGISTRY: dict[str, ArchEntry] = {}
+
+
+def register_model(
+    name: str,
+    params_cls: type,
+    description: str,
+    default_backbone: str = "resnet50",
+    default_scales: tuple[float, ...] = (1.0,),
+) -> Callable:
+    def deco(fn: Callable) -> Callable:
+        _REGISTRY[name] = ArchEntry(
+            name, fn, params_cls, description, default_backbone, tuple(default_scales)
+        )
+        return fn
+
+    return deco
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_entry(name: str) -> ArchEntry:
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown architecture {name!r}; choose from {', '.join(list_models())}")
+    return _REGISTRY[name]
+
+
+def make_params(name: str, values: dict | None = None):
+    """The architecture's hyper-parameter dataclass, defaults overridden by ``values``."""
+    cls = get_entry(name).params_cls
+    values = dict(values or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown {name} hyper-parameter(s): {', '.join(unknown)}")
+    for key, val in list(values.items()):
+        if isinstance(val, list):
+            values[key] = tuple(val)
+    return cls(**values)
+
+
+def create_model(config, seed: int | None = 0):
+    """Build the model described by ``config`` (an ``engine.config.ModelConfig``).
+
+    Randomly initialised parts are drawn from a fixed ``seed`` so that the same config always
+    gives the same untrained network (``seed=None`` uses the global RNG).
+    """
+    entry = get_entry(config.architecture)
+    if seed is None:
+        return entry.builder(config)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return entry.builder(config)

@@ -1,0 +1,1 @@
+"""Training-only pieces: heads and losses (kept out of the modules that inference loads)."""

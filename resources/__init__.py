@@ -1,0 +1,22 @@
+"""Data files shipped with visual-search (sample photos, the default model, icons).
+
+Found relative to this package, so the same code works from a source checkout, an installed
+wheel and a frozen bundle.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent
+
+
+def resource_path(*parts: str) -> Path:
+    """Path of a shipped resource (it may not exist in every build)."""
+    return _ROOT.joinpath(*parts)
+
+
+def sample_photos() -> list[Path]:
+    """The bundled sample photos, sorted by name."""
+    d = resource_path("samples")
+    return sorted(p for p in d.glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
