@@ -151,7 +151,7 @@ DEFAULT_MODEL = "default"
 
 def bundled_model_dir() -> Path | None:
     """The default model shipped in ``resources/models/default``, if this build has one."""
-    from resources import resource_path  # noqa: PLC0415
+    from resources import resource_path
 
     p = resource_path("models", "default")
     return p if (p / CONFIG_NAME).is_file() and (p / WEIGHTS_NAME).is_file() else None
@@ -180,8 +180,9 @@ def resolve_model(spec: str | None = None, pretrained: str = "cache") -> Retriev
     arch, _, backbone = spec.partition(":")
     if arch in list_models():
         return create_model(
-            ModelConfig(architecture=arch, backbone=backbone or None, pretrained=pretrained)
-            .resolved()
+            ModelConfig(
+                architecture=arch, backbone=backbone or None, pretrained=pretrained
+            ).resolved()
         )
     if path.exists():
         raise CheckpointError(f"{path}: not a checkpoint directory")

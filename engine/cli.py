@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 
 from . import __version__
-from .errors import VisualSearchError
+from .errors import BadImageError, VisualSearchError
 
 
 def _bbox(text: str) -> tuple[float, float, float, float]:
@@ -36,7 +36,7 @@ def _emit(args: argparse.Namespace, obj, text: str) -> None:
 
 
 def cmd_models(args: argparse.Namespace) -> int:
-    from .modelinfo import architecture_table  # noqa: PLC0415
+    from .modelinfo import architecture_table
 
     rows = architecture_table(backbones=args.backbone)
     lines = [
@@ -54,8 +54,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from .checkpoint import resolve_model  # noqa: PLC0415
-    from .extract import Extractor  # noqa: PLC0415
+    from .checkpoint import resolve_model
+    from .extract import Extractor
 
     t0 = time.perf_counter()
     model = resolve_model(args.model, pretrained=args.pretrained)
@@ -66,7 +66,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
         image_size=args.image_size,
     )
     # decode first: a bad photo is reported before any network work
-    prepared = ex.prepare(args.image, args.bbox)
+    try:
+        prepared = ex.prepare(args.image, args.bbox)
+    except BadImageError as e:
+        raise BadImageError(f"{os.fsdecode(args.image)}: {e}") from None
     out = ex.run([prepared])[0]
     seconds = time.perf_counter() - t0
     cfg = model.config
@@ -103,7 +106,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_extract  # noqa: PLC0415
+    from .bench import bench_extract
 
     if args.what == "extract":
         rows = bench_extract(
@@ -155,12 +158,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="checkpoint directory, architecture name (gem, cider, ugalr; "
         "optionally NAME:BACKBONE) or 'default'",
     )
-    sp.add_argument("--bbox", type=_bbox, default=None, metavar="X0,Y0,X1,Y1",
-                    help="describe only this region (pixels of the upright photo)")
+    sp.add_argument(
+        "--bbox",
+        type=_bbox,
+        default=None,
+        metavar="X0,Y0,X1,Y1",
+        help="describe only this region (pixels of the upright photo)",
+    )
     sp.add_argument("--image-size", type=int, default=None, help="long side in pixels")
-    sp.add_argument("--pretrained", default="cache", choices=["none", "cache", "download"],
-                    help="ImageNet weights for a freshly built architecture (default: use them "
-                    "only if already in the local torch cache)")
+    sp.add_argument(
+        "--pretrained",
+        default="cache",
+        choices=["none", "cache", "download"],
+        help="ImageNet weights for a freshly built architecture (default: use them "
+        "only if already in the local torch cache)",
+    )
     sp.add_argument("--json", action="store_true", help="print one JSON object")
     device_opts(sp)
     sp.set_defaults(func=cmd_embed)

@@ -1,4 +1,4 @@
-"""Model configuration: everything needed to rebuild a model, stored as a checkpoint's config.json."""
+"""Model configuration: everything needed to rebuild a model (a checkpoint's config.json)."""
 
 from __future__ import annotations
 
@@ -35,12 +35,12 @@ class ModelConfig:
 
     def resolved(self) -> ModelConfig:
         """A copy with every default filled in and every value checked."""
-        from .models import registry  # noqa: PLC0415 - the registry imports the models
+        from .models import registry
 
         entry = registry.get_entry(self.architecture)
         params = registry.make_params(self.architecture, self.arch_params)
         backbone = self.backbone or entry.default_backbone
-        from .models.backbones import BACKBONES  # noqa: PLC0415
+        from .models.backbones import BACKBONES
 
         if backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}")

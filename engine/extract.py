@@ -236,7 +236,7 @@ class Extractor:
                     i += 1
                 if chunk:
                     outs = self.run([p for _, p in chunk], with_features)
-                    for (j, _), out in zip(chunk, outs):
+                    for (j, _), out in zip(chunk, outs, strict=True):
                         done += 1
                         yield j, out
                 if progress is not None:

@@ -16,14 +16,13 @@ import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import BadImageError
 
-PhotoSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image]
+PhotoSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image
 
 #: refuse images with more pixels than this (a 200 MP photo is already unusual)
 MAX_PIXELS = 200_000_000
@@ -204,12 +203,8 @@ def load_photo(
         im = _to_rgb(im)
         if crop is not None:
             f = im.width / up_w  # draft may have reduced the decoded size
-            px = (
-                int(math.floor(crop[0] * f)),
-                int(math.floor(crop[1] * f)),
-                max(int(math.ceil(crop[2] * f)), int(math.floor(crop[0] * f)) + 1),
-                max(int(math.ceil(crop[3] * f)), int(math.floor(crop[1] * f)) + 1),
-            )
+            x0, y0 = math.floor(crop[0] * f), math.floor(crop[1] * f)
+            px = (x0, y0, max(math.ceil(crop[2] * f), x0 + 1), max(math.ceil(crop[3] * f), y0 + 1))
             im = im.crop(px)
         if max_side and max(im.size) > max_side:
             s = max_side / max(im.size)

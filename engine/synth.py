@@ -56,8 +56,10 @@ def _shape_polygon(rng: np.random.Generator, size: int) -> list[tuple[float, flo
     n = int(rng.integers(3, 7))  # regular polygon
     rot = rng.uniform(0, 2 * math.pi)
     return [
-        (c + 0.95 * c * math.cos(rot + 2 * math.pi * i / n),
-         c + 0.95 * c * math.sin(rot + 2 * math.pi * i / n))
+        (
+            c + 0.95 * c * math.cos(rot + 2 * math.pi * i / n),
+            c + 0.95 * c * math.sin(rot + 2 * math.pi * i / n),
+        )
         for i in range(n)
     ]
 
@@ -81,8 +83,11 @@ def render_object(identity: int, size: int = 256) -> Image.Image:
                     d.rectangle([x, y, x + w, y + w], fill=cols[1])
     elif kind == 2:  # rings
         for r in range(size, 0, -int(rng.integers(8, 20))):
-            d.ellipse([size / 2 - r, size / 2 - r, size / 2 + r, size / 2 + r],
-                      outline=cols[int(rng.integers(1, 5))], width=int(rng.integers(3, 8)))
+            d.ellipse(
+                [size / 2 - r, size / 2 - r, size / 2 + r, size / 2 + r],
+                outline=cols[int(rng.integers(1, 5))],
+                width=int(rng.integers(3, 8)),
+            )
     else:  # dots
         for _ in range(int(rng.integers(20, 60))):
             x, y, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(4, size / 10)
@@ -91,8 +96,14 @@ def render_object(identity: int, size: int = 256) -> Image.Image:
     for _ in range(int(rng.integers(1, 4))):
         text = "".join(rng.choice(list(_GLYPHS), size=int(rng.integers(1, 4))))
         x, y = rng.uniform(0.15, 0.55) * size, rng.uniform(0.15, 0.65) * size
-        d.text((x, y), text, fill=cols[int(rng.integers(2, 5))], font=font,
-               stroke_width=2, stroke_fill=cols[0])
+        d.text(
+            (x, y),
+            text,
+            fill=cols[int(rng.integers(2, 5))],
+            font=font,
+            stroke_width=2,
+            stroke_fill=cols[0],
+        )
     mask = Image.new("L", (size, size), 0)
     ImageDraw.Draw(mask).polygon(_shape_polygon(rng, size), fill=255)
     ImageDraw.Draw(tex).polygon(_shape_polygon(rng, size), outline=cols[4], width=4)
@@ -112,8 +123,10 @@ def render_clutter(rng: np.random.Generator, width: int, height: int) -> Image.I
     for _ in range(int(rng.integers(15, 40))):
         x, y = rng.uniform(0, width), rng.uniform(0, height)
         w, h = rng.uniform(10, width / 3), rng.uniform(10, height / 3)
-        c = tuple(int(v) for v in np.clip(np.array(cols[int(rng.integers(0, 6))])
-                                           + rng.normal(0, 30, 3), 0, 255))
+        c = tuple(
+            int(v)
+            for v in np.clip(np.array(cols[int(rng.integers(0, 6))]) + rng.normal(0, 30, 3), 0, 255)
+        )
         k = rng.integers(0, 3)
         if k == 0:
             d.rectangle([x, y, x + w, y + h], fill=c)
@@ -139,13 +152,14 @@ def _perspective(obj: Image.Image, rng: np.random.Generator, strength: float) ->
     dst = [(x + rng.uniform(-j, j), y + rng.uniform(-j, j)) for x, y in src]
     # solve the 8 coefficients mapping output (dst) → input (src) as PIL expects
     A, B = [], []
-    for (xd, yd), (xs, ys) in zip(dst, src):
+    for (xd, yd), (xs, ys) in zip(dst, src, strict=True):
         A.append([xd, yd, 1, 0, 0, 0, -xs * xd, -xs * yd])
         A.append([0, 0, 0, xd, yd, 1, -ys * xd, -ys * yd])
         B += [xs, ys]
     coeffs = np.linalg.solve(np.array(A, float), np.array(B, float))
-    return obj.transform((w, h), Image.Transform.PERSPECTIVE, tuple(coeffs),
-                         Image.Resampling.BILINEAR)
+    return obj.transform(
+        (w, h), Image.Transform.PERSPECTIVE, tuple(coeffs), Image.Resampling.BILINEAR
+    )
 
 
 def render_scene(
@@ -170,8 +184,9 @@ def render_scene(
         obj = render_object(ident, 256)
         if perspective > 0:
             obj = _perspective(obj, rng, perspective)
-        obj = obj.rotate(rng.uniform(-max_rotation, max_rotation), Image.Resampling.BILINEAR,
-                         expand=True)
+        obj = obj.rotate(
+            rng.uniform(-max_rotation, max_rotation), Image.Resampling.BILINEAR, expand=True
+        )
         obj = obj.resize((side, side), Image.Resampling.BILINEAR)
         rgb = np.asarray(obj.convert("RGB"), float)
         gain, bias = rng.uniform(0.75, 1.25, 3), rng.normal(0, 12, 3)
@@ -203,7 +218,7 @@ def write_sample_photos(
 
     File names are ``obj<identity>_<view>.jpg``; the same call always writes the same photos.
     """
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

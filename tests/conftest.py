@@ -39,8 +39,9 @@ def tiny_models():
 
     return {
         name: create_model(
-            ModelConfig(architecture=name, backbone="resnet18", image_size=128,
-                        pretrained="none").resolved()
+            ModelConfig(
+                architecture=name, backbone="resnet18", image_size=128, pretrained="none"
+            ).resolved()
         ).eval()
         for name in list_models()
     }

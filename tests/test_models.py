@@ -46,8 +46,9 @@ def test_shapes_and_unit_norm(arch, backbone):
 
 
 def test_descriptor_dim_override():
-    cfg = ModelConfig(architecture="gem", backbone="resnet18", descriptor_dim=128,
-                      pretrained="none").resolved()
+    cfg = ModelConfig(
+        architecture="gem", backbone="resnet18", descriptor_dim=128, pretrained="none"
+    ).resolved()
     m = create_model(cfg).eval()
     with torch.inference_mode():
         assert m(torch.randn(1, 3, 64, 64)).descriptor.shape == (1, 128)
@@ -56,7 +57,7 @@ def test_descriptor_dim_override():
 def test_same_config_same_untrained_weights():
     cfg = ModelConfig(architecture="cider", backbone="resnet18", pretrained="none").resolved()
     a, b = create_model(cfg), create_model(cfg)
-    for (ka, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items()):
+    for (ka, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
         assert torch.equal(va, vb), ka
 
 
@@ -83,7 +84,8 @@ def test_gradients_reach_every_trainable_parameter(arch):
     loss, heads = _loss(model, out, labels)
     loss.backward()
     dead = [
-        n for n, p in model.named_parameters()
+        n
+        for n, p in model.named_parameters()
         if p.requires_grad and (p.grad is None or float(p.grad.abs().sum()) == 0.0)
     ]
     assert not dead, f"no gradient reached: {dead}"
@@ -114,8 +116,12 @@ def test_ugalr_intermediate_head_gets_gradients():
     head = LinearHead(out.aux["local"].shape[1], 4)
     F.cross_entropy(head(out.aux["local"]), torch.tensor([1, 3])).backward()
     assert head.fc.weight.grad is not None and float(head.fc.weight.grad.abs().sum()) > 0
-    for name in ("lalm.reduce.0.weight", "lalm.spatial.theta.weight", "lalm.channel.weight",
-                 "local_whiten.fc.weight"):
+    for name in (
+        "lalm.reduce.0.weight",
+        "lalm.spatial.theta.weight",
+        "lalm.channel.weight",
+        "local_whiten.fc.weight",
+    ):
         g = dict(model.named_parameters())[name].grad
         assert g is not None and float(g.abs().sum()) > 0, name
 

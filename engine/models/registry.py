@@ -76,7 +76,11 @@ def create_model(config, seed: int | None = 0):
     """
     entry = get_entry(config.architecture)
     if seed is None:
-        return entry.builder(config)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return entry.builder(config)
+        model = entry.builder(config)
+    else:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = entry.builder(config)
+    # record the dimension the architecture chose, so saved configs are complete
+    model.config = dataclasses.replace(model.config, descriptor_dim=int(model.num_features))
+    return model
