@@ -1,0 +1,229 @@
+"""The FAISS index: a cache derived from the vectors in SQLite, never the source of truth.
+
+Exact inner-product search (``IndexFlatIP``) by default; above ``APPROX_THRESHOLD`` vectors an
+HNSW graph (``IndexHNSWFlat``, M=32, efSearch=128) is chosen automatically. Ids are file ids.
+
+The index is saved atomically (temp file, fsync, rename) next to a JSON sidecar recording the
+model generation it reflects, its size and a checksum of its head and tail. On load, a
+missing, stale (generation moved on), truncated or garbage index is rebuilt from SQLite.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from .store import ModelRow, Store
+
+APPROX_THRESHOLD = 50_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 80
+KINDS = ("auto", "flat", "hnsw")
+
+
+def _probe(path: Path) -> str:
+    """Checksum of a file's size, first and last MiB (cheap, catches truncation and garbage)."""
+    h = hashlib.sha256()
+    size = path.stat().st_size
+    h.update(str(size).encode())
+    with open(path, "rb") as f:
+        h.update(f.read(1 << 20))
+        if size > 1 << 20:
+            f.seek(max(size - (1 << 20), 1 << 20))
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # pragma: no cover - Windows
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def gpu_available() -> bool:
+    try:
+        return faiss.get_num_gpus() > 0
+    except AttributeError:  # faiss-cpu
+        return False
+
+
+@dataclass
+class IndexInfo:
+    kind: str
+    count: int
+    dim: int
+    generation: int
+    rebuilt: bool
+    reason: str | None
+    on_gpu: bool
+
+
+class VectorIndex:
+    """One model's vectors in FAISS. ``search(xq (nq, d) float32, k) -> (D, I) (nq, k)``."""
+
+    def __init__(self, index: faiss.Index, kind: str, dim: int, generation: int) -> None:
+        self.index = index
+        self.kind = kind
+        self.dim = dim
+        self.generation = generation
+        self.on_gpu = False
+        self.rebuilt = False
+        self.reason: str | None = None
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    # ----------------------------------------------------------------- build
+
+    @staticmethod
+    def choose_kind(kind: str, count: int, threshold: int = APPROX_THRESHOLD) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"index kind must be one of {KINDS}, not {kind!r}")
+        if kind != "auto":
+            return kind
+        return "hnsw" if count >= threshold else "flat"
+
+    @classmethod
+    def empty(cls, dim: int, kind: str, generation: int = 0) -> VectorIndex:
+        if kind == "hnsw":
+            base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            base.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            base.hnsw.efSearch = HNSW_EF_SEARCH
+        else:
+            base = faiss.IndexFlatIP(dim)
+        return cls(faiss.IndexIDMap2(base), kind, dim, generation)
+
+    def add(self, ids: np.ndarray, xb: np.ndarray) -> None:
+        """``ids (n,) int64``, ``xb (n, d) float32``."""
+        self.index.add_with_ids(np.ascontiguousarray(xb, dtype=np.float32),
+                                np.ascontiguousarray(ids, dtype=np.int64))
+
+    @classmethod
+    def build(cls, store: Store, model: ModelRow, kind: str = "auto",
+              threshold: int = APPROX_THRESHOLD) -> VectorIndex:
+        """Build from the vectors stored in SQLite (the generation is read first, so a
+        concurrent writer can only make the result look stale, never wrongly fresh)."""
+        generation = store.generation(model.id)
+        count = store.count_vectors(model.id)
+        vi = cls.empty(model.dim, cls.choose_kind(kind, count, threshold), generation)
+        for ids, xb in store.iter_vectors(model.id):
+            vi.add(ids, xb)
+        return vi
+
+    # ----------------------------------------------------------------- persistence
+
+    @staticmethod
+    def paths(directory: Path, fingerprint: str) -> tuple[Path, Path]:
+        return directory / f"{fingerprint}.faiss", directory / f"{fingerprint}.json"
+
+    def save(self, directory: str | os.PathLike, fingerprint: str) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        ipath, mpath = self.paths(directory, fingerprint)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{fingerprint}.", suffix=".faiss.tmp")
+        os.close(fd)
+        try:
+            index = faiss.index_gpu_to_cpu(self.index) if self.on_gpu else self.index
+            faiss.write_index(index, tmp)
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+            meta = {"generation": self.generation, "kind": self.kind, "dim": self.dim,
+                    "count": self.ntotal, "probe": _probe(Path(tmp))}
+            os.replace(tmp, ipath)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        fd, mtmp = tempfile.mkstemp(dir=directory, prefix=f".{fingerprint}.", suffix=".json.tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(meta, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(mtmp, mpath)
+        _fsync_dir(directory)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, fingerprint: str) -> tuple[VectorIndex | None, str]:
+        """The saved index, or ``(None, reason)`` when it is missing or damaged."""
+        ipath, mpath = cls.paths(Path(directory), fingerprint)
+        if not ipath.exists() or not mpath.exists():
+            return None, "missing"
+        try:
+            meta = json.loads(mpath.read_text())
+            if _probe(ipath) != meta["probe"]:
+                return None, "corrupt (checksum mismatch)"
+            index = faiss.read_index(str(ipath))
+        except Exception as e:
+            return None, f"corrupt ({type(e).__name__})"
+        if index.ntotal != meta["count"] or index.d != meta["dim"]:
+            return None, "corrupt (size mismatch)"
+        return cls(index, meta["kind"], int(meta["dim"]), int(meta["generation"])), "ok"
+
+    @classmethod
+    def open(cls, store: Store, model: ModelRow, directory: str | os.PathLike,
+             kind: str = "auto", threshold: int = APPROX_THRESHOLD, save: bool = True,
+             use_gpu: bool | None = None) -> VectorIndex:
+        """Load the saved index if it reflects the store's current generation, else rebuild
+        (and save, when ``save``) it. ``use_gpu=None`` moves a flat index to the GPU when
+        faiss-gpu sees one."""
+        loaded, reason = cls.load(directory, model.fingerprint)
+        generation = store.generation(model.id)
+        want = cls.choose_kind(kind, store.count_vectors(model.id), threshold)
+        if loaded is not None and loaded.generation == generation and loaded.kind == want:
+            vi = loaded
+        else:
+            if loaded is not None:
+                reason = "stale" if loaded.generation != generation else f"kind {loaded.kind}"
+            vi = cls.build(store, model, kind, threshold)
+            vi.rebuilt, vi.reason = True, reason
+            if save:
+                try:
+                    vi.save(directory, model.fingerprint)
+                except OSError:  # a read-only library still searches
+                    pass
+        if (use_gpu or (use_gpu is None and gpu_available())) and vi.kind == "flat":
+            vi.to_gpu()
+        return vi
+
+    def to_gpu(self) -> None:
+        if gpu_available() and not self.on_gpu:
+            res = faiss.StandardGpuResources()
+            self.index = faiss.index_cpu_to_gpu(res, 0, self.index)
+            self._gpu_res = res
+            self.on_gpu = True
+
+    # ----------------------------------------------------------------- search
+
+    def search(self, xq: np.ndarray, k: int, ids: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """``xq (nq, d) float32`` → ``D, I (nq, k)``; ``I`` is -1 where fewer than k exist.
+
+        ``ids`` restricts the search to those file ids.
+        """
+        xq = np.ascontiguousarray(np.atleast_2d(xq), dtype=np.float32)
+        k = max(1, min(int(k), max(self.ntotal, 1)))
+        if ids is None:
+            return self.index.search(xq, k)
+        sel = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, 4 * k))
+        else:
+            params = faiss.SearchParameters(sel=sel)
+        return self.index.search(xq, k, params=params)
+
+    def info(self) -> IndexInfo:
+        return IndexInfo(self.kind, self.ntotal, self.dim, self.generation, self.rebuilt,
+                         self.reason, self.on_gpu)
