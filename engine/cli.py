@@ -125,6 +125,164 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _library(args: argparse.Namespace):
+    from .library import Library
+
+    return Library(args.library, device=getattr(args, "device", "auto"))
+
+
+class _TerminalProgress:
+    """A one-line progress bar on stderr when it is a terminal (silent otherwise)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if not self.enabled or (time.monotonic() - self._last < 0.1 and done != total):
+            return
+        self._last = time.monotonic()
+        if total:
+            width = 30
+            filled = int(width * done / total)
+            bar = "#" * filled + "-" * (width - filled)
+            line = f"[{bar}] {done}/{total} {message}"
+        else:
+            line = message
+        sys.stderr.write("\r" + line[:120].ljust(120))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    lib = _library(args)
+    bar = _TerminalProgress(not args.json)
+    try:
+        while True:
+            try:
+                summary = lib.index(args.paths, model=args.model, progress=bar)
+            finally:
+                bar.close()
+            d = summary.to_dict()
+            problems = d.pop("problems")
+            d.pop("cancelled")
+            text = (
+                f"indexed {d['indexed']}, unchanged {d['skipped_unchanged']}, moved "
+                f"{d['moved']}, removed {d['removed']}, failed {d['failed']} "
+                f"in {d['seconds']:.1f} s"
+            )
+            if problems:
+                text += "\n" + "\n".join(f"  note: {p}" for p in problems)
+                d["problems"] = problems
+            if d["failed"]:
+                text += "\n  (see `visual-search errors` for the reasons)"
+            _emit(args, d, text)
+            if not args.watch:
+                return 0
+            sys.stdout.flush()
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        if args.watch:
+            return 0
+        raise
+    finally:
+        lib.close()
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    lib = _library(args)
+    try:
+        try:
+            res = lib.search(
+                args.image, box=args.bbox, k=args.k, folder=args.folder, model=args.model
+            )
+        except BadImageError as e:
+            raise BadImageError(f"{os.fsdecode(args.image)}: {e}") from None
+        lines = [f"{i + 1:>3}. {h.score:.4f}  {h.path}" for i, h in enumerate(res.hits)]
+        if not lines:
+            lines = ["no results (is the library indexed? see `visual-search status`)"]
+        _emit(args, res.to_dict(), "\n".join(lines))
+        return 0
+    finally:
+        lib.close()
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    lib = _library(args)
+    try:
+        st = lib.status()
+    finally:
+        lib.close()
+    lines = [f"library: {st['library']}"]
+    f = st["files"]
+    lines.append(f"photos: {f['indexed']} indexed, {f['pending']} pending, {f['failed']} failed")
+    for fo in st["folders"]:
+        gone = "" if fo["exists"] else "  (folder missing)"
+        lines.append(
+            f"  {fo['path']}: {fo['indexed']} indexed, {fo['pending']} pending, "
+            f"{fo['failed']} failed{gone}"
+        )
+    for m in st["models"]:
+        lines.append(
+            f"model {m['spec']} ({m['architecture']}/{m['backbone']}, {m['dim']} dims, "
+            f"{m['fingerprint']}): {m['vectors']} vectors, index "
+            f"{m['index'] or 'not built'}{'' if m['index_current'] else ' (stale)'}"
+        )
+    b = st["bytes"]
+    lines.append(f"size: database {b['database'] / 1e6:.1f} MB, index {b['index'] / 1e6:.1f} MB")
+    _emit(args, st, "\n".join(lines))
+    return 0
+
+
+def cmd_errors(args: argparse.Namespace) -> int:
+    lib = _library(args)
+    try:
+        rows = lib.errors()
+    finally:
+        lib.close()
+    obj = [{"path": r.display_path, "reason": r.error} for r in rows]
+    text = "\n".join(f"{o['path']}: {o['reason']}" for o in obj) or "no failed photos"
+    _emit(args, obj, text)
+    return 0
+
+
+def cmd_forget(args: argparse.Namespace) -> int:
+    lib = _library(args)
+    try:
+        folders, files = lib.forget(args.path)
+    finally:
+        lib.close()
+    if not folders and not files:
+        raise VisualSearchError(f"{args.path}: not in the library")
+    _emit(
+        args,
+        {"folders": folders, "files": files},
+        f"forgot {folders} folder(s) and {files} photo(s); the files on disk are untouched",
+    )
+    return 0
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    lib = _library(args)
+    try:
+        groups = lib.duplicates(threshold=args.threshold, model=args.model)
+    finally:
+        lib.close()
+    obj = {
+        "threshold": args.threshold,
+        "groups": [[{"path": h.path, "score": round(h.score, 6)} for h in g] for g in groups],
+    }
+    lines = []
+    for i, g in enumerate(groups):
+        lines.append(f"group {i + 1} ({len(g)} photos):")
+        lines += [f"  {h.path}" for h in g]
+    _emit(args, obj, "\n".join(lines) or "no near-duplicates")
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -176,6 +334,76 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="print one JSON object")
     device_opts(sp)
     sp.set_defaults(func=cmd_embed)
+
+    def library_opt(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument(
+            "--library",
+            default=None,
+            metavar="DIR",
+            help="library directory (default: the user data dir, or $VISUAL_SEARCH_HOME/library)",
+        )
+
+    model_help = (
+        "checkpoint directory, architecture name (gem, cider, ugalr; optionally "
+        "NAME:BACKBONE) or 'default' (default: the library's current model)"
+    )
+
+    sp = sub.add_parser("index", help="add folders to the library and index what changed")
+    sp.add_argument("paths", nargs="+", metavar="PATH", help="photo folders")
+    library_opt(sp)
+    sp.add_argument("--model", default=None, help=model_help)
+    sp.add_argument(
+        "--watch", action="store_true", help="keep running and re-scan every --interval seconds"
+    )
+    sp.add_argument("--interval", type=float, default=60.0)
+    sp.add_argument("--json", action="store_true", help="print a JSON summary")
+    device_opts(sp)
+    sp.set_defaults(func=cmd_index)
+
+    sp = sub.add_parser("search", help="rank library photos by similarity to a query photo")
+    sp.add_argument("image", help="query photo")
+    sp.add_argument(
+        "--bbox",
+        type=_bbox,
+        default=None,
+        metavar="X0,Y0,X1,Y1",
+        help="search for this region of the query",
+    )
+    sp.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    sp.add_argument("--folder", default=None, help="only results inside this folder")
+    sp.add_argument("--model", default=None, help=model_help)
+    library_opt(sp)
+    sp.add_argument("--json", action="store_true")
+    device_opts(sp)
+    sp.set_defaults(func=cmd_search)
+
+    sp = sub.add_parser("status", help="folders, counts, models and index of the library")
+    library_opt(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_status)
+
+    sp = sub.add_parser("errors", help="photos that could not be indexed, with the reason")
+    library_opt(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_errors)
+
+    sp = sub.add_parser("forget", help="remove a folder from the library (files stay on disk)")
+    sp.add_argument("path")
+    library_opt(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_forget)
+
+    sp = sub.add_parser("duplicates", help="groups of near-duplicate photos")
+    sp.add_argument(
+        "--threshold",
+        type=float,
+        default=0.95,
+        help="cosine similarity for a pair to count (default 0.95)",
+    )
+    sp.add_argument("--model", default=None, help=model_help)
+    library_opt(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_duplicates)
 
     sp = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
     sp.add_argument("what", choices=["extract"])

@@ -45,3 +45,40 @@ def tiny_models():
         ).eval()
         for name in list_models()
     }
+
+
+MODEL = "gem:resnet18"  # seeded untrained network: the same fingerprint in every process
+
+
+@pytest.fixture(scope="session")
+def _photo_template(tmp_path_factory):
+    """12 generated photos (4 objects x 3 views) in two sub-folders, made once per session."""
+    from engine.synth import render_scene
+
+    root = tmp_path_factory.mktemp("photos-template")
+    for ident in range(4):
+        for view in range(3):
+            sub = root / ("trips" if view < 2 else "home")
+            sub.mkdir(exist_ok=True)
+            img, _ = render_scene([ident], seed=50 * ident + view, size=(128, 96))
+            img.save(sub / f"obj{ident}_{view}.jpg", quality=90)
+    return root
+
+
+@pytest.fixture
+def photos(tmp_path, _photo_template):
+    """A fresh copy of the generated photo folder for one test."""
+    import shutil
+
+    dst = tmp_path / "photos"
+    shutil.copytree(_photo_template, dst)
+    return dst
+
+
+@pytest.fixture
+def library(tmp_path):
+    from engine.library import Library
+
+    lib = Library(tmp_path / "lib", device="cpu")
+    yield lib
+    lib.close()

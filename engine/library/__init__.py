@@ -23,7 +23,7 @@ from ..errors import ConfigError, VisualSearchError
 from ..extract import Box, Extractor
 from ..imageio import PhotoSource
 from ..paths import default_library_dir
-from .indexer import IndexSummary, Indexer, ProgressFn, StopFn
+from .indexer import Indexer, IndexSummary, ProgressFn, StopFn
 from .lock import LibraryBusyError, WriterLock
 from .store import FileRow, ModelRow, Store, fs_bytes, fs_text
 from .vectors import APPROX_THRESHOLD, VectorIndex
@@ -72,16 +72,20 @@ class SearchResult:
             "index": self.index_kind,
             "seconds": round(self.seconds, 4),
             "results": [
-                {"path": h.path, "score": round(h.score, 6), "width": h.width,
-                 "height": h.height}
+                {"path": h.path, "score": round(h.score, 6), "width": h.width, "height": h.height}
                 for h in self.hits
             ],
         }
 
 
 class Library:
-    def __init__(self, directory: str | os.PathLike | None = None, device: str = "auto",
-                 index_kind: str = "auto", approx_threshold: int = APPROX_THRESHOLD) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike | None = None,
+        device: str = "auto",
+        index_kind: str = "auto",
+        approx_threshold: int = APPROX_THRESHOLD,
+    ) -> None:
         self.dir = Path(directory).expanduser() if directory else default_library_dir()
         self.store = Store(self.dir)
         self.index_dir = self.dir / "index"
@@ -112,7 +116,8 @@ class Library:
                 net = resolve_model(spec)
                 ex = Extractor(net, device=self.device)
                 row = self.store.ensure_model(
-                    model_fingerprint(net), spec, net.config.to_dict(), int(net.num_features))
+                    model_fingerprint(net), spec, net.config.to_dict(), int(net.num_features)
+                )
                 self._models[spec] = (ex, row)
             return self._models[spec]
 
@@ -122,16 +127,21 @@ class Library:
             cached = self._indexes.get(row.fingerprint)
             if cached is not None and cached.generation == self.store.generation(row.id):
                 return cached
-            vi = VectorIndex.open(self.store, row, self.index_dir, self.index_kind,
-                                  self.approx_threshold)
+            vi = VectorIndex.open(
+                self.store, row, self.index_dir, self.index_kind, self.approx_threshold
+            )
             self._indexes[row.fingerprint] = vi
             return vi
 
     # ----------------------------------------------------------------- writing
 
-    def index(self, paths: list[str | os.PathLike], model: str | None = None,
-              progress: ProgressFn | None = None, should_stop: StopFn | None = None
-              ) -> IndexSummary:
+    def index(
+        self,
+        paths: list[str | os.PathLike],
+        model: str | None = None,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed.
 
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
@@ -161,8 +171,12 @@ class Library:
         summary.seconds = time.perf_counter() - t0
         return summary
 
-    def rescan(self, model: str | None = None, progress: ProgressFn | None = None,
-               should_stop: StopFn | None = None) -> IndexSummary:
+    def rescan(
+        self,
+        model: str | None = None,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> IndexSummary:
         """Re-scan every registered folder that still exists."""
         paths = [fs_text(p) for _, p in self.store.folders() if os.path.isdir(p)]
         return self.index(paths, model, progress, should_stop) if paths else IndexSummary()
@@ -174,9 +188,15 @@ class Library:
 
     # ----------------------------------------------------------------- reading
 
-    def search(self, query: PhotoSource, box: Box | None = None, k: int = 20,
-               folder: str | os.PathLike | None = None, model: str | None = None,
-               exclude_self: bool = True) -> SearchResult:
+    def search(
+        self,
+        query: PhotoSource,
+        box: Box | None = None,
+        k: int = 20,
+        folder: str | os.PathLike | None = None,
+        model: str | None = None,
+        exclude_self: bool = True,
+    ) -> SearchResult:
         """Rank library photos by similarity to ``query`` (a path, bytes or PIL image)."""
         t0 = time.perf_counter()
         ex, row = self.model(model)
@@ -193,12 +213,13 @@ class Library:
         if folder is not None:
             hit = self.store.folder_for(folder)
             prefix = fs_bytes(folder)
-            candidates = (
-                self.store.files_in_folder(hit[0]).values() if hit is not None else []
-            )
+            candidates = self.store.files_in_folder(hit[0]).values() if hit is not None else []
             ids = np.array(
-                [r.id for r in candidates
-                 if r.path == prefix or r.path.startswith(prefix.rstrip(b"/") + b"/")],
+                [
+                    r.id
+                    for r in candidates
+                    if r.path == prefix or r.path.startswith(prefix.rstrip(b"/") + b"/")
+                ],
                 dtype=np.int64,
             )
         want = k + (1 if self_id is not None else 0)
@@ -214,24 +235,34 @@ class Library:
             D, I = s[order][None], vid[order][None]
         else:
             D, I = vi.search(out.descriptor[None], want, ids)
-        pairs = [(int(i), float(d)) for d, i in zip(D[0], I[0], strict=True)
-                 if i >= 0 and i != self_id][:k]
+        pairs = [
+            (int(i), float(d)) for d, i in zip(D[0], I[0], strict=True) if i >= 0 and i != self_id
+        ][:k]
         rows = self.store.files_by_ids(i for i, _ in pairs)
         hits = [
             Hit(i, rows[i].display_path, s, rows[i].width, rows[i].height)
-            for i, s in pairs if i in rows
+            for i, s in pairs
+            if i in rows
         ]
         t3 = time.perf_counter()
         return SearchResult(
             query=fs_text(fs_bytes(query)) if isinstance(query, (str, os.PathLike)) else "<image>",
-            box=out.box, hits=hits, descriptor=out.descriptor, attention=out.attention,
-            input_size=out.input_size, original_size=out.original_size, model=row.spec,
-            index_kind=vi.kind, seconds=t3 - t0, excluded_self=self_id is not None,
+            box=out.box,
+            hits=hits,
+            descriptor=out.descriptor,
+            attention=out.attention,
+            input_size=out.input_size,
+            original_size=out.original_size,
+            model=row.spec,
+            index_kind=vi.kind,
+            seconds=t3 - t0,
+            excluded_self=self_id is not None,
             timings={"extract": t1 - t0, "index": t2 - t1, "search": t3 - t2},
         )
 
-    def duplicates(self, threshold: float = 0.95, model: str | None = None, k: int = 16
-                   ) -> list[list[Hit]]:
+    def duplicates(
+        self, threshold: float = 0.95, model: str | None = None, k: int = 16
+    ) -> list[list[Hit]]:
         """Groups of near-duplicate photos: pairs with similarity ≥ ``threshold`` joined
         transitively (each photo's ``k`` nearest neighbours are checked)."""
         _, row = self.model(model)
@@ -263,8 +294,11 @@ class Library:
             if len(members) < 2:
                 continue
             hits = sorted(
-                (Hit(m, rows[m].display_path, best.get(m, 0.0), rows[m].width, rows[m].height)
-                 for m in members if m in rows),
+                (
+                    Hit(m, rows[m].display_path, best.get(m, 0.0), rows[m].width, rows[m].height)
+                    for m in members
+                    if m in rows
+                ),
                 key=lambda h: h.path,
             )
             out.append(hits)
@@ -279,29 +313,45 @@ class Library:
         folders = []
         for fid, path in self.store.folders():
             c = counts["folders"].get(fid, {})
-            folders.append({"path": fs_text(path), "exists": os.path.isdir(path),
-                            "indexed": c.get("ok", 0), "pending": c.get("new", 0),
-                            "failed": c.get("failed", 0)})
+            folders.append(
+                {
+                    "path": fs_text(path),
+                    "exists": os.path.isdir(path),
+                    "indexed": c.get("ok", 0),
+                    "pending": c.get("new", 0),
+                    "failed": c.get("failed", 0),
+                }
+            )
         models = []
         for m in self.store.models():
             loaded, _ = VectorIndex.load(self.index_dir, m.fingerprint)
-            models.append({
-                "spec": m.spec, "fingerprint": m.fingerprint,
-                "architecture": m.config.get("architecture"),
-                "backbone": m.config.get("backbone"), "dim": m.dim,
-                "vectors": counts["vectors"].get(m.id, 0),
-                "index": loaded.kind if loaded else None,
-                "index_current": bool(loaded and loaded.generation == m.generation),
-            })
+            models.append(
+                {
+                    "spec": m.spec,
+                    "fingerprint": m.fingerprint,
+                    "architecture": m.config.get("architecture"),
+                    "backbone": m.config.get("backbone"),
+                    "dim": m.dim,
+                    "vectors": counts["vectors"].get(m.id, 0),
+                    "index": loaded.kind if loaded else None,
+                    "index_current": bool(loaded and loaded.generation == m.generation),
+                }
+            )
         size = sum(f.stat().st_size for f in self.dir.glob("library.sqlite3*"))
-        index_size = sum(f.stat().st_size for f in self.index_dir.glob("*.faiss")) \
-            if self.index_dir.exists() else 0
+        index_size = (
+            sum(f.stat().st_size for f in self.index_dir.glob("*.faiss"))
+            if self.index_dir.exists()
+            else 0
+        )
         files = counts["files"]
         return {
             "library": str(self.dir),
             "folders": folders,
-            "files": {"indexed": files.get("ok", 0), "pending": files.get("new", 0),
-                      "failed": files.get("failed", 0)},
+            "files": {
+                "indexed": files.get("ok", 0),
+                "pending": files.get("new", 0),
+                "failed": files.get("failed", 0),
+            },
             "models": models,
             "bytes": {"database": size, "index": index_size},
         }

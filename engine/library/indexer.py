@@ -21,7 +21,7 @@ import numpy as np
 from sqlalchemy import delete, insert, update
 
 from ..errors import BadImageError
-from ..extract import Extractor, Extraction
+from ..extract import Extraction, Extractor
 from .scan import Entry, WalkProblem, quick_hash, walk
 from .store import FAILED, NEW, OK, FileRow, ModelRow, Store, files_t, fs_text, vectors_t
 
@@ -61,8 +61,14 @@ def _fmt_eta(seconds: float) -> str:
 
 
 class Indexer:
-    def __init__(self, store: Store, extractor: Extractor, model: ModelRow,
-                 progress: ProgressFn | None = None, should_stop: StopFn | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        extractor: Extractor,
+        model: ModelRow,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> None:
         self.store = store
         self.extractor = extractor
         self.model = model
@@ -119,15 +125,29 @@ class Indexer:
                 r = cands.pop()
                 del vanished[r.path]
                 summary.moved += 1
-                ops.append(lambda c, r=r, fid=fid, e=e: c.execute(
-                    update(files_t).where(files_t.c.id == r.id).values(
-                        path=e.path, folder_id=fid, mtime_ns=e.mtime_ns, updated_at=now)))
+                ops.append(
+                    lambda c, r=r, fid=fid, e=e: c.execute(
+                        update(files_t)
+                        .where(files_t.c.id == r.id)
+                        .values(path=e.path, folder_id=fid, mtime_ns=e.mtime_ns, updated_at=now)
+                    )
+                )
             else:
                 status, err = (FAILED, e.error) if e.error else (NEW, None)
-                ops.append(lambda c, fid=fid, e=e, h=h, status=status, err=err: c.execute(
-                    insert(files_t).values(
-                        folder_id=fid, path=e.path, size=e.size, mtime_ns=e.mtime_ns,
-                        content_hash=h, status=status, error=err, updated_at=now)))
+                ops.append(
+                    lambda c, fid=fid, e=e, h=h, status=status, err=err: c.execute(
+                        insert(files_t).values(
+                            folder_id=fid,
+                            path=e.path,
+                            size=e.size,
+                            mtime_ns=e.mtime_ns,
+                            content_hash=h,
+                            status=status,
+                            error=err,
+                            updated_at=now,
+                        )
+                    )
+                )
                 if e.error:
                     summary.failed += 1
         for row, fid, e in changed:
@@ -138,9 +158,21 @@ class Indexer:
 
             def op(c, row=row, fid=fid, e=e, h=h, status=status, err=err):
                 c.execute(delete(vectors_t).where(vectors_t.c.file_id == row.id))
-                c.execute(update(files_t).where(files_t.c.id == row.id).values(
-                    folder_id=fid, size=e.size, mtime_ns=e.mtime_ns, content_hash=h,
-                    status=status, error=err, width=None, height=None, updated_at=now))
+                c.execute(
+                    update(files_t)
+                    .where(files_t.c.id == row.id)
+                    .values(
+                        folder_id=fid,
+                        size=e.size,
+                        mtime_ns=e.mtime_ns,
+                        content_hash=h,
+                        status=status,
+                        error=err,
+                        width=None,
+                        height=None,
+                        updated_at=now,
+                    )
+                )
 
             ops.append(op)
         for r in vanished.values():
@@ -162,8 +194,9 @@ class Indexer:
     def extract_pending(self, folder_ids: list[int], summary: IndexSummary) -> None:
         pending = self.store.pending_for_model(self.model.id, folder_ids)
         # unchanged files still waiting for this model are work, not skips
-        summary.skipped_unchanged = max(0, summary.skipped_unchanged - sum(
-            1 for r in pending if r.status == OK))
+        summary.skipped_unchanged = max(
+            0, summary.skipped_unchanged - sum(1 for r in pending if r.status == OK)
+        )
         total = len(pending)
         if not total:
             return
@@ -183,8 +216,11 @@ class Indexer:
                 last_commit = time.perf_counter()
             elapsed = time.perf_counter() - t0
             rate = done / max(elapsed, 1e-9)
-            self.progress(done, total, f"indexing: {rate:.1f} photos/s, "
-                                       f"ETA {_fmt_eta((total - done) / max(rate, 1e-9))}")
+            self.progress(
+                done,
+                total,
+                f"indexing: {rate:.1f} photos/s, ETA {_fmt_eta((total - done) / max(rate, 1e-9))}",
+            )
         if batch:
             self._commit(batch, summary)
         if done < total:
@@ -195,15 +231,29 @@ class Indexer:
         with self.store.begin() as c:
             for row, out in batch:
                 if isinstance(out, BadImageError):
-                    c.execute(update(files_t).where(files_t.c.id == row.id).values(
-                        status=FAILED, error=str(out), updated_at=now))
+                    c.execute(
+                        update(files_t)
+                        .where(files_t.c.id == row.id)
+                        .values(status=FAILED, error=str(out), updated_at=now)
+                    )
                     summary.failed += 1
                     continue
                 vec = np.ascontiguousarray(out.descriptor, dtype=np.float32)
-                c.execute(insert(vectors_t).prefix_with("OR REPLACE").values(
-                    file_id=row.id, model_id=self.model.id, vector=vec.tobytes()))
-                c.execute(update(files_t).where(files_t.c.id == row.id).values(
-                    status=OK, error=None, width=out.original_size[0],
-                    height=out.original_size[1], updated_at=now))
+                c.execute(
+                    insert(vectors_t)
+                    .prefix_with("OR REPLACE")
+                    .values(file_id=row.id, model_id=self.model.id, vector=vec.tobytes())
+                )
+                c.execute(
+                    update(files_t)
+                    .where(files_t.c.id == row.id)
+                    .values(
+                        status=OK,
+                        error=None,
+                        width=out.original_size[0],
+                        height=out.original_size[1],
+                        updated_at=now,
+                    )
+                )
                 summary.indexed += 1
             Store._bump(c, self.model.id)

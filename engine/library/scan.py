@@ -10,13 +10,34 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 IMAGE_EXTENSIONS = {
-    b".jpg", b".jpeg", b".jpe", b".jfif", b".png", b".gif", b".bmp", b".tif", b".tiff",
-    b".webp", b".heic", b".heif", b".avif", b".ppm", b".pgm", b".pbm",
+    b".jpg",
+    b".jpeg",
+    b".jpe",
+    b".jfif",
+    b".png",
+    b".gif",
+    b".bmp",
+    b".tif",
+    b".tiff",
+    b".webp",
+    b".heic",
+    b".heif",
+    b".avif",
+    b".ppm",
+    b".pgm",
+    b".pbm",
 }
 #: folders never worth indexing (system, trash and NAS thumbnail folders)
 SKIP_DIRS = {
-    b"$RECYCLE.BIN", b"System Volume Information", b"@eaDir", b"#recycle", b"#snapshot",
-    b"lost+found", b"__MACOSX", b"$Recycle.Bin", b"Thumbs",
+    b"$RECYCLE.BIN",
+    b"System Volume Information",
+    b"@eaDir",
+    b"#recycle",
+    b"#snapshot",
+    b"lost+found",
+    b"__MACOSX",
+    b"$Recycle.Bin",
+    b"Thumbs",
 }
 
 

@@ -69,7 +69,10 @@ files_t = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column(
-        "folder_id", Integer, ForeignKey("folders.id", ondelete="CASCADE"), nullable=False,
+        "folder_id",
+        Integer,
+        ForeignKey("folders.id", ondelete="CASCADE"),
+        nullable=False,
         index=True,
     ),
     Column("path", LargeBinary, nullable=False, unique=True),
@@ -97,11 +100,12 @@ models_t = Table(
 vectors_t = Table(
     "vectors",
     metadata,
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
     Column(
-        "file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True
-    ),
-    Column(
-        "model_id", Integer, ForeignKey("models.id", ondelete="CASCADE"), primary_key=True,
+        "model_id",
+        Integer,
+        ForeignKey("models.id", ondelete="CASCADE"),
+        primary_key=True,
         index=True,
     ),
     Column("vector", LargeBinary, nullable=False),
@@ -180,7 +184,9 @@ class Store:
         try:
             self._init_schema()
         except DatabaseError as e:
-            raise LibraryError(f"{self.db_path}: not a usable library database ({e.orig})") from None
+            raise LibraryError(
+                f"{self.db_path}: not a usable library database ({e.orig})"
+            ) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -196,9 +202,11 @@ class Store:
                 metadata.create_all(c)
                 c.execute(insert(meta_t).values(key="schema_version", value=str(SCHEMA_VERSION)))
                 return
-            version = int(c.execute(
-                select(meta_t.c.value).where(meta_t.c.key == "schema_version")
-            ).scalar_one())
+            version = int(
+                c.execute(
+                    select(meta_t.c.value).where(meta_t.c.key == "schema_version")
+                ).scalar_one()
+            )
             if version > SCHEMA_VERSION:
                 raise LibraryError(
                     f"{self.db_path}: made by a newer visual-search (schema {version}); "
@@ -209,7 +217,9 @@ class Store:
                     c.execute(text(stmt))
                 version += 1
                 c.execute(
-                    update(meta_t).where(meta_t.c.key == "schema_version").values(value=str(version))
+                    update(meta_t)
+                    .where(meta_t.c.key == "schema_version")
+                    .values(value=str(version))
                 )
 
     def connect(self) -> Connection:
@@ -241,11 +251,14 @@ class Store:
                     if p != fp:
                         notes.append(f"{fs_text(p)} is inside {fs_text(fp)}, already indexed")
                     return fid, fp, notes
-            new_id = c.execute(insert(folders_t).values(path=p, added_at=now)).inserted_primary_key[0]
+            new_id = c.execute(insert(folders_t).values(path=p, added_at=now)).inserted_primary_key[
+                0
+            ]
             for fid, fp in rows:
                 if fp.startswith(p.rstrip(b"/") + b"/"):
-                    c.execute(update(files_t).where(files_t.c.folder_id == fid)
-                              .values(folder_id=new_id))
+                    c.execute(
+                        update(files_t).where(files_t.c.folder_id == fid).values(folder_id=new_id)
+                    )
                     c.execute(delete(folders_t).where(folders_t.c.id == fid))
                     notes.append(f"{fs_text(fp)} is now covered by {fs_text(p)}")
             return new_id, p, notes
@@ -259,8 +272,9 @@ class Store:
 
     def mark_scanned(self, folder_id: int) -> None:
         with self.begin() as c:
-            c.execute(update(folders_t).where(folders_t.c.id == folder_id)
-                      .values(scanned_at=time.time()))
+            c.execute(
+                update(folders_t).where(folders_t.c.id == folder_id).values(scanned_at=time.time())
+            )
 
     def forget(self, path: str | os.PathLike) -> tuple[int, int]:
         """Remove a folder (or a single file) and its vectors. Returns (folders, files) removed."""
@@ -301,11 +315,14 @@ class Store:
 
     def failed_files(self) -> list[FileRow]:
         with self.connect() as c:
-            rows = c.execute(select(files_t).where(files_t.c.status == FAILED)
-                             .order_by(files_t.c.path))
+            rows = c.execute(
+                select(files_t).where(files_t.c.status == FAILED).order_by(files_t.c.path)
+            )
             return [FileRow(**r._asdict()) for r in rows]
 
-    def pending_for_model(self, model_id: int, folder_ids: list[int] | None = None) -> list[FileRow]:
+    def pending_for_model(
+        self, model_id: int, folder_ids: list[int] | None = None
+    ) -> list[FileRow]:
         """Files that are not failed and have no vector for ``model_id`` yet, by path."""
         has = select(vectors_t.c.file_id).where(vectors_t.c.model_id == model_id)
         q = select(files_t).where(files_t.c.status != FAILED, files_t.c.id.not_in(has))
@@ -321,13 +338,23 @@ class Store:
         with self.begin() as c:
             r = c.execute(select(models_t).where(models_t.c.fingerprint == fingerprint)).first()
             if r is None:
-                c.execute(insert(models_t).values(
-                    fingerprint=fingerprint, spec=spec, config=json.dumps(config, sort_keys=True),
-                    dim=dim, generation=0, created_at=now, last_used_at=now,
-                ))
+                c.execute(
+                    insert(models_t).values(
+                        fingerprint=fingerprint,
+                        spec=spec,
+                        config=json.dumps(config, sort_keys=True),
+                        dim=dim,
+                        generation=0,
+                        created_at=now,
+                        last_used_at=now,
+                    )
+                )
             else:
-                c.execute(update(models_t).where(models_t.c.id == r.id)
-                          .values(last_used_at=now, spec=spec))
+                c.execute(
+                    update(models_t)
+                    .where(models_t.c.id == r.id)
+                    .values(last_used_at=now, spec=spec)
+                )
         m = self.model(fingerprint)
         assert m is not None
         return m
@@ -349,13 +376,19 @@ class Store:
 
     def generation(self, model_id: int) -> int:
         with self.connect() as c:
-            return int(c.execute(select(models_t.c.generation)
-                                 .where(models_t.c.id == model_id)).scalar_one())
+            return int(
+                c.execute(
+                    select(models_t.c.generation).where(models_t.c.id == model_id)
+                ).scalar_one()
+            )
 
     @staticmethod
     def _bump(c: Connection, model_id: int) -> None:
-        c.execute(update(models_t).where(models_t.c.id == model_id)
-                  .values(generation=models_t.c.generation + 1))
+        c.execute(
+            update(models_t)
+            .where(models_t.c.id == model_id)
+            .values(generation=models_t.c.generation + 1)
+        )
 
     @staticmethod
     def _bump_all(c: Connection) -> None:
@@ -365,8 +398,13 @@ class Store:
 
     def count_vectors(self, model_id: int) -> int:
         with self.connect() as c:
-            return int(c.execute(select(func.count()).select_from(vectors_t)
-                                 .where(vectors_t.c.model_id == model_id)).scalar_one())
+            return int(
+                c.execute(
+                    select(func.count())
+                    .select_from(vectors_t)
+                    .where(vectors_t.c.model_id == model_id)
+                ).scalar_one()
+            )
 
     def iter_vectors(
         self, model_id: int, chunk: int = 20000
@@ -378,7 +416,8 @@ class Store:
                 rows = c.execute(
                     select(vectors_t.c.file_id, vectors_t.c.vector)
                     .where(vectors_t.c.model_id == model_id, vectors_t.c.file_id > last)
-                    .order_by(vectors_t.c.file_id).limit(chunk)
+                    .order_by(vectors_t.c.file_id)
+                    .limit(chunk)
                 ).all()
                 if not rows:
                     return
@@ -392,9 +431,12 @@ class Store:
         out = {}
         with self.connect() as c:
             for start in range(0, len(ids), 900):
-                rows = c.execute(select(vectors_t.c.file_id, vectors_t.c.vector).where(
-                    vectors_t.c.model_id == model_id,
-                    vectors_t.c.file_id.in_(ids[start : start + 900])))
+                rows = c.execute(
+                    select(vectors_t.c.file_id, vectors_t.c.vector).where(
+                        vectors_t.c.model_id == model_id,
+                        vectors_t.c.file_id.in_(ids[start : start + 900]),
+                    )
+                )
                 for fid, blob in rows:
                     out[fid] = np.frombuffer(blob, dtype=np.float32)
         return out
@@ -403,14 +445,19 @@ class Store:
 
     def counts(self) -> dict:
         with self.connect() as c:
-            by_status = dict(c.execute(select(files_t.c.status, func.count())
-                                       .group_by(files_t.c.status)).all())
+            by_status = dict(
+                c.execute(select(files_t.c.status, func.count()).group_by(files_t.c.status)).all()
+            )
             per_folder = c.execute(
-                select(files_t.c.folder_id, files_t.c.status, func.count())
-                .group_by(files_t.c.folder_id, files_t.c.status)
+                select(files_t.c.folder_id, files_t.c.status, func.count()).group_by(
+                    files_t.c.folder_id, files_t.c.status
+                )
             ).all()
-            per_model = dict(c.execute(select(vectors_t.c.model_id, func.count())
-                                       .group_by(vectors_t.c.model_id)).all())
+            per_model = dict(
+                c.execute(
+                    select(vectors_t.c.model_id, func.count()).group_by(vectors_t.c.model_id)
+                ).all()
+            )
         folders: dict[int, dict[str, int]] = {}
         for fid, status, n in per_folder:
             folders.setdefault(fid, {})[status] = n

@@ -10,6 +10,7 @@ missing, stale (generation moved on), truncated or garbage index is rebuilt from
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -109,12 +110,14 @@ class VectorIndex:
 
     def add(self, ids: np.ndarray, xb: np.ndarray) -> None:
         """``ids (n,) int64``, ``xb (n, d) float32``."""
-        self.index.add_with_ids(np.ascontiguousarray(xb, dtype=np.float32),
-                                np.ascontiguousarray(ids, dtype=np.int64))
+        self.index.add_with_ids(
+            np.ascontiguousarray(xb, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64)
+        )
 
     @classmethod
-    def build(cls, store: Store, model: ModelRow, kind: str = "auto",
-              threshold: int = APPROX_THRESHOLD) -> VectorIndex:
+    def build(
+        cls, store: Store, model: ModelRow, kind: str = "auto", threshold: int = APPROX_THRESHOLD
+    ) -> VectorIndex:
         """Build from the vectors stored in SQLite (the generation is read first, so a
         concurrent writer can only make the result look stale, never wrongly fresh)."""
         generation = store.generation(model.id)
@@ -141,8 +144,13 @@ class VectorIndex:
             faiss.write_index(index, tmp)
             with open(tmp, "rb") as f:
                 os.fsync(f.fileno())
-            meta = {"generation": self.generation, "kind": self.kind, "dim": self.dim,
-                    "count": self.ntotal, "probe": _probe(Path(tmp))}
+            meta = {
+                "generation": self.generation,
+                "kind": self.kind,
+                "dim": self.dim,
+                "count": self.ntotal,
+                "probe": _probe(Path(tmp)),
+            }
             os.replace(tmp, ipath)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
@@ -173,9 +181,16 @@ class VectorIndex:
         return cls(index, meta["kind"], int(meta["dim"]), int(meta["generation"])), "ok"
 
     @classmethod
-    def open(cls, store: Store, model: ModelRow, directory: str | os.PathLike,
-             kind: str = "auto", threshold: int = APPROX_THRESHOLD, save: bool = True,
-             use_gpu: bool | None = None) -> VectorIndex:
+    def open(
+        cls,
+        store: Store,
+        model: ModelRow,
+        directory: str | os.PathLike,
+        kind: str = "auto",
+        threshold: int = APPROX_THRESHOLD,
+        save: bool = True,
+        use_gpu: bool | None = None,
+    ) -> VectorIndex:
         """Load the saved index if it reflects the store's current generation, else rebuild
         (and save, when ``save``) it. ``use_gpu=None`` moves a flat index to the GPU when
         faiss-gpu sees one."""
@@ -190,10 +205,8 @@ class VectorIndex:
             vi = cls.build(store, model, kind, threshold)
             vi.rebuilt, vi.reason = True, reason
             if save:
-                try:
+                with contextlib.suppress(OSError):  # a read-only library still searches
                     vi.save(directory, model.fingerprint)
-                except OSError:  # a read-only library still searches
-                    pass
         if (use_gpu or (use_gpu is None and gpu_available())) and vi.kind == "flat":
             vi.to_gpu()
         return vi
@@ -207,8 +220,9 @@ class VectorIndex:
 
     # ----------------------------------------------------------------- search
 
-    def search(self, xq: np.ndarray, k: int, ids: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, xq: np.ndarray, k: int, ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """``xq (nq, d) float32`` → ``D, I (nq, k)``; ``I`` is -1 where fewer than k exist.
 
         ``ids`` restricts the search to those file ids.
@@ -225,5 +239,12 @@ class VectorIndex:
         return self.index.search(xq, k, params=params)
 
     def info(self) -> IndexInfo:
-        return IndexInfo(self.kind, self.ntotal, self.dim, self.generation, self.rebuilt,
-                         self.reason, self.on_gpu)
+        return IndexInfo(
+            self.kind,
+            self.ntotal,
+            self.dim,
+            self.generation,
+            self.rebuilt,
+            self.reason,
+            self.on_gpu,
+        )
