@@ -229,6 +229,7 @@ class Indexer:
     def _commit(self, batch, summary: IndexSummary) -> None:
         now = time.time()
         with self.store.begin() as c:
+            generation = Store._bump(c, self.model.id)
             for row, out in batch:
                 if isinstance(out, BadImageError):
                     c.execute(
@@ -242,7 +243,12 @@ class Indexer:
                 c.execute(
                     insert(vectors_t)
                     .prefix_with("OR REPLACE")
-                    .values(file_id=row.id, model_id=self.model.id, vector=vec.tobytes())
+                    .values(
+                        file_id=row.id,
+                        model_id=self.model.id,
+                        vector=vec.tobytes(),
+                        generation=generation,
+                    )
                 )
                 c.execute(
                     update(files_t)
@@ -256,4 +262,3 @@ class Indexer:
                     )
                 )
                 summary.indexed += 1
-            Store._bump(c, self.model.id)

@@ -109,6 +109,8 @@ vectors_t = Table(
         index=True,
     ),
     Column("vector", LargeBinary, nullable=False),
+    # the model generation that wrote this vector: lets a saved FAISS index catch up by delta
+    Column("generation", Integer, nullable=False, default=0, index=True),
 )
 
 
@@ -383,11 +385,15 @@ class Store:
             )
 
     @staticmethod
-    def _bump(c: Connection, model_id: int) -> None:
+    def _bump(c: Connection, model_id: int) -> int:
+        """Advance a model's generation inside transaction ``c``; returns the new value."""
         c.execute(
             update(models_t)
             .where(models_t.c.id == model_id)
             .values(generation=models_t.c.generation + 1)
+        )
+        return int(
+            c.execute(select(models_t.c.generation).where(models_t.c.id == model_id)).scalar_one()
         )
 
     @staticmethod
@@ -406,16 +412,26 @@ class Store:
                 ).scalar_one()
             )
 
+    def vector_ids(self, model_id: int) -> np.ndarray:
+        """File ids that have a vector for ``model_id``, ``(n,) int64``."""
+        with self.connect() as c:
+            rows = c.execute(select(vectors_t.c.file_id).where(vectors_t.c.model_id == model_id))
+            return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
     def iter_vectors(
-        self, model_id: int, chunk: int = 20000
+        self, model_id: int, chunk: int = 20000, newer_than: int | None = None
     ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """``(ids (n,) int64, xb (n, d) float32)`` chunks of a model's vectors, by file id."""
+        """``(ids (n,) int64, xb (n, d) float32)`` chunks of a model's vectors, by file id;
+        only those written after generation ``newer_than`` when given."""
         last = -1
+        cond = [vectors_t.c.model_id == model_id]
+        if newer_than is not None:
+            cond.append(vectors_t.c.generation > newer_than)
         with self.connect() as c:
             while True:
                 rows = c.execute(
                     select(vectors_t.c.file_id, vectors_t.c.vector)
-                    .where(vectors_t.c.model_id == model_id, vectors_t.c.file_id > last)
+                    .where(*cond, vectors_t.c.file_id > last)
                     .order_by(vectors_t.c.file_id)
                     .limit(chunk)
                 ).all()

@@ -197,19 +197,53 @@ class VectorIndex:
         loaded, reason = cls.load(directory, model.fingerprint)
         generation = store.generation(model.id)
         want = cls.choose_kind(kind, store.count_vectors(model.id), threshold)
-        if loaded is not None and loaded.generation == generation and loaded.kind == want:
+        if loaded is not None and loaded.kind == want and loaded.generation == generation:
             vi = loaded
+        elif (
+            loaded is not None
+            and loaded.kind == want
+            and loaded.generation < generation
+            and loaded.catch_up(store, model, generation)
+        ):
+            vi = loaded
+            vi.reason = "updated"
+            if save:
+                with contextlib.suppress(OSError):  # a read-only library still searches
+                    vi.save(directory, model.fingerprint)
         else:
             if loaded is not None:
                 reason = "stale" if loaded.generation != generation else f"kind {loaded.kind}"
             vi = cls.build(store, model, kind, threshold)
             vi.rebuilt, vi.reason = True, reason
             if save:
-                with contextlib.suppress(OSError):  # a read-only library still searches
+                with contextlib.suppress(OSError):
                     vi.save(directory, model.fingerprint)
         if (use_gpu or (use_gpu is None and gpu_available())) and vi.kind == "flat":
             vi.to_gpu()
         return vi
+
+    def ids(self) -> np.ndarray:
+        """The file ids held, ``(ntotal,) int64``."""
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def catch_up(self, store: Store, model: ModelRow, generation: int) -> bool:
+        """Apply what changed in SQLite since this index's generation: vectors written later
+        are (re)added, ids that left SQLite are removed. Returns False when the change needs a
+        full rebuild (an HNSW graph cannot remove points)."""
+        held = self.ids()
+        gone = np.setdiff1d(held, store.vector_ids(model.id), assume_unique=True)
+        fresh = list(store.iter_vectors(model.id, newer_than=self.generation))
+        fresh_ids = np.concatenate([i for i, _ in fresh]) if fresh else np.zeros(0, np.int64)
+        replace = np.intersect1d(held, fresh_ids, assume_unique=True)
+        remove = np.union1d(gone, replace)
+        if len(remove):
+            if self.kind != "flat":
+                return False
+            self.index.remove_ids(faiss.IDSelectorBatch(remove.astype(np.int64)))
+        for ids, xb in fresh:
+            self.add(ids, xb)
+        self.generation = generation
+        return True
 
     def to_gpu(self) -> None:
         if gpu_available() and not self.on_gpu:
