@@ -106,10 +106,18 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from .bench import bench_extract
+    from . import bench
 
-    if args.what == "extract":
-        rows = bench_extract(
+    log = None if args.json else print
+    if args.what == "search":
+        sizes = args.n or [10_000, 100_000, 1_000_000]
+        rows = bench.bench_search(sizes=sizes, dim=args.dim, log=log)
+    elif args.what == "rescan":
+        rows = bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
+    elif args.what == "index":
+        rows = bench.bench_index(count=args.count, model=args.model or "default", log=log)
+    else:
+        rows = bench.bench_extract(
             models=args.models,
             backbone=args.backbone,
             sizes=args.sizes,
@@ -118,10 +126,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             precision=args.precision,
             compile=args.compile,
             channels_last=not args.no_channels_last,
-            log=None if args.json else print,
+            log=log,
         )
-        if args.json:
-            _emit(args, rows, "")
+    if args.json:
+        _emit(args, rows, "")
     return 0
 
 
@@ -406,7 +414,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_duplicates)
 
     sp = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
-    sp.add_argument("what", choices=["extract"])
+    sp.add_argument("what", choices=["extract", "index", "rescan", "search"])
+    sp.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
+    sp.add_argument("--dim", type=int, default=512, help="search: vector dimension")
+    sp.add_argument("--count", type=int, default=40, help="index: photos per size")
+    sp.add_argument("--model", default=None, help="index: model (default: default)")
     sp.add_argument("--models", nargs="+", default=["gem", "cider", "ugalr"])
     sp.add_argument("--backbone", default="resnet50")
     sp.add_argument("--sizes", nargs="+", type=int, default=[512, 1024])
