@@ -171,3 +171,49 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     assert proc.returncode == 0, proc.stderr
     for q in (photos / "d0" / "p0000.jpg", photos / "d3" / "p0123.jpg"):
         assert _search_json(libdir, q) == _search_json(clean, q)
+
+
+def test_watch_mode_picks_up_new_photos_and_stops_on_interrupt(tmp_path, photos):
+    import shutil
+
+    libdir = tmp_path / "lib"
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine",
+            "index",
+            str(photos),
+            "--library",
+            str(libdir),
+            "--model",
+            MODEL,
+            "--watch",
+            "--interval",
+            "0.3",
+            "--json",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = json.loads(p.stdout.readline())
+        assert first["indexed"] == 12
+        shutil.copy(photos / "home" / "obj0_2.jpg", photos / "home" / "new-arrival.jpg")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = json.loads(p.stdout.readline())
+            if line["indexed"]:
+                assert line["indexed"] == 1 and line["skipped_unchanged"] == 12
+                break
+        else:
+            pytest.fail("the new photo was never indexed")
+    finally:
+        p.send_signal(signal.SIGINT)
+        rc = p.wait(timeout=60)
+    assert rc == 0, p.stderr.read()
+    lib = Library(libdir, device="cpu")
+    assert lib.status()["files"]["indexed"] == 13
+    lib.close()
