@@ -205,11 +205,20 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         try:
             res = lib.search(
-                args.image, box=args.bbox, k=args.k, folder=args.folder, model=args.model
+                args.image,
+                box=args.bbox,
+                k=args.k,
+                folder=args.folder,
+                model=args.model,
+                rerank=args.rerank,
             )
         except BadImageError as e:
             raise BadImageError(f"{os.fsdecode(args.image)}: {e}") from None
-        lines = [f"{i + 1:>3}. {h.score:.4f}  {h.path}" for i, h in enumerate(res.hits)]
+        lines = [
+            f"{i + 1:>3}. {h.score:.4f}  {h.path}"
+            + (f"  ({h.inliers} inliers)" if h.inliers is not None else "")
+            for i, h in enumerate(res.hits)
+        ]
         if not lines:
             lines = ["no results (is the library indexed? see `visual-search status`)"]
         _emit(args, res.to_dict(), "\n".join(lines))
@@ -288,6 +297,151 @@ def cmd_duplicates(args: argparse.Namespace) -> int:
         lines.append(f"group {i + 1} ({len(g)} photos):")
         lines += [f"  {h.path}" for h in g]
     _emit(args, obj, "\n".join(lines) or "no near-duplicates")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from . import synth
+
+    size = tuple(args.size)
+    if args.what == "train":
+        info = synth.write_training_set(
+            args.out, classes=args.classes, per_class=args.per_class, size=size, seed=args.seed
+        )
+        text = f"wrote {info['images']} photos of {info['classes']} objects to {args.out}"
+    elif args.what == "eval":
+        info = synth.write_eval_set(
+            args.out,
+            queries=args.queries,
+            positives=args.positives,
+            distractors=args.distractors,
+            size=size,
+            seed=args.seed,
+        )
+        text = (
+            f"wrote {info['queries']} queries and {info['database']} database photos; "
+            f"ground truth {info['gnd']}"
+        )
+    else:
+        paths = synth.write_sample_photos(
+            args.out, identities=args.classes, views=args.per_class, size=size
+        )
+        info = {"photos": len(paths), "out": str(args.out)}
+        text = f"wrote {len(paths)} photos to {args.out}"
+    _emit(args, info, text)
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .training.data import open_dataset
+    from .training.trainer import TrainConfig, Trainer
+
+    data = open_dataset(args.data, images=args.images, exclude_file=args.exclude_classes)
+    report = data.report.lines()
+    if not args.json:
+        for line in report:
+            print(f"data: {line}", file=sys.stderr)
+    cfg = TrainConfig(
+        method=args.method,
+        backbone=args.backbone,
+        epochs=args.epochs,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+        workers=args.workers,
+        cider_ft=args.cider_ft,
+        pretrained=args.pretrained,
+    )
+    if args.margin is not None:
+        cfg.arcface_margin = args.margin
+    bar = _TerminalProgress(not args.json)
+
+    def progress(ev: dict) -> None:
+        if ev["kind"] == "step":
+            bar(
+                ev["step"] + 1,
+                ev["steps"],
+                f"epoch {ev['epoch'] + 1}/{cfg.epochs} loss {ev['loss']:.3f} "
+                f"acc {ev['accuracy']:.2f} lr {ev['lr']:.4f} {ev['images_per_s']:.1f} img/s "
+                f"ETA {int(ev['eta_s'])}s",
+            )
+        elif ev["kind"] == "epoch" and not args.json:
+            bar.close()
+            print(
+                f"epoch {ev['epoch'] + 1}: loss {ev['loss']:.4f}, accuracy "
+                f"{ev['accuracy']:.3f}, validation accuracy {ev['val_accuracy']:.3f}",
+                file=sys.stderr,
+            )
+
+    res = Trainer(cfg, data, args.out).run(progress=progress, resume=args.resume)
+    obj = {
+        "out": str(res.out),
+        "model": str(res.out / "model"),
+        "epochs": res.epochs_done,
+        "history": res.history,
+        "data": report,
+    }
+    _emit(args, obj, f"model written to {res.out / 'model'}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .checkpoint import resolve_model
+    from .evaluation.runner import evaluate_folder_set, evaluate_revisitop
+    from .extract import Extractor
+
+    ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
+    if args.gnd:
+        if not args.images:
+            raise VisualSearchError("--gnd needs --images DIR (the photos it names)")
+        res = evaluate_revisitop(
+            ex,
+            args.gnd,
+            args.images,
+            distractors=args.distractors,
+            save_ranking=args.save_ranking,
+            rerank=args.rerank,
+        )
+        text = "\n".join(
+            f"{p}: mAP {res[p]['mAP']:.2f}  mP@1 {res[p]['mP@1']:.2f}  mP@5 {res[p]['mP@5']:.2f}"
+            f"  mP@10 {res[p]['mP@10']:.2f}  ({res[p]['queries']} queries)"
+            for p in "EMH"
+        )
+    elif args.classes_dir:
+        res = evaluate_folder_set(ex, args.classes_dir)
+        text = f"leave-one-out mAP {res['mAP']:.2f} on {res['images']} photos"
+    else:
+        raise VisualSearchError("give --gnd FILE --images DIR, or --classes DIR")
+    _emit(args, res, text)
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from .audit import audit
+    from .checkpoint import resolve_model
+    from .extract import Extractor
+    from .training.data import open_dataset
+
+    ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
+    train = open_dataset(args.train, images=args.images)
+    rep = audit(ex, train, args.eval, shortlist=args.shortlist, min_inliers=args.min_inliers)
+    if args.out:
+        rep.write_exclusions(args.out)
+    d = rep.to_dict()
+    lines = [
+        f"{len(d['overlapping_classes'])} of {d['train_classes']} training classes show "
+        f"objects or places of the {d['queries']} evaluation queries"
+    ]
+    for c in d["overlapping_classes"]:
+        best = d["evidence"][c][0]
+        lines.append(
+            f"  {c}: e.g. {best['train_image']} ~ {best['query']} ({best['inliers']} inliers)"
+        )
+    if args.out:
+        lines.append(f"exclusion list written to {args.out} (use: train --exclude-classes)")
+    _emit(args, d, "\n".join(lines))
     return 0
 
 
@@ -379,6 +533,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("-k", type=int, default=20, help="number of results (default 20)")
     sp.add_argument("--folder", default=None, help="only results inside this folder")
+    sp.add_argument(
+        "--rerank",
+        type=int,
+        default=0,
+        metavar="K",
+        help="re-rank the top K by geometric verification (local features)",
+    )
     sp.add_argument("--model", default=None, help=model_help)
     library_opt(sp)
     sp.add_argument("--json", action="store_true")
@@ -413,6 +574,93 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_duplicates)
 
+    sp = sub.add_parser("synth", help="generate photos of procedural objects in clutter")
+    sp.add_argument("what", choices=["train", "eval", "photos"])
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--classes", type=int, default=50, help="train/photos: objects")
+    sp.add_argument("--per-class", type=int, default=10, help="train/photos: photos each")
+    sp.add_argument("--queries", type=int, default=20, help="eval: query objects")
+    sp.add_argument("--positives", type=int, default=6, help="eval: photos per query object")
+    sp.add_argument("--distractors", type=int, default=100, help="eval: other photos")
+    sp.add_argument("--size", type=int, nargs=2, default=[320, 240], metavar=("W", "H"))
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_synth)
+
+    sp = sub.add_parser("train", help="train a model on labelled photos")
+    sp.add_argument("data", help="folder with one sub-folder per class, or a GLDv2 CSV")
+    sp.add_argument("--images", default=None, help="GLDv2: image root (a/b/c/<id>.jpg)")
+    sp.add_argument(
+        "--exclude-classes",
+        default=None,
+        metavar="FILE",
+        help="class ids to leave out, one per line",
+    )
+    sp.add_argument("--method", default="cider", choices=["gem", "cider", "ugalr"])
+    sp.add_argument("--backbone", default="resnet50")
+    sp.add_argument("--epochs", type=int, default=10)
+    sp.add_argument("--image-size", type=int, default=512)
+    sp.add_argument("--batch-size", type=int, default=32)
+    sp.add_argument("--lr", type=float, default=0.01)
+    sp.add_argument("--margin", type=float, default=None, help="ArcFace margin")
+    sp.add_argument(
+        "--cider-ft",
+        action="store_true",
+        help="two stages: backbone + classifier, then the head alone",
+    )
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--workers", type=int, default=2, help="data loading processes")
+    sp.add_argument("--pretrained", default="cache", choices=["none", "cache", "download"])
+    sp.add_argument("--out", required=True, help="output directory")
+    sp.add_argument("--resume", action="store_true", help="continue the run in --out")
+    sp.add_argument("--json", action="store_true")
+    device_opts(sp)
+    sp.set_defaults(func=cmd_train)
+
+    sp = sub.add_parser("evaluate", help="Revisited Oxford/Paris protocol, or leave-one-out mAP")
+    sp.add_argument("--gnd", default=None, help="gnd_*.pkl ground truth")
+    sp.add_argument("--images", default=None, help="folder with the photos the gnd names")
+    sp.add_argument(
+        "--classes",
+        dest="classes_dir",
+        default=None,
+        help="folder-per-class set for leave-one-out mAP",
+    )
+    sp.add_argument("--model", default=None, help=model_help)
+    sp.add_argument("--distractors", default=None, help="folder of extra database photos")
+    sp.add_argument("--save-ranking", default=None, metavar="FILE")
+    sp.add_argument(
+        "--rerank",
+        type=int,
+        default=0,
+        metavar="K",
+        help="re-rank the top K by geometric verification",
+    )
+    sp.add_argument("--json", action="store_true")
+    device_opts(sp)
+    sp.set_defaults(func=cmd_evaluate)
+
+    sp = sub.add_parser("audit", help="find training classes that overlap an evaluation set")
+    sp.add_argument("--train", required=True, help="training set (folder or GLDv2 CSV)")
+    sp.add_argument("--images", default=None, help="GLDv2: image root")
+    sp.add_argument(
+        "--eval",
+        required=True,
+        help="gnd_*.pkl (photos in jpg/ beside it) or a folder-per-class set",
+    )
+    sp.add_argument("--out", default=None, metavar="FILE", help="write the exclusion list")
+    sp.add_argument(
+        "--shortlist",
+        type=int,
+        default=50,
+        help="training photos verified per query (by global similarity)",
+    )
+    sp.add_argument("--min-inliers", type=int, default=15)
+    sp.add_argument("--model", default=None, help=model_help)
+    sp.add_argument("--json", action="store_true")
+    device_opts(sp)
+    sp.set_defaults(func=cmd_audit)
+
     sp = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
     sp.add_argument("what", choices=["extract", "index", "rescan", "search"])
     sp.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
@@ -445,6 +693,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("visual-search: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as e:  # never a bare traceback for the user
         if os.environ.get("VISUAL_SEARCH_DEBUG"):
             raise

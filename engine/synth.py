@@ -237,3 +237,138 @@ if __name__ == "__main__":  # python -m engine.synth resources/samples
 
     for p in write_sample_photos(sys.argv[1] if len(sys.argv) > 1 else "samples"):
         print(p)
+
+
+# --------------------------------------------------------------------------- data sets
+
+#: evaluation identities start here, so they never meet training identities
+EVAL_IDENTITY_OFFSET = 1_000_000
+
+
+def write_training_set(
+    out_dir,
+    classes: int = 50,
+    per_class: int = 10,
+    size: tuple[int, int] = (320, 240),
+    seed: int = 0,
+    first_identity: int = 0,
+) -> dict:
+    """A folder-per-class training set: ``out/<class>/<n>.jpg``, one object identity per class,
+    each image a new scene (pose, scale, colour, clutter, occlusion)."""
+    from pathlib import Path
+
+    out = Path(out_dir)
+    n = 0
+    for c in range(classes):
+        ident = first_identity + c
+        d = out / f"{ident:07d}"
+        d.mkdir(parents=True, exist_ok=True)
+        for k in range(per_class):
+            scene, _ = render_scene(
+                [ident], seed=hash((seed, ident, k)) & 0x7FFFFFFF, size=size, scale=(0.3, 0.75)
+            )
+            scene.save(d / f"{k:04d}.jpg", quality=90)
+            n += 1
+    return {"classes": classes, "images": n, "first_identity": first_identity}
+
+
+def write_eval_set(
+    out_dir,
+    queries: int = 10,
+    positives: int = 6,
+    distractors: int = 40,
+    size: tuple[int, int] = (320, 240),
+    seed: int = 0,
+    name: str = "synth",
+    first_identity: int = EVAL_IDENTITY_OFFSET,
+) -> dict:
+    """A Revisited-Oxford-style evaluation set: ``out/jpg/*.jpg`` and ``out/gnd_<name>.pkl``.
+
+    Each query identity has one query photo (``bbx`` = its object's box) and ``positives``
+    database photos: the first half *easy* (large, upright, unoccluded), the rest *hard*
+    (small, turned, occluded); one more photo shows only a sliver of it and is *junk*.
+    ``distractors`` photos show other objects (never queried) in clutter.
+    """
+    import pickle
+    from pathlib import Path
+
+    out = Path(out_dir)
+    jpg = out / "jpg"
+    jpg.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    imlist: list[str] = []
+    qimlist: list[str] = []
+    gnd = []
+
+    def save(img, name_):
+        img.save(jpg / f"{name_}.jpg", quality=90)
+        return name_
+
+    for q in range(queries):
+        ident = first_identity + q
+        s = int(rng.integers(0, 2**31))
+        qimg, pl = render_scene(
+            [ident],
+            seed=s,
+            size=size,
+            scale=(0.45, 0.7),
+            max_rotation=10,
+            perspective=0.05,
+            occlusion=0.0,
+        )
+        qimlist.append(save(qimg, f"query_{q:03d}"))
+        b = pl[0].box
+        entry = {"bbx": [float(v) for v in b], "easy": [], "hard": [], "junk": []}
+        for k in range(positives):
+            hard = k >= (positives + 1) // 2
+            s = int(rng.integers(0, 2**31))
+            if hard:
+                img, _ = render_scene(
+                    [ident],
+                    seed=s,
+                    size=size,
+                    scale=(0.2, 0.35),
+                    max_rotation=60,
+                    perspective=0.2,
+                    occlusion=1.0,
+                )
+            else:
+                img, _ = render_scene(
+                    [ident],
+                    seed=s,
+                    size=size,
+                    scale=(0.45, 0.7),
+                    max_rotation=15,
+                    perspective=0.05,
+                    occlusion=0.0,
+                )
+            entry["hard" if hard else "easy"].append(len(imlist))
+            imlist.append(save(img, f"db_{q:03d}_{k:02d}"))
+        # junk: the object mostly outside the frame
+        s = int(rng.integers(0, 2**31))
+        img, pl = render_scene([ident], seed=s, size=size, scale=(0.5, 0.6), occlusion=0.0)
+        w, h = size
+        bx = pl[0].box
+        shift = int(bx[2] - bx[0]) * 0.85
+        canvas = render_clutter(np.random.default_rng(s), w, h)
+        canvas.paste(img.crop((0, 0, w, h)), (int(w - bx[0] - (bx[2] - bx[0]) + shift) - w, 0))
+        entry["junk"].append(len(imlist))
+        imlist.append(save(canvas, f"db_{q:03d}_junk"))
+        gnd.append(entry)
+    for k in range(distractors):
+        ident = first_identity + queries + k
+        s = int(rng.integers(0, 2**31))
+        img, _ = render_scene([ident], seed=s, size=size, scale=(0.3, 0.7))
+        imlist.append(save(img, f"distractor_{k:04d}"))
+    # shuffle the database order so that positives are not adjacent by name
+    order = rng.permutation(len(imlist))
+    new_index = np.empty_like(order)
+    new_index[order] = np.arange(len(order))
+    imlist = [imlist[i] for i in order]
+    for e in gnd:
+        for key in ("easy", "hard", "junk"):
+            e[key] = sorted(int(new_index[i]) for i in e[key])
+    gnd_path = out / f"gnd_{name}.pkl"
+    with open(gnd_path, "wb") as f:
+        pickle.dump({"imlist": imlist, "qimlist": qimlist, "gnd": gnd}, f)
+    return {"gnd": str(gnd_path), "images": str(jpg), "queries": queries, "database": len(imlist)}

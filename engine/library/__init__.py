@@ -41,6 +41,7 @@ class Hit:
     width: int | None = None
     height: int | None = None
     folder: str | None = None
+    inliers: int | None = None  # set when the result was geometrically verified
 
 
 @dataclass
@@ -95,6 +96,7 @@ class Library:
         self._models: dict[str, tuple[Extractor, ModelRow]] = {}
         self._indexes: dict[str, VectorIndex] = {}
         self._lock = threading.RLock()
+        self._features = _LazyFeatureCache()
 
     def close(self) -> None:
         self.store.close()
@@ -196,8 +198,13 @@ class Library:
         folder: str | os.PathLike | None = None,
         model: str | None = None,
         exclude_self: bool = True,
+        rerank: int = 0,
     ) -> SearchResult:
-        """Rank library photos by similarity to ``query`` (a path, bytes or PIL image)."""
+        """Rank library photos by similarity to ``query`` (a path, bytes or PIL image).
+
+        ``rerank=K`` re-orders the top K by geometric verification (RANSAC inliers of local
+        features): verified matches first, by inliers; the rest keep their order.
+        """
         t0 = time.perf_counter()
         ex, row = self.model(model)
         out = ex.extract_one(query, box=box)
@@ -245,6 +252,16 @@ class Library:
             if i in rows
         ]
         t3 = time.perf_counter()
+        if rerank and hits:
+            from ..geometry import rerank_order, verify
+
+            qf = self._features.get(query, box)
+            top = hits[:rerank]
+            inliers = [verify(qf, self._features.get(h.path)).inliers for h in top]
+            for h, n in zip(top, inliers, strict=True):
+                h.inliers = n
+            hits = [top[i] for i in rerank_order(inliers)] + hits[rerank:]
+        t4 = time.perf_counter()
         return SearchResult(
             query=fs_text(fs_bytes(query)) if isinstance(query, (str, os.PathLike)) else "<image>",
             box=out.box,
@@ -257,7 +274,7 @@ class Library:
             index_kind=vi.kind,
             seconds=t3 - t0,
             excluded_self=self_id is not None,
-            timings={"extract": t1 - t0, "index": t2 - t1, "search": t3 - t2},
+            timings={"extract": t1 - t0, "index": t2 - t1, "search": t3 - t2, "rerank": t4 - t3},
         )
 
     def duplicates(
@@ -355,6 +372,20 @@ class Library:
             "models": models,
             "bytes": {"database": size, "index": index_size},
         }
+
+
+class _LazyFeatureCache:
+    """Local features for re-ranking, created on first use (OpenCV loads only if needed)."""
+
+    def __init__(self) -> None:
+        self._cache = None
+
+    def get(self, src, box=None):
+        if self._cache is None:
+            from ..geometry import FeatureCache
+
+            self._cache = FeatureCache(capacity=512)
+        return self._cache.get(src, box)
 
 
 def ensure_not_busy(directory: str | os.PathLike) -> None:

@@ -1,0 +1,1 @@
+"""Retrieval evaluation: the Revisited Oxford/Paris protocol and leave-one-out mAP."""

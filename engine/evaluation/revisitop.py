@@ -1,0 +1,208 @@
+"""Revisited Oxford/Paris ground truth and scoring.
+
+A ``gnd_*.pkl`` file holds ``imlist`` (database names), ``qimlist`` (query names) and
+``gnd[i] = {bbx, easy, hard, junk}`` per query. Users download these files, so they are read
+through a restricted unpickler that admits only builtin containers, numbers, strings and numpy
+arrays — never a plain ``pickle.load`` on a user-supplied file.
+
+Protocols: Easy — positives ``easy``, junk ``junk + hard``; Medium — positives
+``easy + hard``, junk ``junk``; Hard — positives ``hard``, junk ``junk + easy``. Junk is
+removed from the ranking; AP is the trapezoid rule over the positives' ranks; queries without
+positives are skipped; mP@k caps k at the rank of the last positive.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import pickle
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import VisualSearchError
+
+PROTOCOLS = ("E", "M", "H")
+KAPPAS = (1, 5, 10)
+
+
+class GroundTruthError(VisualSearchError):
+    """A ground-truth file that cannot be read or does not have the expected structure."""
+
+
+_ALLOWED = {
+    ("builtins", "dict"),
+    ("builtins", "list"),
+    ("builtins", "tuple"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "int"),
+    ("builtins", "float"),
+    ("builtins", "str"),
+    ("builtins", "bytes"),
+    ("builtins", "bool"),
+    ("builtins", "complex"),
+    ("collections", "OrderedDict"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise GroundTruthError(f"refused to load {module}.{name} (only plain data is allowed)")
+
+
+def safe_load_pickle(data: bytes) -> object:
+    """Unpickle ``data`` admitting only builtin containers, numbers, strings, numpy arrays."""
+    return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+
+
+@dataclass
+class GroundTruth:
+    imlist: list[str]
+    qimlist: list[str]
+    gnd: list[dict]  # per query: bbx (4 floats or None), easy, hard, junk (index arrays)
+    name: str = ""
+
+    def protocol(self, p: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query ``(positives, junk)`` database indices under protocol E, M or H."""
+        out = []
+        for g in self.gnd:
+            easy, hard, junk = g["easy"], g["hard"], g["junk"]
+            if p == "E":
+                out.append((easy, np.concatenate([junk, hard])))
+            elif p == "M":
+                out.append((np.concatenate([easy, hard]), junk))
+            elif p == "H":
+                out.append((hard, np.concatenate([junk, easy])))
+            else:
+                raise ValueError(f"protocol must be one of {PROTOCOLS}")
+        return out
+
+
+def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
+    """Read and check a revisitop ``gnd_*.pkl``; every problem is a one-line error."""
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as f:
+            raw = safe_load_pickle(f.read())
+    except GroundTruthError as e:
+        raise GroundTruthError(f"{p}: {e}") from None
+    except FileNotFoundError:
+        raise GroundTruthError(f"{p}: file not found") from None
+    except (
+        pickle.UnpicklingError,
+        EOFError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        KeyError,
+        UnicodeDecodeError,
+    ) as e:
+        raise GroundTruthError(f"{p}: not a readable ground-truth pickle ({e})") from None
+    if not isinstance(raw, dict) or not {"imlist", "qimlist", "gnd"} <= set(raw):
+        raise GroundTruthError(f"{p}: expected a dict with imlist, qimlist and gnd")
+    imlist, qimlist, gnd = list(raw["imlist"]), list(raw["qimlist"]), list(raw["gnd"])
+    if len(gnd) != len(qimlist):
+        raise GroundTruthError(f"{p}: {len(qimlist)} queries but {len(gnd)} gnd entries")
+    n = len(imlist)
+    out = []
+    for i, g in enumerate(gnd):
+        if not isinstance(g, dict):
+            raise GroundTruthError(f"{p}: gnd[{i}] is not a dict")
+        entry = {}
+        for key in ("easy", "hard", "junk"):
+            arr = np.asarray(g.get(key, []), dtype=np.int64).reshape(-1)
+            if arr.size and (arr.min() < 0 or arr.max() >= n):
+                raise GroundTruthError(f"{p}: gnd[{i}].{key} indexes outside imlist")
+            entry[key] = arr
+        bbx = g.get("bbx")
+        if bbx is not None:
+            bbx = [float(v) for v in np.asarray(bbx, dtype=np.float64).reshape(-1)]
+            if len(bbx) != 4:
+                raise GroundTruthError(f"{p}: gnd[{i}].bbx must have 4 numbers")
+        entry["bbx"] = bbx
+        out.append(entry)
+    name = os.path.basename(p).removeprefix("gnd_").removesuffix(".pkl")
+    return GroundTruth([str(x) for x in imlist], [str(x) for x in qimlist], out, name)
+
+
+def average_precision(ranks: np.ndarray, npos: int) -> float:
+    """AP by the trapezoid rule. ``ranks``: 0-based sorted ranks of the positives after junk
+    is removed; ``npos``: number of positives."""
+    ap = 0.0
+    step = 1.0 / npos
+    for j, r in enumerate(ranks):
+        p0 = 1.0 if r == 0 else j / r
+        p1 = (j + 1) / (r + 1)
+        ap += (p0 + p1) * step / 2.0
+    return ap
+
+
+def score_ranking(
+    ranking: np.ndarray, truth: list[tuple[np.ndarray, np.ndarray]], kappas=KAPPAS
+) -> dict[str, float]:
+    """mAP and mP@k (as fractions) of ``ranking (nq, ndb)`` (database indices, best first).
+
+    Queries without positives are skipped; ``"queries"`` says how many counted.
+    """
+    aps, prs = [], []
+    for i, (pos, junk) in enumerate(truth):
+        if len(pos) == 0:
+            continue
+        row = np.asarray(ranking[i])
+        is_pos = np.isin(row, pos)
+        is_junk = np.isin(row, junk) & ~is_pos
+        kept = row[~is_junk]
+        ranks = np.flatnonzero(np.isin(kept, pos))
+        aps.append(average_precision(ranks, len(pos)))
+        one_based = ranks + 1
+        last = one_based.max() if len(one_based) else 0
+        pr = []
+        for k in kappas:
+            kq = min(last, k) if last else k
+            pr.append(float((one_based <= kq).sum()) / kq if kq else 0.0)
+        prs.append(pr)
+    if not aps:
+        return {"mAP": math.nan, **{f"mP@{k}": math.nan for k in kappas}, "queries": 0}
+    prs_a = np.array(prs)
+    out = {"mAP": float(np.mean(aps))}
+    for j, k in enumerate(kappas):
+        out[f"mP@{k}"] = float(prs_a[:, j].mean())
+    out["queries"] = len(aps)
+    return out
+
+
+def evaluate_ranking(ranking: np.ndarray, gt: GroundTruth) -> dict[str, dict[str, float]]:
+    """``{"E": {...}, "M": {...}, "H": {...}}`` with every figure in percent."""
+    res = {}
+    for p in PROTOCOLS:
+        s = score_ranking(ranking, gt.protocol(p))
+        res[p] = {k: (round(100.0 * v, 2) if k != "queries" else v) for k, v in s.items()}
+    return res
+
+
+def leave_one_out_map(x: np.ndarray, labels: np.ndarray) -> float:
+    """Retrieval mAP (fraction) on a labelled set: each item queries all others; positives
+    share its label. ``x (n, d)`` unit descriptors."""
+    labels = np.asarray(labels)
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    aps = []
+    for i in range(len(x)):
+        order = np.argsort(-sims[i])[:-1]  # drop self (ranked last)
+        pos = np.flatnonzero(labels[order] == labels[i])
+        if len(pos):
+            aps.append(average_precision(pos, len(pos)))
+    return float(np.mean(aps)) if aps else math.nan

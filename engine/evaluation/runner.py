@@ -1,0 +1,116 @@
+"""Run a model over an evaluation set and score it."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BadImageError, VisualSearchError
+from ..extract import Extractor
+from .revisitop import GroundTruth, evaluate_ranking, leave_one_out_map, load_ground_truth
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
+
+
+def _find_image(images: Path, name: str) -> Path:
+    for suf in ("", *IMAGE_SUFFIXES):
+        p = images / f"{name}{suf}"
+        if p.is_file():
+            return p
+    raise VisualSearchError(f"{images}: no image for {name!r} (tried {name}.jpg, .png)")
+
+
+def extract_all(
+    ex: Extractor,
+    paths: list[Path],
+    boxes=None,
+    progress: Callable[[int, int, str], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> np.ndarray:
+    """``(n, D)`` descriptors; a photo that cannot be decoded is an error naming it."""
+    out = np.zeros((len(paths), ex.dim), np.float32)
+    for i, res in ex.extract(paths, boxes=boxes, progress=progress, should_stop=should_stop):
+        if isinstance(res, BadImageError):
+            raise VisualSearchError(f"{paths[i]}: {res}")
+        out[i] = res.descriptor
+    return out
+
+
+def rank(xq: np.ndarray, xb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact ranking by inner product: ``(scores, ranking)`` both ``(nq, ndb)``, best first."""
+    sims = xq @ xb.T
+    order = np.argsort(-sims, axis=1, kind="stable")
+    return np.take_along_axis(sims, order, axis=1), order
+
+
+def evaluate_revisitop(
+    ex: Extractor,
+    gnd_path: str | os.PathLike,
+    images: str | os.PathLike,
+    distractors: str | os.PathLike | None = None,
+    save_ranking: str | os.PathLike | None = None,
+    rerank: int = 0,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict:
+    """Extract database and (box-cropped) queries, rank, score E/M/H in percent.
+
+    ``distractors``: a folder of extra database photos (the +R1M setting); they are never
+    positives. ``rerank``: re-rank the top K of each query by geometric verification.
+    """
+    gt: GroundTruth = load_ground_truth(gnd_path)
+    images = Path(images)
+    t0 = time.perf_counter()
+    db_paths = [_find_image(images, n) for n in gt.imlist]
+    q_paths = [_find_image(images, n) for n in gt.qimlist]
+    boxes = [tuple(g["bbx"]) if g["bbx"] else None for g in gt.gnd]
+    extra: list[Path] = []
+    if distractors:
+        extra = sorted(p for p in Path(distractors).rglob("*") if p.suffix in IMAGE_SUFFIXES)
+    xb = extract_all(ex, db_paths + extra, progress=progress)
+    xq = extract_all(ex, q_paths, boxes=boxes, progress=progress)
+    t1 = time.perf_counter()
+    scores, ranking = rank(xq, xb)
+    rerank_seconds = 0.0
+    if rerank:
+        from ..geometry import rerank_ranking
+
+        all_db = db_paths + extra
+        tr = time.perf_counter()
+        ranking = rerank_ranking(q_paths, boxes, all_db, ranking, scores, rerank)
+        rerank_seconds = time.perf_counter() - tr
+    results = evaluate_ranking(ranking, gt)
+    names = gt.imlist + [str(p) for p in extra]
+    if save_ranking:
+        Path(save_ranking).write_text(
+            json.dumps({q: [names[j] for j in ranking[i][:100]] for i, q in enumerate(gt.qimlist)})
+        )
+    results["info"] = {
+        "dataset": gt.name,
+        "queries": len(gt.qimlist),
+        "database": len(names),
+        "distractors": len(extra),
+        "extract_seconds": round(t1 - t0, 2),
+        "seconds_per_1000_images": round(1000 * (t1 - t0) / max(len(names) + len(q_paths), 1), 2),
+        "rerank": rerank,
+        "rerank_ms_per_query": round(1000 * rerank_seconds / max(len(q_paths), 1), 1),
+    }
+    return results
+
+
+def evaluate_folder_set(ex: Extractor, root: str | os.PathLike) -> dict:
+    """Leave-one-out retrieval mAP (percent) on a folder-per-class set."""
+    from ..training.data import FolderDataset
+
+    ds = FolderDataset(root)
+    x = extract_all(ex, [it.path for it in ds.items])
+    labels = np.array([it.label for it in ds.items])
+    return {
+        "mAP": round(100 * leave_one_out_map(x, labels), 2),
+        "images": len(ds.items),
+        "classes": len(ds.classes),
+    }
