@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -24,9 +25,22 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     return vals  # type: ignore[return-value]
 
 
+def _json_safe(obj):
+    """NaN and infinities are not JSON: they become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    return obj
+
+
 def _emit(args: argparse.Namespace, obj, text: str) -> None:
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only the first process speaks
+        return
     if getattr(args, "json", False):
-        json.dump(obj, sys.stdout)
+        json.dump(_json_safe(obj), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
     else:
         print(text)
@@ -333,7 +347,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .training.data import open_dataset
+    from .training.data import Augment, open_dataset
     from .training.trainer import TrainConfig, Trainer
 
     data = open_dataset(args.data, images=args.images, exclude_file=args.exclude_classes)
@@ -353,9 +367,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         workers=args.workers,
         cider_ft=args.cider_ft,
         pretrained=args.pretrained,
+        arcface_margin=args.margin,
+        arcface_scale=args.scale,
+        checkpoint_minutes=args.checkpoint_minutes,
+        warmup_epochs=args.warmup_epochs,
+        val_fraction=args.val_fraction,
     )
-    if args.margin is not None:
-        cfg.arcface_margin = args.margin
+    if args.no_augment:
+        cfg.augment = Augment(random_resized_crop=False, hflip=False, color_jitter=0.0)
     bar = _TerminalProgress(not args.json)
 
     def progress(ev: dict) -> None:
@@ -602,7 +621,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--image-size", type=int, default=512)
     sp.add_argument("--batch-size", type=int, default=32)
     sp.add_argument("--lr", type=float, default=0.01)
-    sp.add_argument("--margin", type=float, default=None, help="ArcFace margin")
+    sp.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="ArcFace margin (default: 0.3 for gem and cider, 0.15 for ugalr)",
+    )
+    sp.add_argument("--scale", type=float, default=30.0, help="ArcFace scale")
+    sp.add_argument("--warmup-epochs", type=float, default=1.0)
+    sp.add_argument("--val-fraction", type=float, default=0.1)
+    sp.add_argument("--no-augment", action="store_true", help="no crop, flip or colour jitter")
+    sp.add_argument(
+        "--checkpoint-minutes",
+        type=float,
+        default=10.0,
+        help="also save a resumable state this often within an epoch",
+    )
     sp.add_argument(
         "--cider-ft",
         action="store_true",

@@ -127,7 +127,7 @@ class Evil:
 def test_loader_refuses_code_and_bad_structure(tmp_path):
     p = tmp_path / "gnd_evil.pkl"
     _write(p, {"imlist": [], "qimlist": [], "gnd": [], "x": Evil()})
-    with pytest.raises(GroundTruthError, match="refused to load posix.system|refused to load"):
+    with pytest.raises(GroundTruthError, match="refused to load"):
         load_ground_truth(p)
     with pytest.raises(GroundTruthError):
         safe_load_pickle(pickle.dumps(Evil()))

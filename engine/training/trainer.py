@@ -358,6 +358,10 @@ class Trainer:
                     last_save = time.perf_counter()
             if cancelled:
                 break
+            if self.world > 1 and losses:  # report the mean over every process
+                t = torch.tensor([float(np.mean(losses)), float(np.mean(accs))], device=device)
+                dist.all_reduce(t)
+                losses, accs = [float(t[0]) / self.world], [float(t[1]) / self.world]
             rec = {
                 "epoch": epoch,
                 "stage": tm.stage,
