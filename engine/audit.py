@@ -19,8 +19,12 @@ import numpy as np
 from .evaluation.revisitop import load_ground_truth
 from .evaluation.runner import _find_image, extract_all
 from .extract import Extractor
-from .geometry import MIN_INLIERS, FeatureCache, verify
+from .geometry import FeatureCache, verify
 from .training.data import FolderDataset, LabelledSet, open_dataset
+
+#: inliers for a pair to count as evidence of overlap (stricter than re-ranking's 15: an
+#: exclusion list should not drop classes on a chance match)
+AUDIT_MIN_INLIERS = 20
 
 
 @dataclass
@@ -70,7 +74,7 @@ def audit(
     train: LabelledSet | str | os.PathLike,
     evaluation: str | os.PathLike,
     shortlist: int = 50,
-    min_inliers: int = MIN_INLIERS,
+    min_inliers: int = AUDIT_MIN_INLIERS,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> AuditReport:
     """Report training classes that show the same object/place as evaluation queries."""

@@ -689,7 +689,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=50,
         help="training photos verified per query (by global similarity)",
     )
-    sp.add_argument("--min-inliers", type=int, default=15)
+    sp.add_argument(
+        "--min-inliers",
+        type=int,
+        default=20,
+        help="RANSAC inliers for a pair to count as evidence (default 20)",
+    )
     sp.add_argument("--model", default=None, help=model_help)
     sp.add_argument("--json", action="store_true")
     device_opts(sp)

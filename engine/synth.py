@@ -70,28 +70,35 @@ def render_object(identity: int, size: int = 256) -> Image.Image:
     cols = _palette(rng, 5)
     tex = Image.new("RGB", (size, size), cols[0])
     d = ImageDraw.Draw(tex)
-    kind = int(rng.integers(0, 4))
-    if kind == 0:  # stripes
-        w = int(rng.integers(6, 24))
-        for k in range(-size, 2 * size, w * 2):
-            d.polygon([(k, 0), (k + w, 0), (k + w - size, size), (k - size, size)], fill=cols[1])
-    elif kind == 1:  # checker
-        w = int(rng.integers(12, 40))
-        for y in range(0, size, w):
-            for x in range(0, size, w):
-                if (x // w + y // w) % 2:
-                    d.rectangle([x, y, x + w, y + w], fill=cols[1])
-    elif kind == 2:  # rings
-        for r in range(size, 0, -int(rng.integers(8, 20))):
-            d.ellipse(
-                [size / 2 - r, size / 2 - r, size / 2 + r, size / 2 + r],
-                outline=cols[int(rng.integers(1, 5))],
-                width=int(rng.integers(3, 8)),
+    # a unique, non-periodic layout of primitives: like the details of a real object, it
+    # matches only itself (periodic textures would match any other of their family)
+    for _ in range(int(rng.integers(25, 45))):
+        kind = int(rng.integers(0, 4))
+        c = cols[int(rng.integers(1, 5))]
+        x, y = rng.uniform(0, size, 2)
+        r = rng.uniform(size / 40, size / 7)
+        if kind == 0:
+            d.ellipse([x - r, y - r, x + r, y + r], fill=c)
+        elif kind == 1:
+            n = int(rng.integers(3, 6))
+            a0 = rng.uniform(0, 2 * math.pi)
+            d.polygon(
+                [
+                    (
+                        x + r * math.cos(a0 + 2 * math.pi * i / n),
+                        y + r * math.sin(a0 + 2 * math.pi * i / n),
+                    )
+                    for i in range(n)
+                ],
+                fill=c,
             )
-    else:  # dots
-        for _ in range(int(rng.integers(20, 60))):
-            x, y, r = rng.uniform(0, size), rng.uniform(0, size), rng.uniform(4, size / 10)
-            d.ellipse([x - r, y - r, x + r, y + r], fill=cols[int(rng.integers(1, 5))])
+        elif kind == 2:
+            x2, y2 = rng.uniform(0, size, 2)
+            d.line([x, y, x2, y2], fill=c, width=int(rng.integers(2, 7)))
+        else:
+            d.rectangle(
+                [x - r, y - r / 2, x + r, y + r / 2], outline=c, width=int(rng.integers(2, 5))
+            )
     font = ImageFont.load_default(size=max(12, size // 5))
     for _ in range(int(rng.integers(1, 4))):
         text = "".join(rng.choice(list(_GLYPHS), size=int(rng.integers(1, 4))))

@@ -66,6 +66,7 @@ class TrainConfig:
     aux_weight: float = 0.6  # λ of UGALR's L = L_g + λ L_a
     cider_ft: bool = False  # CiDeR-FT: backbone + classifier first, then the head alone
     ft_stage1_epochs: int = 0  # 0: half of the epochs
+    freeze_backbone: bool = False  # train only what follows the backbone (heads, pooling)
     grad_clip: float = 10.0
     amp: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
     seed: int = 0
@@ -142,9 +143,9 @@ class TrainModule(nn.Module):
         return loss, acc
 
 
-def _set_stage(tm: TrainModule, stage: int) -> None:
+def _set_stage(tm: TrainModule, stage: int, freeze_backbone: bool = False) -> None:
     tm.stage = stage
-    if tm.classifier is None:
+    if tm.classifier is None and not freeze_backbone:
         return
     freeze = stage == 2
     for p in tm.model.backbone.parameters():
@@ -295,9 +296,9 @@ class Trainer:
         cancelled = False
         epoch = start_epoch
         for epoch in range(start_epoch, cfg.epochs):
-            _set_stage(tm, 1 if epoch < stage1 else 2)
+            _set_stage(tm, 1 if epoch < stage1 else 2, cfg.freeze_backbone)
             tm.train()
-            if tm.stage == 2 and tm.classifier is not None:
+            if tm.stage == 2 and (tm.classifier is not None or cfg.freeze_backbone):
                 tm.model.backbone.eval()
             batches = epoch_batches(
                 train_items, cfg.batch_size, cfg.seed, epoch, self.rank, self.world
