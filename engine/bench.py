@@ -16,6 +16,7 @@ from .config import ModelConfig
 from .extract import Extractor
 from .models import create_model
 from .models.backbones import ResNetBackbone
+from .runtime import resolve_device
 from .synth import render_scene
 
 
@@ -333,4 +334,67 @@ def bench_index(
                 f"tensors {forward:.2f}/s, ratio {row['ratio']:.2f} ({ex.device}, "
                 f"{ex.precision.name})"
             )
+    return rows
+
+
+def bench_train(
+    methods: tuple[str, ...] = ("gem", "cider", "ugalr"),
+    sizes: tuple[int, ...] = (224, 512),
+    backbone: str = "resnet50",
+    batch_size: int = 8,
+    steps: int = 6,
+    device: str = "auto",
+    log: Callable[[str], None] | None = print,
+) -> list[dict]:
+    """Training images/s per method and image size (first step, which warms up, excluded)."""
+    from .synth import write_training_set
+    from .training.data import FolderDataset
+    from .training.trainer import TrainConfig, Trainer
+
+    root = Path(tempfile.mkdtemp(prefix="vs-bench-train-"))
+    per_class = max(2, (batch_size * (steps + 1)) // 8 + 1)
+    write_training_set(root / "data", classes=8, per_class=per_class, size=(640, 480))
+    data = FolderDataset(root / "data")
+    rows = []
+    for size in sizes:
+        for method in methods:
+            times: list[float] = []
+            last = [time.perf_counter()]
+
+            def progress(ev, times=times, last=last):
+                if ev["kind"] == "step":
+                    now = time.perf_counter()
+                    times.append(now - last[0])
+                    last[0] = now
+
+            cfg = TrainConfig(
+                method=method,
+                backbone=backbone,
+                epochs=1,
+                image_size=size,
+                batch_size=batch_size,
+                workers=2,
+                pretrained="none",
+                val_fraction=0.0,
+                device=device,
+            )
+            tr = Trainer(cfg, data, root / f"out-{method}-{size}")
+            last[0] = time.perf_counter()
+            tr.run(progress=progress, should_stop=lambda times=times: len(times) >= steps)
+            per_step = statistics.median(times[1:]) if len(times) > 1 else float("nan")
+            row = {
+                "method": method,
+                "backbone": backbone,
+                "size": size,
+                "batch_size": batch_size,
+                "images_per_s": round(batch_size / per_step, 2),
+                "device": str(resolve_device(device)),
+                "amp": resolve_device(device).type == "cuda",
+            }
+            rows.append(row)
+            if log:
+                log(
+                    f"{size}px {method:<6} {backbone}: {row['images_per_s']:.2f} images/s "
+                    f"(batch {batch_size}, {row['device']}{', bf16 AMP' if row['amp'] else ''})"
+                )
     return rows

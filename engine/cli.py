@@ -128,13 +128,20 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = bench.bench_search(sizes=sizes, dim=args.dim, log=log)
     elif args.what == "rescan":
         rows = bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
+    elif args.what == "train":
+        rows = bench.bench_train(
+            sizes=tuple(args.sizes or (224, 512)),
+            backbone=args.backbone,
+            device=args.device,
+            log=log,
+        )
     elif args.what == "index":
         rows = bench.bench_index(count=args.count, model=args.model or "default", log=log)
     else:
         rows = bench.bench_extract(
             models=args.models,
             backbone=args.backbone,
-            sizes=args.sizes,
+            sizes=args.sizes or [512, 1024],
             repeats=args.repeats,
             device=args.device,
             precision=args.precision,
@@ -701,14 +708,20 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_audit)
 
     sp = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
-    sp.add_argument("what", choices=["extract", "index", "rescan", "search"])
+    sp.add_argument("what", choices=["extract", "index", "rescan", "search", "train"])
     sp.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
     sp.add_argument("--dim", type=int, default=512, help="search: vector dimension")
     sp.add_argument("--count", type=int, default=40, help="index: photos per size")
     sp.add_argument("--model", default=None, help="index: model (default: default)")
     sp.add_argument("--models", nargs="+", default=["gem", "cider", "ugalr"])
     sp.add_argument("--backbone", default="resnet50")
-    sp.add_argument("--sizes", nargs="+", type=int, default=[512, 1024])
+    sp.add_argument(
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=None,
+        help="image sizes (extract: 512 1024, train: 224 512)",
+    )
     sp.add_argument("--repeats", type=int, default=3)
     sp.add_argument("--compile", action="store_true", help="wrap models in torch.compile")
     sp.add_argument("--no-channels-last", action="store_true")
