@@ -128,6 +128,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = bench.bench_search(sizes=sizes, dim=args.dim, log=log)
     elif args.what == "rescan":
         rows = bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
+    elif args.what == "localize":
+        rows = bench.bench_localize(
+            size=(args.sizes or [1024])[0], backbone=args.backbone, device=args.device, log=log
+        )
     elif args.what == "train":
         rows = bench.bench_train(
             sizes=tuple(args.sizes or (224, 512)),
@@ -471,6 +475,64 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _point(text: str) -> tuple[float, float]:
+    parts = text.replace(" ", "").split(",")
+    try:
+        x, y = (float(v) for v in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected X,Y") from None
+    return x, y
+
+
+def cmd_localize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .checkpoint import resolve_model
+    from .extract import Extractor
+    from .imageio import load_photo
+    from .localize import Localizer, draw_overlay, heatmap
+
+    ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
+    loc = Localizer(ex)
+    try:
+        seed = loc.seed_patch(args.query, args.point)
+    except BadImageError as e:
+        raise BadImageError(f"{args.query}: {e}") from None
+    out_dir = Path(args.overlay) if args.overlay else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    rows, lines = [], []
+    for r in args.results:
+        try:
+            found = loc.localize(args.query, r, point=args.point)
+        except (BadImageError, VisualSearchError) as e:
+            rows.append({"path": r, "error": str(e)})
+            lines.append(f"{r}: {e}")
+            continue
+        box = [round(v, 1) for v in found.box]
+        rows.append({"path": r, "box": box, "score": round(found.score, 4)})
+        lines.append(f"{r}: box {box} score {found.score:.3f}")
+        if out_dir:
+            photo = load_photo(r, max_side=None).image
+            att = ex.extract_one(r).attention
+            img = draw_overlay(photo, heatmap(att, photo.size), found.box)
+            img.save(out_dir / f"{Path(r).stem}.png")
+    if out_dir:
+        q = load_photo(args.query, max_side=None).image
+        att = ex.extract_one(args.query).attention
+        draw_overlay(q, heatmap(att, q.size), None, point=args.point).save(
+            out_dir / f"query_{Path(args.query).stem}.png"
+        )
+    obj = {
+        "query": args.query,
+        "point": list(args.point) if args.point else None,
+        "seed_patch": list(seed),
+        "results": rows,
+    }
+    _emit(args, obj, "\n".join(lines))
+    return 0 if any("box" in r for r in rows) or not rows else 1
+
+
 # ----------------------------------------------------------------------------- parser
 
 
@@ -707,8 +769,29 @@ def build_parser() -> argparse.ArgumentParser:
     device_opts(sp)
     sp.set_defaults(func=cmd_audit)
 
+    sp = sub.add_parser("localize", help="outline the clicked object of a query in other photos")
+    sp.add_argument("query", help="query photo")
+    sp.add_argument("results", nargs="+", metavar="RESULT", help="photos to find it in")
+    sp.add_argument(
+        "--point",
+        type=_point,
+        default=None,
+        metavar="X,Y",
+        help="the clicked point in the query (default: its salient object)",
+    )
+    sp.add_argument("--model", default=None, help=model_help)
+    sp.add_argument(
+        "--overlay",
+        default=None,
+        metavar="DIR",
+        help="write PNGs with the heatmap and the outline drawn",
+    )
+    sp.add_argument("--json", action="store_true")
+    device_opts(sp)
+    sp.set_defaults(func=cmd_localize)
+
     sp = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
-    sp.add_argument("what", choices=["extract", "index", "rescan", "search", "train"])
+    sp.add_argument("what", choices=["extract", "index", "rescan", "search", "train", "localize"])
     sp.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
     sp.add_argument("--dim", type=int, default=512, help="search: vector dimension")
     sp.add_argument("--count", type=int, default=40, help="index: photos per size")

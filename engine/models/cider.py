@@ -14,12 +14,13 @@ import torch
 
 from .backbones import ResNetBackbone
 from .base import ModelOutput, RetrievalModel
+from .context import SpatialParams, build_context, pool_with_context
 from .layers import AttentionalLocalization, GeM, SelectiveKernel, SqueezeExcitation, Whitening, l2n
 from .registry import register_model
 
 
 @dataclass(frozen=True)
-class CiDeRParams:
+class CiDeRParams(SpatialParams):
     #: thresholds τ_i, one mask each (T = len(thresholds))
     thresholds: tuple[float, ...] = (0.25, 0.5)
     #: training-time β ~ clip(N(beta_mean, beta_std²), 0, 1), drawn per position
@@ -57,17 +58,19 @@ class CiDeRNet(RetrievalModel):
             c, tuple(p.thresholds), p.beta_mean, p.beta_std, p.beta_eval
         )
         self.pool = GeM(p.gem_p, learnable=p.gem_learnable)
+        self.smooth, self.gcn = build_context(c, p)
         self.whiten = Whitening(c, self.num_features)
 
     def head_modules(self) -> list[torch.nn.Module]:
         """Everything after the backbone (what CiDeR-FT's second stage trains)."""
-        return [self.enhance, self.context, self.localize, self.pool, self.whiten]
+        mods = [self.enhance, self.context, self.localize, self.pool, self.whiten]
+        return mods + [m for m in (self.smooth, self.gcn) if m is not None]
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         f = self.context(self.enhance(self.backbone(x)))
         f_loc, a = self.localize(f)
-        desc = l2n(self.whiten(self.pool(f_loc)))
-        return ModelOutput(desc, a, f)
+        pooled = pool_with_context(f_loc, a, self.pool, self.smooth, self.gcn)
+        return ModelOutput(l2n(self.whiten(pooled)), a, f)
 
 
 @register_model(

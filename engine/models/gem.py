@@ -8,12 +8,13 @@ import torch
 
 from .backbones import ResNetBackbone
 from .base import ModelOutput, RetrievalModel, activation_map
+from .context import SpatialParams, build_context, pool_with_context
 from .layers import GeM, Whitening, l2n
 from .registry import register_model
 
 
 @dataclass(frozen=True)
-class GeMParams:
+class GeMParams(SpatialParams):
     gem_p: float = 3.0
     gem_learnable: bool = True
 
@@ -30,12 +31,14 @@ class GeMNet(RetrievalModel):
         self.feature_dim = c
         self.num_features = config.descriptor_dim or c
         self.pool = GeM(p.gem_p, learnable=p.gem_learnable)
+        self.smooth, self.gcn = build_context(c, p)
         self.whiten = Whitening(c, self.num_features)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         f = self.backbone(x)
-        desc = l2n(self.whiten(self.pool(f)))
-        return ModelOutput(desc, activation_map(f), f)
+        att = activation_map(f)
+        pooled = pool_with_context(f, att, self.pool, self.smooth, self.gcn)
+        return ModelOutput(l2n(self.whiten(pooled)), att, f)
 
 
 @register_model("gem", GeMParams, "ResNet → GeM pooling → whitening → L2 (baseline)")

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 import torch
 
 from .backbones import ResNetBackbone
-from .base import ModelOutput, RetrievalModel
+from .base import ModelOutput, RetrievalModel, activation_map
+from .context import SpatialParams, build_context, pool_with_context
 from .layers import LALM, GeM, Whitening, l2n, minmax_norm
 from .registry import register_model
 
 
 @dataclass(frozen=True)
-class UGALRParams:
+class UGALRParams(SpatialParams):
     reduce_dim: int = 512
     inner_dim: int = 256
     local_dim: int = 512
@@ -47,6 +48,7 @@ class UGALRNet(RetrievalModel):
         self.lalm = LALM(c3, p.reduce_dim, p.inner_dim)
         self.local_whiten = Whitening(c3, p.local_dim)
         self.pool = GeM(p.gem_p, learnable=p.gem_learnable)
+        self.smooth, self.gcn = build_context(c, p)
         self.whiten = Whitening(c, self.num_features)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
@@ -55,7 +57,9 @@ class UGALRNet(RetrievalModel):
         local = self.local_whiten(d.float().mean(dim=(2, 3)))  # (B, local_dim)
         o = d.mean(dim=1, keepdim=True)  # (B, 1, H, W)
         f = self.backbone.layer4(torch.cat([x3, o], dim=1))  # block 4 sees C3 + 1 channels
-        desc = l2n(self.whiten(self.pool(f)))
+        score = activation_map(f) if self.gcn is not None else None
+        pooled = pool_with_context(f, score, self.pool, self.smooth, self.gcn)
+        desc = l2n(self.whiten(pooled))
         return ModelOutput(desc, minmax_norm(g.float().mean(dim=1)), f, {"local": local})
 
 
