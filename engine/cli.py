@@ -128,6 +128,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
         rows = bench.bench_search(sizes=sizes, dim=args.dim, log=log)
     elif args.what == "rescan":
         rows = bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
+    elif args.what == "ablation":
+        rows = bench.bench_ablation(log=log)
     elif args.what == "localize":
         rows = bench.bench_localize(
             size=(args.sizes or [1024])[0], backbone=args.backbone, device=args.device, log=log
@@ -791,7 +793,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_localize)
 
     sp = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
-    sp.add_argument("what", choices=["extract", "index", "rescan", "search", "train", "localize"])
+    sp.add_argument(
+        "what", choices=["extract", "index", "rescan", "search", "train", "localize", "ablation"]
+    )
     sp.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
     sp.add_argument("--dim", type=int, default=512, help="search: vector dimension")
     sp.add_argument("--count", type=int, default=40, help="index: photos per size")
