@@ -1,0 +1,365 @@
+"""The main window: library folders on the left, query and ranked results on the right.
+
+All engine work runs on worker threads (``app.workers``); this module only wires widgets to
+engine calls and engine results to thin Qt models.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListView,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.library import Library
+from engine.paths import cache_dir
+
+from .models import FoldersModel, PathRole, ResultsModel
+from .thumbnails import ThumbnailCache
+from .workers import TaskSlot, Worker
+
+RESULTS_K = 200
+
+
+class QueryView(QLabel):
+    """Shows the query photo (scaled to fit)."""
+
+    def __init__(self) -> None:
+        super().__init__("Drop a photo here, paste one (Ctrl+V) or open one (Ctrl+O)")
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(240, 180)
+        self.setAccessibleName("Query photo")
+        self.setFrameShape(QLabel.Shape.StyledPanel)
+        self._pixmap: QPixmap | None = None
+
+    def set_photo(self, image: QImage) -> None:
+        self._pixmap = QPixmap.fromImage(image)
+        self._fit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def _fit(self) -> None:
+        if self._pixmap is not None:
+            self.setPixmap(
+                self._pixmap.scaled(
+                    self.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
+
+
+class MainWindow(QMainWindow):
+    indexing_finished = Signal(object)  # IndexSummary or None after an error
+    search_finished = Signal(object)  # SearchResult or None after an error
+    error_shown = Signal(str)
+
+    def __init__(self, library: Library, model: str | None = None) -> None:
+        super().__init__()
+        self.library = library
+        self.model_spec = model
+        self.setWindowTitle("visual-search")
+        self.setAcceptDrops(True)
+        self.thumbnails = ThumbnailCache(160, disk_dir=str(cache_dir() / "thumbnails"))
+        self.index_task = TaskSlot(self)
+        self.search_task = TaskSlot(self)
+        self.folder_task = TaskSlot(self)
+        self.last_query: str | None = None
+        self._build()
+        self.refresh_folders()
+
+    # ---------------------------------------------------------------- layout
+
+    def _build(self) -> None:
+        self.folders = FoldersModel(self)
+        self.folder_view = QTableView()
+        self.folder_view.setModel(self.folders)
+        self.folder_view.setAccessibleName("Library folders")
+        self.folder_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.folder_view.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.add_button = QPushButton("Add folder…")
+        self.rescan_button = QPushButton("Re-scan")
+        self.remove_button = QPushButton("Remove")
+        self.errors_button = QPushButton("Failed files…")
+        for b, tip in (
+            (self.add_button, "Index a photo folder"),
+            (self.rescan_button, "Index what changed in every folder"),
+            (self.remove_button, "Forget the selected folder (files stay on disk)"),
+            (self.errors_button, "Photos that could not be indexed, with reasons"),
+        ):
+            b.setToolTip(tip)
+            b.setAccessibleName(b.text().rstrip("…"))
+        self.add_button.clicked.connect(self.choose_folder)
+        self.rescan_button.clicked.connect(self.rescan)
+        self.remove_button.clicked.connect(self.remove_selected_folder)
+        self.errors_button.clicked.connect(self.show_errors)
+        self.progress = QProgressBar()
+        self.progress.setAccessibleName("Indexing progress")
+        self.progress_label = QLabel("")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setAccessibleName("Cancel indexing")
+        self.cancel_button.clicked.connect(self.cancel_indexing)
+        self._set_indexing(False)
+
+        left = QVBoxLayout()
+        left.addWidget(QLabel("Library"))
+        left.addWidget(self.folder_view)
+        buttons = QHBoxLayout()
+        for b in (self.add_button, self.rescan_button, self.remove_button, self.errors_button):
+            buttons.addWidget(b)
+        left.addLayout(buttons)
+        left.addWidget(self.progress)
+        row = QHBoxLayout()
+        row.addWidget(self.progress_label, 1)
+        row.addWidget(self.cancel_button)
+        left.addLayout(row)
+        left_w = QWidget()
+        left_w.setLayout(left)
+
+        self.query_view = QueryView()
+        self.results = ResultsModel(self.thumbnails, self)
+        self.results_view = QListView()
+        self.results_view.setModel(self.results)
+        self.results_view.setViewMode(QListView.ViewMode.IconMode)
+        self.results_view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.results_view.setUniformItemSizes(True)  # virtualised: only visible rows are asked
+        self.results_view.setLayoutMode(QListView.LayoutMode.Batched)
+        self.results_view.setIconSize(QSize(160, 120))
+        self.results_view.setGridSize(QSize(180, 170))
+        self.results_view.setMovement(QListView.Movement.Static)
+        self.results_view.setAccessibleName("Search results")
+        self.results_view.doubleClicked.connect(self._open_result)
+        self.search_label = QLabel("")
+        right = QVBoxLayout()
+        right.addWidget(self.query_view, 2)
+        right.addWidget(self.search_label)
+        right.addWidget(self.results_view, 5)
+        right_w = QWidget()
+        right_w.setLayout(right)
+
+        split = QSplitter()
+        split.addWidget(left_w)
+        split.addWidget(right_w)
+        split.setStretchFactor(1, 3)
+        self.setCentralWidget(split)
+        self.resize(1200, 800)
+
+        for text, key, slot in (
+            ("Open query photo…", QKeySequence.StandardKey.Open, self.choose_query),
+            ("Paste query photo", QKeySequence.StandardKey.Paste, self.paste_query),
+            ("Cancel", QKeySequence(Qt.Key.Key_Escape), self.cancel_all),
+            ("Focus results", QKeySequence.StandardKey.Find, self.results_view.setFocus),
+        ):
+            act = QAction(text, self)
+            act.setShortcut(key)
+            act.triggered.connect(slot)
+            self.addAction(act)
+
+    # ---------------------------------------------------------------- library
+
+    def refresh_folders(self) -> None:
+        w = Worker(lambda: self.library.status()["folders"])
+        w.signals.result.connect(self.folders.set_rows)
+        self.folder_task.start(w)
+
+    def choose_folder(self) -> None:
+        d = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        if d:
+            self.index_folders([d])
+
+    def index_folders(self, paths: list[str]) -> None:
+        if self.index_task.busy():
+            self.show_error("Indexing is already running; wait for it or cancel it first.")
+            return
+        w = Worker(self.library.index, paths, model=self.model_spec)
+        w.signals.progress.connect(self._on_index_progress)
+        w.signals.result.connect(self._on_indexed)
+        w.signals.error.connect(self._on_index_error)
+        self._set_indexing(True)
+        self.progress_label.setText("scanning…")
+        self.index_task.start(w)
+
+    def rescan(self) -> None:
+        paths = [r["path"] for r in self.folders.rows if r.get("exists", True)]
+        if paths:
+            self.index_folders(paths)
+
+    def cancel_indexing(self) -> None:
+        self.index_task.cancel()
+        self.progress_label.setText("cancelling…")
+
+    def remove_selected_folder(self) -> None:
+        idx = self.folder_view.currentIndex()
+        if not idx.isValid():
+            return
+        path = self.folders.data(idx, PathRole)
+        w = Worker(self.library.forget, path)
+        w.signals.finished.connect(self.refresh_folders)
+        w.signals.error.connect(self.show_error)
+        self.folder_task.start(w)
+
+    def show_errors(self) -> None:
+        rows = self.library.errors()
+        text = "\n".join(f"{r.display_path}: {r.error}" for r in rows) or "No failed photos."
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "Failed photos",
+            f"{len(rows)} photo(s) could not be indexed.",
+            parent=self,
+        )
+        box.setDetailedText(text)
+        box.open()
+
+    def _set_indexing(self, on: bool) -> None:
+        self.progress.setVisible(on)
+        self.cancel_button.setVisible(on)
+        if not on:
+            self.progress.setRange(0, 1)
+
+    def _on_index_progress(self, done: int, total: int, message: str) -> None:
+        if total:
+            self.progress.setRange(0, total)
+            self.progress.setValue(done)
+        else:
+            self.progress.setRange(0, 0)  # busy while scanning
+        self.progress_label.setText(message)
+        if total and done % 16 == 0:
+            self.refresh_folders()
+
+    def _on_indexed(self, summary) -> None:
+        self._set_indexing(False)
+        verb = "cancelled" if summary.cancelled else "done"
+        self.progress_label.setText(
+            f"{verb}: {summary.indexed} indexed, {summary.skipped_unchanged} unchanged, "
+            f"{summary.failed} failed"
+        )
+        self.refresh_folders()
+        self.indexing_finished.emit(summary)
+
+    def _on_index_error(self, message: str, details: str) -> None:
+        self._set_indexing(False)
+        self.progress_label.setText("")
+        self.show_error(message, details)
+        self.indexing_finished.emit(None)
+
+    # ---------------------------------------------------------------- search
+
+    def choose_query(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open a query photo",
+            "",
+            "Photos (*.jpg *.jpeg *.png *.gif *.bmp *.tif *.tiff *.webp *.heic)",
+        )
+        if path:
+            self.search(path)
+
+    def paste_query(self) -> None:
+        md = QGuiApplication.clipboard().mimeData()
+        if md.hasUrls() and md.urls()[0].isLocalFile():
+            self.search(md.urls()[0].toLocalFile())
+        elif md.hasImage():
+            img = QImage(md.imageData())
+            tmp = Path(tempfile.mkdtemp(prefix="vs-paste-")) / "pasted.png"
+            img.save(str(tmp))
+            self.search(str(tmp))
+
+    def search(self, path: str, box=None) -> None:
+        self.last_query = path
+        self.search_label.setText(f"searching {os.path.basename(path)}…")
+        w = Worker(self.library.search, path, box=box, k=RESULTS_K, model=self.model_spec)
+        w.signals.result.connect(self._on_search)
+        w.signals.error.connect(self._on_search_error)
+        self.search_task.start(w)  # a new search cancels the previous one
+        img = QImage(path)
+        if not img.isNull():
+            self.query_view.set_photo(img)
+
+    def _on_search(self, res) -> None:
+        self.results.set_rows(res.hits)
+        self.search_label.setText(f"{len(res.hits)} results in {res.seconds * 1000:.0f} ms")
+        self.search_finished.emit(res)
+
+    def _on_search_error(self, message: str, details: str) -> None:
+        self.search_label.setText("")
+        self.show_error(message, details)
+        self.search_finished.emit(None)
+
+    def _open_result(self, index) -> None:
+        from PySide6.QtGui import QDesktopServices
+
+        QDesktopServices.openUrl(QUrl.fromLocalFile(self.results.data(index, PathRole)))
+
+    # ---------------------------------------------------------------- drag and drop
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        urls = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        folders = [u for u in urls if os.path.isdir(u)]
+        files = [u for u in urls if not os.path.isdir(u)]
+        if folders:
+            self.index_folders(folders)
+        if files:
+            self.search(files[0])
+        event.acceptProposedAction()
+
+    # ---------------------------------------------------------------- errors, closing
+
+    def show_error(self, message: str, details: str = "") -> None:
+        box = QMessageBox(QMessageBox.Icon.Warning, "visual-search", message, parent=self)
+        if details:
+            box.setDetailedText(details)
+        box.setAccessibleName("Error")
+        box.open()  # not modal: the window stays usable
+        self.error_shown.emit(message)
+
+    def cancel_all(self) -> None:
+        self.index_task.cancel()
+        self.search_task.cancel()
+
+    def shutdown(self) -> None:
+        for slot in (self.index_task, self.search_task, self.folder_task):
+            slot.wait()
+        self.thumbnails.wait()
+
+    def closeEvent(self, event) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+
+def run(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="visual-search gui")
+    parser.add_argument("--library", default=None, help="library directory")
+    parser.add_argument("--model", default=None, help="model (default: the library's)")
+    args = parser.parse_args(argv)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("visual-search")
+    win = MainWindow(Library(args.library), model=args.model)
+    win.show()
+    return app.exec()

@@ -1,0 +1,25 @@
+"""The ``visual-search`` entry point: the GUI with no arguments or ``gui``, else the CLI."""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] == "gui":
+        import torch  # noqa: F401  - before Qt: on Windows the other order breaks DLL loading
+
+        from .gui import run
+
+        return run(argv[1:])
+    from engine.cli import main as cli_main
+
+    return cli_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

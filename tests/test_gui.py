@@ -1,0 +1,164 @@
+"""The desktop window, driven through real widgets and real drag-and-drop events."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from app.gui import MainWindow
+from app.models import FoldersModel, PathRole, ResultsModel, ScoreRole
+from engine.cli import main as cli_main
+from engine.library import Hit, Library
+from tests.conftest import MODEL
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    lib = Library(tmp_path / "lib", device="cpu")
+    win = MainWindow(lib, model=MODEL)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.shutdown()
+    lib.close()
+
+
+def _drop(window, paths):
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    pos = QPointF(50, 50)
+    enter = QDragEnterEvent(
+        pos, Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(
+        pos,
+        Qt.DropAction.CopyAction,
+        md,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(window, drop)
+
+
+def test_models_are_thin_adapters(qtbot):
+    rm = ResultsModel()
+    rm.set_rows([Hit(1, "/a/x.jpg", 0.9), Hit(2, "/a/y.jpg", 0.5)])
+    assert rm.rowCount() == 2
+    assert rm.data(rm.index(1), PathRole) == "/a/y.jpg"
+    assert rm.data(rm.index(0), ScoreRole) == 0.9
+    assert "x.jpg" in rm.data(rm.index(0))
+    fm = FoldersModel()
+    fm.set_rows([{"path": "/p", "indexed": 3, "pending": 1, "failed": 0, "exists": False}])
+    assert fm.rowCount() == 1 and fm.columnCount() == 4
+    assert fm.data(fm.index(0, 1)) == 3 and "missing" in fm.data(fm.index(0, 0))
+
+
+def test_drop_folder_index_then_drop_query_matches_the_cli(window, qtbot, photos, tmp_path, capsys):
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000) as blocker:
+        _drop(window, [photos])
+    assert blocker.args[0].indexed == 12
+    qtbot.waitUntil(
+        lambda: window.folders.rowCount() == 1 and window.folders.rows[0]["indexed"] == 12,
+        timeout=10_000,
+    )
+    query = photos / "home" / "obj2_2.jpg"
+    with qtbot.waitSignal(window.search_finished, timeout=60_000):
+        _drop(window, [query])
+    gui_paths = window.results.paths()
+    assert (
+        cli_main(
+            [
+                "search",
+                str(query),
+                "--library",
+                str(tmp_path / "lib"),
+                "-k",
+                "200",
+                "--json",
+                "--model",
+                MODEL,
+            ]
+        )
+        == 0
+    )
+    cli_paths = [r["path"] for r in json.loads(capsys.readouterr().out)["results"]]
+    assert gui_paths == cli_paths and len(gui_paths) == 11
+    # thumbnails arrive from worker threads and repaint their rows
+    window.results_view.viewport().update()
+    qtbot.waitUntil(lambda: window.thumbnails.get(gui_paths[0]) is not None, timeout=20_000)
+
+
+def test_unreadable_dropped_file_shows_an_error_and_the_app_goes_on(
+    window, qtbot, photos, tmp_path
+):
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000):
+        window.index_folders([str(photos)])
+    bad = tmp_path / "broken.jpg"
+    bad.write_text("not a photo")
+    with qtbot.waitSignal(window.error_shown, timeout=60_000) as err:
+        _drop(window, [bad])
+    assert "not a recognised image format" in err.args[0]
+    boxes = [
+        w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()
+    ]
+    assert boxes and "not a recognised image format" in boxes[-1].text()
+    for b in boxes:
+        b.close()
+    with qtbot.waitSignal(window.search_finished, timeout=60_000) as ok:
+        window.search(str(photos / "trips" / "obj1_0.jpg"))
+    assert ok.args[0] is not None and window.results.rowCount() == 11
+
+
+def test_cancel_indexing_keeps_what_was_done(window, qtbot, tmp_path):
+    from engine.synth import render_scene
+
+    many = tmp_path / "many"
+    many.mkdir()
+    for i in range(80):
+        render_scene([i % 9], seed=i, size=(160, 120))[0].save(many / f"p{i:03d}.jpg")
+    started = []
+    window.progress.valueChanged.connect(lambda v: started.append(v))
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000) as blocker:
+        window.index_folders([str(many)])
+        qtbot.waitUntil(lambda: any(v > 0 for v in started), timeout=60_000)
+        assert window.cancel_button.isVisible()
+        qtbot.mouseClick(window.cancel_button, Qt.MouseButton.LeftButton)
+    summary = blocker.args[0]
+    assert summary.cancelled and 0 < summary.indexed < 80
+    assert not window.cancel_button.isVisible()
+    assert "cancelled" in window.progress_label.text()
+
+
+def test_event_loop_never_stalls_while_indexing_and_searching(window, qtbot, tmp_path):
+    from engine.synth import render_scene
+
+    photos = tmp_path / "stall"
+    (photos / "home").mkdir(parents=True)
+    for i in range(40):
+        render_scene([i % 7], seed=i, size=(320, 240))[0].save(photos / "home" / f"obj{i}_2.jpg")
+    gaps = []
+    last = [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.timeout.connect(tick)
+    timer.start(10)
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000):
+        window.index_folders([str(photos)])
+    with qtbot.waitSignal(window.search_finished, timeout=60_000):
+        window.search(str(photos / "home" / "obj0_2.jpg"))
+    timer.stop()
+    worst = max(gaps[1:])
+    print(f"longest event-loop gap: {worst * 1000:.0f} ms over {len(gaps)} ticks")
+    assert worst < 0.1
