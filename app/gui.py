@@ -17,12 +17,14 @@ from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPixma
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QListView,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -32,8 +34,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.library import Library
+from engine.library import Library, export_results
 from engine.paths import cache_dir
+from resources import resource_path
 
 from .models import FoldersModel, PathRole, ResultsModel
 from .thumbnails import ThumbnailCache
@@ -88,6 +91,7 @@ class MainWindow(QMainWindow):
         self.search_task = TaskSlot(self)
         self.folder_task = TaskSlot(self)
         self.last_query: str | None = None
+        self.last_result = None
         self._build()
         self.refresh_folders()
 
@@ -152,10 +156,24 @@ class MainWindow(QMainWindow):
         self.results_view.setMovement(QListView.Movement.Static)
         self.results_view.setAccessibleName("Search results")
         self.results_view.doubleClicked.connect(self._open_result)
+        self.results_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.results_view.customContextMenuRequested.connect(self._result_menu)
         self.search_label = QLabel("")
+        self.folder_filter = QComboBox()
+        self.folder_filter.setAccessibleName("Show results from")
+        self.folder_filter.addItem("All folders", None)
+        self.folder_filter.currentIndexChanged.connect(self._refilter)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Save the ranked list as CSV or JSON")
+        self.export_button.clicked.connect(self.choose_export)
+        bar = QHBoxLayout()
+        bar.addWidget(self.search_label, 1)
+        bar.addWidget(QLabel("Show results from"))
+        bar.addWidget(self.folder_filter)
+        bar.addWidget(self.export_button)
         right = QVBoxLayout()
         right.addWidget(self.query_view, 2)
-        right.addWidget(self.search_label)
+        right.addLayout(bar)
         right.addWidget(self.results_view, 5)
         right_w = QWidget()
         right_w.setLayout(right)
@@ -182,8 +200,30 @@ class MainWindow(QMainWindow):
 
     def refresh_folders(self) -> None:
         w = Worker(lambda: self.library.status()["folders"])
-        w.signals.result.connect(self.folders.set_rows)
+        w.signals.result.connect(self._set_folders)
         self.folder_task.start(w)
+
+    def _set_folders(self, rows: list[dict]) -> None:
+        self.folders.set_rows(rows)
+        current = self.folder_filter.currentData()
+        have = [self.folder_filter.itemData(i) for i in range(1, self.folder_filter.count())]
+        if have != [r["path"] for r in rows]:
+            self.folder_filter.blockSignals(True)
+            self.folder_filter.clear()
+            self.folder_filter.addItem("All folders", None)
+            for r in rows:
+                self.folder_filter.addItem(os.path.basename(r["path"]) or r["path"], r["path"])
+            i = self.folder_filter.findData(current)
+            self.folder_filter.setCurrentIndex(max(i, 0))
+            self.folder_filter.blockSignals(False)
+
+    def first_run(self) -> bool:
+        """An empty library starts with the bundled sample photos, so a search works at once."""
+        samples = resource_path("samples")
+        if self.library.store.folders() or not samples.is_dir():
+            return False
+        self.index_folders([str(samples)])
+        return True
 
     def choose_folder(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Add a photo folder")
@@ -290,7 +330,14 @@ class MainWindow(QMainWindow):
     def search(self, path: str, box=None) -> None:
         self.last_query = path
         self.search_label.setText(f"searching {os.path.basename(path)}…")
-        w = Worker(self.library.search, path, box=box, k=RESULTS_K, model=self.model_spec)
+        w = Worker(
+            self.library.search,
+            path,
+            box=box,
+            k=RESULTS_K,
+            model=self.model_spec,
+            folder=self.folder_filter.currentData(),
+        )
         w.signals.result.connect(self._on_search)
         w.signals.error.connect(self._on_search_error)
         self.search_task.start(w)  # a new search cancels the previous one
@@ -298,7 +345,12 @@ class MainWindow(QMainWindow):
         if not img.isNull():
             self.query_view.set_photo(img)
 
+    def _refilter(self) -> None:
+        if self.last_query:
+            self.search(self.last_query)
+
     def _on_search(self, res) -> None:
+        self.last_result = res
         self.results.set_rows(res.hits)
         self.search_label.setText(f"{len(res.hits)} results in {res.seconds * 1000:.0f} ms")
         self.search_finished.emit(res)
@@ -312,6 +364,42 @@ class MainWindow(QMainWindow):
         from PySide6.QtGui import QDesktopServices
 
         QDesktopServices.openUrl(QUrl.fromLocalFile(self.results.data(index, PathRole)))
+
+    def _result_menu(self, pos) -> None:
+        index = self.results_view.indexAt(pos)
+        if not index.isValid():
+            return
+        menu = self.result_actions(self.results.data(index, PathRole))
+        menu.popup(self.results_view.viewport().mapToGlobal(pos))
+
+    def result_actions(self, path: str) -> QMenu:
+        """The right-click menu of a result (also used by tests to trigger the actions)."""
+        from PySide6.QtGui import QDesktopServices
+
+        menu = QMenu(self)
+        menu.addAction("Find similar", lambda: self.search(path))
+        menu.addAction("Open", lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
+        menu.addAction(
+            "Show in folder",
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path))),
+        )
+        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
+        return menu
+
+    def choose_export(self) -> None:
+        if self.last_result is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)"
+        )
+        if path:
+            self.export(path)
+
+    def export(self, path: str) -> None:
+        try:
+            export_results(self.last_result, path)
+        except OSError as e:
+            self.show_error(f"{path}: cannot write ({e.strerror or e})")
 
     # ---------------------------------------------------------------- drag and drop
 
@@ -362,4 +450,5 @@ def run(argv: list[str]) -> int:
     app.setApplicationName("visual-search")
     win = MainWindow(Library(args.library), model=args.model)
     win.show()
+    win.first_run()
     return app.exec()

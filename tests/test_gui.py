@@ -162,3 +162,50 @@ def test_event_loop_never_stalls_while_indexing_and_searching(window, qtbot, tmp
     worst = max(gaps[1:])
     print(f"longest event-loop gap: {worst * 1000:.0f} ms over {len(gaps)} ticks")
     assert worst < 0.1
+
+
+def test_first_run_indexes_the_bundled_samples_then_searches(window, qtbot):
+    from resources import sample_photos
+
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000) as blocker:
+        assert window.first_run()
+    assert blocker.args[0].indexed == len(sample_photos()) >= 10
+    assert not window.first_run()  # only once: the library is no longer empty
+    with qtbot.waitSignal(window.search_finished, timeout=60_000):
+        window.search(str(sample_photos()[0]))
+    assert window.results.rowCount() == len(sample_photos()) - 1
+
+
+def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
+    import csv
+
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000):
+        window.index_folders([str(photos / "home"), str(photos / "trips")])
+    qtbot.waitUntil(lambda: window.folder_filter.count() == 3, timeout=10_000)
+    with qtbot.waitSignal(window.search_finished, timeout=60_000):
+        window.search(str(photos / "home" / "obj0_2.jpg"))
+    assert window.results.rowCount() == 11
+    trips = window.folder_filter.findData(str(photos / "trips"))
+    with qtbot.waitSignal(window.search_finished, timeout=60_000):
+        window.folder_filter.setCurrentIndex(trips)  # re-runs the search, filtered
+    assert window.results.rowCount() == 8
+    assert all("/trips/" in p for p in window.results.paths())
+
+    first = window.results.paths()[0]
+    menu = window.result_actions(first)
+    labels = [a.text() for a in menu.actions()]
+    assert labels == ["Find similar", "Open", "Show in folder", "Copy path"]
+    menu.actions()[3].trigger()
+    assert QApplication.clipboard().text() == first
+    with qtbot.waitSignal(window.search_finished, timeout=60_000):
+        menu.actions()[0].trigger()  # find similar to a result
+    assert window.last_query == first
+
+    window.export(str(tmp_path / "ranked.csv"))
+    window.export(str(tmp_path / "ranked.json"))
+    with open(tmp_path / "ranked.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["path"] for r in rows] == window.results.paths()
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+    data = json.loads((tmp_path / "ranked.json").read_text())
+    assert [r["path"] for r in data["results"]] == window.results.paths()

@@ -79,6 +79,22 @@ class SearchResult:
         }
 
 
+def export_results(result: SearchResult, path: str | os.PathLike) -> None:
+    """Write a ranked list as CSV (``rank,score,path,width,height``) or JSON, by suffix."""
+    import csv
+    import json
+
+    p = Path(path)
+    if p.suffix.lower() == ".json":
+        p.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+        return
+    with open(p, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
+        w = csv.writer(f)
+        w.writerow(["rank", "score", "path", "width", "height"])
+        for i, h in enumerate(result.hits, start=1):
+            w.writerow([i, f"{h.score:.6f}", h.path, h.width or "", h.height or ""])
+
+
 class Library:
     def __init__(
         self,
