@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QUrl, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence, QPixmap
+from PySide6.QtGui import QAction, QGuiApplication, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSlider,
     QSplitter,
     QTableView,
     QVBoxLayout,
@@ -40,45 +42,21 @@ from resources import resource_path
 
 from .models import FoldersModel, PathRole, ResultsModel
 from .thumbnails import ThumbnailCache
+from .views import QueryView, ResultDelegate, rgba_to_qimage
 from .workers import TaskSlot, Worker
 
+#: results that get outlines / heatmaps after a click or the heatmap toggle
+EXPLAIN_TOP = 24
+
 RESULTS_K = 200
-
-
-class QueryView(QLabel):
-    """Shows the query photo (scaled to fit)."""
-
-    def __init__(self) -> None:
-        super().__init__("Drop a photo here, paste one (Ctrl+V) or open one (Ctrl+O)")
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.setMinimumSize(240, 180)
-        self.setAccessibleName("Query photo")
-        self.setFrameShape(QLabel.Shape.StyledPanel)
-        self._pixmap: QPixmap | None = None
-
-    def set_photo(self, image: QImage) -> None:
-        self._pixmap = QPixmap.fromImage(image)
-        self._fit()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._fit()
-
-    def _fit(self) -> None:
-        if self._pixmap is not None:
-            self.setPixmap(
-                self._pixmap.scaled(
-                    self.size(),
-                    Qt.AspectRatioMode.KeepAspectRatio,
-                    Qt.TransformationMode.SmoothTransformation,
-                )
-            )
 
 
 class MainWindow(QMainWindow):
     indexing_finished = Signal(object)  # IndexSummary or None after an error
     search_finished = Signal(object)  # SearchResult or None after an error
     error_shown = Signal(str)
+    outlines_finished = Signal(object)  # list of (path, Localization or error message)
+    heatmaps_finished = Signal()
 
     def __init__(self, library: Library, model: str | None = None) -> None:
         super().__init__()
@@ -90,8 +68,11 @@ class MainWindow(QMainWindow):
         self.index_task = TaskSlot(self)
         self.search_task = TaskSlot(self)
         self.folder_task = TaskSlot(self)
+        self.explain_task = TaskSlot(self)
+        self._localizer = None
         self.last_query: str | None = None
         self.last_result = None
+        self.last_box = None
         self._build()
         self.refresh_folders()
 
@@ -144,6 +125,17 @@ class MainWindow(QMainWindow):
         left_w.setLayout(left)
 
         self.query_view = QueryView()
+        self.query_view.box_drawn.connect(self._on_box)
+        self.query_view.point_clicked.connect(self.outline_click)
+        self.heat_toggle = QCheckBox("Heatmap")
+        self.heat_toggle.setAccessibleName("Show attention heatmaps")
+        self.heat_toggle.setToolTip("Where the model looked (Ctrl+H)")
+        self.heat_toggle.toggled.connect(self._heat_toggled)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(50)
+        self.opacity.setAccessibleName("Heatmap opacity")
+        self.opacity.valueChanged.connect(self._opacity_changed)
         self.results = ResultsModel(self.thumbnails, self)
         self.results_view = QListView()
         self.results_view.setModel(self.results)
@@ -154,6 +146,7 @@ class MainWindow(QMainWindow):
         self.results_view.setIconSize(QSize(160, 120))
         self.results_view.setGridSize(QSize(180, 170))
         self.results_view.setMovement(QListView.Movement.Static)
+        self.results_view.setItemDelegate(ResultDelegate(self._heat_opacity, self.results_view))
         self.results_view.setAccessibleName("Search results")
         self.results_view.doubleClicked.connect(self._open_result)
         self.results_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -168,6 +161,8 @@ class MainWindow(QMainWindow):
         self.export_button.clicked.connect(self.choose_export)
         bar = QHBoxLayout()
         bar.addWidget(self.search_label, 1)
+        bar.addWidget(self.heat_toggle)
+        bar.addWidget(self.opacity)
         bar.addWidget(QLabel("Show results from"))
         bar.addWidget(self.folder_filter)
         bar.addWidget(self.export_button)
@@ -190,6 +185,7 @@ class MainWindow(QMainWindow):
             ("Paste query photo", QKeySequence.StandardKey.Paste, self.paste_query),
             ("Cancel", QKeySequence(Qt.Key.Key_Escape), self.cancel_all),
             ("Focus results", QKeySequence.StandardKey.Find, self.results_view.setFocus),
+            ("Toggle heatmap", QKeySequence("Ctrl+H"), self.heat_toggle.toggle),
         ):
             act = QAction(text, self)
             act.setShortcut(key)
@@ -327,8 +323,14 @@ class MainWindow(QMainWindow):
             img.save(str(tmp))
             self.search(str(tmp))
 
-    def search(self, path: str, box=None) -> None:
+    def _on_box(self, box) -> None:
+        if self.last_query:
+            self.search(self.last_query, box=box, keep_photo=True)
+
+    def search(self, path: str, box=None, keep_photo: bool = False) -> None:
         self.last_query = path
+        self.last_box = box
+        self.explain_task.cancel()
         self.search_label.setText(f"searching {os.path.basename(path)}…")
         w = Worker(
             self.library.search,
@@ -341,9 +343,10 @@ class MainWindow(QMainWindow):
         w.signals.result.connect(self._on_search)
         w.signals.error.connect(self._on_search_error)
         self.search_task.start(w)  # a new search cancels the previous one
-        img = QImage(path)
-        if not img.isNull():
-            self.query_view.set_photo(img)
+        if not keep_photo:
+            img = QImage(path)
+            if not img.isNull():
+                self.query_view.set_photo(img)
 
     def _refilter(self) -> None:
         if self.last_query:
@@ -353,7 +356,106 @@ class MainWindow(QMainWindow):
         self.last_result = res
         self.results.set_rows(res.hits)
         self.search_label.setText(f"{len(res.hits)} results in {res.seconds * 1000:.0f} ms")
+        if self.heat_toggle.isChecked():
+            self._show_heatmaps()
         self.search_finished.emit(res)
+
+    # ---------------------------------------------------------------- explain
+
+    def localizer(self):
+        from engine.localize import Localizer
+
+        if self._localizer is None:
+            self._localizer = Localizer(self.library.model(self.model_spec)[0])
+        return self._localizer
+
+    def _heat_opacity(self):
+        return self.opacity.value() / 100 if self.heat_toggle.isChecked() else None
+
+    def _opacity_changed(self) -> None:
+        self.query_view.set_heatmap(self.query_view.heat, self.opacity.value() / 100)
+        self.results_view.viewport().update()
+
+    def _heat_toggled(self, on: bool) -> None:
+        if on:
+            self._show_heatmaps()
+        else:
+            self.query_view.set_heatmap(None)
+            self.results_view.viewport().update()
+
+    def _show_heatmaps(self) -> None:
+        """The query's heatmap from the search; the top results' computed off the GUI thread."""
+        from engine.localize import explain, heatmap, overlay
+
+        res = self.last_result
+        if res is None:
+            return
+        box = res.box
+        size = (round(box[2] - box[0]), round(box[3] - box[1])) if box else res.original_size
+        heat = heatmap(res.attention, (max(1, size[0]), max(1, size[1])))
+        self.query_view.set_heatmap(rgba_to_qimage(overlay(heat, 1.0)), self.opacity.value() / 100)
+        ex = self.library.model(self.model_spec)[0]
+        paths = [h.path for h in res.hits[:EXPLAIN_TOP] if h.path not in self.results.heats]
+
+        def compute(progress, should_stop):
+            out = []
+            for i, p in enumerate(paths):
+                if should_stop():
+                    break
+                try:
+                    out.append((p, explain(ex, p, opacity=1.0, max_side=320).rgba))
+                except Exception:  # an unreadable result simply gets no heatmap
+                    continue
+                progress(i + 1, len(paths), "heatmaps")
+            return out
+
+        w = Worker(compute)
+        w.signals.result.connect(self._on_heatmaps)
+        w.signals.error.connect(self.show_error)
+        self.explain_task.start(w)
+
+    def _on_heatmaps(self, items) -> None:
+        for path, rgba in items:
+            self.results.set_heat(path, rgba_to_qimage(rgba))
+        self.heatmaps_finished.emit()
+
+    def outline_click(self, point) -> None:
+        """Outline the clicked object of the query in the top results."""
+        res = self.last_result
+        if res is None or not self.last_query:
+            return
+        loc = self.localizer()
+        query, box = self.last_query, self.last_box
+        hits = res.hits[:EXPLAIN_TOP]
+        self.results.clear_outlines()
+
+        def compute(progress, should_stop):
+            out = []
+            for i, h in enumerate(hits):
+                if should_stop():
+                    break
+                try:
+                    out.append((h, loc.localize(query, h.path, point=point, box=box)))
+                except Exception as e:
+                    out.append((h, str(e)))
+                progress(i + 1, len(hits), "outlining")
+            return out
+
+        w = Worker(compute)
+        w.signals.progress.connect(
+            lambda d, t, m: self.search_label.setText(f"outlining the object: {d}/{t}")
+        )
+        w.signals.result.connect(self._on_outlines)
+        w.signals.error.connect(self.show_error)
+        self.explain_task.start(w)
+
+    def _on_outlines(self, items) -> None:
+        for h, found in items:
+            if isinstance(found, str) or not h.width:
+                continue
+            self.results.set_outline(h.path, (found.box, (h.width, h.height)))
+        self.search_label.setText(f"outlined the object in {len(items)} results")
+        self.outlines_finished.emit(items)
 
     def _on_search_error(self, message: str, details: str) -> None:
         self.search_label.setText("")

@@ -11,6 +11,8 @@ from .thumbnails import ThumbnailCache
 PathRole = Qt.ItemDataRole.UserRole + 1
 ScoreRole = Qt.ItemDataRole.UserRole + 2
 RankRole = Qt.ItemDataRole.UserRole + 3
+OutlineRole = Qt.ItemDataRole.UserRole + 4  # ((x0, y0, x1, y1), (W, H)) of a localized object
+HeatRole = Qt.ItemDataRole.UserRole + 5  # QImage RGBA heatmap over the photo
 
 
 class ResultsModel(QAbstractListModel):
@@ -20,6 +22,8 @@ class ResultsModel(QAbstractListModel):
         super().__init__(parent)
         self.hits: list = []
         self._row_of: dict[str, int] = {}
+        self.outlines: dict[str, tuple] = {}
+        self.heats: dict[str, object] = {}
         self.thumbnails = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumbnail_ready)
@@ -28,7 +32,29 @@ class ResultsModel(QAbstractListModel):
         self.beginResetModel()
         self.hits = list(hits)
         self._row_of = {h.path: i for i, h in enumerate(self.hits)}
+        self.outlines: dict[str, tuple] = {}
+        self.heats: dict[str, object] = {}
         self.endResetModel()
+
+    def set_outline(self, path: str, outline) -> None:
+        """Targeted update: one result's localized box (or None to clear)."""
+        self.outlines[path] = outline
+        self._changed(path, OutlineRole)
+
+    def set_heat(self, path: str, image) -> None:
+        self.heats[path] = image
+        self._changed(path, HeatRole)
+
+    def clear_outlines(self) -> None:
+        self.outlines = {}
+        if self.hits:
+            self.dataChanged.emit(self.index(0), self.index(len(self.hits) - 1), [OutlineRole])
+
+    def _changed(self, path: str, role: int) -> None:
+        row = self._row_of.get(path)
+        if row is not None:
+            idx = self.index(row)
+            self.dataChanged.emit(idx, idx, [role])
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self.hits)
@@ -49,6 +75,10 @@ class ResultsModel(QAbstractListModel):
             return h.score
         if role == RankRole:
             return index.row() + 1
+        if role == OutlineRole:
+            return self.outlines.get(h.path)
+        if role == HeatRole:
+            return self.heats.get(h.path)
         if role == Qt.ItemDataRole.AccessibleTextRole:
             return f"result {index.row() + 1}, score {h.score:.2f}, {os.path.basename(h.path)}"
         return None

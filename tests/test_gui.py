@@ -209,3 +209,59 @@ def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
     assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
     data = json.loads((tmp_path / "ranked.json").read_text())
     assert [r["path"] for r in data["results"]] == window.results.paths()
+
+
+def _indexed_and_searched(window, qtbot, photos, query):
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000):
+        window.index_folders([str(photos)])
+    with qtbot.waitSignal(window.search_finished, timeout=60_000):
+        window.search(str(query))
+
+
+def test_draw_a_box_to_search_the_region(window, qtbot, photos):
+    query = photos / "home" / "obj1_2.jpg"
+    _indexed_and_searched(window, qtbot, photos, query)
+    view = window.query_view
+    r = view.image_rect()
+    a = view.to_widget(20, 15).toPoint()
+    b = view.to_widget(100, 80).toPoint()
+    assert r.contains(a.toPointF()) and r.contains(b.toPointF())
+    with qtbot.waitSignal(window.search_finished, timeout=60_000) as blocker:
+        qtbot.mousePress(view, Qt.MouseButton.LeftButton, pos=a)
+        qtbot.mouseMove(view, pos=b)
+        qtbot.mouseRelease(view, Qt.MouseButton.LeftButton, pos=b)
+    res = blocker.args[0]
+    x0, y0, x1, y1 = res.box
+    assert abs(x0 - 20) < 3 and abs(y0 - 15) < 3 and abs(x1 - 100) < 3 and abs(y1 - 80) < 3
+    assert window.last_box == view.box and window.results.rowCount() > 0
+
+
+def test_heatmap_toggle_and_click_outlines(window, qtbot, photos):
+    from app.models import HeatRole, OutlineRole
+
+    query = photos / "home" / "obj2_2.jpg"
+    _indexed_and_searched(window, qtbot, photos, query)
+    with qtbot.waitSignal(window.heatmaps_finished, timeout=120_000):
+        window.heat_toggle.setChecked(True)
+    assert window.query_view.heat is not None
+    first = window.results.index(0)
+    assert window.results.data(first, HeatRole) is not None
+    window.opacity.setValue(80)
+    assert window.query_view.opacity == pytest.approx(0.8)
+    window.heat_toggle.setChecked(False)
+    assert window.query_view.heat is None
+
+    view = window.query_view
+    with qtbot.waitSignal(window.outlines_finished, timeout=120_000) as blocker:
+        qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.to_widget(64, 48).toPoint())
+    assert view.point is not None and abs(view.point[0] - 64) < 2
+    items = blocker.args[0]
+    assert len(items) == window.results.rowCount()
+    outlined = [
+        window.results.data(window.results.index(i), OutlineRole)
+        for i in range(window.results.rowCount())
+    ]
+    assert all(o is not None for o in outlined)
+    (x0, y0, x1, y1), (w, h) = outlined[0]
+    assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
+    window.results_view.grab()  # paints every delegate with outlines without error

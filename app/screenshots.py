@@ -1,0 +1,75 @@
+"""Render the main window's states to PNG (offscreen): ``python -m app.screenshots OUT_DIR``.
+
+Uses a temporary library with the bundled sample photos, so it needs nothing but the install.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0] if argv else "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("VISUAL_SEARCH_HOME", tempfile.mkdtemp(prefix="vs-shots-"))
+    import torch  # noqa: F401  - before Qt
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from engine.library import Library
+    from resources import sample_photos
+
+    from .gui import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    win = MainWindow(Library(Path(os.environ["VISUAL_SEARCH_HOME"]) / "library"))
+    win.resize(1280, 800)
+    win.show()
+
+    def wait(signal, ms: int = 300_000) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def settle(ms: int = 1500) -> None:
+        loop = QEventLoop()
+        QTimer.singleShot(ms, loop.quit)
+        loop.exec()
+
+    def shot(name: str) -> None:
+        settle()
+        path = out / f"{name}.png"
+        win.grab().save(str(path))
+        print(path)
+
+    shot("1-empty")
+    win.first_run()
+    wait(win.indexing_finished)
+    shot("2-library-indexed")
+    query = str(sample_photos()[0])
+    win.search(query)
+    wait(win.search_finished)
+    shot("3-results")
+    win.heat_toggle.setChecked(True)
+    wait(win.heatmaps_finished)
+    shot("4-heatmaps")
+    win.heat_toggle.setChecked(False)
+    res = win.last_result
+    w, h = res.original_size
+    win.query_view.point = (w * 0.5, h * 0.5)
+    win.outline_click((w * 0.5, h * 0.5))
+    wait(win.outlines_finished)
+    shot("5-click-outlines")
+    win.shutdown()
+    app.processEvents()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Painted widgets: the query viewer (box drawing, clicks, heatmap) and the result delegate."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QWidget
+
+from .models import HeatRole, OutlineRole, PathRole
+
+OUTLINE = QColor(40, 255, 120)
+
+
+def rgba_to_qimage(rgba: np.ndarray) -> QImage:
+    """``(H, W, 4) uint8`` → an owned ``QImage``."""
+    a = np.ascontiguousarray(rgba, dtype=np.uint8)
+    h, w = a.shape[:2]
+    return QImage(a.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+def fit_rect(image_size: QSize, area: QRect) -> QRectF:
+    """Where an image of ``image_size`` is drawn inside ``area``, aspect kept, centred."""
+    if image_size.isEmpty():
+        return QRectF(area)
+    s = min(area.width() / image_size.width(), area.height() / image_size.height())
+    w, h = image_size.width() * s, image_size.height() * s
+    return QRectF(area.x() + (area.width() - w) / 2, area.y() + (area.height() - h) / 2, w, h)
+
+
+class QueryView(QWidget):
+    """The query photo. Drag to draw a box (``box_drawn`` in photo pixels), click to pick a
+    point (``point_clicked``); an optional heatmap is blended in over the box region."""
+
+    box_drawn = Signal(tuple)
+    point_clicked = Signal(tuple)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setMinimumSize(240, 180)
+        self.setAccessibleName("Query photo")
+        self.setToolTip("Drag to search a region; click to outline that object in the results")
+        self.image: QImage | None = None
+        self.heat: QImage | None = None
+        self.opacity = 0.5
+        self.box: tuple[float, float, float, float] | None = None
+        self.point: tuple[float, float] | None = None
+        self._drag_from: QPointF | None = None
+        self._drag_to: QPointF | None = None
+
+    def set_photo(self, image: QImage) -> None:
+        self.image, self.heat, self.box, self.point = image, None, None, None
+        self.update()
+
+    def set_heatmap(self, heat: QImage | None, opacity: float | None = None) -> None:
+        self.heat = heat
+        if opacity is not None:
+            self.opacity = opacity
+        self.update()
+
+    def image_rect(self) -> QRectF:
+        return fit_rect(self.image.size() if self.image else QSize(), self.rect())
+
+    def to_image(self, p: QPointF) -> tuple[float, float]:
+        r = self.image_rect()
+        s = self.image.width() / r.width()
+        x = min(max((p.x() - r.x()) * s, 0.0), float(self.image.width()))
+        y = min(max((p.y() - r.y()) * s, 0.0), float(self.image.height()))
+        return x, y
+
+    def to_widget(self, x: float, y: float) -> QPointF:
+        r = self.image_rect()
+        s = r.width() / self.image.width()
+        return QPointF(r.x() + x * s, r.y() + y * s)
+
+    def mousePressEvent(self, e) -> None:
+        if self.image is not None and e.button() == Qt.MouseButton.LeftButton:
+            self._drag_from = self._drag_to = e.position()
+
+    def mouseMoveEvent(self, e) -> None:
+        if self._drag_from is not None:
+            self._drag_to = e.position()
+            self.update()
+
+    def mouseReleaseEvent(self, e) -> None:
+        if self._drag_from is None:
+            return
+        a, b = self._drag_from, e.position()
+        self._drag_from = self._drag_to = None
+        if (a - b).manhattanLength() < 6:
+            self.point = self.to_image(b)
+            self.update()
+            self.point_clicked.emit(self.point)
+            return
+        (x0, y0), (x1, y1) = self.to_image(a), self.to_image(b)
+        box = (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+        if box[2] - box[0] >= 4 and box[3] - box[1] >= 4:
+            self.box, self.point, self.heat = box, None, None
+            self.update()
+            self.box_drawn.emit(box)
+
+    def paintEvent(self, _e) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        if self.image is None:
+            p.drawText(
+                self.rect(),
+                Qt.AlignmentFlag.AlignCenter,
+                "Drop a photo here, paste one (Ctrl+V) or open one (Ctrl+O)",
+            )
+            return
+        r = self.image_rect()
+        p.drawImage(r, self.image)
+        if self.heat is not None:
+            target = r
+            if self.box is not None:
+                tl, br = self.to_widget(*self.box[:2]), self.to_widget(*self.box[2:])
+                target = QRectF(tl, br)
+            p.setOpacity(self.opacity)
+            p.drawImage(target, self.heat)
+            p.setOpacity(1.0)
+        pen = QPen(OUTLINE, 2)
+        p.setPen(pen)
+        if self.box is not None:
+            p.drawRect(QRectF(self.to_widget(*self.box[:2]), self.to_widget(*self.box[2:])))
+        if self._drag_from is not None and self._drag_to is not None:
+            p.drawRect(QRectF(self._drag_from, self._drag_to).normalized())
+        if self.point is not None:
+            c = self.to_widget(*self.point)
+            p.setPen(QPen(Qt.GlobalColor.white, 2))
+            p.drawEllipse(c, 7, 7)
+
+
+class ResultDelegate(QStyledItemDelegate):
+    """Thumbnail, optional heatmap and outline, then the caption."""
+
+    def __init__(self, opacity_source, parent=None) -> None:
+        super().__init__(parent)
+        self.opacity_source = opacity_source  # callable → float, None when heatmaps are off
+
+    def paint(self, painter: QPainter, option, index) -> None:
+        painter.save()
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        area = option.rect.adjusted(6, 6, -6, -36)
+        pm = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pm, QPixmap) and not pm.isNull():
+            r = fit_rect(pm.size(), area)
+            painter.drawPixmap(r.toRect(), pm)
+            opacity = self.opacity_source()
+            heat = index.data(HeatRole)
+            if opacity is not None and isinstance(heat, QImage):
+                painter.setOpacity(opacity)
+                painter.drawImage(r, heat)
+                painter.setOpacity(1.0)
+            outline = index.data(OutlineRole)  # (box in photo pixels, photo size)
+            if outline is not None:
+                (x0, y0, x1, y1), (w, h) = outline
+                sx, sy = r.width() / w, r.height() / h
+                painter.setPen(QPen(OUTLINE, 2))
+                painter.drawRect(
+                    QRectF(r.x() + x0 * sx, r.y() + y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy)
+                )
+        painter.setPen(option.palette.text().color())
+        text_rect = option.rect.adjusted(4, option.rect.height() - 34, -4, -2)
+        painter.drawText(
+            text_rect,
+            Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap,
+            index.data(Qt.ItemDataRole.DisplayRole) or "",
+        )
+        painter.restore()
+
+    def sizeHint(self, option, index) -> QSize:
+        return QSize(180, 170)
+
+    @staticmethod
+    def path(index) -> str:
+        return index.data(PathRole)
