@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
     error_shown = Signal(str)
     outlines_finished = Signal(object)  # list of (path, Localization or error message)
     heatmaps_finished = Signal()
+    duplicates_shown = Signal(object)
 
     def __init__(self, library: Library, model: str | None = None) -> None:
         super().__init__()
@@ -91,6 +92,9 @@ class MainWindow(QMainWindow):
         self.rescan_button = QPushButton("Re-scan")
         self.remove_button = QPushButton("Remove")
         self.errors_button = QPushButton("Failed files…")
+        self.duplicates_button = QPushButton("Duplicates…")
+        self.duplicates_button.setToolTip("Groups of near-duplicate photos")
+        self.duplicates_button.clicked.connect(lambda: self.show_duplicates())
         for b, tip in (
             (self.add_button, "Index a photo folder"),
             (self.rescan_button, "Index what changed in every folder"),
@@ -115,7 +119,13 @@ class MainWindow(QMainWindow):
         left.addWidget(QLabel("Library"))
         left.addWidget(self.folder_view)
         buttons = QHBoxLayout()
-        for b in (self.add_button, self.rescan_button, self.remove_button, self.errors_button):
+        for b in (
+            self.add_button,
+            self.rescan_button,
+            self.remove_button,
+            self.errors_button,
+            self.duplicates_button,
+        ):
             buttons.addWidget(b)
         left.addLayout(buttons)
         left.addWidget(self.progress)
@@ -488,7 +498,34 @@ class MainWindow(QMainWindow):
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(os.path.dirname(path))),
         )
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
+        menu.addAction("Compare with the query", lambda: self.compare(path))
         return menu
+
+    def compare(self, path: str):
+        from .dialogs import CompareDialog
+
+        if not self.last_query:
+            return None
+        score = next((h.score for h in self.results.hits if h.path == path), None)
+        dlg = CompareDialog(
+            self.last_query, path, f"similarity {score:.3f}" if score is not None else "", self
+        )
+        dlg.open()
+        return dlg
+
+    def show_duplicates(self, threshold: float = 0.95) -> None:
+        w = Worker(self.library.duplicates, threshold=threshold, model=self.model_spec)
+        w.signals.result.connect(self._on_duplicates)
+        w.signals.error.connect(self.show_error)
+        self.explain_task.start(w)
+
+    def _on_duplicates(self, groups) -> None:
+        from .dialogs import DuplicatesDialog
+
+        self.duplicates_dialog = DuplicatesDialog(groups, self)
+        self.duplicates_dialog.trashed.connect(lambda _: self.rescan())
+        self.duplicates_dialog.open()
+        self.duplicates_shown.emit(self.duplicates_dialog)
 
     def choose_export(self) -> None:
         if self.last_result is None:

@@ -13,6 +13,8 @@ os.environ["XDG_CONFIG_HOME"] = os.path.join(_SESSION_HOME, "config")
 os.environ["XDG_CACHE_HOME"] = os.path.join(_SESSION_HOME, "cache")
 os.environ["XDG_DATA_HOME"] = os.path.join(_SESSION_HOME, "data")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+for _var in ("XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME"):
+    os.makedirs(os.environ[_var], exist_ok=True)
 
 import pytest  # noqa: E402
 import torch  # noqa: E402

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -194,7 +195,13 @@ def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
     first = window.results.paths()[0]
     menu = window.result_actions(first)
     labels = [a.text() for a in menu.actions()]
-    assert labels == ["Find similar", "Open", "Show in folder", "Copy path"]
+    assert labels == [
+        "Find similar",
+        "Open",
+        "Show in folder",
+        "Copy path",
+        "Compare with the query",
+    ]
     menu.actions()[3].trigger()
     assert QApplication.clipboard().text() == first
     with qtbot.waitSignal(window.search_finished, timeout=60_000):
@@ -265,3 +272,44 @@ def test_heatmap_toggle_and_click_outlines(window, qtbot, photos):
     (x0, y0, x1, y1), (w, h) = outlined[0]
     assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
     window.results_view.grab()  # paints every delegate with outlines without error
+
+
+def test_duplicates_keep_one_trash_the_other_after_confirmation(window, qtbot, photos):
+    import shutil
+
+    from app.dialogs import CompareDialog
+
+    dup = photos / "trips" / "copy.jpg"
+    shutil.copy(photos / "home" / "obj3_2.jpg", dup)
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000):
+        window.index_folders([str(photos)])
+    with qtbot.waitSignal(window.duplicates_shown, timeout=60_000) as shown:
+        window.show_duplicates(threshold=0.9999)
+    dlg = shown.args[0]
+    group = {
+        dlg.tree.topLevelItem(0).child(i).text(0)
+        for i in range(dlg.tree.topLevelItem(0).childCount())
+    }
+    assert group == {str(dup), str(photos / "home" / "obj3_2.jpg")}
+    cmp = dlg.compare_selected()
+    assert isinstance(cmp, CompareDialog) and set(cmp.paths) == group
+    cmp.close()
+    keep = dlg.tree.currentItem().text(0)
+    other = (group - {keep}).pop()
+    dlg.confirm = lambda keep, others: False  # the user says no: nothing happens
+    assert dlg.keep_selected() == [] and os.path.exists(other)
+    dlg.confirm = lambda keep, others: True
+    assert dlg.keep_selected() == [other]
+    assert not os.path.exists(other) and os.path.exists(keep)
+    trash = os.path.join(os.environ["XDG_DATA_HOME"], "Trash", "files")
+    assert os.path.basename(other) in os.listdir(trash)  # in the trash, not unlinked
+    dlg.close()
+
+
+def test_compare_with_the_query(window, qtbot, photos):
+    query = photos / "home" / "obj0_2.jpg"
+    _indexed_and_searched(window, qtbot, photos, query)
+    first = window.results.paths()[0]
+    dlg = window.compare(first)
+    assert dlg.paths == (str(query), first)
+    dlg.close()
