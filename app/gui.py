@@ -59,10 +59,15 @@ class MainWindow(QMainWindow):
     heatmaps_finished = Signal()
     duplicates_shown = Signal(object)
 
-    def __init__(self, library: Library, model: str | None = None) -> None:
+    def __init__(self, library: Library, model: str | None = None, settings=None) -> None:
+        from .settings import Settings
+
         super().__init__()
         self.library = library
-        self.model_spec = model
+        self.settings = settings or Settings()
+        self.model_spec = model or (
+            self.settings.model if self.settings.model != "default" else None
+        )
         self.setWindowTitle("visual-search")
         self.setAcceptDrops(True)
         self.thumbnails = ThumbnailCache(160, disk_dir=str(cache_dir() / "thumbnails"))
@@ -95,6 +100,8 @@ class MainWindow(QMainWindow):
         self.duplicates_button = QPushButton("Duplicates…")
         self.duplicates_button.setToolTip("Groups of near-duplicate photos")
         self.duplicates_button.clicked.connect(lambda: self.show_duplicates())
+        self.settings_button = QPushButton("Settings…")
+        self.settings_button.clicked.connect(self.open_settings)
         for b, tip in (
             (self.add_button, "Index a photo folder"),
             (self.rescan_button, "Index what changed in every folder"),
@@ -242,7 +249,7 @@ class MainWindow(QMainWindow):
         if self.index_task.busy():
             self.show_error("Indexing is already running; wait for it or cancel it first.")
             return
-        w = Worker(self.library.index, paths, model=self.model_spec)
+        w = Worker(self.library.index, paths, model=self.model_spec, exclude=self.settings.exclude)
         w.signals.progress.connect(self._on_index_progress)
         w.signals.result.connect(self._on_indexed)
         w.signals.error.connect(self._on_index_error)
@@ -572,6 +579,26 @@ class MainWindow(QMainWindow):
         self.index_task.cancel()
         self.search_task.cancel()
 
+    def open_settings(self):
+        from .dialogs import SettingsDialog
+
+        dlg = SettingsDialog(self.settings, self)
+        dlg.accepted.connect(lambda: self.apply_settings(dlg.values()))
+        dlg.open()
+        return dlg
+
+    def apply_settings(self, settings) -> None:
+        """Use and save new settings; a model change applies to the next search or indexing."""
+        self.settings = settings
+        self.model_spec = settings.model if settings.model != "default" else None
+        self.library.device = settings.device
+        self.library.index_kind = settings.index_kind
+        self.library._models.clear()
+        self.library._indexes.clear()
+        self._localizer = None
+        self.thumbnails.size = settings.thumbnail_size
+        settings.save()
+
     def shutdown(self) -> None:
         for slot in (self.index_task, self.search_task, self.folder_task):
             slot.wait()
@@ -589,7 +616,13 @@ def run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("visual-search")
-    win = MainWindow(Library(args.library), model=args.model)
+    from .settings import Settings
+
+    settings, problem = Settings.load()
+    lib = Library(args.library, device=settings.device, index_kind=settings.index_kind)
+    win = MainWindow(lib, model=args.model, settings=settings)
+    if problem:
+        win.show_error(problem)
     win.show()
     win.first_run()
     return app.exec()

@@ -313,3 +313,43 @@ def test_compare_with_the_query(window, qtbot, photos):
     dlg = window.compare(first)
     assert dlg.paths == (str(query), first)
     dlg.close()
+
+
+def test_settings_round_trip_and_bad_files(tmp_path):
+    from app.settings import Settings
+
+    p = tmp_path / "settings.json"
+    s = Settings(
+        model="cider:resnet18",
+        device="cpu",
+        index_kind="flat",
+        thumbnail_size=200,
+        exclude=["/x/y"],
+    )
+    s.save(p)
+    loaded, problem = Settings.load(p)
+    assert problem is None and loaded == s
+    p.write_text(json.dumps({"schema_version": 99, "model": "gem"}))
+    loaded, problem = Settings.load(p)
+    assert loaded == Settings() and "newer version" in problem
+    p.write_text("{broken")
+    loaded, problem = Settings.load(p)
+    assert loaded == Settings() and "unreadable" in problem
+
+
+def test_settings_dialog_applies_and_saves(window, qtbot, photos, monkeypatch, tmp_path):
+    from app.settings import Settings, settings_path
+
+    monkeypatch.setenv("VISUAL_SEARCH_HOME", str(tmp_path / "home"))
+    dlg = window.open_settings()
+    dlg.device.setCurrentText("cpu")
+    dlg.index_kind.setCurrentText("flat")
+    dlg.exclude.addItem(str(photos / "trips"))
+    dlg.accept()
+    assert window.settings.exclude == [str(photos / "trips")]
+    assert window.library.index_kind == "flat"
+    saved, _ = Settings.load(settings_path())
+    assert saved.exclude == [str(photos / "trips")] and saved.device == "cpu"
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000) as blocker:
+        window.index_folders([str(photos)])
+    assert blocker.args[0].indexed == 4  # the excluded folder stayed out

@@ -207,3 +207,11 @@ def test_index_refuses_missing_folder(library, tmp_path):
 
     with pytest.raises(ConfigError, match="does not exist"):
         library.index([tmp_path / "nowhere"], model=MODEL)
+
+
+def test_excluded_folders_are_left_out(library, photos):
+    s = library.index([photos], model=MODEL, exclude=[photos / "trips"])
+    assert s.indexed == 4
+    library.index([photos], model=MODEL)
+    s2 = library.index([photos], model=MODEL, exclude=[photos / "trips"])
+    assert s2.removed == 8 and library.status()["files"]["indexed"] == 4

@@ -159,9 +159,11 @@ class Library:
         model: str | None = None,
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
+        exclude: list[str | os.PathLike] | None = None,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed.
 
+        Photos under ``exclude`` folders are left out (and leave the library if they were in).
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
         """
         t0 = time.perf_counter()
@@ -181,7 +183,8 @@ class Library:
             # a folder absorbed by a parent added in the same call is gone: use the survivors
             alive = {fid for fid, _ in self.store.folders()}
             folders = [(fid, fp) for fid, fp in folders if fid in alive]
-            indexer = Indexer(self.store, ex, row, progress, should_stop)
+            skip = tuple(fs_bytes(x) for x in exclude or ())
+            indexer = Indexer(self.store, ex, row, progress, should_stop, skip)
             indexer.scan(folders, summary)
             if not summary.cancelled:
                 indexer.extract_pending([fid for fid, _ in folders], summary)

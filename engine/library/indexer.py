@@ -68,7 +68,9 @@ class Indexer:
         model: ModelRow,
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
+        exclude: tuple[bytes, ...] = (),
     ) -> None:
+        self.exclude = exclude
         self.store = store
         self.extractor = extractor
         self.model = model
@@ -85,7 +87,7 @@ class Indexer:
         problems: list[WalkProblem] = []
         n = 0
         for fid, root in folders:
-            for entry in walk(root, problems):
+            for entry in walk(root, problems, self.exclude):
                 found[entry.path] = (fid, entry)
                 n += 1
                 if n % 2000 == 0:

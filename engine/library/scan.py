@@ -61,10 +61,13 @@ def is_photo_name(name: bytes) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def walk(root: bytes, problems: list[WalkProblem] | None = None) -> Iterator[Entry]:
+def walk(
+    root: bytes, problems: list[WalkProblem] | None = None, exclude: tuple[bytes, ...] = ()
+) -> Iterator[Entry]:
     """Photo files under ``root`` (bytes path), depth first, sorted by name.
 
-    Hidden entries (leading dot) and system folders are skipped; directory symlinks are
+    Hidden entries (leading dot), system folders and folders under ``exclude`` (absolute
+    bytes paths) are skipped; directory symlinks are
     followed, but a directory already visited (a symlink loop, or two links to one place)
     is entered only once. Unreadable folders go to ``problems`` and the walk goes on.
     """
@@ -103,7 +106,7 @@ def walk(root: bytes, problems: list[WalkProblem] | None = None) -> Iterator[Ent
                         problems.append(WalkProblem(e.path, _reason(err)))
                     continue
                 key = (s.st_dev, s.st_ino)
-                if key in visited:
+                if key in visited or _excluded(e.path, exclude):
                     continue
                 visited.add(key)
                 subdirs.append(e.path)
@@ -120,6 +123,10 @@ def walk(root: bytes, problems: list[WalkProblem] | None = None) -> Iterator[Ent
                 continue
             yield Entry(e.path, s.st_size, s.st_mtime_ns)
         stack.extend(reversed(subdirs))
+
+
+def _excluded(path: bytes, exclude: tuple[bytes, ...]) -> bool:
+    return any(path == x or path.startswith(x.rstrip(b"/") + b"/") for x in exclude)
 
 
 def _reason(e: OSError, is_link: bool = False) -> str:

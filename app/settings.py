@@ -1,0 +1,57 @@
+"""User settings: a JSON file under the platform's config dir, with a schema version."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+SCHEMA_VERSION = 1
+
+
+def settings_path() -> Path:
+    home = os.environ.get("VISUAL_SEARCH_HOME")
+    base = (
+        Path(home) / "config"
+        if home
+        else Path(platformdirs.user_config_dir("visual-search", appauthor=False))
+    )
+    return base / "settings.json"
+
+
+@dataclass
+class Settings:
+    model: str = "default"
+    device: str = "auto"  # auto | cpu | cuda
+    index_kind: str = "auto"  # auto | flat | hnsw
+    thumbnail_size: int = 160
+    exclude: list[str] = field(default_factory=list)
+    schema_version: int = SCHEMA_VERSION
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> tuple[Settings, str | None]:
+        """The saved settings, or defaults with a one-line reason when they cannot be used."""
+        path = path or settings_path()
+        if not path.exists():
+            return cls(), None
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            if int(raw.get("schema_version", 0)) > SCHEMA_VERSION:
+                return cls(), f"{path}: written by a newer version; using defaults"
+            known = {f.name for f in dataclasses.fields(cls)}
+            s = cls(**{k: v for k, v in raw.items() if k in known})
+            s.schema_version = SCHEMA_VERSION
+            return s, None
+        except (ValueError, TypeError, AttributeError, OSError) as e:
+            return cls(), f"{path}: unreadable settings ({e}); using defaults"
+
+    def save(self, path: Path | None = None) -> None:
+        path = path or settings_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=1), encoding="utf-8")
+        os.replace(tmp, path)
