@@ -100,6 +100,8 @@ class MainWindow(QMainWindow):
         self.duplicates_button = QPushButton("Duplicates…")
         self.duplicates_button.setToolTip("Groups of near-duplicate photos")
         self.duplicates_button.clicked.connect(lambda: self.show_duplicates())
+        self.train_button = QPushButton("Train a model…")
+        self.train_button.clicked.connect(lambda: self.open_wizard())
         self.settings_button = QPushButton("Settings…")
         self.settings_button.clicked.connect(self.open_settings)
         for b, tip in (
@@ -578,6 +580,35 @@ class MainWindow(QMainWindow):
     def cancel_all(self) -> None:
         self.index_task.cancel()
         self.search_task.cancel()
+
+    def open_wizard(self, **kwargs):
+        from .wizard import TrainingWizard
+
+        wiz = TrainingWizard(self.library, self.model_spec, self, **kwargs)
+        wiz.use_model.connect(self.switch_model)
+        wiz.open()
+        self.wizard = wiz
+        return wiz
+
+    def switch_model(self, model_dir: str) -> None:
+        """Re-index every folder with a new model in the background; searches keep using the
+        old vectors (they stay in the library) until it is done, then the new model serves."""
+        paths = [r["path"] for r in self.folders.rows if r.get("exists", True)]
+        if not paths:
+            self.model_spec = model_dir
+            return
+        w = Worker(self.library.index, paths, model=model_dir, exclude=self.settings.exclude)
+        w.signals.progress.connect(self._on_index_progress)
+        w.signals.result.connect(lambda s: self._model_switched(model_dir, s))
+        w.signals.error.connect(self._on_index_error)
+        self._set_indexing(True)
+        self.index_task.start(w)
+
+    def _model_switched(self, model_dir: str, summary) -> None:
+        if not summary.cancelled:
+            self.model_spec = model_dir
+            self._localizer = None
+        self._on_indexed(summary)
 
     def open_settings(self):
         from .dialogs import SettingsDialog

@@ -353,3 +353,49 @@ def test_settings_dialog_applies_and_saves(window, qtbot, photos, monkeypatch, t
     with qtbot.waitSignal(window.indexing_finished, timeout=120_000) as blocker:
         window.index_folders([str(photos)])
     assert blocker.args[0].indexed == 4  # the excluded folder stayed out
+
+
+def test_training_wizard_end_to_end(window, qtbot, photos, tmp_path):
+    from engine.synth import write_eval_set, write_training_set
+
+    write_training_set(tmp_path / "data", classes=4, per_class=4, size=(80, 60))
+    ev = write_eval_set(tmp_path / "eval", queries=2, positives=2, distractors=2, size=(160, 120))
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000):
+        window.index_folders([str(photos)])
+    wiz = window.open_wizard(
+        workers=0,
+        train_overrides=dict(
+            pretrained="none", val_fraction=0.0, arcface_margin=0.1, arcface_scale=16.0
+        ),
+    )
+    wiz.data_page.path.setText(str(tmp_path / "data"))
+    wiz.data_page.out.setText(str(tmp_path / "trained"))
+    with qtbot.waitSignal(wiz.report_ready, timeout=60_000):
+        wiz.next()
+    assert "4 classes, 16 images" in wiz.report_page.text.toPlainText()
+    wiz.report_page.eval_path.setText(ev["gnd"])
+    with qtbot.waitSignal(wiz.audit_done, timeout=120_000) as audit:
+        wiz.report_page.audit_button.click()
+    assert audit.args[0].overlapping == {}  # disjoint objects
+    wiz.next()
+    mp = wiz.method_page
+    assert (mp.method.currentText(), mp.backbone.currentText()) == ("cider", "resnet101")
+    mp.method.setCurrentText("gem")
+    mp.backbone.setCurrentText("resnet18")
+    mp.size.setValue(64)
+    mp.epochs.setValue(1)
+    mp.batch.setValue(4)
+    mp.device.setCurrentText("cpu")
+    with qtbot.waitSignal(wiz.training_done, timeout=300_000) as done:
+        wiz.next()
+    assert done.args[0].epochs_done == 1 and wiz.train_page.curves.series["loss"]
+    assert "images/s" in wiz.train_page.status.text() or "done" in wiz.train_page.status.text()
+    with qtbot.waitSignal(wiz.evaluation_done, timeout=300_000) as figures:
+        wiz.next()
+    assert set(figures.args[0]) >= {"E", "M", "H"}  # evaluated on the audit's set
+    with qtbot.waitSignal(window.indexing_finished, timeout=300_000) as reindexed:
+        wiz.accept()  # "use this model" is checked
+    assert reindexed.args[0].indexed == 12
+    assert window.model_spec == str(tmp_path / "trained" / "model")
+    assert len(window.library.store.models()) == 2  # the old vectors are still there
+    wiz.shutdown()
