@@ -79,6 +79,8 @@ class MainWindow(QMainWindow):
         self.last_query: str | None = None
         self.last_result = None
         self.last_box = None
+        self.page_size = RESULTS_K
+        self.k = RESULTS_K
         self._build()
         self.refresh_folders()
 
@@ -127,16 +129,14 @@ class MainWindow(QMainWindow):
         left = QVBoxLayout()
         left.addWidget(QLabel("Library"))
         left.addWidget(self.folder_view)
-        buttons = QHBoxLayout()
-        for b in (
-            self.add_button,
-            self.rescan_button,
-            self.remove_button,
-            self.errors_button,
-            self.duplicates_button,
+        for group in (
+            (self.add_button, self.rescan_button, self.remove_button),
+            (self.errors_button, self.duplicates_button, self.train_button, self.settings_button),
         ):
-            buttons.addWidget(b)
-        left.addLayout(buttons)
+            buttons = QHBoxLayout()
+            for b in group:
+                buttons.addWidget(b)
+            left.addLayout(buttons)
         left.addWidget(self.progress)
         row = QHBoxLayout()
         row.addWidget(self.progress_label, 1)
@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.results_view.setItemDelegate(ResultDelegate(self._heat_opacity, self.results_view))
         self.results_view.setAccessibleName("Search results")
         self.results_view.doubleClicked.connect(self._open_result)
+        self.results_view.verticalScrollBar().valueChanged.connect(self._maybe_load_more)
         self.results_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.results_view.customContextMenuRequested.connect(self._result_menu)
         self.search_label = QLabel("")
@@ -348,7 +349,9 @@ class MainWindow(QMainWindow):
         if self.last_query:
             self.search(self.last_query, box=box, keep_photo=True)
 
-    def search(self, path: str, box=None, keep_photo: bool = False) -> None:
+    def search(self, path: str, box=None, keep_photo: bool = False, more: bool = False) -> None:
+        """Search ``path`` (or its ``box``); ``more`` asks for the next page of the same query."""
+        self.k = self.k + self.page_size if more else self.page_size
         self.last_query = path
         self.last_box = box
         self.explain_task.cancel()
@@ -357,7 +360,7 @@ class MainWindow(QMainWindow):
             self.library.search,
             path,
             box=box,
-            k=RESULTS_K,
+            k=self.k,
             model=self.model_spec,
             folder=self.folder_filter.currentData(),
         )
@@ -369,13 +372,30 @@ class MainWindow(QMainWindow):
             if not img.isNull():
                 self.query_view.set_photo(img)
 
+    def load_more(self) -> bool:
+        """Infinite scroll: fetch the next page when the current one was full."""
+        res = self.last_result
+        if res is None or len(res.hits) < self.k or self.search_task.busy():
+            return False
+        self.search(self.last_query, box=self.last_box, keep_photo=True, more=True)
+        return True
+
+    def _maybe_load_more(self, value: int) -> None:
+        bar = self.results_view.verticalScrollBar()
+        # only when the user has scrolled: layout passes also move the range at value 0
+        if value > 0 and value >= bar.maximum() - bar.pageStep() // 2:
+            self.load_more()
+
     def _refilter(self) -> None:
         if self.last_query:
             self.search(self.last_query)
 
     def _on_search(self, res) -> None:
         self.last_result = res
+        bar = self.results_view.verticalScrollBar()
+        keep = bar.value() if self.k > self.page_size else 0
         self.results.set_rows(res.hits)
+        bar.setValue(keep)  # a further page keeps the place in the list
         self.search_label.setText(f"{len(res.hits)} results in {res.seconds * 1000:.0f} ms")
         if self.heat_toggle.isChecked():
             self._show_heatmaps()

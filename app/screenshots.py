@@ -60,10 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     wait(win.heatmaps_finished)
     shot("4-heatmaps")
     win.heat_toggle.setChecked(False)
-    res = win.last_result
-    w, h = res.original_size
-    win.query_view.point = (w * 0.5, h * 0.5)
-    win.outline_click((w * 0.5, h * 0.5))
+    from engine.synth import sample_boxes
+
+    b = sample_boxes()[Path(query).name]  # click on the object of the query
+    point = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+    win.query_view.point = point
+    win.outline_click(point)
     wait(win.outlines_finished)
     shot("5-click-outlines")
     win.shutdown()

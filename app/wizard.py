@@ -114,6 +114,10 @@ class DataPage(QWizardPage):
             b = QPushButton("Browse…")
             b.clicked.connect(pick)
             row.addWidget(b)
+            if edit is self.path:
+                csv_button = QPushButton("GLDv2 CSV…")
+                csv_button.clicked.connect(self._pick_csv)
+                row.addWidget(csv_button)
             form.addRow(label, row)
         self.registerField("data*", self.path)
         self.registerField("exclude", self.exclude)
@@ -123,6 +127,11 @@ class DataPage(QWizardPage):
         d = QFileDialog.getExistingDirectory(self, "Training folder")
         if d:
             self.path.setText(d)
+
+    def _pick_csv(self) -> None:
+        f, _ = QFileDialog.getOpenFileName(self, "Google Landmarks v2 CSV", "", "CSV (*.csv)")
+        if f:
+            self.path.setText(f)
 
     def _pick_excl(self) -> None:
         f, _ = QFileDialog.getOpenFileName(self, "Exclusion list")

@@ -218,8 +218,19 @@ def render_scene(
     return scene, placements
 
 
+SAMPLE_SIZE = (640, 480)
+SAMPLE_SCALE = (0.35, 0.6)
+
+
+def _sample_scenes(identities: int, views: int, size: tuple[int, int]):
+    for ident in range(identities):
+        for v in range(views):
+            scene, pl = render_scene([ident], seed=1000 * ident + v, size=size, scale=SAMPLE_SCALE)
+            yield f"obj{ident:02d}_{v}.jpg", scene, pl[0].box
+
+
 def write_sample_photos(
-    out_dir, identities: int = 6, views: int = 2, size: tuple[int, int] = (640, 480)
+    out_dir, identities: int = 6, views: int = 2, size: tuple[int, int] = SAMPLE_SIZE
 ) -> list:
     """The demo set shipped in ``resources/samples``: ``views`` photos of each identity.
 
@@ -230,13 +241,17 @@ def write_sample_photos(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
-    for ident in range(identities):
-        for v in range(views):
-            scene, _ = render_scene([ident], seed=1000 * ident + v, size=size, scale=(0.35, 0.6))
-            p = out / f"obj{ident:02d}_{v}.jpg"
-            scene.save(p, quality=88)
-            paths.append(p)
+    for name, scene, _ in _sample_scenes(identities, views, size):
+        scene.save(out / name, quality=88)
+        paths.append(out / name)
     return paths
+
+
+def sample_boxes(
+    identities: int = 6, views: int = 2, size: tuple[int, int] = SAMPLE_SIZE
+) -> dict[str, tuple[int, int, int, int]]:
+    """The object box of every bundled sample photo, by file name."""
+    return {name: box for name, _, box in _sample_scenes(identities, views, size)}
 
 
 if __name__ == "__main__":  # python -m engine.synth resources/samples

@@ -399,3 +399,39 @@ def test_training_wizard_end_to_end(window, qtbot, photos, tmp_path):
     assert window.model_spec == str(tmp_path / "trained" / "model")
     assert len(window.library.store.models()) == 2  # the old vectors are still there
     wiz.shutdown()
+
+
+def test_scrolling_to_the_end_loads_the_next_page(window, qtbot, photos):
+    window.page_size = 4
+    window.results_view.setMinimumHeight(2000)  # everything visible: no scrolling, one page
+    _indexed_and_searched(window, qtbot, photos, photos / "home" / "obj3_2.jpg")
+    first_page = window.results.paths()
+    assert len(first_page) == 4
+    lengths = []
+    window.search_finished.connect(lambda res: lengths.append(len(res.hits)))
+    window.results_view.setMinimumHeight(0)
+    window.results_view.setFixedSize(400, 200)  # two columns, two rows visible: it scrolls
+    bar = window.results_view.verticalScrollBar()
+
+    def scroll_to_the_end():  # what a user keeps doing until nothing more comes
+        bar.setValue(bar.maximum())
+        return len(window.results.paths()) == 11
+
+    qtbot.waitUntil(scroll_to_the_end, timeout=60_000)
+    assert lengths == [8, 11]  # one page of 4 at a time, until the library is exhausted
+    assert window.results.paths()[:4] == first_page  # the same ranking, longer
+    assert not window.load_more()  # the last page was not full: nothing more to fetch
+
+
+def test_every_library_button_is_on_screen(window):
+    for b in (
+        window.add_button,
+        window.rescan_button,
+        window.remove_button,
+        window.errors_button,
+        window.duplicates_button,
+        window.train_button,
+        window.settings_button,
+    ):
+        assert (b.isVisible() and b.accessibleName()) or b.text()
+        assert window.rect().contains(b.mapTo(window, b.rect().center()))
