@@ -435,3 +435,21 @@ def test_every_library_button_is_on_screen(window):
     ):
         assert (b.isVisible() and b.accessibleName()) or b.text()
         assert window.rect().contains(b.mapTo(window, b.rect().center()))
+
+
+def test_paste_an_image_or_a_file_from_the_clipboard(window, qtbot, photos):
+    from PySide6.QtGui import QImage
+
+    with qtbot.waitSignal(window.indexing_finished, timeout=120_000):
+        window.index_folders([str(photos)])
+    query = photos / "trips" / "obj2_0.jpg"
+    QApplication.clipboard().setImage(QImage(str(query)))
+    with qtbot.waitSignal(window.search_finished, timeout=60_000) as pasted:
+        window.paste_query()
+    assert pasted.args[0] is not None and window.results.rowCount() == 12  # not in library
+    md = QMimeData()
+    md.setUrls([QUrl.fromLocalFile(str(query))])
+    QApplication.clipboard().setMimeData(md)
+    with qtbot.waitSignal(window.search_finished, timeout=60_000):
+        window.paste_query()
+    assert window.last_query == str(query) and window.results.rowCount() == 11
