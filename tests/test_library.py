@@ -215,3 +215,18 @@ def test_excluded_folders_are_left_out(library, photos):
     library.index([photos], model=MODEL)
     s2 = library.index([photos], model=MODEL, exclude=[photos / "trips"])
     assert s2.removed == 8 and library.status()["files"]["indexed"] == 4
+
+
+def test_rerank_verifies_a_longer_shortlist_than_it_returns(library, photos, monkeypatch):
+    from engine import geometry
+
+    library.index([photos], model=MODEL)
+    q = photos / "home" / "obj1_2.jpg"
+    calls = []
+    real = geometry.verify
+    monkeypatch.setattr(geometry, "verify", lambda a, b: calls.append(1) or real(a, b))
+    rr = library.search(q, k=3, rerank=11)
+    assert len(calls) == 11  # the whole shortlist was verified ...
+    assert len(rr.hits) == 3  # ... and the best three returned
+    verified = [h for h in rr.hits if h.inliers >= geometry.MIN_INLIERS]
+    assert rr.hits[: len(verified)] == sorted(verified, key=lambda h: -h.inliers)

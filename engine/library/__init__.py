@@ -248,7 +248,9 @@ class Library:
                 ],
                 dtype=np.int64,
             )
-        want = k + (1 if self_id is not None else 0)
+        # re-ranking verifies a shortlist that may be longer than what is returned
+        shortlist = max(k, rerank)
+        want = shortlist + (1 if self_id is not None else 0)
         if vi.ntotal == 0 or (ids is not None and len(ids) == 0):
             D, I = np.zeros((1, 0), np.float32), np.zeros((1, 0), np.int64)
         elif ids is not None and vi.kind != "flat":
@@ -263,7 +265,7 @@ class Library:
             D, I = vi.search(out.descriptor[None], want, ids)
         pairs = [
             (int(i), float(d)) for d, i in zip(D[0], I[0], strict=True) if i >= 0 and i != self_id
-        ][:k]
+        ][:shortlist]
         rows = self.store.files_by_ids(i for i, _ in pairs)
         hits = [
             Hit(i, rows[i].display_path, s, rows[i].width, rows[i].height)
@@ -280,6 +282,7 @@ class Library:
             for h, n in zip(top, inliers, strict=True):
                 h.inliers = n
             hits = [top[i] for i in rerank_order(inliers)] + hits[rerank:]
+        hits = hits[:k]
         t4 = time.perf_counter()
         return SearchResult(
             query=fs_text(fs_bytes(query)) if isinstance(query, (str, os.PathLike)) else "<image>",
