@@ -84,3 +84,15 @@ def library(tmp_path):
     lib = Library(tmp_path / "lib", device="cpu")
     yield lib
     lib.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _empty_clipboard_before_exit():
+    """The clipboard owns data tests put in it; freeing it after the application is gone
+    crashes the interpreter at exit, so it is emptied while the application exists."""
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        app.clipboard().clear()

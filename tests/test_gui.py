@@ -453,3 +453,5 @@ def test_paste_an_image_or_a_file_from_the_clipboard(window, qtbot, photos):
     with qtbot.waitSignal(window.search_finished, timeout=60_000):
         window.paste_query()
     assert window.last_query == str(query) and window.results.rowCount() == 11
+    # the clipboard owns what was put in it: empty it while the application still exists
+    QApplication.clipboard().clear()
