@@ -10,6 +10,10 @@ from collections.abc import Sequence
 def main(argv: Sequence[str] | None = None) -> int:
     multiprocessing.freeze_support()
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--self-test"]:
+        from engine.selftest import main as self_test
+
+        return self_test()
     if not argv or argv[0] == "gui":
         import torch  # noqa: F401  - before Qt: on Windows the other order breaks DLL loading
 

@@ -64,6 +64,14 @@ def cached_weights_path(name: str) -> str:
     return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
 
 
+def stored_weights_path(name: str):
+    """Where ``visual-search`` keeps ImageNet weights the user downloaded with it."""
+    from ..weights import weights_dir
+
+    url = BACKBONES[name].weights.url  # type: ignore[attr-defined]
+    return weights_dir() / os.path.basename(urlparse(url).path)
+
+
 class ResNetBackbone(nn.Module):
     """A ResNet split into ``stem`` and ``layer1..layer4`` (no pooling, no classifier).
 
@@ -79,7 +87,12 @@ class ResNetBackbone(nn.Module):
         spec = BACKBONES[name]
         net = spec.builder(weights=None)
         self.loaded_imagenet = False
-        if pretrained == "download" or (
+        stored = stored_weights_path(name)
+        if pretrained == "cache" and stored.is_file():
+            # weights the user downloaded through visual-search: a plain tensor file
+            net.load_state_dict(torch.load(stored, map_location="cpu", weights_only=True))
+            self.loaded_imagenet = True
+        elif pretrained == "download" or (
             pretrained == "cache" and os.path.isfile(cached_weights_path(name))
         ):
             state = spec.weights.get_state_dict(progress=False, check_hash=True)  # type: ignore[attr-defined]
