@@ -58,6 +58,7 @@ class MainWindow(QMainWindow):
     outlines_finished = Signal(object)  # list of (path, Localization or error message)
     heatmaps_finished = Signal()
     duplicates_shown = Signal(object)
+    weights_downloaded = Signal(str)
 
     def __init__(self, library: Library, model: str | None = None, settings=None) -> None:
         from .settings import Settings
@@ -104,6 +105,12 @@ class MainWindow(QMainWindow):
         self.duplicates_button.clicked.connect(lambda: self.show_duplicates())
         self.train_button = QPushButton("Train a model…")
         self.train_button.clicked.connect(lambda: self.open_wizard())
+        self.weights_button = QPushButton("ImageNet weights…")
+        self.weights_button.setToolTip(
+            "Download the ImageNet-pretrained ResNet-50 backbone "
+            "(about 100 MB, checked against its checksum)"
+        )
+        self.weights_button.clicked.connect(lambda: self.download_weights())
         self.settings_button = QPushButton("Settings…")
         self.settings_button.clicked.connect(self.open_settings)
         for b, tip in (
@@ -130,7 +137,7 @@ class MainWindow(QMainWindow):
         left.addWidget(QLabel("Library"))
         left.addWidget(self.folder_view)
         for group in (
-            (self.add_button, self.rescan_button, self.remove_button),
+            (self.add_button, self.rescan_button, self.remove_button, self.weights_button),
             (self.errors_button, self.duplicates_button, self.train_button, self.settings_button),
         ):
             buttons = QHBoxLayout()
@@ -630,6 +637,28 @@ class MainWindow(QMainWindow):
             self._localizer = None
         self._on_indexed(summary)
 
+    def download_weights(self, backbone: str = "resnet50", url: str | None = None) -> None:
+        """Fetch ImageNet weights for a backbone (checked, stored under the data folder);
+        offline, a message explains it and the current model keeps working."""
+        from engine import weights
+
+        if url is None:
+            w = Worker(weights.download_backbone, backbone)
+        else:
+            w = Worker(weights.download, url)
+        w.signals.progress.connect(self._on_index_progress)
+        w.signals.result.connect(
+            lambda p: (
+                self._set_indexing(False),
+                self.progress_label.setText(f"stored {p}"),
+                self.weights_downloaded.emit(str(p)),
+            )
+        )
+        w.signals.error.connect(lambda m, d: (self._set_indexing(False), self.show_error(m, d)))
+        self._set_indexing(True)
+        self.download_task = TaskSlot(self)
+        self.download_task.start(w)
+
     def open_settings(self):
         from .dialogs import SettingsDialog
 
@@ -651,8 +680,15 @@ class MainWindow(QMainWindow):
         settings.save()
 
     def shutdown(self) -> None:
-        for slot in (self.index_task, self.search_task, self.folder_task):
-            slot.wait()
+        for slot in (
+            self.index_task,
+            self.search_task,
+            self.folder_task,
+            self.explain_task,
+            getattr(self, "download_task", None),
+        ):
+            if slot is not None:
+                slot.wait()
         self.thumbnails.wait()
 
     def closeEvent(self, event) -> None:

@@ -113,3 +113,23 @@ def test_downloaded_weights_are_used_by_the_backbone(tmp_path, monkeypatch):
     assert bb.loaded_imagenet
     assert torch.equal(bb.layer2[0].conv1.weight, ref.layer2[0].conv1.weight)
     assert not ResNetBackbone("resnet18", pretrained="none").loaded_imagenet
+
+
+def test_gui_download_action(server, qtbot, tmp_path, monkeypatch):
+    from app.gui import MainWindow
+    from engine.library import Library
+
+    monkeypatch.setenv("VISUAL_SEARCH_HOME", str(tmp_path / "home"))
+    base, digest, payload = server
+    lib = Library(tmp_path / "lib", device="cpu")
+    win = MainWindow(lib)
+    qtbot.addWidget(win)
+    with qtbot.waitSignal(win.weights_downloaded, timeout=60_000) as got:
+        win.download_weights(url=f"{base}/resnet18-{digest[:8]}.pth")
+    assert Path(got.args[0]).read_bytes() == payload
+    assert str(tmp_path / "home" / "imagenet") in got.args[0]
+    with qtbot.waitSignal(win.error_shown, timeout=60_000) as err:
+        win.download_weights(url=f"{base}/resnet18-deadbeef.pth")
+    assert "checksum mismatch" in err.args[0]
+    win.shutdown()
+    lib.close()
