@@ -152,3 +152,44 @@ def test_unreadable_folder_is_a_note_not_a_crash(library, photos, monkeypatch):
     s = library.index([photos], model=MODEL)
     assert s.indexed == 8
     assert any("home: permission denied" in p for p in s.problems)
+
+
+def test_unreadable_file_is_reported_even_when_run_as_root(tmp_path, photos, capsys):
+    """A photo without read permission: root normally reads anything, so as root the indexer
+    runs without the capabilities that bypass file permissions (setpriv)."""
+    import shutil
+    import subprocess
+    import sys
+
+    locked = photos / "home" / "locked.jpg"
+    shutil.copy(photos / "home" / "obj0_2.jpg", locked)
+    locked.chmod(0)
+    cmd = [
+        sys.executable,
+        "-m",
+        "engine",
+        "index",
+        str(photos),
+        "--library",
+        str(tmp_path / "lib"),
+        "--model",
+        MODEL,
+        "--json",
+    ]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: permissions cannot be enforced")
+        cmd = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *cmd]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    finally:
+        locked.chmod(0o644)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert (summary["indexed"], summary["failed"]) == (12, 1)
+    assert main(["errors", "--library", str(tmp_path / "lib"), "--json"]) == 0
+    errors = json.loads(capsys.readouterr().out)
+    assert [(os.path.basename(e["path"]), e["reason"]) for e in errors] == [
+        ("locked.jpg", "permission denied")
+    ]
