@@ -33,6 +33,22 @@ def _cli(*args, timeout=300):
     )
 
 
+def _index_cmd(photos: Path, libdir: Path, *extra: str) -> list[str]:
+    """``visual-search index`` of ``photos`` into ``libdir`` with the test model."""
+    return [
+        sys.executable,
+        "-m",
+        "engine",
+        "index",
+        str(photos),
+        "--library",
+        str(libdir),
+        "--model",
+        MODEL,
+        *extra,
+    ]
+
+
 def _hold_lock(libdir: Path) -> subprocess.Popen:
     code = (
         "import sys, time; from engine.library.lock import WriterLock; "
@@ -109,18 +125,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     n = 300
     _make_photos(photos, n)
     libdir = tmp_path / "lib"
-    cmd = [
-        sys.executable,
-        "-m",
-        "engine",
-        "index",
-        str(photos),
-        "--library",
-        str(libdir),
-        "--model",
-        MODEL,
-        "--json",
-    ]
+    cmd = _index_cmd(photos, libdir, "--json")
     rng = random.Random(1234)
     kills = []
     done = 0
@@ -178,21 +183,7 @@ def test_watch_mode_picks_up_new_photos_and_stops_on_interrupt(tmp_path, photos)
 
     libdir = tmp_path / "lib"
     p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "engine",
-            "index",
-            str(photos),
-            "--library",
-            str(libdir),
-            "--model",
-            MODEL,
-            "--watch",
-            "--interval",
-            "0.3",
-            "--json",
-        ],
+        _index_cmd(photos, libdir, "--watch", "--interval", "0.3", "--json"),
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
