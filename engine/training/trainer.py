@@ -7,6 +7,10 @@ Progress goes to ``progress(event: dict)`` — ``{"kind": "step"|"epoch"|"done",
 "step", "steps", "loss", "accuracy", "lr", "images_per_s", "eta_s", ...}`` — and
 ``should_stop()`` is checked between steps: the GUI wizard uses exactly these.
 
+Two kinds of data: a labelled set (folders, GLDv2) trained with ArcFace, or
+:class:`~engine.training.synthetic.SyntheticData` — unlimited generated identities, trained with
+instance discrimination (``multi_positive_infonce``), a fixed number of steps per epoch.
+
 Output directory::
 
     out/model/            the latest model checkpoint (model.safetensors + config.json)
@@ -42,6 +46,13 @@ from ..models.layers import gem
 from ..runtime import resolve_device
 from .data import Augment, ImageBatches, LabelledSet, batch_loader, epoch_batches
 from .heads import ArcFaceHead, LinearHead
+from .synthetic import (
+    SyntheticBatches,
+    SyntheticData,
+    SyntheticSpec,
+    multi_positive_infonce,
+    retrieval_accuracy,
+)
 
 METHODS = ("gem", "cider", "ugalr")
 DEFAULT_MARGIN = {"gem": 0.3, "cider": 0.3, "ugalr": 0.15}
@@ -78,6 +89,13 @@ class TrainConfig:
     augment: Augment = field(default_factory=Augment)
     checkpoint_minutes: float = 10.0
     arch_params: dict[str, Any] = field(default_factory=dict)
+    optimizer: str = "sgd"  # sgd (the papers') or adamw
+    # synthetic data only: steps per epoch, photos of each identity per batch (the batch holds
+    # batch_size / views identities), the curriculum ramp, the contrastive temperature
+    steps_per_epoch: int = 100
+    views: int = 4
+    curriculum: float = 0.5
+    temperature: float = 0.1
 
     def check(self) -> None:
         if self.method not in METHODS:
@@ -86,6 +104,31 @@ class TrainConfig:
             raise ConfigError("need epochs ≥ 1, batch size ≥ 2 and image size ≥ 32")
         if self.cider_ft and self.method != "cider":
             raise ConfigError("the CiDeR-FT schedule applies to --method cider only")
+        if self.optimizer not in ("sgd", "adamw"):
+            raise ConfigError("optimizer must be sgd or adamw")
+
+    def check_synthetic(self) -> None:
+        if self.cider_ft:
+            raise ConfigError(
+                "CiDeR-FT's first stage is a classifier over fixed classes; generated data has "
+                "none (train on a folder set for CiDeR-FT)"
+            )
+        if self.views < 2 or self.batch_size % self.views or self.batch_size // self.views < 2:
+            raise ConfigError(
+                f"synthetic batches hold identities × views photos: --batch-size "
+                f"{self.batch_size} must be a multiple of --views {self.views} "
+                "with at least 2 identities"
+            )
+        if self.steps_per_epoch < 1 or self.temperature <= 0:
+            raise ConfigError("need steps per epoch ≥ 1 and a positive temperature")
+
+    def synthetic_spec(self) -> SyntheticSpec:
+        return SyntheticSpec(
+            identities=self.batch_size // self.views,
+            views=self.views,
+            image_size=self.image_size,
+            ramp=self.curriculum,
+        )
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -111,9 +154,17 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
 class TrainModule(nn.Module):
     """The model plus its training heads; ``forward`` returns the loss (training only)."""
 
-    def __init__(self, model, cfg: TrainConfig, num_classes: int) -> None:
+    def __init__(self, model, cfg: TrainConfig, num_classes: int | None) -> None:
+        """``num_classes=None``: instance discrimination (synthetic data), no class heads."""
         super().__init__()
         self.model = model
+        self.contrastive = num_classes is None
+        self.temperature = cfg.temperature
+        self.aux_weight = cfg.aux_weight
+        self.stage = 2 if not cfg.cider_ft else 1
+        self.arcface = self.aux = self.classifier = None
+        if self.contrastive:
+            return
         margin = (
             cfg.arcface_margin if cfg.arcface_margin is not None else DEFAULT_MARGIN[cfg.method]
         )
@@ -125,10 +176,15 @@ class TrainModule(nn.Module):
             else None
         )
         self.classifier = LinearHead(model.feature_dim, num_classes) if cfg.cider_ft else None
-        self.aux_weight = cfg.aux_weight
-        self.stage = 2 if not cfg.cider_ft else 1
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.contrastive:
+            out = self.model(x)
+            loss = multi_positive_infonce(out.descriptor, y, self.temperature)
+            if "local" in out.aux:  # UGALR: the same objective on its local embedding, × λ
+                local = F.normalize(out.aux["local"].float(), dim=1)
+                loss = loss + self.aux_weight * multi_positive_infonce(local, y, self.temperature)
+            return loss, retrieval_accuracy(out.descriptor, y)
         if self.stage == 1 and self.classifier is not None:
             # CiDeR-FT stage 1: the backbone learns with a plain classifier on GeM features
             logits = self.classifier(gem(self.model.backbone(x)))
@@ -170,8 +226,13 @@ def _dist_info() -> tuple[int, int, int]:
 
 
 class Trainer:
-    def __init__(self, cfg: TrainConfig, data: LabelledSet, out: str | os.PathLike) -> None:
+    def __init__(
+        self, cfg: TrainConfig, data: LabelledSet | SyntheticData, out: str | os.PathLike
+    ) -> None:
         cfg.check()
+        self.synthetic = isinstance(data, SyntheticData)
+        if self.synthetic:
+            cfg.check_synthetic()
         self.cfg = cfg
         self.data = data
         self.out = Path(out)
@@ -265,22 +326,39 @@ class Trainer:
             arch_params=cfg.arch_params,
         ).resolved()
         model = create_model(mcfg, seed=cfg.seed)
-        train_items, val_items = self.data.split(cfg.val_fraction, cfg.seed)
-        tm = TrainModule(model, cfg, len(self.data.classes)).to(device)
+        tm = TrainModule(model, cfg, None if self.synthetic else len(self.data.classes)).to(device)
         params = [p for p in tm.parameters()]
-        opt = torch.optim.SGD(
-            params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
-        )
+        if cfg.optimizer == "adamw":
+            opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            opt = torch.optim.SGD(
+                params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
         start_epoch, start_step, history = 0, 0, []
         if resume:
             start_epoch, start_step, history = self._load_state(tm, opt)
         ddp = torch.nn.parallel.DistributedDataParallel(tm) if self.world > 1 else None
         net = ddp if ddp is not None else tm
 
-        ds = ImageBatches(train_items, cfg.image_size, mcfg.mean, mcfg.std, cfg.augment, cfg.seed)
-        steps_per_epoch = len(
-            epoch_batches(train_items, cfg.batch_size, cfg.seed, 0, self.rank, self.world)
-        )
+        if self.synthetic:
+            train_items, val_items = [], []
+            steps_per_epoch = cfg.steps_per_epoch
+            ds = SyntheticBatches(
+                cfg.synthetic_spec(),
+                mcfg.mean,
+                mcfg.std,
+                cfg.seed,
+                steps_per_epoch * cfg.epochs,
+                self.rank,
+            )
+        else:
+            train_items, val_items = self.data.split(cfg.val_fraction, cfg.seed)
+            ds = ImageBatches(
+                train_items, cfg.image_size, mcfg.mean, mcfg.std, cfg.augment, cfg.seed
+            )
+            steps_per_epoch = len(
+                epoch_batches(train_items, cfg.batch_size, cfg.seed, 0, self.rank, self.world)
+            )
         if steps_per_epoch == 0:
             raise VisualSearchError(
                 f"not enough training images for one batch of {cfg.batch_size} per process "
@@ -300,9 +378,12 @@ class Trainer:
             tm.train()
             if tm.stage == 2 and (tm.classifier is not None or cfg.freeze_backbone):
                 tm.model.backbone.eval()
-            batches = epoch_batches(
-                train_items, cfg.batch_size, cfg.seed, epoch, self.rank, self.world
-            )
+            if self.synthetic:  # a batch is its global step number
+                batches = list(range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch))
+            else:
+                batches = epoch_batches(
+                    train_items, cfg.batch_size, cfg.seed, epoch, self.rank, self.world
+                )
             first = start_step if epoch == start_epoch else 0
             losses, accs, bad = [], [], 0
             for step, (x, y, nbad) in enumerate(
@@ -368,7 +449,11 @@ class Trainer:
                 "stage": tm.stage,
                 "loss": float(np.mean(losses)) if losses else math.nan,
                 "accuracy": float(np.mean(accs)) if accs else math.nan,
-                "val_accuracy": self._val_accuracy(tm, val_items, mcfg, device),
+                "val_accuracy": (
+                    self._synthetic_val_accuracy(tm, mcfg, device)
+                    if self.synthetic
+                    else self._val_accuracy(tm, val_items, mcfg, device)
+                ),
                 "unreadable": bad,
                 "seconds": round(time.perf_counter() - t_start, 1),
             }
@@ -380,6 +465,20 @@ class Trainer:
             dist.barrier()
         progress({"kind": "done", "cancelled": cancelled, "history": history})
         return TrainResult(self.out, len(history), history, cancelled)
+
+    @torch.no_grad()
+    def _synthetic_val_accuracy(self, tm: TrainModule, mcfg, device) -> float:
+        """Nearest-neighbour accuracy on fixed batches of unseen objects at full difficulty."""
+        spec = dataclasses.replace(self.cfg.synthetic_spec(), ramp=0.0)
+        ds = SyntheticBatches(spec, mcfg.mean, mcfg.std, self.cfg.seed + 7919, 1)
+        was = tm.training
+        tm.eval()
+        accs = []
+        for step in range(2):
+            x, y, _ = ds[step]
+            accs.append(float(retrieval_accuracy(tm.model(x.to(device)).descriptor, y.to(device))))
+        tm.train(was)
+        return float(np.mean(accs))
 
     @torch.no_grad()
     def _val_accuracy(self, tm: TrainModule, items, mcfg, device) -> float:
