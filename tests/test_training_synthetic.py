@@ -102,8 +102,9 @@ def _medium_map(model, gnd, images, size: int) -> float:
 
 
 def test_short_training_beats_the_untrained_network_on_unseen_objects(tmp_path):
-    """Fixed seeds throughout. Measured when written: Medium mAP 0.00 untrained → 0.00 trained
-    (loss 0.00 → 0.00); the assertion keeps a safe part of that margin."""
+    """Fixed seeds throughout (about a minute on two cores). Measured when written: Medium mAP
+    6.06 untrained → 9.68 after 40 steps (+3.6), epoch loss 3.34 → 3.25; the assertion asks for
+    +1.5, less than half the margin seen, since float rounding differs between CPUs."""
     ev = write_eval_set(
         tmp_path / "eval", queries=10, positives=4, distractors=30, size=(192, 144), seed=11
     )
@@ -134,7 +135,7 @@ def test_short_training_beats_the_untrained_network_on_unseen_objects(tmp_path):
     after = _medium_map(load_checkpoint(tmp_path / "run" / "model"), ev["gnd"], ev["images"], size)
     print(f"loss {losses}, Medium mAP untrained {before:.2f} trained {after:.2f}")
     assert np.isfinite(losses).all() and losses[-1] < losses[0]
-    assert after > before + 0.0
+    assert after >= before + 1.5
 
 
 def test_cli_trains_on_generated_objects_resumes_exports_and_evaluates(tmp_path, capsys):
