@@ -225,6 +225,14 @@ def _dist_info() -> tuple[int, int, int]:
     return rank, world, local
 
 
+@dataclass
+class _Feed:
+    ds: ImageBatches | SyntheticBatches  # ds[batch] → (x, y, unreadable)
+    batches: Callable[[int], list]  # epoch → this process's batches, in order
+    val_accuracy: Callable[[TrainModule], float]
+    images: int
+
+
 class Trainer:
     def __init__(
         self, cfg: TrainConfig, data: LabelledSet | SyntheticData, out: str | os.PathLike
@@ -340,29 +348,12 @@ class Trainer:
         ddp = torch.nn.parallel.DistributedDataParallel(tm) if self.world > 1 else None
         net = ddp if ddp is not None else tm
 
-        if self.synthetic:
-            train_items, val_items = [], []
-            steps_per_epoch = cfg.steps_per_epoch
-            ds = SyntheticBatches(
-                cfg.synthetic_spec(),
-                mcfg.mean,
-                mcfg.std,
-                cfg.seed,
-                steps_per_epoch * cfg.epochs,
-                self.rank,
-            )
-        else:
-            train_items, val_items = self.data.split(cfg.val_fraction, cfg.seed)
-            ds = ImageBatches(
-                train_items, cfg.image_size, mcfg.mean, mcfg.std, cfg.augment, cfg.seed
-            )
-            steps_per_epoch = len(
-                epoch_batches(train_items, cfg.batch_size, cfg.seed, 0, self.rank, self.world)
-            )
+        feed = self._feed(mcfg, device)
+        steps_per_epoch = len(feed.batches(0))
         if steps_per_epoch == 0:
             raise VisualSearchError(
                 f"not enough training images for one batch of {cfg.batch_size} per process "
-                f"({len(train_items)} images); lower --batch-size"
+                f"({feed.images} images); lower --batch-size"
             )
         total = steps_per_epoch * cfg.epochs
         warmup = round(cfg.warmup_epochs * steps_per_epoch)
@@ -378,16 +369,11 @@ class Trainer:
             tm.train()
             if tm.stage == 2 and (tm.classifier is not None or cfg.freeze_backbone):
                 tm.model.backbone.eval()
-            if self.synthetic:  # a batch is its global step number
-                batches = list(range(epoch * steps_per_epoch, (epoch + 1) * steps_per_epoch))
-            else:
-                batches = epoch_batches(
-                    train_items, cfg.batch_size, cfg.seed, epoch, self.rank, self.world
-                )
+            batches = feed.batches(epoch)
             first = start_step if epoch == start_epoch else 0
             losses, accs, bad = [], [], 0
             for step, (x, y, nbad) in enumerate(
-                batch_loader(ds, batches[first:], cfg.workers), start=first
+                batch_loader(feed.ds, batches[first:], cfg.workers), start=first
             ):
                 bad += nbad
                 gstep = epoch * steps_per_epoch + step
@@ -449,11 +435,7 @@ class Trainer:
                 "stage": tm.stage,
                 "loss": float(np.mean(losses)) if losses else math.nan,
                 "accuracy": float(np.mean(accs)) if accs else math.nan,
-                "val_accuracy": (
-                    self._synthetic_val_accuracy(tm, mcfg, device)
-                    if self.synthetic
-                    else self._val_accuracy(tm, val_items, mcfg, device)
-                ),
+                "val_accuracy": feed.val_accuracy(tm),
                 "unreadable": bad,
                 "seconds": round(time.perf_counter() - t_start, 1),
             }
@@ -465,6 +447,32 @@ class Trainer:
             dist.barrier()
         progress({"kind": "done", "cancelled": cancelled, "history": history})
         return TrainResult(self.out, len(history), history, cancelled)
+
+    def _feed(self, mcfg, device) -> _Feed:
+        """Where batches come from: labelled images, or the generator (a batch per step)."""
+        cfg = self.cfg
+        if self.synthetic:
+            n = cfg.steps_per_epoch
+            total = n * cfg.epochs
+            ds = SyntheticBatches(
+                cfg.synthetic_spec(), mcfg.mean, mcfg.std, cfg.seed, total, self.rank
+            )
+            return _Feed(
+                ds,
+                lambda epoch: list(range(epoch * n, (epoch + 1) * n)),
+                lambda tm: self._synthetic_val_accuracy(tm, mcfg, device),
+                images=n * cfg.batch_size,
+            )
+        train_items, val_items = self.data.split(cfg.val_fraction, cfg.seed)
+        ds = ImageBatches(train_items, cfg.image_size, mcfg.mean, mcfg.std, cfg.augment, cfg.seed)
+        return _Feed(
+            ds,
+            lambda epoch: epoch_batches(
+                train_items, cfg.batch_size, cfg.seed, epoch, self.rank, self.world
+            ),
+            lambda tm: self._val_accuracy(tm, val_items, mcfg, device),
+            images=len(train_items),
+        )
 
     @torch.no_grad()
     def _synthetic_val_accuracy(self, tm: TrainModule, mcfg, device) -> float:
