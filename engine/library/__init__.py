@@ -117,6 +117,12 @@ class Library:
     def close(self) -> None:
         self.store.close()
 
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     # ----------------------------------------------------------------- models
 
     def current_model_spec(self) -> str:
