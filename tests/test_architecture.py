@@ -1,4 +1,5 @@
-"""Layering rules: the engine never imports Qt (checked by import-linter)."""
+"""Layering rules (checked by import-linter): the engine never imports Qt, and training never
+loads the photo library (FAISS, SQLAlchemy) into its workers."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def test_import_contracts_hold():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "The engine never imports Qt KEPT" in proc.stdout
+    assert "Training never loads the photo library KEPT" in proc.stdout
 
 
 def test_engine_imports_without_qt():

@@ -9,24 +9,8 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-IMAGE_EXTENSIONS = {
-    b".jpg",
-    b".jpeg",
-    b".jpe",
-    b".jfif",
-    b".png",
-    b".gif",
-    b".bmp",
-    b".tif",
-    b".tiff",
-    b".webp",
-    b".heic",
-    b".heif",
-    b".avif",
-    b".ppm",
-    b".pgm",
-    b".pbm",
-}
+from ..photos import IMAGE_EXTENSIONS, is_photo_name  # noqa: F401  (re-exported)
+
 #: folders never worth indexing (system, trash and NAS thumbnail folders)
 SKIP_DIRS = {
     b"$RECYCLE.BIN",
@@ -55,10 +39,6 @@ class Entry:
 class WalkProblem:
     path: bytes
     reason: str
-
-
-def is_photo_name(name: bytes) -> bool:
-    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
 def walk(

@@ -32,7 +32,7 @@ from PIL import Image
 
 from ..errors import BadImageError, VisualSearchError
 from ..imageio import load_photo
-from ..library.scan import is_photo_name
+from ..photos import is_photo_name
 
 #: width / height ratios batches are grouped by
 ASPECT_BUCKETS = (9 / 16, 3 / 4, 1.0, 4 / 3, 16 / 9)
