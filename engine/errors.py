@@ -18,3 +18,7 @@ class CheckpointError(VisualSearchError):
 
 class ConfigError(VisualSearchError):
     """An invalid model or extraction setting."""
+
+
+class CancelledError(VisualSearchError):
+    """Long work stopped because ``should_stop()`` said so; nothing half-done was kept."""

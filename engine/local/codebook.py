@@ -1,0 +1,127 @@
+"""The visual-word codebook: k-means centroids of RootSIFT descriptors, a versioned artifact.
+
+Saved as safetensors (a ``centroids (k, 128) float32`` tensor plus string metadata); loading
+never unpickles. The fingerprint is a hash of the format version and the centroids' bytes;
+every code stored in a library names the fingerprint of the codebook that made it, so codes
+of different codebooks never mix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from ..errors import VisualSearchError
+
+FORMAT = "visual-search-codebook"
+VERSION = 1
+DIM = 128
+#: codes are stored as uint16, so a codebook has at most this many words
+MAX_WORDS = 65536
+#: above this many words, word assignment uses an HNSW graph instead of exhaustive search
+HNSW_ABOVE = 32768
+
+
+class CodebookError(VisualSearchError):
+    """A codebook file that cannot be used (one-line reason)."""
+
+
+class Codebook:
+    """``centroids (k, 128) float32``; ``assign(x (n, 128), m) -> (D, I) (n, m)``."""
+
+    def __init__(self, centroids: np.ndarray, meta: dict | None = None) -> None:
+        c = np.ascontiguousarray(centroids, dtype=np.float32)
+        if c.ndim != 2 or c.shape[1] != DIM or not 2 <= c.shape[0] <= MAX_WORDS:
+            raise CodebookError(
+                f"codebook must be (k, {DIM}) with 2 ≤ k ≤ {MAX_WORDS}, got {c.shape}"
+            )
+        if not np.isfinite(c).all():
+            raise CodebookError("codebook has non-finite centroids")
+        self.centroids = c
+        self.meta = dict(meta or {})
+        h = hashlib.sha256(f"{FORMAT}:{VERSION}:".encode())
+        h.update(c.tobytes())
+        self.fingerprint = h.hexdigest()[:16]
+        if c.shape[0] > HNSW_ABOVE:
+            index = faiss.IndexHNSWFlat(DIM, 32)
+            index.hnsw.efSearch = 64
+        else:
+            index = faiss.IndexFlatL2(DIM)
+        index.add(c)
+        self._index = index
+
+    @property
+    def size(self) -> int:
+        return int(self.centroids.shape[0])
+
+    def __repr__(self) -> str:
+        return f"Codebook(words={self.size}, fingerprint={self.fingerprint})"
+
+    def assign(self, x: np.ndarray, m: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The ``m`` nearest words of each row: ``D (n, m)`` squared distances, ``I (n, m)``."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if len(x) == 0:
+            return np.zeros((0, m), np.float32), np.zeros((0, m), np.int64)
+        return self._index.search(x, m)
+
+    def save(self, path: str | os.PathLike) -> None:
+        from safetensors.numpy import save_file
+
+        meta = {k: str(v) for k, v in self.meta.items()}
+        meta.update(format=FORMAT, version=str(VERSION), fingerprint=self.fingerprint)
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        save_file({"centroids": self.centroids}, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Codebook:
+        """Load and check a codebook file. Raises ``CodebookError`` with a one-line reason."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        if not path.is_file():
+            raise CodebookError(f"{path}: codebook file not found")
+        try:
+            with safe_open(str(path), framework="numpy") as f:
+                meta = f.metadata() or {}
+                if "centroids" not in f.keys():  # noqa: SIM118 - safe_open has no __contains__
+                    raise CodebookError(f"{path}: no centroids in the codebook file")
+                centroids = f.get_tensor("centroids")
+        except CodebookError:
+            raise
+        except Exception as e:  # safetensors raises several types for damaged files
+            raise CodebookError(f"{path}: not a readable codebook ({type(e).__name__})") from e
+        if meta.get("format") != FORMAT:
+            raise CodebookError(f"{path}: not a visual-search codebook")
+        if int(meta.get("version", "0")) > VERSION:
+            raise CodebookError(
+                f"{path}: codebook format {meta.get('version')} is newer than this build"
+            )
+        book = cls(centroids, {k: v for k, v in meta.items() if k not in ("format", "version")})
+        if meta.get("fingerprint") not in (None, book.fingerprint):
+            raise CodebookError(f"{path}: codebook contents do not match its fingerprint")
+        return book
+
+
+def train_codebook(
+    descriptors: np.ndarray,
+    words: int,
+    seed: int = 0,
+    iterations: int = 20,
+    meta: dict | None = None,
+) -> Codebook:
+    """k-means (FAISS) over ``descriptors (n, 128)``; needs at least ``words`` descriptors."""
+    x = np.ascontiguousarray(descriptors, dtype=np.float32)
+    if len(x) < words:
+        raise CodebookError(f"{len(x)} descriptors are too few for {words} visual words")
+    km = faiss.Kmeans(DIM, int(words), niter=int(iterations), seed=int(seed), verbose=False)
+    km.train(x)
+    info = {"words": int(words), "descriptors": len(x), "seed": seed, "iterations": iterations}
+    info.update(meta or {})
+    return Codebook(km.centroids, {"training": json.dumps(info)})

@@ -1,0 +1,175 @@
+"""Spatial verification on stored codes: tentative correspondences from shared visual words,
+a RANSAC homography (OpenCV's USAC MAGSAC++), the inlier count as evidence.
+
+The query has its RootSIFT descriptors and several words per feature; a library photo has,
+per feature, its nearest word and keypoint (``LocalCode``). A query feature and a photo
+feature correspond when the photo feature's word is one of the query feature's words. Words
+that repeat a lot in both photos (bursts: windows, foliage) contribute at most
+``BURST`` × ``BURST`` pairs. Inliers are counted one-to-one (distinct query points and
+distinct photo points), so a burst cannot inflate the evidence.
+
+``verified`` needs ``MIN_INLIERS`` one-to-one inliers and a sane transform: the query box maps
+to a convex quadrilateral that keeps a reasonable share of its area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+#: one-to-one inliers needed to call a pair verified (see README: measured on generated
+#: pairs and the codebook's own training photos, never on the evaluation set)
+MIN_INLIERS = 12
+#: pairs per word at most from each side
+BURST = 4
+#: reprojection threshold as a fraction of the photo's long side (8 px at 1024 px)
+REPROJ_FRACTION = 0.008
+MIN_REPROJ_PX = 2.0
+#: the projected query box's area relative to the result photo's: out of this range the
+#: transform is degenerate
+MIN_AREA_FRACTION = 1e-4
+MAX_AREA_FRACTION = 16.0
+
+
+@dataclass
+class Verification:
+    """Evidence for one pair.
+
+    inliers: one-to-one RANSAC inliers; matches: tentative correspondences tried;
+    H (3, 3): query → photo homography (None without a model); quad (4, 2): the query box's
+    corners in the photo (None unless verified); pairs (q_xy (n, 2), p_xy (n, 2)): the inlier
+    correspondences in original pixels of each photo.
+    """
+
+    inliers: int
+    matches: int
+    verified: bool
+    H: np.ndarray | None = None
+    quad: np.ndarray | None = None
+    q_xy: np.ndarray | None = None
+    p_xy: np.ndarray | None = None
+
+    @classmethod
+    def none(cls, matches: int = 0) -> Verification:
+        return cls(0, matches, False)
+
+
+def correspondences(
+    q_assign: np.ndarray, p_words: np.ndarray, burst: int = BURST
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(qi, pi)`` where photo feature ``pi``'s word is one of query feature
+    ``qi``'s words (``q_assign (n, m)``, ``p_words (k,)``); at most ``burst``² per word."""
+    if len(q_assign) == 0 or len(p_words) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    m = q_assign.shape[1]
+    qw = q_assign.reshape(-1)
+    qi = np.repeat(np.arange(len(q_assign)), m)
+    keep = np.ones(len(qw), bool)
+    if m > 1:  # a feature listed under the same word twice (its far assignments collapsed)
+        keep[1:] = ~((qw[1:] == qw[:-1]) & (qi[1:] == qi[:-1]))
+    qw, qi = qw[keep], qi[keep]
+    qo = np.argsort(qw, kind="stable")
+    qw, qi = qw[qo], qi[qo]
+    pw = np.asarray(p_words, np.int64)
+    po = np.argsort(pw, kind="stable")
+    pw_s = pw[po]
+    shared = np.intersect1d(qw, pw_s)
+    if len(shared) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    qa, qb = np.searchsorted(qw, shared), np.searchsorted(qw, shared, side="right")
+    pa, pb = np.searchsorted(pw_s, shared), np.searchsorted(pw_s, shared, side="right")
+    lq = np.minimum(qb - qa, burst)
+    lp = np.minimum(pb - pa, burst)
+    per = lq * lp
+    word = np.repeat(np.arange(len(shared)), per)
+    t = np.arange(int(per.sum())) - np.repeat(np.cumsum(per) - per, per)
+    q_sel = qa[word] + t // lp[word]
+    p_sel = pa[word] + t % lp[word]
+    return qi[q_sel], po[p_sel]
+
+
+def _one_to_one(q: np.ndarray, p: np.ndarray) -> int:
+    if len(q) == 0:
+        return 0
+    return int(min(len(np.unique(q, axis=0)), len(np.unique(p, axis=0))))
+
+
+def box_quad(box) -> np.ndarray:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], np.float32)
+
+
+def project(H: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """``pts (n, 2)`` through homography ``H`` → ``(n, 2)``."""
+    return cv2.perspectiveTransform(np.asarray(pts, np.float32).reshape(-1, 1, 2), H).reshape(-1, 2)
+
+
+def quad_is_sane(quad: np.ndarray, photo_size: tuple[float, float]) -> bool:
+    """A convex quadrilateral of plausible area (a degenerate homography is not evidence)."""
+    if quad is None or not np.isfinite(quad).all():
+        return False
+    if not cv2.isContourConvex(quad.reshape(-1, 1, 2).astype(np.float32)):
+        return False
+    area = abs(cv2.contourArea(quad.astype(np.float32)))
+    w, h = photo_size
+    return MIN_AREA_FRACTION <= area / max(w * h, 1.0) <= MAX_AREA_FRACTION
+
+
+def fit(
+    q_xy: np.ndarray,
+    p_xy: np.ndarray,
+    photo_size: tuple[float, float],
+    query_box,
+    min_inliers: int = MIN_INLIERS,
+) -> Verification:
+    """RANSAC homography from ``q_xy (n, 2)`` to ``p_xy (n, 2)`` (original pixels)."""
+    n = len(q_xy)
+    if n < 4:
+        return Verification.none(n)
+    thr = max(MIN_REPROJ_PX, REPROJ_FRACTION * max(photo_size))
+    H, mask = cv2.findHomography(
+        q_xy.astype(np.float32),
+        p_xy.astype(np.float32),
+        cv2.USAC_MAGSAC,
+        thr,
+        maxIters=2000,
+        confidence=0.999,
+    )
+    if H is None or mask is None:
+        return Verification.none(n)
+    inl = mask.ravel().astype(bool)
+    qi, pi = q_xy[inl], p_xy[inl]
+    count = _one_to_one(qi, pi)
+    quad = project(H, box_quad(query_box))
+    ok = count >= min_inliers and quad_is_sane(quad, photo_size)
+    return Verification(count, n, ok, H, quad if ok else None, qi, pi)
+
+
+def verify_code(
+    query_assign: np.ndarray,
+    query_kp: np.ndarray,
+    query_box,
+    code,
+    photo_size: tuple[float, float],
+    min_inliers: int = MIN_INLIERS,
+) -> Verification:
+    """Verify a query (features' words ``(n, m)`` and keypoints ``(n, 4)``) against a stored
+    ``LocalCode`` of a photo of ``photo_size = (W, H)``."""
+    qi, pi = correspondences(query_assign, code.fwords)
+    if len(qi) < 4:
+        return Verification.none(len(qi))
+    p_kp = code.kp.astype(np.float32)
+    return fit(query_kp[qi, :2], p_kp[pi, :2], photo_size, query_box, min_inliers)
+
+
+def verify_codes(a, a_size, b, b_size, min_inliers: int = MIN_INLIERS) -> Verification:
+    """Two stored codes against each other (each feature has one word): duplicates."""
+    qi, pi = correspondences(a.fwords.astype(np.int64)[:, None], b.fwords)
+    if len(qi) < 4:
+        return Verification.none(len(qi))
+    box = (0.0, 0.0, float(a_size[0]), float(a_size[1]))
+    return fit(
+        a.kp.astype(np.float32)[qi, :2], b.kp.astype(np.float32)[pi, :2], b_size, box, min_inliers
+    )
