@@ -5,7 +5,8 @@ Postings are kept as flat arrays sorted by word (``offsets (k+1,)`` into ``img (
 ``bits (P, 2) uint64``), so a query gathers the lists of its words with a few numpy operations,
 scores them with popcounts and sums per photo with ``bincount``. Photo ``i`` of the file has
 id ``ids[i]`` (a library file id) and normaliser ``gamma[i]`` = 1/sqrt(self-similarity).
-Word weights are idf, w_c = log(N / n_c), recomputed whenever the file is built.
+Word weights are a smoothed idf, w_c = log(1 + N / n_c) (never 0, so a tiny library where
+every photo has every word still ranks), recomputed whenever the file is built.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class InvertedFile:
         self.alpha, self.tau = float(alpha), float(tau)
         n = len(self.ids)
         df = np.diff(self.offsets).astype(np.float64)
-        self.idf = np.where(df > 0, np.log(max(n, 1) / np.maximum(df, 1)), 0.0).astype(np.float32)
+        self.idf = np.where(df > 0, np.log1p(max(n, 1) / np.maximum(df, 1)), 0.0).astype(np.float32)
         # self-similarity of a photo: Σ_c w_c σ(1) = Σ_c w_c over its words
         word_of = np.repeat(np.arange(self.words), np.diff(self.offsets))
         self_sim = np.bincount(self.img, weights=self.idf[word_of], minlength=n)

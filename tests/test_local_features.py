@@ -1,0 +1,136 @@
+"""Local features: RootSIFT, the codebook artifact, ASMK* codes, the inverted file, verification."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.generator import render_scene
+from engine.local import (
+    Codebook,
+    CodebookError,
+    InvertedFile,
+    LocalCode,
+    encode,
+    encode_query,
+    local_features,
+    rootsift,
+    train_codebook,
+    verify_code,
+)
+from engine.local.features import features_from_gray
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return [render_scene([i, 100 + i], seed=i, size=(480, 360))[0] for i in range(6)]
+
+
+@pytest.fixture(scope="module")
+def book(scenes):
+    desc = np.concatenate([local_features(im).desc for im in scenes])
+    return train_codebook(desc, 256, seed=0)
+
+
+def test_rootsift_is_l1_then_sqrt_and_unit_l2():
+    rng = np.random.default_rng(0)
+    sift = rng.integers(0, 200, (50, 128)).astype(np.float32)
+    r = rootsift(sift)
+    np.testing.assert_allclose(r, np.sqrt(sift / sift.sum(1, keepdims=True)), rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(r, axis=1), 1.0, rtol=1e-5)
+
+
+def test_features_are_rootsift_with_keypoints_in_original_pixels(scenes):
+    im = scenes[0]
+    f = local_features(im, max_side=240)  # decoded at half size
+    assert 50 < len(f) <= 1000 and f.kp.shape == (len(f), 4)
+    np.testing.assert_allclose(np.linalg.norm(f.desc, axis=1), 1.0, rtol=1e-4)
+    assert (f.desc >= 0).all()
+    assert f.kp[:, 0].max() > 240 and f.kp[:, 0].max() <= 480  # scaled back to 480 px
+    crop = local_features(im, box=(100, 50, 300, 250))
+    assert (crop.kp[:, 0] >= 100).all() and (crop.kp[:, 0] <= 300).all()
+
+
+def test_blank_and_tiny_photos_have_no_features_and_do_not_crash():
+    assert len(local_features(Image.new("RGB", (640, 480), (90, 90, 90)))) == 0
+    assert len(features_from_gray(np.zeros((8, 8), np.uint8))) == 0
+    assert len(local_features(Image.new("RGB", (12, 10), (1, 2, 3)))) == 0
+
+
+def test_codebook_round_trips_without_pickle(book, tmp_path):
+    p = tmp_path / "book.safetensors"
+    book.save(p)
+    assert b"pickle" not in p.read_bytes()[:200]
+    back = Codebook.load(p)
+    assert back.fingerprint == book.fingerprint
+    np.testing.assert_array_equal(back.centroids, book.centroids)
+
+
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda p: p.write_bytes(b""), "not a readable codebook"),
+        (lambda p: p.write_bytes(p.read_bytes()[:-100]), "not a readable codebook"),
+        (lambda p: p.unlink(), "not found"),
+    ],
+)
+def test_a_damaged_codebook_gives_a_one_line_reason(book, tmp_path, damage, reason):
+    p = tmp_path / "book.safetensors"
+    book.save(p)
+    damage(p)
+    with pytest.raises(CodebookError, match=reason) as e:
+        Codebook.load(p)
+    assert "\n" not in str(e.value)
+
+
+def test_a_codebook_whose_contents_changed_is_refused(book, tmp_path):
+    from safetensors.numpy import save_file
+
+    p = tmp_path / "book.safetensors"
+    meta = {"format": "visual-search-codebook", "version": "1", "fingerprint": book.fingerprint}
+    save_file({"centroids": book.centroids + 0.01}, str(p), metadata=meta)
+    with pytest.raises(CodebookError, match="do not match its fingerprint"):
+        Codebook.load(p)
+
+
+def test_codes_round_trip_through_bytes(book, scenes):
+    code = encode(local_features(scenes[1]), book)
+    back = LocalCode.from_bytes(*code.to_bytes())
+    for a, b in zip(code.to_bytes(), back.to_bytes(), strict=True):
+        assert a == b
+    assert len(code.words) == len(np.unique(code.fwords))
+
+
+def test_inverted_file_finds_a_rotated_copy_and_verifies_it(book, scenes):
+    codes = [encode(local_features(im), book) for im in scenes]
+    ivf = InvertedFile.build(book.size, [(10 + i, c.words, c.bits) for i, c in enumerate(codes)])
+    q = scenes[3].rotate(30, expand=True, fillcolor=(128, 128, 128))
+    qf = local_features(q)
+    qc = encode_query(qf, book)
+    D, I = ivf.search(qc.words, qc.bits, 3)
+    assert I[0] == 13 and D[0] > D[1]
+    v = verify_code(qc.assign, qf.kp, (0, 0, q.width, q.height), codes[3], (480, 360))
+    assert v.verified and v.inliers >= 30
+    # the query's centre maps to the photo's centre
+    centre = v.quad.mean(axis=0)
+    assert np.abs(centre - (240, 180)).max() < 15
+    other = verify_code(qc.assign, qf.kp, (0, 0, q.width, q.height), codes[0], (480, 360))
+    assert not other.verified
+
+
+def test_inverted_file_removal_and_addition_equal_a_fresh_build(book, scenes):
+    codes = [encode(local_features(im), book) for im in scenes]
+    items = [(i, c.words, c.bits) for i, c in enumerate(codes)]
+    full = InvertedFile.build(book.size, items)
+    edited = InvertedFile.build(book.size, items[:4]).without([1]).plus([items[4], items[5]])
+    fresh = InvertedFile.build(book.size, [items[0], items[2], items[3], items[4], items[5]])
+    qc = encode_query(local_features(scenes[2]), book)
+    s1 = dict(zip(*reversed(edited.search(qc.words, qc.bits, 10)), strict=True))
+    s2 = dict(zip(*reversed(fresh.search(qc.words, qc.bits, 10)), strict=True))
+    assert s1.keys() == s2.keys() and 1 not in s1
+    for k in s1:
+        assert s1[k] == pytest.approx(s2[k], rel=1e-5)
+    assert full.search(qc.words, qc.bits, 1)[1][0] == 2
+    back = InvertedFile.from_arrays(edited.arrays())
+    np.testing.assert_array_equal(back.img, edited.img)
