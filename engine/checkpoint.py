@@ -8,6 +8,7 @@ path unpickles: weights are safetensors, the config is JSON. Every problem is re
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -146,6 +147,21 @@ def load_checkpoint(
             raise CheckpointError(f"{wpath}: tensor {k!r} holds NaN or infinite values")
     model.load_state_dict(state, strict=True)
     return model.to(device).eval()
+
+
+def export_checkpoint(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    half: bool = False,
+    image_size: int | None = None,
+) -> Path:
+    """Copy the checkpoint ``src`` to ``dst``, its weights as float16 with ``half`` and its
+    default long side changed to ``image_size`` if given; ``extra`` in its config is kept."""
+    model = load_checkpoint(src)
+    if image_size:
+        model.config = dataclasses.replace(model.config, image_size=image_size).resolved()
+    extra = json.loads((Path(src) / CONFIG_NAME).read_text(encoding="utf-8")).get("extra")
+    return save_checkpoint(model, dst, extra=extra, half=half)
 
 
 def _short(names: list[str], n: int = 5) -> str:

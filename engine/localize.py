@@ -374,3 +374,13 @@ def draw_overlay(
             width=width,
         )
     return base.convert("RGB")
+
+
+def render_overlay(extractor, src, box=None, point=None) -> Image.Image:
+    """``src`` at full size with the model's attention over the whole photo, ``box`` outlined and
+    ``point`` marked (``src`` is extracted again for its attention map)."""
+    from .imageio import load_photo
+
+    photo = load_photo(src, max_side=None).image
+    att = extractor.extract_one(src).attention
+    return draw_overlay(photo, heatmap(att, photo.size), box, point=point)

@@ -81,3 +81,8 @@ def resolve_precision(precision: str, device: torch.device) -> Precision:
     if device.type == "cuda":
         return Precision(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
     return Precision(torch.bfloat16 if cpu_has_native_bf16() else None)
+
+
+def is_main_process() -> bool:
+    """False in every process but the first under torchrun (``RANK`` > 0): only it reports."""
+    return int(os.environ.get("RANK", "0")) == 0
