@@ -1,0 +1,74 @@
+"""``visual-search bench``: measure speed (prints figures; never asserts)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import RegistryNames, add_device, add_json, add_model, emit
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
+    p.add_argument(
+        "what", choices=["extract", "index", "rescan", "search", "train", "localize", "ablation"]
+    )
+    p.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
+    p.add_argument("--dim", type=int, default=512, help="search: vector dimension")
+    p.add_argument("--count", type=int, default=40, help="index: photos per size")
+    add_model(p, "index: model (default: default)")
+    p.add_argument("--models", nargs="+", help="extract: architectures (default: all)")
+    p.add_argument("--backbone", default="resnet50")
+    p.add_argument(
+        "--sizes",
+        nargs="+",
+        type=int,
+        default=None,
+        help="image sizes (extract: 512 1024, train: 224 512)",
+    )
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--compile", action="store_true", help="wrap models in torch.compile")
+    p.add_argument("--no-channels-last", action="store_true")
+    add_json(p)
+    add_device(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from .. import bench
+
+    log = None if args.json else print
+    if args.what == "search":
+        sizes = args.n or [10_000, 100_000, 1_000_000]
+        rows = bench.bench_search(sizes=sizes, dim=args.dim, log=log)
+    elif args.what == "rescan":
+        rows = bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
+    elif args.what == "ablation":
+        rows = bench.bench_ablation(log=log)
+    elif args.what == "localize":
+        rows = bench.bench_localize(
+            size=(args.sizes or [1024])[0], backbone=args.backbone, device=args.device, log=log
+        )
+    elif args.what == "train":
+        rows = bench.bench_train(
+            sizes=tuple(args.sizes or (224, 512)),
+            backbone=args.backbone,
+            device=args.device,
+            log=log,
+        )
+    elif args.what == "index":
+        rows = bench.bench_index(count=args.count, model=args.model or "default", log=log)
+    else:
+        rows = bench.bench_extract(
+            models=args.models or list(RegistryNames()),
+            backbone=args.backbone,
+            sizes=args.sizes or [512, 1024],
+            repeats=args.repeats,
+            device=args.device,
+            precision=args.precision,
+            compile=args.compile,
+            channels_last=not args.no_channels_last,
+            log=log,
+        )
+    if args.json:
+        emit(args, rows, "")
+    return 0

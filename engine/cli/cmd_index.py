@@ -1,0 +1,69 @@
+"""``visual-search index``: add folders to the library and index what changed."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .common import (
+    TerminalProgress,
+    add_device,
+    add_json,
+    add_library,
+    add_model,
+    emit,
+    open_library,
+)
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("index", help="add folders to the library and index what changed")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="photo folders")
+    add_library(p)
+    add_model(p)
+    p.add_argument(
+        "--watch", action="store_true", help="keep running and re-scan every --interval seconds"
+    )
+    p.add_argument("--interval", type=float, default=60.0)
+    add_json(p, "print a JSON summary")
+    add_device(p)
+    return p
+
+
+def _summary_text(d: dict, problems: list[str]) -> str:
+    text = (
+        f"indexed {d['indexed']}, unchanged {d['skipped_unchanged']}, moved "
+        f"{d['moved']}, removed {d['removed']}, failed {d['failed']} "
+        f"in {d['seconds']:.1f} s"
+    )
+    if problems:
+        text += "\n" + "\n".join(f"  note: {p}" for p in problems)
+    if d["failed"]:
+        text += "\n  (see `visual-search errors` for the reasons)"
+    return text
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        bar = TerminalProgress(not args.json)
+        try:
+            while True:
+                try:
+                    summary = lib.index(args.paths, model=args.model, progress=bar)
+                finally:
+                    bar.close()
+                d = summary.to_dict()
+                problems = d.pop("problems")
+                d.pop("cancelled")
+                if problems:
+                    d["problems"] = problems
+                emit(args, d, _summary_text(d, problems))
+                if not args.watch:
+                    return 0
+                sys.stdout.flush()
+                time.sleep(args.interval)
+        except KeyboardInterrupt:
+            if args.watch:
+                return 0
+            raise

@@ -1,0 +1,59 @@
+"""``visual-search search``: library photos ranked by similarity to a query photo."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..errors import BadImageError
+from .common import add_device, add_json, add_library, add_model, bbox, emit, open_library
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("search", help="rank library photos by similarity to a query photo")
+    p.add_argument("image", help="query photo")
+    p.add_argument(
+        "--bbox",
+        type=bbox,
+        default=None,
+        metavar="X0,Y0,X1,Y1",
+        help="search for this region of the query",
+    )
+    p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("--folder", default=None, help="only results inside this folder")
+    p.add_argument(
+        "--rerank",
+        type=int,
+        default=0,
+        metavar="K",
+        help="re-rank the top K by geometric verification (local features)",
+    )
+    add_model(p)
+    add_library(p)
+    add_json(p)
+    add_device(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        try:
+            res = lib.search(
+                args.image,
+                box=args.bbox,
+                k=args.k,
+                folder=args.folder,
+                model=args.model,
+                rerank=args.rerank,
+            )
+        except BadImageError as e:
+            raise BadImageError(f"{os.fsdecode(args.image)}: {e}") from None
+        lines = [
+            f"{i + 1:>3}. {h.score:.4f}  {h.path}"
+            + (f"  ({h.inliers} inliers)" if h.inliers is not None else "")
+            for i, h in enumerate(res.hits)
+        ]
+        if not lines:
+            lines = ["no results (is the library indexed? see `visual-search status`)"]
+        emit(args, res.to_dict(), "\n".join(lines))
+        return 0

@@ -1,0 +1,38 @@
+"""``visual-search status``: folders, counts, models and index of the library."""
+
+from __future__ import annotations
+
+import argparse
+
+from .common import add_json, add_library, emit, open_library
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("status", help="folders, counts, models and index of the library")
+    add_library(p)
+    add_json(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_library(args) as lib:
+        st = lib.status()
+    lines = [f"library: {st['library']}"]
+    f = st["files"]
+    lines.append(f"photos: {f['indexed']} indexed, {f['pending']} pending, {f['failed']} failed")
+    for fo in st["folders"]:
+        gone = "" if fo["exists"] else "  (folder missing)"
+        lines.append(
+            f"  {fo['path']}: {fo['indexed']} indexed, {fo['pending']} pending, "
+            f"{fo['failed']} failed{gone}"
+        )
+    for m in st["models"]:
+        lines.append(
+            f"model {m['spec']} ({m['architecture']}/{m['backbone']}, {m['dim']} dims, "
+            f"{m['fingerprint']}): {m['vectors']} vectors, index "
+            f"{m['index'] or 'not built'}{'' if m['index_current'] else ' (stale)'}"
+        )
+    b = st["bytes"]
+    lines.append(f"size: database {b['database'] / 1e6:.1f} MB, index {b['index'] / 1e6:.1f} MB")
+    emit(args, st, "\n".join(lines))
+    return 0

@@ -1,0 +1,154 @@
+"""What every command shares: the common options (each defined once), argument types, output
+and the terminal progress bar.
+
+Nothing here imports torch when loaded: ``visual-search --help`` starts without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+MODEL_HELP = (
+    "checkpoint directory, architecture name (gem, cider, ugalr; optionally "
+    "NAME:BACKBONE) or 'default'"
+)
+LIBRARY_MODEL_HELP = f"{MODEL_HELP} (default: the library's current model)"
+PRETRAINED_CHOICES = ("none", "cache", "download")
+
+
+# ----------------------------------------------------------------------------- options
+
+
+def add_json(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    p.add_argument("--json", action="store_true", help=help)
+
+
+def add_model(p: argparse.ArgumentParser, help: str = LIBRARY_MODEL_HELP) -> None:
+    p.add_argument("--model", default=None, help=help)
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--precision`` (the choices of ``engine.runtime``, which loads torch)."""
+    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16", "fp16"],
+        help="auto: bf16 on CUDA and on CPUs with native bf16, else fp32",
+    )
+
+
+def add_library(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--library",
+        default=None,
+        metavar="DIR",
+        help="library directory (default: the user data dir, or $VISUAL_SEARCH_HOME/library)",
+    )
+
+
+def add_pretrained(p: argparse.ArgumentParser, help: str | None = None) -> None:
+    p.add_argument("--pretrained", default="cache", choices=PRETRAINED_CHOICES, help=help)
+
+
+class RegistryNames:
+    """The registered architecture names as argparse ``choices``, read from the registry only
+    when argparse looks (importing the models loads torch, which ``--help`` should not wait for).
+
+    Set it on the action after ``add_argument``, which would otherwise list the choices at once.
+    """
+
+    def __iter__(self):
+        from ..models import registry  # importing the package registers every architecture
+
+        return iter(registry.list_models())
+
+    def __contains__(self, value: object) -> bool:
+        return value in list(self)
+
+
+# ----------------------------------------------------------------------------- argument types
+
+
+def bbox(text: str) -> tuple[float, float, float, float]:
+    parts = text.replace(" ", "").split(",")
+    if len(parts) != 4:
+        raise argparse.ArgumentTypeError("expected X0,Y0,X1,Y1")
+    try:
+        vals = tuple(float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected four numbers X0,Y0,X1,Y1") from None
+    return vals  # type: ignore[return-value]
+
+
+def point(text: str) -> tuple[float, float]:
+    parts = text.replace(" ", "").split(",")
+    try:
+        x, y = (float(v) for v in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected X,Y") from None
+    return x, y
+
+
+# ----------------------------------------------------------------------------- output
+
+
+def json_safe(obj):
+    """NaN and infinities are not JSON: they become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def emit(args: argparse.Namespace, obj, text: str) -> None:
+    """Print ``obj`` as JSON with ``--json``, else ``text``."""
+    from ..runtime import is_main_process
+
+    if not is_main_process():
+        return
+    if getattr(args, "json", False):
+        json.dump(json_safe(obj), sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print(text)
+
+
+def open_library(args: argparse.Namespace):
+    """The ``--library`` of ``args`` (use it as ``with open_library(args) as lib:``)."""
+    from ..library import Library
+
+    return Library(args.library, device=getattr(args, "device", "auto"))
+
+
+class TerminalProgress:
+    """A one-line progress bar on stderr when it is a terminal (silent otherwise)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._last = 0.0
+
+    def __call__(self, done: int, total: int, message: str) -> None:
+        if not self.enabled or (time.monotonic() - self._last < 0.1 and done != total):
+            return
+        self._last = time.monotonic()
+        if total:
+            width = 30
+            filled = int(width * done / total)
+            bar = "#" * filled + "-" * (width - filled)
+            line = f"[{bar}] {done}/{total} {message}"
+        else:
+            line = message
+        sys.stderr.write("\r" + line[:120].ljust(120))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")

@@ -1,0 +1,92 @@
+"""The ``visual-search`` parser, built from ``COMMANDS``, and ``main``: dispatch and exit codes.
+
+Exit codes: 0 done, 1 a problem with the input (one line on stderr), 2 usage (argparse),
+3 an internal error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import VisualSearchError
+from . import (
+    cmd_audit,
+    cmd_bench,
+    cmd_duplicates,
+    cmd_embed,
+    cmd_errors,
+    cmd_evaluate,
+    cmd_export,
+    cmd_forget,
+    cmd_index,
+    cmd_localize,
+    cmd_models,
+    cmd_search,
+    cmd_status,
+    cmd_synth,
+    cmd_train,
+)
+
+# in the order `visual-search --help` lists them; each has add_parser(subparsers) and run(args)
+COMMANDS = (
+    cmd_models,
+    cmd_embed,
+    cmd_index,
+    cmd_search,
+    cmd_status,
+    cmd_errors,
+    cmd_forget,
+    cmd_duplicates,
+    cmd_synth,
+    cmd_train,
+    cmd_export,
+    cmd_evaluate,
+    cmd_audit,
+    cmd_localize,
+    cmd_bench,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="visual-search",
+        description="Find the same object or place across your photo folders.",
+    )
+    p.add_argument("--version", action="version", version=f"visual-search {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for cmd in COMMANDS:
+        cmd.add_parser(sub).set_defaults(func=cmd.run)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except VisualSearchError as e:
+        print(f"visual-search: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("visual-search: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except Exception as e:  # never a bare traceback for the user
+        if os.environ.get("VISUAL_SEARCH_DEBUG"):
+            raise
+        print(
+            f"visual-search: internal error: {type(e).__name__}: {e} "
+            "(set VISUAL_SEARCH_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return 3
