@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from engine.checkpoint import save_checkpoint
-from engine.cli import main
+from engine.cli import COMMANDS, build_parser, main
+from engine.models import list_models
 from tests.helpers import png_bomb, truncated_jpeg
 
 
@@ -19,9 +20,7 @@ def test_models_json_lists_every_architecture_and_backbone(capsys):
     assert main(["models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert {(r["name"], r["backbone"]) for r in rows} == {
-        (a, b)
-        for a in ("gem", "cider", "ugalr")
-        for b in ("resnet18", "resnet34", "resnet50", "resnet101")
+        (a, b) for a in list_models() for b in ("resnet18", "resnet34", "resnet50", "resnet101")
     }
     for r in rows:
         assert r["params"] > r["backbone_params"] > 0
@@ -159,3 +158,31 @@ def test_console_script_runs_the_default_model(tmp_path):
     assert proc.returncode == 0, proc.stderr
     obj = json.loads(proc.stdout)
     assert obj["dim"] == len(obj["descriptor"]) > 0
+
+
+def test_every_command_has_help_and_the_parser_needs_no_torch(capsys):
+    sub = next(a for a in build_parser()._actions if a.dest == "command")
+    assert len(sub.choices) == len(COMMANDS)
+    for name in sub.choices:
+        with pytest.raises(SystemExit) as e:
+            main([name, "--help"])
+        assert e.value.code == 0
+        assert f"usage: visual-search {name}" in capsys.readouterr().out
+    code = (
+        "import sys; from engine.cli import build_parser; build_parser().format_help(); "
+        "print('torch' in sys.modules)"
+    )
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=root
+    )
+    assert out.stdout.strip() == "False", out.stderr
+
+
+def test_train_methods_are_the_registry(capsys, tmp_path):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "synthetic", "--out", str(tmp_path), "--method", "nope"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'nope'" in err
+    assert all(repr(name) in err for name in list_models())
