@@ -6,6 +6,7 @@ wheel and a frozen bundle.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parent
@@ -18,5 +19,7 @@ def resource_path(*parts: str) -> Path:
 
 def sample_photos() -> list[Path]:
     """The bundled sample photos, sorted by name."""
+    from engine.photos import is_photo_name  # the one list of photo extensions
+
     d = resource_path("samples")
-    return sorted(p for p in d.glob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    return sorted(p for p in d.glob("*") if is_photo_name(os.fsencode(p.name)))

@@ -12,9 +12,15 @@ import numpy as np
 
 from ..errors import BadImageError, VisualSearchError
 from ..extract import Extractor
+from ..photos import IMAGE_EXTENSIONS, is_photo_name
 from .revisitop import GroundTruth, evaluate_ranking, leave_one_out_map, load_ground_truth
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG")
+#: tried in this order after the bare name; the one list of photo extensions, upper case too
+IMAGE_SUFFIXES = tuple(
+    s
+    for e in sorted(IMAGE_EXTENSIONS, key=lambda e: (e != b".jpg", e))
+    for s in (e.decode(), e.decode().upper())
+)
 
 
 def _find_image(images: Path, name: str) -> Path:
@@ -70,7 +76,9 @@ def evaluate_revisitop(
     boxes = [tuple(g["bbx"]) if g["bbx"] else None for g in gt.gnd]
     extra: list[Path] = []
     if distractors:
-        extra = sorted(p for p in Path(distractors).rglob("*") if p.suffix in IMAGE_SUFFIXES)
+        extra = sorted(
+            p for p in Path(distractors).rglob("*") if is_photo_name(os.fsencode(p.name))
+        )
     xb = extract_all(ex, db_paths + extra, progress=progress)
     xq = extract_all(ex, q_paths, boxes=boxes, progress=progress)
     t1 = time.perf_counter()
