@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -18,6 +17,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from .photo_loader import show_photo
 from .views import QueryView
 
 
@@ -33,7 +33,7 @@ class CompareDialog(QDialog):
             col = QVBoxLayout()
             view = QueryView()
             view.setToolTip(p)
-            view.set_photo(QImage(p))
+            show_photo(view, p)  # decoded off the GUI thread, EXIF orientation applied
             col.addWidget(view, 1)
             col.addWidget(QLabel(os.path.basename(p)))
             row.addLayout(col)

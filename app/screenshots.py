@@ -50,23 +50,23 @@ def main(argv: list[str] | None = None) -> int:
 
     shot("1-empty")
     win.first_run()
-    wait(win.indexing_finished)
+    wait(win.library_panel.indexing_finished)
     shot("2-library-indexed")
     query = str(sample_photos()[0])
-    win.search(query)
-    wait(win.search_finished)
+    win.search_panel.search(query)
+    wait(win.search_panel.search_finished)
     shot("3-results")
-    win.heat_toggle.setChecked(True)
-    wait(win.heatmaps_finished)
+    win.explain.heat_toggle.setChecked(True)
+    wait(win.explain.heatmaps_finished)
     shot("4-heatmaps")
-    win.heat_toggle.setChecked(False)
-    from engine.synth import sample_boxes
+    win.explain.heat_toggle.setChecked(False)
+    from engine.generator import sample_boxes
 
     b = sample_boxes()[Path(query).name]  # click on the object of the query
     point = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
-    win.query_view.point = point
-    win.outline_click(point)
-    wait(win.outlines_finished)
+    win.search_panel.query_view.point = point
+    win.explain.outline_click(point)
+    wait(win.explain.outlines_finished)
     shot("5-click-outlines")
     win.shutdown()
     app.processEvents()

@@ -16,6 +16,8 @@ from PySide6.QtGui import QImage, QPixmap
 from engine.errors import BadImageError
 from engine.imageio import load_photo
 
+from .photo_loader import pil_to_qimage
+
 
 class _Loaded(QObject):
     loaded = Signal(str, QImage)
@@ -119,10 +121,7 @@ class ThumbnailCache(QObject):
             photo = load_photo(path, max_side=self.size)
         except BadImageError:
             return QImage()
-        rgb = photo.image.convert("RGB")
-        data = rgb.tobytes()
-        img = QImage(data, rgb.width, rgb.height, 3 * rgb.width, QImage.Format.Format_RGB888)
-        img = img.copy()  # own the pixels: ``data`` goes away with this frame
+        img = pil_to_qimage(photo.image)
         if disk is not None:
             disk.parent.mkdir(parents=True, exist_ok=True)
             tmp = disk.with_suffix(".tmp.jpg")

@@ -30,7 +30,10 @@ def fit_rect(image_size: QSize, area: QRect) -> QRectF:
 
 class QueryView(QWidget):
     """The query photo. Drag to draw a box (``box_drawn`` in photo pixels), click to pick a
-    point (``point_clicked``); an optional heatmap is blended in over the box region."""
+    point (``point_clicked``); an optional heatmap is blended in over the box region.
+
+    Photo pixels are those of the upright full-resolution photo (``photo_size``), whatever the
+    size of the decoded pixmap shown (``app.photo_loader`` decodes it, EXIF orientation applied)."""
 
     box_drawn = Signal(tuple)
     point_clicked = Signal(tuple)
@@ -40,7 +43,8 @@ class QueryView(QWidget):
         self.setMinimumSize(240, 180)
         self.setAccessibleName("Query photo")
         self.setToolTip("Drag to search a region; click to outline that object in the results")
-        self.image: QImage | None = None
+        self.image: QPixmap | None = None
+        self.photo_size = QSize()
         self.heat: QImage | None = None
         self.opacity = 0.5
         self.box: tuple[float, float, float, float] | None = None
@@ -48,8 +52,13 @@ class QueryView(QWidget):
         self._drag_from: QPointF | None = None
         self._drag_to: QPointF | None = None
 
-    def set_photo(self, image: QImage) -> None:
+    def set_photo(self, image: QPixmap | None, size: tuple[int, int] | None = None) -> None:
+        """Show ``image``, the upright photo of full-resolution ``size`` (W, H), scaled."""
         self.image, self.heat, self.box, self.point = image, None, None, None
+        if image is None:
+            self.photo_size = QSize()
+        else:
+            self.photo_size = QSize(*size) if size else image.size()
         self.update()
 
     def set_heatmap(self, heat: QImage | None, opacity: float | None = None) -> None:
@@ -59,18 +68,19 @@ class QueryView(QWidget):
         self.update()
 
     def image_rect(self) -> QRectF:
-        return fit_rect(self.image.size() if self.image else QSize(), self.rect())
+        return fit_rect(self.photo_size, self.rect())
 
     def to_image(self, p: QPointF) -> tuple[float, float]:
         r = self.image_rect()
-        s = self.image.width() / r.width()
-        x = min(max((p.x() - r.x()) * s, 0.0), float(self.image.width()))
-        y = min(max((p.y() - r.y()) * s, 0.0), float(self.image.height()))
+        w, h = self.photo_size.width(), self.photo_size.height()
+        s = w / r.width()
+        x = min(max((p.x() - r.x()) * s, 0.0), float(w))
+        y = min(max((p.y() - r.y()) * s, 0.0), float(h))
         return x, y
 
     def to_widget(self, x: float, y: float) -> QPointF:
         r = self.image_rect()
-        s = r.width() / self.image.width()
+        s = r.width() / self.photo_size.width()
         return QPointF(r.x() + x * s, r.y() + y * s)
 
     def mousePressEvent(self, e) -> None:
@@ -110,7 +120,7 @@ class QueryView(QWidget):
             )
             return
         r = self.image_rect()
-        p.drawImage(r, self.image)
+        p.drawPixmap(r, self.image, QRectF(self.image.rect()))
         if self.heat is not None:
             target = r
             if self.box is not None:

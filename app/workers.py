@@ -2,8 +2,19 @@
 
 The engine function gets plain callables — ``progress(done, total, message)`` and
 ``should_stop()`` — never Qt objects; the worker turns them into signals, which Qt delivers
-on the GUI thread. ``cancel()`` is cooperative: the engine checks ``should_stop()`` between
-steps. ``TaskSlot`` keeps one task per panel: starting a new one cancels the old.
+on the GUI thread.
+
+The contract (superqt's ``WorkerBase``, Orange's ``ConcurrentMixin``):
+
+- ``stop()`` asks the engine to stop between steps (``should_stop()`` turns true); whatever
+  the engine returns is still delivered. Indexing and training return a partial result marked
+  ``cancelled``, which is what their Cancel buttons show.
+- ``cancel()`` also stops, and drops the task: its ``progress``, ``result`` and ``error`` are
+  never delivered, even if it had already finished on its thread — the check is made on the
+  GUI thread when the signal arrives, so nothing queued before the cancel slips through.
+  ``finished`` is always delivered.
+- ``TaskSlot`` holds one task per panel: ``start`` cancels the previous task, so a superseded
+  search never replaces the results of a newer one.
 """
 
 from __future__ import annotations
@@ -13,58 +24,119 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
 
 from engine.errors import VisualSearchError
 
+#: workers started and not yet finished on the GUI side; keeps them alive while they run
+_RUNNING: dict[int, Worker] = {}  # id(worker.signals) → worker
+
 
 class WorkerSignals(QObject):
+    """What a worker reports, delivered on the GUI thread (this object lives there).
+
+    The worker thread emits the private ``_raw_*`` signals; the slots here relay them to the
+    public ones unless the task was cancelled meanwhile. It holds no reference to its worker
+    (no cycle for the garbage collector to break on some other thread).
+    """
+
     progress = Signal(int, int, str)
     result = Signal(object)
     error = Signal(str, str)  # one-line message, details (traceback) to copy
     finished = Signal()
 
+    _raw_progress = Signal(int, int, str)
+    _raw_result = Signal(object)
+    _raw_error = Signal(str, str)
+    _raw_finished = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cancelled = False  # read and written on the GUI thread only
+        self._raw_progress.connect(self._relay_progress)
+        self._raw_result.connect(self._relay_result)
+        self._raw_error.connect(self._relay_error)
+        self._raw_finished.connect(self._relay_finished)
+
+    @Slot(int, int, str)
+    def _relay_progress(self, done: int, total: int, message: str) -> None:
+        if not self.cancelled:
+            self.progress.emit(done, total, message)
+
+    @Slot(object)
+    def _relay_result(self, out: object) -> None:
+        if not self.cancelled:
+            self.result.emit(out)
+
+    @Slot(str, str)
+    def _relay_error(self, message: str, details: str) -> None:
+        if not self.cancelled:
+            self.error.emit(message, details)
+
+    @Slot()
+    def _relay_finished(self) -> None:
+        self.finished.emit()
+        # let go of the worker after this event: deleting this object while it delivers one
+        # of its own signals could crash
+        key = id(self)
+        QTimer.singleShot(0, lambda: _RUNNING.pop(key, None))
+
 
 class Worker(QRunnable):
+    """Runs ``fn(*args, **kwargs)`` once; ``progress`` and ``should_stop`` are passed to ``fn``
+    when it has parameters of those names."""
+
     def __init__(self, fn: Callable, *args, **kwargs) -> None:
         super().__init__()
         self.setAutoDelete(False)
         self.fn, self.args, self.kwargs = fn, args, kwargs
         self.signals = WorkerSignals()
-        self._cancel = threading.Event()
+        self._stop = threading.Event()
         self.done = threading.Event()
         params = inspect.signature(fn).parameters
         if "progress" in params:
             self.kwargs.setdefault("progress", self._progress)
         if "should_stop" in params:
-            self.kwargs.setdefault("should_stop", self._cancel.is_set)
+            self.kwargs.setdefault("should_stop", self._stop.is_set)
 
     def _progress(self, done: int, total: int, message: str) -> None:
-        self.signals.progress.emit(int(done), int(total), str(message))
+        self.signals._raw_progress.emit(int(done), int(total), str(message))
+
+    def stop(self) -> None:
+        """Ask the engine to stop early; its (partial) result is still delivered."""
+        self._stop.set()
 
     def cancel(self) -> None:
-        self._cancel.set()
+        """Stop and drop: nothing but ``finished`` is delivered from now on."""
+        self.signals.cancelled = True
+        self._stop.set()
 
     @property
     def cancelled(self) -> bool:
-        return self._cancel.is_set()
+        return self.signals.cancelled
+
+    def start(self, pool: QThreadPool | None = None) -> Worker:
+        """Run on ``pool`` (Qt's global pool by default); kept alive until it has finished."""
+        _RUNNING[id(self.signals)] = self
+        (pool or QThreadPool.globalInstance()).start(self)
+        return self
 
     def run(self) -> None:
         try:
             out = self.fn(*self.args, **self.kwargs)
         except VisualSearchError as e:
-            self.signals.error.emit(str(e), "")
+            self.signals._raw_error.emit(str(e), "")
         except Exception as e:  # shown in a dialog; the app keeps running
-            self.signals.error.emit(f"{type(e).__name__}: {e}", traceback.format_exc())
+            self.signals._raw_error.emit(f"{type(e).__name__}: {e}", traceback.format_exc())
         else:
-            self.signals.result.emit(out)
+            self.signals._raw_result.emit(out)
         finally:
             self.done.set()
-            self.signals.finished.emit()
+            self.signals._raw_finished.emit()
 
 
 class TaskSlot(QObject):
-    """At most one running task: ``start`` cancels the previous one first."""
+    """At most one task: ``start`` cancels the previous one, whose result is then dropped."""
 
     def __init__(self, parent: QObject | None = None, pool: QThreadPool | None = None) -> None:
         super().__init__(parent)
@@ -74,15 +146,20 @@ class TaskSlot(QObject):
 
     def start(self, worker: Worker) -> Worker:
         self.cancel()
+        self._alive = {w for w in self._alive if not w.done.is_set()}
         self.current = worker
         self._alive.add(worker)
-        worker.signals.finished.connect(lambda w=worker: self._alive.discard(w))
-        self.pool.start(worker)
-        return worker
+        return worker.start(self.pool)
 
     def cancel(self) -> None:
+        """Cancel the current task: it stops early and its result is dropped."""
         if self.current is not None:
             self.current.cancel()
+
+    def stop(self) -> None:
+        """Ask the current task to stop early; what it returns is still delivered."""
+        if self.current is not None:
+            self.current.stop()
 
     def busy(self) -> bool:
         return self.current is not None and not self.current.done.is_set()
@@ -91,3 +168,8 @@ class TaskSlot(QObject):
         """Cancel and wait for every task of this slot (used on close and in tests)."""
         self.cancel()
         return all(w.done.wait(timeout) for w in list(self._alive))
+
+
+def wait_all(timeout: float = 30.0) -> bool:
+    """Wait for every running worker (tests and shutdown); cancels none."""
+    return all(w.done.wait(timeout) for w in list(_RUNNING.values()))

@@ -25,7 +25,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 @pytest.fixture
 def scene_jpeg(tmp_path):
     """A small generated JPEG scene with one known object; returns (path, box)."""
-    from engine.synth import render_scene
+    from engine.generator import render_scene
 
     img, placements = render_scene([3], seed=7, size=(320, 240))
     path = tmp_path / "scene.jpg"
@@ -55,7 +55,7 @@ MODEL = "gem:resnet18"  # seeded untrained network: the same fingerprint in ever
 @pytest.fixture(scope="session")
 def _photo_template(tmp_path_factory):
     """12 generated photos (4 objects x 3 views) in two sub-folders, made once per session."""
-    from engine.synth import render_scene
+    from engine.generator import render_scene
 
     root = tmp_path_factory.mktemp("photos-template")
     for ident in range(4):
@@ -84,6 +84,31 @@ def library(tmp_path):
     lib = Library(tmp_path / "lib", device="cpu")
     yield lib
     lib.close()
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The main window over a fresh library; teardown waits for every worker it started."""
+    from app.gui import MainWindow
+    from engine.library import Library
+
+    lib = Library(tmp_path / "lib", device="cpu")
+    win = MainWindow(lib, model=MODEL)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.shutdown()
+    lib.close()
+
+
+def indexed_and_searched(window, qtbot, photos, query):
+    """Index ``photos`` in ``window``, search ``query`` and wait until its photo is shown."""
+    panel = window.search_panel
+    with qtbot.waitSignal(window.library_panel.indexing_finished, timeout=120_000):
+        window.library_panel.index_folders([str(photos)])
+    with qtbot.waitSignal(panel.search_finished, timeout=60_000):
+        panel.search(str(query))
+    qtbot.waitUntil(lambda: panel.shown_path == str(query), timeout=20_000)
 
 
 @pytest.fixture(autouse=True, scope="session")

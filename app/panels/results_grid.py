@@ -1,0 +1,51 @@
+"""The grid of ranked results: thumbnails painted by ``ResultDelegate`` over a ``ResultsModel``."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtWidgets import QListView, QWidget
+
+from ..models import PathRole, ResultsModel
+from ..views import ResultDelegate
+
+
+class ResultsGrid(QListView):
+    """Virtualised icon grid; reports what the user does with a result as paths."""
+
+    open_requested = Signal(str)  # double-click
+    menu_requested = Signal(str, QPoint)  # right-click: path, global position
+    near_end = Signal()  # the user scrolled to the end of the list
+
+    def __init__(self, model: ResultsModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        #: heatmap opacity the delegate paints with; None while heatmaps are off
+        self.heat_opacity: float | None = None
+        self.setModel(model)
+        self.setViewMode(QListView.ViewMode.IconMode)
+        self.setResizeMode(QListView.ResizeMode.Adjust)
+        self.setUniformItemSizes(True)  # virtualised: only visible rows are asked
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setIconSize(QSize(160, 120))
+        self.setGridSize(QSize(180, 170))
+        self.setMovement(QListView.Movement.Static)
+        self.setItemDelegate(ResultDelegate(lambda: self.heat_opacity, self))
+        self.setAccessibleName("Search results")
+        self.doubleClicked.connect(lambda index: self.open_requested.emit(index.data(PathRole)))
+        self.verticalScrollBar().valueChanged.connect(self._scrolled)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+
+    def set_heat_opacity(self, opacity: float | None) -> None:
+        self.heat_opacity = opacity
+        self.viewport().update()
+
+    def _scrolled(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        # only when the user has scrolled: layout passes also move the range at value 0
+        if value > 0 and value >= bar.maximum() - bar.pageStep() // 2:
+            self.near_end.emit()
+
+    def _menu(self, pos: QPoint) -> None:
+        index = self.indexAt(pos)
+        if index.isValid():
+            self.menu_requested.emit(index.data(PathRole), self.viewport().mapToGlobal(pos))
