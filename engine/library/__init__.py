@@ -125,6 +125,17 @@ class Library:
 
     # ----------------------------------------------------------------- models
 
+    def configure(self, device: str | None = None, index_kind: str | None = None) -> None:
+        """Use another device or index type from now on; loaded models and indexes are
+        dropped, so the next call loads them afresh."""
+        with self._lock:
+            if device is not None:
+                self.device = device
+            if index_kind is not None:
+                self.index_kind = index_kind
+            self._models.clear()
+            self._indexes.clear()
+
     def current_model_spec(self) -> str:
         """The model most recently used to index this library (``default`` for a new one)."""
         models = self.store.models()
