@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from engine.generator import render_scene
 from engine.library import Library, LibraryBusyError
 from engine.library.lock import WriterLock
-from engine.synth import render_scene
 from tests.conftest import MODEL
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,10 +11,10 @@ import pytest
 from PIL import Image
 
 from engine.cli import main
+from engine.generator import render_scene
 from engine.imageio import HEIF_SUPPORTED
 from engine.library import indexer as indexer_mod
 from engine.library.store import Store
-from engine.synth import render_scene
 from tests.conftest import MODEL
 from tests.helpers import png_bomb, save_with_orientation, truncated_jpeg
 

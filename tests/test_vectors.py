@@ -108,8 +108,7 @@ def test_saved_index_follows_the_store_generation(tmp_path, photos):
     vi = other.vector_index(row2)
     assert vi.ntotal == 12 and vi.generation > old_gen and not vi.rebuilt
     # a generation moved on behind the saved index's back: it catches up (nothing to apply)
-    with other.store.begin() as c:
-        new_gen = other.store._bump(c, row2.id)
+    new_gen = other.store.bump_generation(row2.id)
     third = Library(tmp_path / "lib", device="cpu")
     _, row3 = third.model(MODEL)
     vi3 = third.vector_index(row3)

@@ -15,21 +15,18 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-
-import numpy as np
-from sqlalchemy import delete, insert, update
+from dataclasses import asdict, dataclass, field, replace
 
 from ..errors import BadImageError
 from ..extract import Extraction, Extractor
-from .scan import Entry, WalkProblem, quick_hash, walk
-from .store import FAILED, NEW, OK, FileRow, ModelRow, Store, files_t, fs_text, vectors_t
+from .fspath import fs_text
+from .scan import WalkProblem, quick_hash, walk
+from .store import OK, FileRow, FileState, ModelRow, Store
 
 ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]
 
-#: rows per scan transaction, photos per extraction commit
-SCAN_CHUNK = 5000
+#: photos per extraction commit (or fewer, when COMMIT_SECONDS have passed)
 COMMIT_EVERY = 16
 COMMIT_SECONDS = 2.0
 
@@ -80,116 +77,104 @@ class Indexer:
     # ----------------------------------------------------------------- scan
 
     def scan(self, folders: list[tuple[int, bytes]], summary: IndexSummary) -> None:
-        existing: dict[bytes, FileRow] = {}
+        """Reconcile the store with the files under ``folders`` ``[(id, path)]``."""
+        stored = self._stored(folders)
+        found = self._walk(folders, summary)
+        if found is None:
+            return
+        new, changed, vanished = self._compare(found, stored, summary)
+        moved, added = self._match_moves(new, vanished, summary)
+        self.store.move_files(moved)
+        self.store.add_files(added)
+        self.store.reset_files(self._rehash(changed, summary))
+        self.store.remove_files([r.id for r in vanished.values()])
+        summary.removed += len(vanished)
         for fid, _ in folders:
-            existing.update(self.store.files_in_folder(fid))
-        found: dict[bytes, tuple[int, Entry]] = {}
+            self.store.mark_scanned(fid)
+
+    def _stored(self, folders: list[tuple[int, bytes]]) -> dict[bytes, FileRow]:
+        """What the store holds under ``folders``, by path."""
+        stored: dict[bytes, FileRow] = {}
+        for fid, _ in folders:
+            stored.update(self.store.files_in_folder(fid))
+        return stored
+
+    def _walk(
+        self, folders: list[tuple[int, bytes]], summary: IndexSummary
+    ) -> dict[bytes, FileState] | None:
+        """Every photo on disk under ``folders`` (stat only), or None when stopped."""
+        found: dict[bytes, FileState] = {}
         problems: list[WalkProblem] = []
         n = 0
         for fid, root in folders:
-            for entry in walk(root, problems, self.exclude):
-                found[entry.path] = (fid, entry)
+            for e in walk(root, problems, self.exclude):
+                found[e.path] = FileState(fid, e.path, e.size, e.mtime_ns, error=e.error)
                 n += 1
                 if n % 2000 == 0:
                     self.progress(n, 0, f"scanning: {n} photos found")
                     if self.should_stop():
                         summary.cancelled = True
-                        return
+                        return None
         summary.problems.extend(f"{fs_text(p.path)}: {p.reason}" for p in problems)
+        return found
 
-        now = time.time()
-        unchanged, changed, new = 0, [], []
-        for path, (fid, e) in found.items():
-            row = existing.get(path)
+    @staticmethod
+    def _compare(
+        found: dict[bytes, FileState], stored: dict[bytes, FileRow], summary: IndexSummary
+    ) -> tuple[list[FileState], list[tuple[FileRow, FileState]], dict[bytes, FileRow]]:
+        """Split what was found into new paths and changed files (same size and mtime is
+        unchanged, counted in ``summary``), and list the stored files that vanished."""
+        new, changed, unchanged = [], [], 0
+        for path, f in found.items():
+            row = stored.get(path)
             if row is None:
-                new.append((fid, e))
-            elif row.size == e.size and row.mtime_ns == e.mtime_ns and e.error is None:
+                new.append(f)
+            elif row.size == f.size and row.mtime_ns == f.mtime_ns and f.error is None:
                 unchanged += 1
             else:
-                changed.append((row, fid, e))
-        vanished = {p: r for p, r in existing.items() if p not in found}
-        summary.skipped_unchanged = unchanged  # corrected below for pending ones
+                changed.append((row, f))
+        summary.skipped_unchanged = unchanged  # corrected by extract_pending for pending ones
+        vanished = {p: r for p, r in stored.items() if p not in found}
+        return new, changed, vanished
 
-        # moves: a new path with the content of a vanished file keeps that file's row
+    @staticmethod
+    def _match_moves(
+        new: list[FileState], vanished: dict[bytes, FileRow], summary: IndexSummary
+    ) -> tuple[list[tuple[int, FileState]], list[FileState]]:
+        """Hash the new files; one with the content of a vanished file is that file moved (it
+        keeps its row, id and vectors, and leaves ``vanished``). Returns (moves, additions)."""
         by_hash: dict[tuple[str, int], list[FileRow]] = {}
         for r in vanished.values():
             if r.content_hash:
                 by_hash.setdefault((r.content_hash, r.size), []).append(r)
-        hashed_new = []
-        for fid, e in new:
-            h = None if e.error else quick_hash(e.path, e.size)
-            hashed_new.append((fid, e, h))
-
-        ops: list[Callable] = []
-        for fid, e, h in hashed_new:
-            cands = by_hash.get((h, e.size)) if h else None
+        moved, added = [], []
+        for f in new:
+            f = replace(f, content_hash=None if f.error else quick_hash(f.path, f.size))
+            cands = by_hash.get((f.content_hash, f.size)) if f.content_hash else None
             if cands:
                 r = cands.pop()
                 del vanished[r.path]
-                summary.moved += 1
-                ops.append(
-                    lambda c, r=r, fid=fid, e=e: c.execute(
-                        update(files_t)
-                        .where(files_t.c.id == r.id)
-                        .values(path=e.path, folder_id=fid, mtime_ns=e.mtime_ns, updated_at=now)
-                    )
-                )
+                moved.append((r.id, f))
             else:
-                status, err = (FAILED, e.error) if e.error else (NEW, None)
-                ops.append(
-                    lambda c, fid=fid, e=e, h=h, status=status, err=err: c.execute(
-                        insert(files_t).values(
-                            folder_id=fid,
-                            path=e.path,
-                            size=e.size,
-                            mtime_ns=e.mtime_ns,
-                            content_hash=h,
-                            status=status,
-                            error=err,
-                            updated_at=now,
-                        )
-                    )
-                )
-                if e.error:
+                added.append(f)
+                if f.error:
                     summary.failed += 1
-        for row, fid, e in changed:
-            h = None if e.error else quick_hash(e.path, e.size)
-            status, err = (FAILED, e.error) if e.error else (NEW, None)
-            if e.error:
+        summary.moved += len(moved)
+        return moved, added
+
+    @staticmethod
+    def _rehash(
+        changed: list[tuple[FileRow, FileState]], summary: IndexSummary
+    ) -> list[tuple[int, FileState]]:
+        """Changed files with their new content hash, as ``(file id, state)``."""
+        out = []
+        for row, f in changed:
+            out.append(
+                (row.id, replace(f, content_hash=None if f.error else quick_hash(f.path, f.size)))
+            )
+            if f.error:
                 summary.failed += 1
-
-            def op(c, row=row, fid=fid, e=e, h=h, status=status, err=err):
-                c.execute(delete(vectors_t).where(vectors_t.c.file_id == row.id))
-                c.execute(
-                    update(files_t)
-                    .where(files_t.c.id == row.id)
-                    .values(
-                        folder_id=fid,
-                        size=e.size,
-                        mtime_ns=e.mtime_ns,
-                        content_hash=h,
-                        status=status,
-                        error=err,
-                        width=None,
-                        height=None,
-                        updated_at=now,
-                    )
-                )
-
-            ops.append(op)
-        for r in vanished.values():
-            summary.removed += 1
-            ops.append(lambda c, r=r: c.execute(delete(files_t).where(files_t.c.id == r.id)))
-
-        touched_vectors = bool(changed or vanished)
-        for start in range(0, len(ops), SCAN_CHUNK):
-            with self.store.begin() as c:
-                for op in ops[start : start + SCAN_CHUNK]:
-                    op(c)
-                if touched_vectors:
-                    Store._bump_all(c)
-        for fid, _ in folders:
-            self.store.mark_scanned(fid)
+        return out
 
     # ----------------------------------------------------------------- extract
 
@@ -228,39 +213,15 @@ class Indexer:
         if done < total:
             summary.cancelled = True
 
-    def _commit(self, batch, summary: IndexSummary) -> None:
-        now = time.time()
-        with self.store.begin() as c:
-            generation = Store._bump(c, self.model.id)
-            for row, out in batch:
-                if isinstance(out, BadImageError):
-                    c.execute(
-                        update(files_t)
-                        .where(files_t.c.id == row.id)
-                        .values(status=FAILED, error=str(out), updated_at=now)
-                    )
-                    summary.failed += 1
-                    continue
-                vec = np.ascontiguousarray(out.descriptor, dtype=np.float32)
-                c.execute(
-                    insert(vectors_t)
-                    .prefix_with("OR REPLACE")
-                    .values(
-                        file_id=row.id,
-                        model_id=self.model.id,
-                        vector=vec.tobytes(),
-                        generation=generation,
-                    )
-                )
-                c.execute(
-                    update(files_t)
-                    .where(files_t.c.id == row.id)
-                    .values(
-                        status=OK,
-                        error=None,
-                        width=out.original_size[0],
-                        height=out.original_size[1],
-                        updated_at=now,
-                    )
-                )
-                summary.indexed += 1
+    def _commit(
+        self, batch: list[tuple[FileRow, Extraction | BadImageError]], summary: IndexSummary
+    ) -> None:
+        done = [
+            (row.id, out.descriptor, out.original_size)
+            for row, out in batch
+            if not isinstance(out, BadImageError)
+        ]
+        failed = [(row.id, str(out)) for row, out in batch if isinstance(out, BadImageError)]
+        self.store.record_extractions(self.model.id, done, failed)
+        summary.indexed += len(done)
+        summary.failed += len(failed)

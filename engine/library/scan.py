@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..photos import IMAGE_EXTENSIONS, is_photo_name  # noqa: F401  (re-exported)
+from .fspath import is_within
 
 #: folders never worth indexing (system, trash and NAS thumbnail folders)
 SKIP_DIRS = {
@@ -106,7 +107,7 @@ def walk(
 
 
 def _excluded(path: bytes, exclude: tuple[bytes, ...]) -> bool:
-    return any(path == x or path.startswith(x.rstrip(b"/") + b"/") for x in exclude)
+    return any(is_within(path, x) for x in exclude)
 
 
 def _reason(e: OSError, is_link: bool = False) -> str:
