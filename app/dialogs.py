@@ -157,12 +157,14 @@ class SettingsDialog(QDialog):
             QSpinBox,
         )
 
+        from engine.models import list_models
+
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
         self.model = QComboBox()
         self.model.setEditable(True)
-        self.model.addItems(["default", "gem", "cider", "ugalr"])
+        self.model.addItems(["default", *list_models()])
         self.model.setCurrentText(settings.model)
         self.model.setToolTip("An architecture name, 'default', or a checkpoint folder")
         browse = QPushButton("Checkpoint…")

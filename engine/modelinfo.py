@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 
 from .config import ModelConfig
@@ -40,6 +42,10 @@ def architecture_table(backbones: list[str] | None = None) -> list[dict]:
                         "feature_dim": int(m.feature_dim),
                         "scales": list(cfg.scales),
                         "description": entry.description,
+                        # training defaults (the registry's entry)
+                        "arcface_margin": entry.arcface_margin,
+                        "aux_loss": dataclasses.asdict(entry.aux_loss) if entry.aux_loss else None,
+                        "cider_ft": entry.finetune_head is not None,
                     }
                 )
     return rows

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import torch
 from torch import nn
@@ -38,6 +40,8 @@ class RetrievalModel(nn.Module):
     feature_dim: int
     #: the model's config (an ``engine.config.ModelConfig``, resolved)
     config: object
+    #: width of each ``ModelOutput.aux`` embedding, by key (what an auxiliary head takes)
+    aux_dims: Mapping[str, int] = MappingProxyType({})
 
     def forward(self, x: torch.Tensor) -> ModelOutput:  # pragma: no cover - abstract
         raise NotImplementedError

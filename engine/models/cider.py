@@ -77,6 +77,7 @@ class CiDeRNet(RetrievalModel):
     "cider",
     CiDeRParams,
     "CiDeR: ResNet → SE → SKNet (convex fusion) → attentional localization → GeM → FC → L2",
+    finetune_head=CiDeRNet.head_modules,
 )
 def build_cider(config) -> CiDeRNet:
     return CiDeRNet(config)

@@ -1,7 +1,10 @@
-"""Model registry: architectures by name, each with a hyper-parameter dataclass.
+"""Model registry: architectures by name, each with a hyper-parameter dataclass and the facts
+training needs about it.
 
-``@register_model("name", Params)`` on a builder ``fn(config) -> RetrievalModel``;
-``create_model(config)`` builds one; ``list_models()`` names them.
+``@register_model("name", Params, ...)`` on a builder ``fn(config) -> RetrievalModel``;
+``create_model(config)`` builds one; ``list_models()`` names them. Everything that differs per
+architecture (default margin, auxiliary loss, CiDeR-FT head, the papers' training backbone) is
+in its :class:`ArchEntry`, so adding an architecture touches its own file and one import line.
 """
 
 from __future__ import annotations
@@ -9,10 +12,22 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from torch import nn
 
 from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AuxLoss:
+    """Intermediate supervision on ``ModelOutput.aux[output]`` (a ``(B, model.aux_dims[output])``
+    embedding), added as ``weight`` × the main objective on it: cross-entropy through a linear
+    classifier on labelled sets, InfoNCE on generated objects (``L = L_g + λ L_a``)."""
+
+    output: str
+    weight: float
 
 
 @dataclass(frozen=True)
@@ -23,6 +38,16 @@ class ArchEntry:
     description: str
     default_backbone: str
     default_scales: tuple[float, ...]
+    #: the paper's ArcFace margin (used when a training run does not set one)
+    arcface_margin: float = 0.3
+    #: the auxiliary loss training adds, if any
+    aux_loss: AuxLoss | None = None
+    #: ``fn(model) -> [modules]`` CiDeR-FT's second stage trains (the rest stays frozen);
+    #: None: the architecture has no two-stage schedule
+    finetune_head: Callable[[Any], list[nn.Module]] | None = None
+    #: the papers' training backbone and image size (the training wizard's defaults)
+    train_backbone: str = "resnet101"
+    train_image_size: int = 512
 
 
 _REGISTRY: dict[str, ArchEntry] = {}
@@ -34,10 +59,28 @@ def register_model(
     description: str,
     default_backbone: str = "resnet50",
     default_scales: tuple[float, ...] = (1.0,),
+    *,
+    arcface_margin: float = 0.3,
+    aux_loss: AuxLoss | None = None,
+    finetune_head: Callable[[Any], list[nn.Module]] | None = None,
+    train_backbone: str = "resnet101",
+    train_image_size: int = 512,
 ) -> Callable:
+    """Register ``fn(config) -> RetrievalModel`` under ``name`` (see :class:`ArchEntry`)."""
+
     def deco(fn: Callable) -> Callable:
         _REGISTRY[name] = ArchEntry(
-            name, fn, params_cls, description, default_backbone, tuple(default_scales)
+            name,
+            fn,
+            params_cls,
+            description,
+            default_backbone,
+            tuple(default_scales),
+            arcface_margin=arcface_margin,
+            aux_loss=aux_loss,
+            finetune_head=finetune_head,
+            train_backbone=train_backbone,
+            train_image_size=train_image_size,
         )
         return fn
 

@@ -16,7 +16,7 @@ from .backbones import ResNetBackbone
 from .base import ModelOutput, RetrievalModel, activation_map
 from .context import SpatialParams, build_context, pool_with_context
 from .layers import LALM, GeM, Whitening, l2n, minmax_norm
-from .registry import register_model
+from .registry import AuxLoss, register_model
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class UGALRNet(RetrievalModel):
         self.num_features = config.descriptor_dim or 512
         self.lalm = LALM(c3, p.reduce_dim, p.inner_dim)
         self.local_whiten = Whitening(c3, p.local_dim)
+        self.aux_dims = {"local": p.local_dim}
         self.pool = GeM(p.gem_p, learnable=p.gem_learnable)
         self.smooth, self.gcn = build_context(c, p)
         self.whiten = Whitening(c, self.num_features)
@@ -68,6 +69,9 @@ class UGALRNet(RetrievalModel):
     UGALRParams,
     "UGALR: ResNet block 3 → LALM (non-local + channel attention) → block 4 (C+1) → GeM → FC",
     default_scales=(0.3535, 0.5, 0.7071, 1.0, 1.4142),
+    arcface_margin=0.15,
+    aux_loss=AuxLoss("local", weight=0.6),  # λ of L = L_g + λ L_a
+    train_backbone="resnet50",
 )
 def build_ugalr(config) -> UGALRNet:
     return UGALRNet(config)
