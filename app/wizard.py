@@ -6,12 +6,9 @@ Every step calls the engine on worker threads (``open_dataset``, ``audit``, ``Tr
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import ClassVar
 
-from PySide6.QtCore import QObject, QPointF, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,73 +21,20 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QVBoxLayout,
-    QWidget,
     QWizard,
     QWizardPage,
 )
 
 from engine.paths import models_dir
 
+from .curves import CurveWidget
 from .workers import TaskSlot, Worker
 
-#: the papers' choices per method: backbone, image size, ArcFace margin
-PAPER_DEFAULTS = {
-    "gem": ("resnet101", 512),
-    "cider": ("resnet101", 512),
-    "ugalr": ("resnet50", 512),
-}
 
+class _Records(QObject):
+    """Carries the trainer's metric records (``on_record``) to the GUI thread."""
 
-class CurveWidget(QWidget):
-    """Live curves (loss, accuracy, learning rate), each scaled to its own range."""
-
-    COLOURS: ClassVar[dict[str, QColor]] = {
-        "loss": QColor(220, 60, 60),
-        "accuracy": QColor(40, 160, 80),
-        "lr": QColor(60, 110, 220),
-    }
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setMinimumHeight(160)
-        self.setAccessibleName("Training curves")
-        self.series: dict[str, list[float]] = {k: [] for k in self.COLOURS}
-
-    def add(self, event: dict) -> None:
-        for k in self.series:
-            v = event.get(k)
-            if isinstance(v, (int, float)) and math.isfinite(v):
-                self.series[k].append(float(v))
-        self.update()
-
-    def paintEvent(self, _e) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        r = self.rect().adjusted(8, 8, -8, -20)
-        p.drawRect(r)
-        x = 12
-        for name, colour in self.COLOURS.items():
-            p.setPen(colour)
-            p.drawText(x, self.height() - 5, name)
-            x += 80
-            ys = self.series[name]
-            if len(ys) < 2:
-                continue
-            lo, hi = min(ys), max(ys)
-            span = (hi - lo) or 1.0
-            pts = [
-                QPointF(
-                    r.left() + r.width() * i / (len(ys) - 1),
-                    r.bottom() - r.height() * (v - lo) / span,
-                )
-                for i, v in enumerate(ys)
-            ]
-            p.setPen(QPen(colour, 1.5))
-            p.drawPolyline(pts)
-
-
-class _Events(QObject):
-    event = Signal(object)
+    record = Signal(object)
 
 
 class DataPage(QWizardPage):
@@ -208,10 +152,13 @@ class ReportPage(QWizardPage):
 
 class MethodPage(QWizardPage):
     def __init__(self) -> None:
+        from engine.models import list_models
+        from engine.training.config import TrainConfig
+
         super().__init__()
         self.setTitle("Method")
         self.method = QComboBox()
-        self.method.addItems(["cider", "ugalr", "gem"])
+        self.method.addItems(list_models())
         self.backbone = QComboBox()
         self.backbone.addItems(["resnet18", "resnet34", "resnet50", "resnet101"])
         self.size = QSpinBox()
@@ -225,7 +172,8 @@ class MethodPage(QWizardPage):
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
         self.method.currentTextChanged.connect(self._defaults)
-        self._defaults("cider")
+        self.method.setCurrentText(TrainConfig.method)
+        self._defaults(self.method.currentText())
         form = QFormLayout(self)
         for label, w in (
             ("Method", self.method),
@@ -238,9 +186,12 @@ class MethodPage(QWizardPage):
             form.addRow(label, w)
 
     def _defaults(self, method: str) -> None:
-        backbone, size = PAPER_DEFAULTS[method]
-        self.backbone.setCurrentText(backbone)
-        self.size.setValue(size)
+        """The paper's training backbone and image size for ``method`` (the registry's)."""
+        from engine.models import get_entry
+
+        entry = get_entry(method)
+        self.backbone.setCurrentText(entry.train_backbone)
+        self.size.setValue(entry.train_image_size)
 
 
 class TrainPage(QWizardPage):
@@ -252,7 +203,8 @@ class TrainPage(QWizardPage):
         self.status = QLabel("")
         self.cancel = QPushButton("Cancel")
         self.resume = QPushButton("Resume")
-        self.cancel.clicked.connect(lambda: self.task.cancel())
+        # stop, not cancel: the trainer's partial result (saved state, "cancelled") must arrive
+        self.cancel.clicked.connect(lambda: self.task.stop())
         self.resume.clicked.connect(lambda: self.start(resume=True))
         lay = QVBoxLayout(self)
         lay.addWidget(self.curves, 1)
@@ -263,26 +215,30 @@ class TrainPage(QWizardPage):
         row.addWidget(self.cancel)
         lay.addLayout(row)
         self.task = TaskSlot(self)
-        self.events = _Events()
-        self.events.event.connect(self._on_event)
+        self.records = _Records()
+        self.records.record.connect(self._on_record)
         self.result = None
 
     def initializePage(self) -> None:
         self.start(resume=False)
 
     def start(self, resume: bool) -> None:
-        from engine.training.trainer import TrainConfig, Trainer
+        from engine.training.config import TrainConfig
+        from engine.training.trainer import Trainer
 
         m = self.wiz.method_page
-        cfg = TrainConfig(
-            method=m.method.currentText(),
-            backbone=m.backbone.currentText(),
-            image_size=m.size.value(),
-            epochs=m.epochs.value(),
-            batch_size=m.batch.value(),
-            device=m.device.currentText(),
-            workers=self.wiz.workers,
-            **self.wiz.train_overrides,
+        # from_dict: the overrides may name fields of any part (common, labelled, generated)
+        cfg = TrainConfig.from_dict(
+            dict(
+                method=m.method.currentText(),
+                backbone=m.backbone.currentText(),
+                image_size=m.size.value(),
+                epochs=m.epochs.value(),
+                batch_size=m.batch.value(),
+                device=m.device.currentText(),
+                workers=self.wiz.workers,
+                **self.wiz.train_overrides,
+            )
         )
         trainer = Trainer(cfg, self.wiz.report_page.dataset, self.field("out"))
         self.result = None
@@ -290,24 +246,20 @@ class TrainPage(QWizardPage):
         self.resume.setEnabled(False)
         self.cancel.setEnabled(True)
 
-        def job(should_stop):
+        def job(progress, should_stop):
             return trainer.run(
-                progress=self.events.event.emit, should_stop=should_stop, resume=resume
+                progress, should_stop, resume=resume, on_record=self.records.record.emit
             )
 
         w = Worker(job)
+        w.signals.progress.connect(lambda done, total, message: self.status.setText(message))
         w.signals.result.connect(self._on_done)
         w.signals.error.connect(lambda msg, d: self.status.setText(f"training failed: {msg}"))
         self.task.start(w)
 
-    def _on_event(self, ev: dict) -> None:
-        if ev["kind"] == "step":
-            self.curves.add(ev)
-            self.status.setText(
-                f"epoch {ev['epoch'] + 1}, step {ev['step'] + 1}/{ev['steps']}: loss "
-                f"{ev['loss']:.3f}, accuracy {ev['accuracy']:.2f}, lr {ev['lr']:.4g}, "
-                f"{ev['images_per_s']:.1f} images/s, ETA {int(ev['eta_s'])} s"
-            )
+    def _on_record(self, rec: dict) -> None:
+        if rec["kind"] == "step":
+            self.curves.add(rec)
 
     def _on_done(self, res) -> None:
         self.result = res
@@ -428,4 +380,4 @@ class TrainingWizard(QWizard):
             page.task.wait()
 
 
-__all__ = ["CurveWidget", "TrainingWizard"]
+__all__ = ["TrainingWizard"]

@@ -254,7 +254,7 @@ def sample_boxes(
     return {name: box for name, _, box in _sample_scenes(identities, views, size)}
 
 
-if __name__ == "__main__":  # python -m engine.synth resources/samples
+if __name__ == "__main__":  # python -m engine.generator resources/samples
     import sys
 
     for p in write_sample_photos(sys.argv[1] if len(sys.argv) > 1 else "samples"):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from engine.config import ModelConfig
-from engine.models import create_model
+from engine.models import create_model, list_models
 from engine.models.context import ContextGCN, LearnableSmoothing
 
 
@@ -64,7 +64,7 @@ def test_gcn_is_permutation_equivariant_over_nodes():
     assert torch.allclose(a.sum(-1), torch.ones(1, 10), atol=1e-5)
 
 
-@pytest.mark.parametrize("arch", ["gem", "cider", "ugalr"])
+@pytest.mark.parametrize("arch", list_models())
 def test_switches_change_the_descriptor_only_through_their_path(arch):
     base_cfg = ModelConfig(architecture=arch, backbone="resnet18", pretrained="none").resolved()
     on_cfg = ModelConfig(
@@ -87,9 +87,11 @@ def test_switches_change_the_descriptor_only_through_their_path(arch):
 
 
 def test_both_switches_train_end_to_end_with_the_trainer(tmp_path):
-    from engine.synth import write_training_set
-    from engine.training.data import Augment, FolderDataset
-    from engine.training.trainer import TrainConfig, Trainer
+    from engine.generator import write_training_set
+    from engine.training.batches import Augment
+    from engine.training.config import LabelledConfig, TrainConfig
+    from engine.training.data import FolderDataset
+    from engine.training.trainer import Trainer
 
     write_training_set(tmp_path / "data", classes=4, per_class=4, size=(80, 60))
     cfg = TrainConfig(
@@ -100,10 +102,12 @@ def test_both_switches_train_end_to_end_with_the_trainer(tmp_path):
         batch_size=4,
         workers=0,
         pretrained="none",
-        val_fraction=0.0,
-        augment=Augment(False, (0.5, 1.0), False, 0.0),
-        arcface_margin=0.1,
-        arcface_scale=16,
+        labelled=LabelledConfig(
+            val_fraction=0.0,
+            augment=Augment(False, (0.5, 1.0), False, 0.0),
+            arcface_margin=0.1,
+            arcface_scale=16,
+        ),
         arch_params={"smoothing": True, "gcn": True},
     )
     res = Trainer(cfg, FolderDataset(tmp_path / "data"), tmp_path / "out").run()

@@ -12,8 +12,8 @@ from engine.audit import audit
 from engine.cli import main
 from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
 from engine.extract import Extractor
+from engine.generator import render_scene, write_eval_set, write_training_set
 from engine.geometry import local_features, rerank_order, verify
-from engine.synth import render_scene, write_eval_set, write_training_set
 from engine.training.data import FolderDataset
 
 
@@ -91,7 +91,7 @@ def _planted_pair(tmp_path, overlap: bool):
     write_training_set(train, classes=6, per_class=3, size=SIZE, seed=4, first_identity=100)
     planted = []
     if overlap:
-        from engine.synth import EVAL_IDENTITY_OFFSET
+        from engine.generator import EVAL_IDENTITY_OFFSET
 
         for q in (0, 2):
             ident = EVAL_IDENTITY_OFFSET + q

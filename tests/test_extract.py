@@ -9,8 +9,8 @@ from PIL import Image
 
 from engine.errors import BadImageError, ConfigError
 from engine.extract import Extractor
+from engine.generator import render_scene
 from engine.runtime import resolve_device, resolve_precision
-from engine.synth import render_scene
 
 
 def _scenes(tmp_path, n, size=(160, 120)):

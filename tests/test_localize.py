@@ -12,6 +12,7 @@ from engine.cli import main
 from engine.config import ModelConfig
 from engine.errors import VisualSearchError
 from engine.extract import Extractor
+from engine.generator import render_scene
 from engine.localize import (
     Localizer,
     box_iou,
@@ -23,7 +24,6 @@ from engine.localize import (
     point_to_patch,
 )
 from engine.models import create_model
-from engine.synth import render_scene
 
 W, H = 480, 360
 N = 50

@@ -15,9 +15,11 @@ import pytest
 import torch
 
 from engine.checkpoint import load_checkpoint
-from engine.synth import write_training_set
-from engine.training.data import Augment, FolderDataset
-from engine.training.trainer import TrainConfig, Trainer, lr_at
+from engine.generator import write_training_set
+from engine.training.batches import Augment
+from engine.training.config import LabelledConfig, TrainConfig
+from engine.training.data import FolderDataset
+from engine.training.trainer import Trainer, lr_at
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_AUG = Augment(random_resized_crop=False, hflip=False, color_jitter=0.0)
@@ -30,7 +32,7 @@ def tiny_set(tmp_path_factory):
     return root
 
 
-def _cfg(**kw) -> TrainConfig:
+def _cfg(labelled: dict | None = None, **kw) -> TrainConfig:
     base = dict(
         method="gem",
         backbone="resnet18",
@@ -41,14 +43,12 @@ def _cfg(**kw) -> TrainConfig:
         workers=0,
         warmup_epochs=0.5,
         pretrained="none",
-        arcface_margin=0.1,
-        arcface_scale=16.0,
-        val_fraction=0.0,
-        augment=NO_AUG,
         seed=0,
     )
     base.update(kw)
-    return TrainConfig(**base)
+    lab = dict(arcface_margin=0.1, arcface_scale=16.0, val_fraction=0.0, augment=NO_AUG)
+    lab.update(labelled or {})
+    return TrainConfig(**base, labelled=LabelledConfig(**lab))
 
 
 def _train_args(data: Path, out: Path, epochs: int, batch: int) -> list[str]:
@@ -85,19 +85,26 @@ def _weights(out: Path) -> dict[str, torch.Tensor]:
 
 
 def test_short_training_lowers_the_loss(tiny_set, tmp_path):
-    events = []
+    records, calls = [], []
     res = Trainer(_cfg(epochs=8), FolderDataset(tiny_set), tmp_path / "out").run(
-        progress=events.append
+        progress=lambda done, total, message: calls.append((done, total, message)),
+        on_record=records.append,
     )
     losses = [h["loss"] for h in res.history]
     print("loss per epoch:", [round(v, 3) for v in losses])
     assert losses[-1] < 0.7 * losses[0]
     assert res.history[-1]["accuracy"] > res.history[0]["accuracy"]
-    step = next(e for e in events if e["kind"] == "step")
+    step = next(e for e in records if e["kind"] == "step")
     assert {"epoch", "step", "steps", "loss", "accuracy", "lr", "images_per_s", "eta_s"} <= set(
         step
     )
-    assert [e["kind"] for e in events].count("epoch") == 8 and events[-1]["kind"] == "done"
+    assert [e["kind"] for e in records].count("epoch") == 8 and records[-1]["kind"] == "epoch"
+    assert [e for e in records if e["kind"] == "epoch"] == [
+        {"kind": "epoch", **h} for h in res.history
+    ]
+    # progress(done, total, message) like every other engine call: steps of the whole run
+    assert [c[0] for c in calls] == list(range(1, 33)) and {c[1] for c in calls} == {32}
+    assert calls[0][2].startswith("epoch 1/8, step 1/4: loss ") and "images/s" in calls[0][2]
     cfg = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert cfg["architecture"] == "gem" and cfg["extra"]["classes"] == 6
 
@@ -118,12 +125,12 @@ def test_cancel_then_resume_continues_exactly(tiny_set, tmp_path):
         return len(steps) >= 5  # mid-epoch: 4 steps per epoch
 
     Trainer(_cfg(), data, tmp_path / "resumed").run(
-        progress=lambda e: steps.append(e) if e["kind"] == "step" else None, should_stop=stop
+        progress=lambda done, total, message: steps.append(done), should_stop=stop
     )
     state = json.loads((tmp_path / "resumed" / "state.json").read_text())
     assert (state["epoch"], state["step"]) == (1, 1)
     after = []
-    res = Trainer(_cfg(), data, tmp_path / "resumed").run(progress=after.append, resume=True)
+    res = Trainer(_cfg(), data, tmp_path / "resumed").run(on_record=after.append, resume=True)
     first = next(e for e in after if e["kind"] == "step")
     assert (first["epoch"], first["step"]) == (1, 1)
     assert first["lr"] == pytest.approx(lr_at(4 + 1, 12, 2, 0.1))
@@ -178,11 +185,11 @@ def test_kill_mid_epoch_and_resume_from_the_cli(tiny_set, tmp_path):
 
 def test_cider_ft_freezes_the_backbone_in_stage_two(tiny_set, tmp_path):
     data = FolderDataset(tiny_set)
-    cfg = _cfg(method="cider", epochs=2, cider_ft=True, ft_stage1_epochs=1)
+    cfg = _cfg(method="cider", epochs=2, labelled=dict(cider_ft=True, ft_stage1_epochs=1))
     seen = []
     # the same schedule, stopped at the first step of stage 2: out/model holds stage 1's end
     Trainer(cfg, data, tmp_path / "s1").run(
-        progress=seen.append, should_stop=lambda: any(e.get("stage") == 2 for e in seen)
+        on_record=seen.append, should_stop=lambda: any(e.get("stage") == 2 for e in seen)
     )
     Trainer(cfg, data, tmp_path / "s2").run()
     a, b = _weights(tmp_path / "s1"), _weights(tmp_path / "s2")
@@ -203,6 +210,15 @@ def test_ugalr_trains_with_its_intermediate_loss(tiny_set, tmp_path):
     assert all(h["loss"] == h["loss"] for h in res.history)  # finite, not NaN
     state = json.loads((tmp_path / "u" / "state.json").read_text())
     assert state["train_config"]["aux_weight"] == 0.6
+
+
+def test_config_round_trips_and_reads_the_flat_layout():
+    cfg = _cfg(method="ugalr", labelled=dict(cider_ft=False, val_fraction=0.2))
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    # state.json of earlier versions: every field at the top level
+    flat = {k: v for k, v in cfg.to_dict().items() if k not in ("labelled", "generated")}
+    flat.update(cfg.to_dict()["labelled"], **cfg.to_dict()["generated"])
+    assert TrainConfig.from_dict(flat) == cfg
 
 
 @pytest.mark.slow

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
+from engine.training.batches import bucket_of, bucket_size, epoch_batches
 from engine.training.data import (
     DatasetError,
     FolderDataset,
     GLDv2Dataset,
     Item,
-    bucket_of,
-    bucket_size,
-    epoch_batches,
     open_dataset,
     read_exclusions,
 )

@@ -17,17 +17,12 @@ from engine.checkpoint import load_checkpoint
 from engine.config import ModelConfig
 from engine.evaluation.runner import evaluate_revisitop
 from engine.extract import Extractor
+from engine.generator import EVAL_IDENTITY_OFFSET, write_eval_set
 from engine.models import create_model
-from engine.synth import EVAL_IDENTITY_OFFSET, write_eval_set
-from engine.training.synthetic import (
-    SyntheticBatches,
-    SyntheticData,
-    SyntheticSpec,
-    difficulty_at,
-    multi_positive_infonce,
-    retrieval_accuracy,
-)
-from engine.training.trainer import TrainConfig, Trainer
+from engine.training.config import GeneratedConfig, LabelledConfig, TrainConfig
+from engine.training.generated import GeneratedBatches, GeneratedData, GeneratedSpec, difficulty_at
+from engine.training.losses import multi_positive_infonce, retrieval_accuracy
+from engine.training.trainer import Trainer
 
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -54,18 +49,18 @@ def test_infonce_matches_its_definition_and_rewards_matching_views():
 
 
 def test_batches_are_deterministic_and_never_use_evaluation_identities(monkeypatch):
-    spec = SyntheticSpec(identities=3, views=3, image_size=64, ramp=0.5)
+    spec = GeneratedSpec(identities=3, views=3, image_size=64, ramp=0.5)
     seen: list[int] = []
-    import engine.training.synthetic as synthetic
+    import engine.training.generated as generated
 
-    real = synthetic.render_scene
+    real = generated.render_scene
 
     def spy(identities, *a, **kw):
         seen.extend(identities)
         return real(identities, *a, **kw)
 
-    monkeypatch.setattr(synthetic, "render_scene", spy)
-    ds = SyntheticBatches(spec, MEAN, STD, seed=5, total_steps=10)
+    monkeypatch.setattr(generated, "render_scene", spy)
+    ds = GeneratedBatches(spec, MEAN, STD, seed=5, total_steps=10)
     x1, y1, bad = ds[3]
     x2, y2, _ = ds[3]
     x3, _, _ = ds[4]
@@ -75,7 +70,7 @@ def test_batches_are_deterministic_and_never_use_evaluation_identities(monkeypat
     assert not torch.equal(x1, x3)
     assert seen and max(seen) < EVAL_IDENTITY_OFFSET
     # another rank renders other objects for the same step
-    other = SyntheticBatches(spec, MEAN, STD, seed=5, total_steps=10, rank=1)
+    other = GeneratedBatches(spec, MEAN, STD, seed=5, total_steps=10, rank=1)
     assert not torch.equal(other[3][0], x1)
 
 
@@ -87,13 +82,18 @@ def test_curriculum_ramps_then_holds():
     assert difficulty_at(0, 100, 0.0) == 1.0
 
 
-def test_synthetic_config_is_checked():
+def test_generated_config_is_checked():
     from engine.errors import ConfigError
 
     with pytest.raises(ConfigError, match="multiple of --views"):
-        Trainer(TrainConfig(method="gem", batch_size=10, views=4), SyntheticData(), "unused")
+        Trainer(
+            TrainConfig(method="gem", batch_size=10, generated=GeneratedConfig(views=4)),
+            GeneratedData(),
+            "unused",
+        )
     with pytest.raises(ConfigError, match="CiDeR-FT"):
-        Trainer(TrainConfig(method="cider", cider_ft=True), SyntheticData(), "unused")
+        cfg = TrainConfig(method="cider", labelled=LabelledConfig(cider_ft=True))
+        Trainer(cfg, GeneratedData(), "unused")
 
 
 def _medium_map(model, gnd, images, size: int) -> float:
@@ -114,23 +114,22 @@ def test_short_training_beats_the_untrained_network_on_unseen_objects(tmp_path):
         backbone="resnet18",
         pretrained="none",
         epochs=2,
-        steps_per_epoch=20,
         image_size=96,
         batch_size=32,
-        views=4,
         optimizer="adamw",
         lr=1e-3,
         weight_decay=1e-4,
         warmup_epochs=0.2,
-        curriculum=4.0,  # a short run stays with object-filled views
         workers=0,
         seed=0,
+        # a short run stays with object-filled views (curriculum)
+        generated=GeneratedConfig(steps_per_epoch=20, views=4, curriculum=4.0),
     )
     untrained = create_model(
         ModelConfig(architecture="gem", backbone="resnet18", pretrained="none").resolved(), seed=0
     )
     before = _medium_map(untrained, ev["gnd"], ev["images"], size)
-    res = Trainer(cfg, SyntheticData(), tmp_path / "run").run()
+    res = Trainer(cfg, GeneratedData(), tmp_path / "run").run()
     losses = [h["loss"] for h in res.history]
     after = _medium_map(load_checkpoint(tmp_path / "run" / "model"), ev["gnd"], ev["images"], size)
     print(f"loss {losses}, Medium mAP untrained {before:.2f} trained {after:.2f}")

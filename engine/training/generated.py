@@ -1,4 +1,5 @@
-"""Unlimited training identities: batches rendered on the fly by the synthetic generator.
+"""Unlimited training identities: batches rendered on the fly by the object generator
+(:mod:`engine.generator`).
 
 A fixed set of a few hundred classes teaches a network those classes, not general features
 (ArcFace on 300 generated objects scored below the untrained network on unseen ones). Here
@@ -6,7 +7,7 @@ every batch draws ``identities`` new objects out of a million and renders ``view
 of each — so the network never sees the same object twice and can only lower its loss by
 learning what makes *an* object recognisable under pose, scale, colour, blur, clutter and
 occlusion. The objective is instance discrimination across the batch
-(:func:`multi_positive_infonce`).
+(:func:`~engine.training.losses.multi_positive_infonce`).
 
 A curriculum controls how hard the views are: at difficulty 0 the object fills most of the
 photo; at difficulty 1 views range from large to small, turned, foreshortened and occluded
@@ -28,17 +29,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
-from ..synth import EVAL_IDENTITY_OFFSET, render_scene
+from ..generator import EVAL_IDENTITY_OFFSET, render_scene
 
 #: rendering happens at twice the training size, then one antialiased downscale
 _SUPERSAMPLE = 2
 
 
 @dataclass(frozen=True)
-class SyntheticSpec:
+class GeneratedSpec:
     identities: int = 16  # objects per batch
     views: int = 4  # photos of each object per batch (≥ 2)
     image_size: int = 160  # long side of the training photos (aspect 4:3)
@@ -99,7 +99,7 @@ def render_views(
     return out
 
 
-class SyntheticBatches:
+class GeneratedBatches:
     """``batches[step]`` → ``(x (P·K, 3, H, W), y (P·K,), 0)``; labels 0..P-1 within a batch.
 
     Used like ``ImageBatches``: the trainer asks for a list of global step numbers and a
@@ -107,10 +107,10 @@ class SyntheticBatches:
     """
 
     def __init__(
-        self, spec: SyntheticSpec, mean, std, seed: int, total_steps: int, rank: int = 0
+        self, spec: GeneratedSpec, mean, std, seed: int, total_steps: int, rank: int = 0
     ) -> None:
         if spec.views < 2 or spec.identities < 2:
-            raise ValueError("synthetic batches need at least 2 identities and 2 views each")
+            raise ValueError("generated batches need at least 2 identities and 2 views each")
         self.spec = spec
         self.mean = torch.tensor(mean).view(1, 3, 1, 1)
         self.std = torch.tensor(std).view(1, 3, 1, 1)
@@ -138,46 +138,16 @@ class SyntheticBatches:
         return (x - self.mean) / self.std, torch.tensor(labels), 0
 
 
-def multi_positive_infonce(z: torch.Tensor, y: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Instance discrimination with several views per instance.
-
-    ``z (N, D)`` unit descriptors, ``y (N,)`` instance labels. For each anchor i, with
-    positives P(i) (same label, not i) and all others A(i):
-    ``L_i = −1/|P(i)| Σ_{p∈P(i)} log( exp(z_i·z_p/τ) / Σ_{a∈A(i)} exp(z_i·z_a/τ) )``,
-    averaged over anchors that have a positive.
-    """
-    z = z.float()
-    sim = z @ z.T / temperature
-    n = len(z)
-    eye = torch.eye(n, dtype=torch.bool, device=z.device)
-    sim = sim.masked_fill(eye, float("-inf"))
-    pos = (y[:, None] == y[None, :]) & ~eye
-    log_prob = sim - torch.logsumexp(sim, dim=1, keepdim=True)
-    log_prob = log_prob.masked_fill(eye, 0.0)
-    npos = pos.sum(1)
-    has = npos > 0
-    per_anchor = -(log_prob * pos).sum(1)[has] / npos[has]
-    return per_anchor.mean()
-
-
-@torch.no_grad()
-def retrieval_accuracy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Fraction of descriptors whose nearest other descriptor in the batch has their label."""
-    sim = F.linear(z.float(), z.float())
-    sim.fill_diagonal_(float("-inf"))
-    return (y[sim.argmax(1)] == y).float().mean()
-
-
-class SyntheticReport:
+class GeneratedReport:
     def lines(self) -> list[str]:
         return ["generated on the fly: new objects in every batch (no fixed classes)"]
 
 
-class SyntheticData:
+class GeneratedData:
     """The generator as a training set for :class:`~engine.training.trainer.Trainer`."""
 
     source = "synthetic"
 
     def __init__(self) -> None:
         self.classes: list[str] = []  # instance discrimination: no class heads
-        self.report = SyntheticReport()
+        self.report = GeneratedReport()

@@ -1,15 +1,19 @@
-"""Training (plain Python, no Qt): ArcFace on the descriptor; UGALR adds λ·CE on its
-intermediate embedding; SGD with momentum, warm-up then cosine; AMP on CUDA; gradient
-clipping; a resumable state every epoch (and every few minutes); the CiDeR-FT two-stage
-schedule; several processes through ``torchrun`` (PyTorch DDP, NCCL on GPUs, gloo on CPUs).
+"""Training (plain Python, no Qt): SGD with momentum, warm-up then cosine; AMP on CUDA;
+gradient clipping; a resumable state every epoch (and every few minutes); the CiDeR-FT
+two-stage schedule; several processes through ``torchrun`` (PyTorch DDP, NCCL on GPUs, gloo
+on CPUs). What is optimised is :class:`~engine.training.objective.TrainModule`.
 
-Progress goes to ``progress(event: dict)`` — ``{"kind": "step"|"epoch"|"done", "epoch",
-"step", "steps", "loss", "accuracy", "lr", "images_per_s", "eta_s", ...}`` — and
-``should_stop()`` is checked between steps: the GUI wizard uses exactly these.
+Like every long engine call, ``run`` reports ``progress(done, total, message)`` (optimizer
+steps of the whole run) and checks ``should_stop()`` between steps. The metrics come as
+records through ``on_record(record: dict)``: ``{"kind": "step", "epoch", "step", "steps",
+"loss", "accuracy", "lr", "images_per_s", "eta_s", "stage"}`` after every step and
+``{"kind": "epoch", "epoch", "stage", "loss", "accuracy", "val_accuracy", "unreadable",
+"seconds"}`` after every epoch (the GUI wizard draws its curves from them).
 
 Two kinds of data: a labelled set (folders, GLDv2) trained with ArcFace, or
-:class:`~engine.training.synthetic.SyntheticData` — unlimited generated identities, trained with
-instance discrimination (``multi_positive_infonce``), a fixed number of steps per epoch.
+:class:`~engine.training.generated.GeneratedData` — unlimited generated identities, trained
+with instance discrimination, a fixed number of steps per epoch (each configured by its part
+of :class:`~engine.training.config.TrainConfig`).
 
 Output directory::
 
@@ -27,120 +31,29 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
-from torch import nn
 
 from ..checkpoint import _atomic_write, load_checkpoint, save_checkpoint
 from ..config import ModelConfig
-from ..errors import ConfigError, VisualSearchError
+from ..errors import VisualSearchError
 from ..models import create_model
-from ..models.layers import gem
 from ..runtime import resolve_device
-from .data import Augment, ImageBatches, LabelledSet, batch_loader, epoch_batches
-from .heads import ArcFaceHead, LinearHead
-from .synthetic import (
-    SyntheticBatches,
-    SyntheticData,
-    SyntheticSpec,
-    multi_positive_infonce,
-    retrieval_accuracy,
-)
+from .batches import ImageBatches, batch_loader, epoch_batches
+from .config import TrainConfig
+from .data import LabelledSet
+from .generated import GeneratedBatches, GeneratedData
+from .losses import retrieval_accuracy
+from .objective import TrainModule
 
-METHODS = ("gem", "cider", "ugalr")
-DEFAULT_MARGIN = {"gem": 0.3, "cider": 0.3, "ugalr": 0.15}
-
-ProgressFn = Callable[[dict], None]
+ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]
-
-
-@dataclass
-class TrainConfig:
-    method: str = "cider"
-    backbone: str = "resnet50"
-    epochs: int = 10
-    image_size: int = 512
-    batch_size: int = 32
-    lr: float = 0.01
-    momentum: float = 0.9
-    weight_decay: float = 1e-5
-    warmup_epochs: float = 1.0
-    arcface_margin: float | None = None  # None: the paper's value for the method
-    arcface_scale: float = 30.0
-    aux_weight: float = 0.6  # λ of UGALR's L = L_g + λ L_a
-    cider_ft: bool = False  # CiDeR-FT: backbone + classifier first, then the head alone
-    ft_stage1_epochs: int = 0  # 0: half of the epochs
-    freeze_backbone: bool = False  # train only what follows the backbone (heads, pooling)
-    grad_clip: float = 10.0
-    amp: bool = True  # bf16 autocast on CUDA (ignored on the CPU)
-    seed: int = 0
-    device: str = "auto"
-    val_fraction: float = 0.1
-    workers: int = 2
-    pretrained: str = "cache"
-    descriptor_dim: int | None = None
-    augment: Augment = field(default_factory=Augment)
-    checkpoint_minutes: float = 10.0
-    arch_params: dict[str, Any] = field(default_factory=dict)
-    optimizer: str = "sgd"  # sgd (the papers') or adamw
-    # synthetic data only: steps per epoch, photos of each identity per batch (the batch holds
-    # batch_size / views identities), the curriculum ramp, the contrastive temperature
-    steps_per_epoch: int = 100
-    views: int = 4
-    curriculum: float = 0.5
-    temperature: float = 0.1
-
-    def check(self) -> None:
-        if self.method not in METHODS:
-            raise ConfigError(f"method must be one of {', '.join(METHODS)}")
-        if self.epochs < 1 or self.batch_size < 2 or self.image_size < 32:
-            raise ConfigError("need epochs ≥ 1, batch size ≥ 2 and image size ≥ 32")
-        if self.cider_ft and self.method != "cider":
-            raise ConfigError("the CiDeR-FT schedule applies to --method cider only")
-        if self.optimizer not in ("sgd", "adamw"):
-            raise ConfigError("optimizer must be sgd or adamw")
-
-    def check_synthetic(self) -> None:
-        if self.cider_ft:
-            raise ConfigError(
-                "CiDeR-FT's first stage is a classifier over fixed classes; generated data has "
-                "none (train on a folder set for CiDeR-FT)"
-            )
-        if self.views < 2 or self.batch_size % self.views or self.batch_size // self.views < 2:
-            raise ConfigError(
-                f"synthetic batches hold identities × views photos: --batch-size "
-                f"{self.batch_size} must be a multiple of --views {self.views} "
-                "with at least 2 identities"
-            )
-        if self.steps_per_epoch < 1 or self.temperature <= 0:
-            raise ConfigError("need steps per epoch ≥ 1 and a positive temperature")
-
-    def synthetic_spec(self) -> SyntheticSpec:
-        return SyntheticSpec(
-            identities=self.batch_size // self.views,
-            views=self.views,
-            image_size=self.image_size,
-            ramp=self.curriculum,
-        )
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["augment"]["crop_scale"] = list(d["augment"]["crop_scale"])
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> TrainConfig:
-        d = dict(d)
-        aug = d.pop("augment", {})
-        aug["crop_scale"] = tuple(aug.get("crop_scale", (0.5, 1.0)))
-        return cls(**d, augment=Augment(**aug))
+RecordFn = Callable[[dict], None]
 
 
 def lr_at(step: int, total: int, warmup: int, base: float) -> float:
@@ -149,65 +62,6 @@ def lr_at(step: int, total: int, warmup: int, base: float) -> float:
         return base * (step + 1) / warmup
     t = (step - warmup) / max(1, total - warmup)
     return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
-
-
-class TrainModule(nn.Module):
-    """The model plus its training heads; ``forward`` returns the loss (training only)."""
-
-    def __init__(self, model, cfg: TrainConfig, num_classes: int | None) -> None:
-        """``num_classes=None``: instance discrimination (synthetic data), no class heads."""
-        super().__init__()
-        self.model = model
-        self.contrastive = num_classes is None
-        self.temperature = cfg.temperature
-        self.aux_weight = cfg.aux_weight
-        self.stage = 2 if not cfg.cider_ft else 1
-        self.arcface = self.aux = self.classifier = None
-        if self.contrastive:
-            return
-        margin = (
-            cfg.arcface_margin if cfg.arcface_margin is not None else DEFAULT_MARGIN[cfg.method]
-        )
-        self.arcface = ArcFaceHead(model.num_features, num_classes, margin, cfg.arcface_scale)
-        # UGALR's intermediate supervision: cross-entropy on the whitened local embedding
-        self.aux = (
-            LinearHead(model.local_whiten.fc.out_features, num_classes)
-            if cfg.method == "ugalr"
-            else None
-        )
-        self.classifier = LinearHead(model.feature_dim, num_classes) if cfg.cider_ft else None
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.contrastive:
-            out = self.model(x)
-            loss = multi_positive_infonce(out.descriptor, y, self.temperature)
-            if "local" in out.aux:  # UGALR: the same objective on its local embedding, × λ
-                local = F.normalize(out.aux["local"].float(), dim=1)
-                loss = loss + self.aux_weight * multi_positive_infonce(local, y, self.temperature)
-            return loss, retrieval_accuracy(out.descriptor, y)
-        if self.stage == 1 and self.classifier is not None:
-            # CiDeR-FT stage 1: the backbone learns with a plain classifier on GeM features
-            logits = self.classifier(gem(self.model.backbone(x)))
-            return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
-        out = self.model(x)
-        logits = self.arcface(out.descriptor, y)
-        loss = F.cross_entropy(logits, y)
-        if self.aux is not None:
-            loss = loss + self.aux_weight * F.cross_entropy(self.aux(out.aux["local"]), y)
-        with torch.no_grad():
-            acc = (self.arcface(out.descriptor).argmax(1) == y).float().mean()
-        return loss, acc
-
-
-def _set_stage(tm: TrainModule, stage: int, freeze_backbone: bool = False) -> None:
-    tm.stage = stage
-    if tm.classifier is None and not freeze_backbone:
-        return
-    freeze = stage == 2
-    for p in tm.model.backbone.parameters():
-        p.requires_grad_(not freeze)
-    if freeze:
-        tm.model.backbone.eval()  # frozen batch-norm statistics too
 
 
 @dataclass
@@ -227,7 +81,7 @@ def _dist_info() -> tuple[int, int, int]:
 
 @dataclass
 class _Feed:
-    ds: ImageBatches | SyntheticBatches  # ds[batch] → (x, y, unreadable)
+    ds: ImageBatches | GeneratedBatches  # ds[batch] → (x, y, unreadable)
     batches: Callable[[int], list]  # epoch → this process's batches, in order
     val_accuracy: Callable[[TrainModule], float]
     images: int
@@ -235,13 +89,11 @@ class _Feed:
 
 class Trainer:
     def __init__(
-        self, cfg: TrainConfig, data: LabelledSet | SyntheticData, out: str | os.PathLike
+        self, cfg: TrainConfig, data: LabelledSet | GeneratedData, out: str | os.PathLike
     ) -> None:
-        cfg.check()
-        self.synthetic = isinstance(data, SyntheticData)
-        if self.synthetic:
-            cfg.check_synthetic()
-        self.cfg = cfg
+        self.generated = isinstance(data, GeneratedData)
+        cfg.check(generated=self.generated)
+        self.cfg = cfg.resolved()
         self.data = data
         self.out = Path(out)
         self.rank, self.world, self.local_rank = _dist_info()
@@ -311,10 +163,14 @@ class Trainer:
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
         resume: bool = False,
+        *,
+        on_record: RecordFn | None = None,
     ) -> TrainResult:
+        """Train (or, with ``resume``, continue the run saved in ``out``)."""
         cfg = self.cfg
-        progress = progress or (lambda e: None)
+        progress = progress or (lambda done, total, message: None)
         should_stop = should_stop or (lambda: False)
+        on_record = on_record or (lambda record: None)
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
@@ -334,7 +190,7 @@ class Trainer:
             arch_params=cfg.arch_params,
         ).resolved()
         model = create_model(mcfg, seed=cfg.seed)
-        tm = TrainModule(model, cfg, None if self.synthetic else len(self.data.classes)).to(device)
+        tm = TrainModule(model, cfg, None if self.generated else len(self.data.classes)).to(device)
         params = [p for p in tm.parameters()]
         if cfg.optimizer == "adamw":
             opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -357,7 +213,8 @@ class Trainer:
             )
         total = steps_per_epoch * cfg.epochs
         warmup = round(cfg.warmup_epochs * steps_per_epoch)
-        stage1 = (cfg.ft_stage1_epochs or max(1, cfg.epochs // 2)) if cfg.cider_ft else 0
+        lab = cfg.labelled
+        stage1 = (lab.ft_stage1_epochs or max(1, cfg.epochs // 2)) if lab.cider_ft else 0
         amp = cfg.amp and device.type == "cuda"
         t_start = time.perf_counter()
         images_seen = 0
@@ -365,10 +222,8 @@ class Trainer:
         cancelled = False
         epoch = start_epoch
         for epoch in range(start_epoch, cfg.epochs):
-            _set_stage(tm, 1 if epoch < stage1 else 2, cfg.freeze_backbone)
-            tm.train()
-            if tm.stage == 2 and (tm.classifier is not None or cfg.freeze_backbone):
-                tm.model.backbone.eval()
+            tm.set_stage(1 if epoch < stage1 else 2)
+            tm.train()  # what stage 2 freezes stays in eval mode
             batches = feed.batches(epoch)
             first = start_step if epoch == start_epoch else 0
             losses, accs, bad = [], [], 0
@@ -398,20 +253,20 @@ class Trainer:
                 elapsed = time.perf_counter() - t_start
                 done_steps = gstep + 1 - (start_epoch * steps_per_epoch + start_step)
                 eta = elapsed / max(done_steps, 1) * (total - gstep - 1)
-                progress(
-                    {
-                        "kind": "step",
-                        "epoch": epoch,
-                        "step": step,
-                        "steps": steps_per_epoch,
-                        "loss": losses[-1],
-                        "accuracy": accs[-1],
-                        "lr": lr,
-                        "images_per_s": images_seen / max(elapsed, 1e-9),
-                        "eta_s": eta,
-                        "stage": tm.stage,
-                    }
-                )
+                rec = {
+                    "kind": "step",
+                    "epoch": epoch,
+                    "step": step,
+                    "steps": steps_per_epoch,
+                    "loss": losses[-1],
+                    "accuracy": accs[-1],
+                    "lr": lr,
+                    "images_per_s": images_seen / max(elapsed, 1e-9),
+                    "eta_s": eta,
+                    "stage": tm.stage,
+                }
+                on_record(rec)
+                progress(gstep + 1, total, step_message(rec, cfg.epochs))
                 stop = should_stop()
                 if self.world > 1:  # every rank stops at the same step
                     flag = torch.tensor([1.0 if stop else 0.0], device=device)
@@ -442,29 +297,29 @@ class Trainer:
             history.append(rec)
             self._save_state(tm, opt, epoch + 1, 0, history, save_model=True)
             last_save = time.perf_counter()
-            progress({"kind": "epoch", **rec})
+            on_record({"kind": "epoch", **rec})
         if self.world > 1:
             dist.barrier()
-        progress({"kind": "done", "cancelled": cancelled, "history": history})
         return TrainResult(self.out, len(history), history, cancelled)
 
     def _feed(self, mcfg, device) -> _Feed:
         """Where batches come from: labelled images, or the generator (a batch per step)."""
         cfg = self.cfg
-        if self.synthetic:
-            n = cfg.steps_per_epoch
+        if self.generated:
+            n = cfg.generated.steps_per_epoch
             total = n * cfg.epochs
-            ds = SyntheticBatches(
-                cfg.synthetic_spec(), mcfg.mean, mcfg.std, cfg.seed, total, self.rank
+            ds = GeneratedBatches(
+                cfg.generated_spec(), mcfg.mean, mcfg.std, cfg.seed, total, self.rank
             )
             return _Feed(
                 ds,
                 lambda epoch: list(range(epoch * n, (epoch + 1) * n)),
-                lambda tm: self._synthetic_val_accuracy(tm, mcfg, device),
+                lambda tm: self._generated_val_accuracy(tm, mcfg, device),
                 images=n * cfg.batch_size,
             )
-        train_items, val_items = self.data.split(cfg.val_fraction, cfg.seed)
-        ds = ImageBatches(train_items, cfg.image_size, mcfg.mean, mcfg.std, cfg.augment, cfg.seed)
+        lab = cfg.labelled
+        train_items, val_items = self.data.split(lab.val_fraction, cfg.seed)
+        ds = ImageBatches(train_items, cfg.image_size, mcfg.mean, mcfg.std, lab.augment, cfg.seed)
         return _Feed(
             ds,
             lambda epoch: epoch_batches(
@@ -475,10 +330,10 @@ class Trainer:
         )
 
     @torch.no_grad()
-    def _synthetic_val_accuracy(self, tm: TrainModule, mcfg, device) -> float:
+    def _generated_val_accuracy(self, tm: TrainModule, mcfg, device) -> float:
         """Nearest-neighbour accuracy on fixed batches of unseen objects at full difficulty."""
-        spec = dataclasses.replace(self.cfg.synthetic_spec(), ramp=0.0)
-        ds = SyntheticBatches(spec, mcfg.mean, mcfg.std, self.cfg.seed + 7919, 1)
+        spec = dataclasses.replace(self.cfg.generated_spec(), ramp=0.0)
+        ds = GeneratedBatches(spec, mcfg.mean, mcfg.std, self.cfg.seed + 7919, 1)
         was = tm.training
         tm.eval()
         accs = []
@@ -506,6 +361,15 @@ class Trainer:
             n += len(y)
         tm.train(was)
         return correct / n if n else math.nan
+
+
+def step_message(rec: dict, epochs: int) -> str:
+    """One line for a step record (what ``progress`` says)."""
+    return (
+        f"epoch {rec['epoch'] + 1}/{epochs}, step {rec['step'] + 1}/{rec['steps']}: loss "
+        f"{rec['loss']:.3f}, accuracy {rec['accuracy']:.2f}, lr {rec['lr']:.4g}, "
+        f"{rec['images_per_s']:.1f} images/s, ETA {int(rec['eta_s'])} s"
+    )
 
 
 def load_trained_model(out: str | os.PathLike):
