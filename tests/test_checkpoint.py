@@ -20,6 +20,7 @@ from engine.checkpoint import (
 from engine.config import SCHEMA_VERSION
 from engine.errors import CheckpointError, ConfigError
 from engine.extract import Extractor
+from engine.models import list_models
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def saved(tmp_path, tiny_models):
     return save_checkpoint(tiny_models["cider"], tmp_path / "ckpt")
 
 
-@pytest.mark.parametrize("arch", ["gem", "cider", "ugalr"])
+@pytest.mark.parametrize("arch", list_models())
 def test_round_trip_gives_identical_descriptors(tmp_path, tiny_models, scene_jpeg, arch):
     model = copy.deepcopy(tiny_models[arch])
     with torch.no_grad():  # move weights away from the seeded init, so loading really matters

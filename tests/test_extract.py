@@ -10,6 +10,7 @@ from PIL import Image
 from engine.errors import BadImageError, ConfigError
 from engine.extract import Extractor
 from engine.generator import render_scene
+from engine.models import list_models
 from engine.runtime import resolve_device, resolve_precision
 
 
@@ -27,7 +28,7 @@ def _cos(a, b):
     return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-@pytest.mark.parametrize("arch", ["gem", "cider", "ugalr"])
+@pytest.mark.parametrize("arch", list_models())
 def test_descriptor_is_unit_float32_and_attention_in_range(tiny_models, scene_jpeg, arch):
     ex = Extractor(tiny_models[arch], device="cpu", precision="fp32", scales=(1.0,))
     path, _ = scene_jpeg
@@ -39,7 +40,7 @@ def test_descriptor_is_unit_float32_and_attention_in_range(tiny_models, scene_jp
     assert out.features.shape == (tiny_models[arch].feature_dim, 3, 4)
 
 
-@pytest.mark.parametrize("arch", ["gem", "cider", "ugalr"])
+@pytest.mark.parametrize("arch", list_models())
 def test_bf16_autocast_stays_within_cosine_099_of_fp32(tiny_models, tmp_path, arch):
     """The CPU default uses bf16 only because descriptors stay this close to fp32."""
     paths = _scenes(tmp_path, 3, size=(320, 240))
