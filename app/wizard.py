@@ -153,6 +153,7 @@ class ReportPage(QWizardPage):
 class MethodPage(QWizardPage):
     def __init__(self) -> None:
         from engine.models import list_models
+        from engine.models.backbones import BACKBONES
         from engine.training.config import TrainConfig
 
         super().__init__()
@@ -160,7 +161,7 @@ class MethodPage(QWizardPage):
         self.method = QComboBox()
         self.method.addItems(list_models())
         self.backbone = QComboBox()
-        self.backbone.addItems(["resnet18", "resnet34", "resnet50", "resnet101"])
+        self.backbone.addItems(list(BACKBONES))
         self.size = QSpinBox()
         self.size.setRange(32, 2048)
         self.epochs = QSpinBox()
