@@ -157,6 +157,15 @@ def _check_box(box, size: tuple[int, int]) -> tuple[float, float, float, float]:
     return cx0, cy0, cx1, cy1
 
 
+def downscale(im: Image.Image, max_side: int | None) -> Image.Image:
+    """``im`` with its long side reduced to ``max_side`` (never enlarged)."""
+    if max_side and max(im.size) > max_side:
+        s = max_side / max(im.size)
+        size = (max(1, round(im.width * s)), max(1, round(im.height * s)))
+        im = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
+    return im
+
+
 def load_photo(
     src: PhotoSource,
     max_side: int | None = 1024,
@@ -206,11 +215,7 @@ def load_photo(
             x0, y0 = math.floor(crop[0] * f), math.floor(crop[1] * f)
             px = (x0, y0, max(math.ceil(crop[2] * f), x0 + 1), max(math.ceil(crop[3] * f), y0 + 1))
             im = im.crop(px)
-        if max_side and max(im.size) > max_side:
-            s = max_side / max(im.size)
-            size = (max(1, round(im.width * s)), max(1, round(im.height * s)))
-            im = im.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-        return Photo(im, (up_w, up_h), crop)
+        return Photo(downscale(im, max_side), (up_w, up_h), crop)
     except BadImageError:
         raise
     except MemoryError:

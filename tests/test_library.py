@@ -109,7 +109,9 @@ def test_search_excludes_self_restricts_folder_and_takes_boxes(library, photos):
     res = library.search(q, k=5)
     assert res.excluded_self and str(q) not in [h.path for h in res.hits]
     assert res.hits[0].path.endswith("copy_of_obj1_2.jpg")
-    assert res.hits[0].score == pytest.approx(1.0, abs=1e-4)
+    top = res.hits[0]
+    assert top.verified and top.global_score == pytest.approx(1.0, abs=1e-4)
+    assert top.score > 0.5 > max(h.score for h in res.hits if not h.verified)
     scores = [h.score for h in res.hits]
     assert scores == sorted(scores, reverse=True)
     only_home = library.search(q, k=20, folder=photos / "home")
@@ -218,15 +220,18 @@ def test_excluded_folders_are_left_out(library, photos):
 
 
 def test_rerank_verifies_a_longer_shortlist_than_it_returns(library, photos, monkeypatch):
-    from engine import geometry
+    from engine.library import search
 
     library.index([photos], model=MODEL)
     q = photos / "home" / "obj1_2.jpg"
     calls = []
-    real = geometry.verify
-    monkeypatch.setattr(geometry, "verify", lambda a, b: calls.append(1) or real(a, b))
-    rr = library.search(q, k=3, rerank=11)
+    real = search.verify_code
+    monkeypatch.setattr(search, "verify_code", lambda *a: calls.append(1) or real(*a))
+    rr = library.search(q, k=3, rerank=11, pipeline="global")
     assert len(calls) == 11  # the whole shortlist was verified ...
     assert len(rr.hits) == 3  # ... and the best three returned
-    verified = [h for h in rr.hits if h.inliers >= geometry.MIN_INLIERS]
+    verified = [h for h in rr.hits if h.verified]
     assert rr.hits[: len(verified)] == sorted(verified, key=lambda h: -h.inliers)
+    calls.clear()
+    fused = library.search(q, k=3, verify=7)
+    assert len(calls) == 7 and fused.pipeline == "fused"

@@ -16,6 +16,7 @@ from ..errors import VisualSearchError
 from . import (
     cmd_audit,
     cmd_bench,
+    cmd_codebook,
     cmd_duplicates,
     cmd_embed,
     cmd_errors,
@@ -47,6 +48,7 @@ COMMANDS = (
     cmd_evaluate,
     cmd_audit,
     cmd_localize,
+    cmd_codebook,
     cmd_bench,
 )
 

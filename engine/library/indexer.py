@@ -4,9 +4,10 @@
    and mtime) are skipped without decoding; changed files lose their vectors and wait for
    extraction; a new path whose content hash matches a vanished file is a move and keeps its
    row, id and vectors; vanished files leave (their vectors go with them).
-2. **Extract** every file that has no vector for the model yet, decoding on worker threads
-   ahead of inference, and commit small batches: a kill loses at most the batch in flight,
-   and the next run resumes with what is still pending.
+2. **Extract** every file that has no vector for the model or no local code for the
+   codebook yet: one decode per photo on worker processes (which also compute RootSIFT and
+   its codes) ahead of inference, and commit small batches: a kill loses at most the batch
+   in flight, and the next run resumes with what is still pending.
 3. **Refresh** the FAISS index from SQLite and save it atomically.
 """
 
@@ -17,8 +18,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
+import torch
+
 from ..errors import BadImageError
-from ..extract import Extraction, Extractor
+from ..extract import Extraction, Extractor, Prepared
+from ..local.codebook import Codebook
+from ..local.workers import Described, LocalWorkers
 from .fspath import fs_text
 from .scan import WalkProblem, quick_hash, walk
 from .store import OK, FileRow, FileState, ModelRow, Store
@@ -29,6 +34,14 @@ StopFn = Callable[[], bool]
 #: photos per extraction commit (or fewer, when COMMIT_SECONDS have passed)
 COMMIT_EVERY = 16
 COMMIT_SECONDS = 2.0
+
+
+@dataclass
+class LocalSetup:
+    """The codebook local codes are made with and the processes that make them."""
+
+    codebook: Codebook
+    workers: LocalWorkers
 
 
 @dataclass
@@ -66,8 +79,10 @@ class Indexer:
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
         exclude: tuple[bytes, ...] = (),
+        local: LocalSetup | None = None,
     ) -> None:
         self.exclude = exclude
+        self.local = local
         self.store = store
         self.extractor = extractor
         self.model = model
@@ -179,7 +194,16 @@ class Indexer:
     # ----------------------------------------------------------------- extract
 
     def extract_pending(self, folder_ids: list[int], summary: IndexSummary) -> None:
+        """Decode every photo that lacks this model's vector or this codebook's local code
+        once, on worker processes, and commit both in small batches."""
         pending = self.store.pending_for_model(self.model.id, folder_ids)
+        need_vec = {r.id for r in pending}
+        need_loc: set[int] = set()
+        if self.local is not None:
+            need_loc = set(self.store.pending_local(self.local.codebook.fingerprint, folder_ids))
+            extra = need_loc - need_vec
+            rows = self.store.files_by_ids(extra)
+            pending = sorted([*pending, *rows.values()], key=lambda r: r.path)
         # unchanged files still waiting for this model are work, not skips
         summary.skipped_unchanged = max(
             0, summary.skipped_unchanged - sum(1 for r in pending if r.status == OK)
@@ -189,13 +213,10 @@ class Indexer:
             return
         t0 = time.perf_counter()
         done = 0
-        batch: list[tuple[FileRow, Extraction | BadImageError]] = []
+        batch: list[tuple[FileRow, Extraction | BadImageError | None, Described | None]] = []
         last_commit = time.perf_counter()
-        for i, out in self.extractor.extract(
-            [os.fsdecode(r.path) for r in pending],
-            should_stop=self.should_stop,
-        ):
-            batch.append((pending[i], out))
+        for row, out, desc in self._described(pending, need_vec, need_loc):
+            batch.append((row, out, desc))
             done += 1
             if len(batch) >= COMMIT_EVERY or time.perf_counter() - last_commit > COMMIT_SECONDS:
                 self._commit(batch, summary)
@@ -213,15 +234,58 @@ class Indexer:
         if done < total:
             summary.cancelled = True
 
-    def _commit(
-        self, batch: list[tuple[FileRow, Extraction | BadImageError]], summary: IndexSummary
-    ) -> None:
+    def _described(self, pending: list[FileRow], need_vec: set[int], need_loc: set[int]):
+        """Yield ``(row, Extraction | BadImageError | None, Described | None)`` in order:
+        decoding (and SIFT) run ahead on the worker processes, the network on this thread."""
+        ex = self.extractor
+        if self.local is None:
+            paths = [os.fsdecode(r.path) for r in pending]
+            for i, out in ex.extract(paths, should_stop=self.should_stop):
+                yield pending[i], out, None
+            return
+        workers = self.local.workers
+        ahead = 2 * workers.workers + ex.batch_size
+
+        def submit(r: FileRow):
+            return workers.submit(
+                os.fsdecode(r.path),
+                image_size=ex.image_size if r.id in need_vec else None,
+                local=r.id in need_loc,
+            )
+
+        futures = [submit(r) for r in pending[:ahead]]
+        for i, row in enumerate(pending):
+            if self.should_stop():
+                for f in futures:
+                    f.cancel()
+                return
+            d = futures.pop(0).result()
+            if i + ahead < len(pending):
+                futures.append(submit(pending[i + ahead]))
+            if isinstance(d, BadImageError):
+                yield row, d, None
+                continue
+            out = None
+            if d.pixels is not None:
+                pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
+                prep = Prepared(pixels, d.original_size, None, os.fsdecode(row.path))
+                out = ex.run([prep])[0]
+            yield row, out, d
+
+    def _commit(self, batch, summary: IndexSummary) -> None:
         done = [
             (row.id, out.descriptor, out.original_size)
-            for row, out in batch
-            if not isinstance(out, BadImageError)
+            for row, out, _ in batch
+            if isinstance(out, Extraction)
         ]
-        failed = [(row.id, str(out)) for row, out in batch if isinstance(out, BadImageError)]
+        failed = [(row.id, str(out)) for row, out, _ in batch if isinstance(out, BadImageError)]
         self.store.record_extractions(self.model.id, done, failed)
-        summary.indexed += len(done)
+        if self.local is not None:
+            codes = [
+                (row.id, d.code, d.phash)
+                for row, _, d in batch
+                if d is not None and d.code is not None
+            ]
+            self.store.record_local(self.local.codebook.fingerprint, codes)
+        summary.indexed += sum(1 for _, out, d in batch if not isinstance(out, BadImageError))
         summary.failed += len(failed)

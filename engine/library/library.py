@@ -21,11 +21,16 @@ from ..checkpoint import model_fingerprint, resolve_model
 from ..errors import ConfigError
 from ..extract import Box, Extractor
 from ..imageio import PhotoSource
+from ..local.codebook import Codebook, default_codebook
+from ..local.workers import LocalWorkers
 from ..paths import default_library_dir
+from ..retrieval import VERIFY_TOP
 from .duplicates import find_duplicates
-from .indexer import Indexer, IndexSummary, ProgressFn, StopFn
+from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
+from .localindex import LocalIndex
 from .lock import WriterLock
 from .results import Hit, SearchResult
+from .search import describe_query, query_name, rank, timer
 from .status import library_status
 from .store import FileRow, ModelRow, Store, fs_bytes, fs_text
 from .vectors import APPROX_THRESHOLD, VectorIndex
@@ -50,7 +55,8 @@ class Library:
         self._models: dict[str, tuple[Extractor, ModelRow]] = {}
         self._indexes: dict[str, VectorIndex] = {}
         self._lock = threading.RLock()
-        self._features = _LazyFeatureCache()
+        self._codebook: Codebook | None = None
+        self._local: LocalIndex | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -106,6 +112,36 @@ class Library:
             self._indexes[row.fingerprint] = vi
             return vi
 
+    def codebook(self) -> Codebook:
+        """The codebook local codes are made with: one learned from this library (kept in
+        SQLite) when one was made active, else the generic codebook shipped with the product."""
+        with self._lock:
+            active = self.store.active_codebook()
+            if self._codebook is not None and self._codebook.fingerprint == (
+                active or self._codebook.fingerprint
+            ):
+                return self._codebook
+            book = None
+            if active:
+                centroids = self.store.codebook_centroids(active)
+                book = Codebook(centroids) if centroids is not None else None
+            if book is None:
+                book = default_codebook()
+            self.store.ensure_codebook(book.fingerprint, book.size, book.meta)
+            self._codebook = book
+            return book
+
+    def local_index(self, book: Codebook | None = None) -> LocalIndex:
+        """The inverted file of the codebook's codes, caught up or rebuilt from SQLite."""
+        book = book or self.codebook()
+        with self._lock:
+            li = self._local
+            gen = self.store.local_generation(book.fingerprint)
+            if li is not None and li.codebook == book.fingerprint and li.generation == gen:
+                return li
+            self._local = LocalIndex.open(self.store, book.fingerprint, book.size, self.index_dir)
+            return self._local
+
     # ----------------------------------------------------------------- writing
 
     def index(
@@ -139,11 +175,15 @@ class Library:
             alive = {fid for fid, _ in self.store.folders()}
             folders = [(fid, fp) for fid, fp in folders if fid in alive]
             skip = tuple(fs_bytes(x) for x in exclude or ())
-            indexer = Indexer(self.store, ex, row, progress, should_stop, skip)
-            indexer.scan(folders, summary)
-            if not summary.cancelled:
-                indexer.extract_pending([fid for fid, _ in folders], summary)
+            book = self.codebook()
+            with LocalWorkers(book) as workers:
+                local = LocalSetup(book, workers)
+                indexer = Indexer(self.store, ex, row, progress, should_stop, skip, local)
+                indexer.scan(folders, summary)
+                if not summary.cancelled:
+                    indexer.extract_pending([fid for fid, _ in folders], summary)
             self.vector_index(row)  # refresh and save the FAISS cache
+            self.local_index(book)  # and the inverted file
         summary.seconds = time.perf_counter() - t0
         return summary
 
@@ -173,35 +213,32 @@ class Library:
         model: str | None = None,
         exclude_self: bool = True,
         rerank: int = 0,
+        pipeline: str = "fused",
+        verify: int = VERIFY_TOP,
     ) -> SearchResult:
         """Rank library photos by similarity to ``query`` (a path, bytes or PIL image).
 
-        ``rerank=K`` re-orders the top K by geometric verification (RANSAC inliers of local
-        features): verified matches first, by inliers; the rest keep their order.
+        ``pipeline``: ``fused`` (default: local and global similarity, the best ``verify``
+        checked geometrically, verified matches first), ``local`` or ``global`` (the network
+        alone; ``rerank=K`` verifies its top K).
         """
-        t0 = time.perf_counter()
+        clock = timer()
+        next(clock)
         ex, row = self.model(model)
-        out = ex.extract_one(query, box=box)
-        t1 = time.perf_counter()
-        vi = self.vector_index(row)
-        t2 = time.perf_counter()
+        book = self.codebook()
+        q = describe_query(query, box, ex, book)
+        t_extract = next(clock)
+        vi = self.vector_index(row) if pipeline != "local" else None
+        li = self.local_index(book)
+        t_index = next(clock)
         self_id = self._query_file_id(query, box) if exclude_self else None
         ids = self._folder_file_ids(folder) if folder is not None else None
-        # re-ranking verifies a shortlist that may be longer than what is returned
-        shortlist = max(k, rerank)
-        want = shortlist + (1 if self_id is not None else 0)
-        D, I = self._nearest(vi, row, out.descriptor, want, ids)
-        pairs = [
-            (int(i), float(d)) for d, i in zip(D[0], I[0], strict=True) if i >= 0 and i != self_id
-        ][:shortlist]
-        hits = self._hits(pairs)
-        t3 = time.perf_counter()
-        if rerank and hits:
-            hits = self._rerank(query, box, hits, rerank)
-        hits = hits[:k]
-        t4 = time.perf_counter()
+        top = max(rerank, verify) if pipeline != "global" else rerank
+        hits, matches = rank(q, self.store, book, li, vi, row, pipeline, ids, self_id, top, k)
+        t_search = next(clock)
+        out = q.extraction
         return SearchResult(
-            query=fs_text(fs_bytes(query)) if isinstance(query, (str, os.PathLike)) else "<image>",
+            query=query_name(query),
             box=out.box,
             hits=hits,
             descriptor=out.descriptor,
@@ -209,10 +246,12 @@ class Library:
             input_size=out.input_size,
             original_size=out.original_size,
             model=row.spec,
-            index_kind=vi.kind,
-            seconds=t3 - t0,
+            index_kind=vi.kind if vi is not None else "local",
+            seconds=t_extract + t_index + t_search,
             excluded_self=self_id is not None,
-            timings={"extract": t1 - t0, "index": t2 - t1, "search": t3 - t2, "rerank": t4 - t3},
+            timings={"extract": t_extract, "index": t_index, "search": t_search},
+            pipeline=pipeline,
+            matches=matches,
         )
 
     def _query_file_id(self, query: PhotoSource, box: Box | None) -> int | None:
@@ -225,49 +264,6 @@ class Library:
     def _folder_file_ids(self, folder: str | os.PathLike) -> np.ndarray:
         """``(n,) int64`` ids of the library's files under ``folder``."""
         return np.array(self.store.file_ids_under(folder), dtype=np.int64)
-
-    def _nearest(
-        self,
-        vi: VectorIndex,
-        row: ModelRow,
-        xq: np.ndarray,
-        k: int,
-        ids: np.ndarray | None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``xq (d,)`` → ``D, I (1, k)`` best first, among ``ids`` when given (``I`` may hold
-        -1 where fewer than k exist)."""
-        if vi.ntotal == 0 or (ids is not None and len(ids) == 0):
-            return np.zeros((1, 0), np.float32), np.zeros((1, 0), np.int64)
-        if ids is not None and vi.kind != "flat":
-            # a filtered graph search can miss matches: rank the folder exactly instead
-            vecs = self.store.vectors_for(row.id, ids)
-            vid = np.fromiter(vecs, dtype=np.int64, count=len(vecs))
-            xb = np.stack([vecs[i] for i in vid]) if len(vid) else np.zeros((0, row.dim))
-            s = xb @ xq
-            order = np.argsort(-s)[:k]
-            return s[order][None], vid[order][None]
-        return vi.search(xq[None], k, ids)
-
-    def _hits(self, pairs: list[tuple[int, float]]) -> list[Hit]:
-        """``(file id, score)`` pairs as hits, in order (files gone meanwhile are dropped)."""
-        rows = self.store.files_by_ids(i for i, _ in pairs)
-        return [
-            Hit(i, rows[i].display_path, s, rows[i].width, rows[i].height)
-            for i, s in pairs
-            if i in rows
-        ]
-
-    def _rerank(self, query: PhotoSource, box: Box | None, hits: list[Hit], top: int) -> list[Hit]:
-        """Verified matches among the first ``top`` hits first, by inliers; the rest keep
-        their order."""
-        from ..geometry import rerank_order, verify
-
-        qf = self._features.get(query, box)
-        head = hits[:top]
-        inliers = [verify(qf, self._features.get(h.path)).inliers for h in head]
-        for h, n in zip(head, inliers, strict=True):
-            h.inliers = n
-        return [head[i] for i in rerank_order(inliers)] + hits[top:]
 
     def duplicates(
         self, threshold: float = 0.95, model: str | None = None, k: int = 16
@@ -282,20 +278,6 @@ class Library:
 
     def status(self) -> dict:
         return library_status(self.store, self.dir, self.index_dir)
-
-
-class _LazyFeatureCache:
-    """Local features for re-ranking, created on first use (OpenCV loads only if needed)."""
-
-    def __init__(self) -> None:
-        self._cache = None
-
-    def get(self, src, box=None):
-        if self._cache is None:
-            from ..geometry import FeatureCache
-
-            self._cache = FeatureCache(capacity=512)
-        return self._cache.get(src, box)
 
 
 def ensure_not_busy(directory: str | os.PathLike) -> None:

@@ -25,7 +25,27 @@ class Hit:
     width: int | None = None
     height: int | None = None
     folder: str | None = None
-    inliers: int | None = None  # set when the result was geometrically verified
+    inliers: int | None = None  # set when the result was checked geometrically
+    global_score: float | None = None  # cosine of the network's descriptors
+    local_score: float | None = None  # ASMK* similarity of the local features
+    verified: bool = False  # a geometric transform explains enough matches
+    quad: list[list[float]] | None = None  # the query box's corners in this photo, if verified
+
+    def to_dict(self) -> dict:
+        def r(x):
+            return None if x is None else round(float(x), 6)
+
+        return {
+            "path": self.path,
+            "score": r(self.score),
+            "global_score": r(self.global_score),
+            "local_score": r(self.local_score),
+            "inliers": self.inliers,
+            "verified": self.verified,
+            "quad": self.quad,
+            "width": self.width,
+            "height": self.height,
+        }
 
 
 @dataclass
@@ -48,6 +68,14 @@ class SearchResult:
     seconds: float
     excluded_self: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    pipeline: str = "global"
+    #: verified matches among the hits; a query with none is "no match"
+    matches: int = 0
+
+    @property
+    def no_match(self) -> bool:
+        """No result was verified (the others are only similar, not the same thing)."""
+        return self.pipeline != "global" and self.matches == 0
 
     def to_dict(self) -> dict:
         return {
@@ -55,16 +83,18 @@ class SearchResult:
             "box": list(self.box) if self.box else None,
             "model": self.model,
             "index": self.index_kind,
+            "pipeline": self.pipeline,
+            "matches": self.matches,
+            "no_match": self.no_match,
             "seconds": round(self.seconds, 4),
-            "results": [
-                {"path": h.path, "score": round(h.score, 6), "width": h.width, "height": h.height}
-                for h in self.hits
-            ],
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "results": [h.to_dict() for h in self.hits],
         }
 
 
 def export_results(result: SearchResult, path: str | os.PathLike) -> None:
-    """Write a ranked list as CSV (``rank,score,path,width,height``) or JSON, by suffix."""
+    """Write a ranked list as CSV (``rank,score,verified,inliers,path,width,height``) or
+    JSON, by suffix."""
     import csv
     import json
 
@@ -74,6 +104,16 @@ def export_results(result: SearchResult, path: str | os.PathLike) -> None:
         return
     with open(p, "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
         w = csv.writer(f)
-        w.writerow(["rank", "score", "path", "width", "height"])
+        w.writerow(["rank", "score", "verified", "inliers", "path", "width", "height"])
         for i, h in enumerate(result.hits, start=1):
-            w.writerow([i, f"{h.score:.6f}", h.path, h.width or "", h.height or ""])
+            w.writerow(
+                [
+                    i,
+                    f"{h.score:.6f}",
+                    int(h.verified),
+                    h.inliers if h.inliers is not None else "",
+                    h.path,
+                    h.width or "",
+                    h.height or "",
+                ]
+            )

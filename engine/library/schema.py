@@ -3,7 +3,10 @@
 Tables: ``meta`` (schema version), ``folders``, ``files`` (path, size, mtime, content hash,
 width, height, status, error), ``models`` (one row per model fingerprint, with a generation
 counter bumped by every change to its vectors) and ``vectors`` (one descriptor per file and
-model). Paths are stored as the file system's bytes, so names that are not valid UTF-8 survive.
+model), ``codebooks`` (one row per visual-word codebook, with its generation counter and, for
+a codebook learned from the library, its centroids) and ``local_codes`` (per file and
+codebook: ASMK* words and bits, each feature's word and keypoint, a perceptual hash). Paths
+are stored as the file system's bytes, so names that are not valid UTF-8 survive.
 
 Only ``store.py`` runs SQL against these tables; everything else calls ``Store`` methods.
 """
@@ -14,11 +17,22 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import Column, Float, ForeignKey, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
 
 from .fspath import fs_text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "library.sqlite3"
 
 # file status: "new" waits for its first decode, "ok" decoded, "failed" could not be decoded
@@ -30,7 +44,19 @@ ROWS_PER_TRANSACTION = 5000
 IDS_PER_QUERY = 900
 
 # Migrations: MIGRATIONS[v] upgrades a database at schema v to v + 1.
-MIGRATIONS: dict[int, list[str]] = {}
+MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        "CREATE TABLE codebooks (fingerprint VARCHAR PRIMARY KEY, words INTEGER NOT NULL, "
+        "generation INTEGER NOT NULL DEFAULT 0, centroids BLOB, meta VARCHAR NOT NULL, "
+        "created_at FLOAT NOT NULL)",
+        "CREATE TABLE local_codes (file_id INTEGER NOT NULL REFERENCES files (id) "
+        "ON DELETE CASCADE, codebook VARCHAR NOT NULL REFERENCES codebooks (fingerprint) "
+        "ON DELETE CASCADE, generation INTEGER NOT NULL DEFAULT 0, features INTEGER NOT NULL, "
+        "words BLOB NOT NULL, bits BLOB NOT NULL, fwords BLOB NOT NULL, kp BLOB NOT NULL, "
+        "phash BIGINT, PRIMARY KEY (file_id, codebook))",
+        "CREATE INDEX ix_local_codes_codebook_generation ON local_codes (codebook, generation)",
+    ]
+}
 
 metadata = MetaData()
 
@@ -95,6 +121,39 @@ vectors_t = Table(
     Column("vector", LargeBinary, nullable=False),
     # the model generation that wrote this vector: lets a saved FAISS index catch up by delta
     Column("generation", Integer, nullable=False, default=0, index=True),
+)
+
+
+codebooks_t = Table(
+    "codebooks",
+    metadata,
+    Column("fingerprint", String, primary_key=True),
+    Column("words", Integer, nullable=False),
+    # advanced by every change to this codebook's codes: a saved inverted file catches up
+    Column("generation", Integer, nullable=False, default=0),
+    # a codebook learned from this library keeps its centroids here (None: the shipped one)
+    Column("centroids", LargeBinary),
+    Column("meta", String, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+local_codes_t = Table(
+    "local_codes",
+    metadata,
+    Column("file_id", Integer, ForeignKey("files.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "codebook",
+        String,
+        ForeignKey("codebooks.fingerprint", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("generation", Integer, nullable=False, default=0),
+    Column("features", Integer, nullable=False),
+    Column("words", LargeBinary, nullable=False),
+    Column("bits", LargeBinary, nullable=False),
+    Column("fwords", LargeBinary, nullable=False),
+    Column("kp", LargeBinary, nullable=False),
+    Column("phash", BigInteger),
+    Index("ix_local_codes_codebook_generation", "codebook", "generation"),
 )
 
 

@@ -34,13 +34,16 @@ from .schema import (
     FileRow,
     FileState,
     ModelRow,
+    codebooks_t,
     files_t,
+    local_codes_t,
     meta_t,
     metadata,
     models_t,
     vectors_t,
 )
 from .store_files import FileTables
+from .store_local import LocalTable
 from .store_vectors import VectorTable
 
 __all__ = [
@@ -71,7 +74,7 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.close()
 
 
-class Store(FileTables, VectorTable):
+class Store(FileTables, VectorTable, LocalTable):
     """A library database. Thread-safe for reads; one writer process at a time (see lock).
 
     Folder and file methods are in ``store_files.py``, vector methods in ``store_vectors.py``;
@@ -207,14 +210,19 @@ class Store(FileTables, VectorTable):
 
     @staticmethod
     def _bump_all(c: Connection) -> None:
-        """Advance every model's generation inside ``c`` (files left or lost their vectors)."""
+        """Advance every model's and codebook's generation inside ``c`` (files left or lost
+        what was computed from them)."""
         c.execute(update(models_t).values(generation=models_t.c.generation + 1))
+        c.execute(update(codebooks_t).values(generation=codebooks_t.c.generation + 1))
 
     @classmethod
     def _drop_derived(cls, c: Connection, file_ids: Iterable[int]) -> None:
         """Inside ``c``, delete what was computed from these files' pixels for every model
-        (their vectors) and advance every generation. Deleted files lose it by cascade."""
-        c.execute(delete(vectors_t).where(vectors_t.c.file_id.in_(list(file_ids))))
+        (their vectors and local codes) and advance every generation. Deleted files lose
+        it by cascade."""
+        file_ids = list(file_ids)
+        c.execute(delete(vectors_t).where(vectors_t.c.file_id.in_(file_ids)))
+        c.execute(delete(local_codes_t).where(local_codes_t.c.file_id.in_(file_ids)))
         cls._bump_all(c)
 
     # ----------------------------------------------------------------- summary

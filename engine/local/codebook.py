@@ -125,3 +125,23 @@ def train_codebook(
     info = {"words": int(words), "descriptors": len(x), "seed": seed, "iterations": iterations}
     info.update(meta or {})
     return Codebook(km.centroids, {"training": json.dumps(info)})
+
+
+def default_codebook_path():
+    """The generic codebook shipped with the product (learned on real photographs by
+    ``scripts/make-codebook.sh``)."""
+    from resources import resource_path
+
+    return resource_path("codebooks", "default.safetensors")
+
+
+_default: Codebook | None = None
+
+
+def default_codebook() -> Codebook:
+    """The shipped generic codebook, loaded once. Raises ``CodebookError`` when this build
+    lacks it or it is damaged."""
+    global _default
+    if _default is None:
+        _default = Codebook.load(default_codebook_path())
+    return _default

@@ -1,0 +1,69 @@
+"""``visual-search codebook``: learn a visual-word codebook from photos, or show one."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .common import TerminalProgress, add_json, emit
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("codebook", help="learn a visual-word codebook (local features) or show one")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    learn = verbs.add_parser("learn", help="k-means over RootSIFT features of photo folders")
+    learn.add_argument("folders", nargs="+", help="photo folders (searched recursively)")
+    learn.add_argument("--out", required=True, help="codebook file to write (.safetensors)")
+    learn.add_argument("--words", type=int, default=16384, help="visual words (default 16384)")
+    learn.add_argument(
+        "--per-photo", type=int, default=200, help="features sampled per photo (default 200)"
+    )
+    learn.add_argument("--iterations", type=int, default=20, help="k-means iterations")
+    learn.add_argument("--seed", type=int, default=0)
+    add_json(learn)
+    info = verbs.add_parser("info", help="what a codebook file holds")
+    info.add_argument("file", nargs="?", default=None, help="default: the shipped codebook")
+    add_json(info)
+    return p
+
+
+def _photos(folders: list[str]) -> list[Path]:
+    from ..photos import is_photo_name
+
+    out: list[Path] = []
+    for folder in folders:
+        for root, _dirs, files in os.walk(folder):
+            out += [Path(root) / f for f in files if is_photo_name(os.fsencode(f))]
+    return sorted(out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import VisualSearchError
+    from ..local.codebook import Codebook, default_codebook_path
+    from ..local.learn import learn_codebook
+
+    if args.verb == "info":
+        book = Codebook.load(args.file or default_codebook_path())
+        out = {"fingerprint": book.fingerprint, "words": book.size, **book.meta}
+        emit(args, out, "\n".join(f"{k}: {v}" for k, v in out.items()))
+        return 0
+    photos = _photos(args.folders)
+    if not photos:
+        raise VisualSearchError(f"no photos in {', '.join(args.folders)}")
+    bar = TerminalProgress(not args.json)
+    try:
+        book = learn_codebook(
+            photos, args.words, args.per_photo, args.seed, args.iterations, progress=bar
+        )
+    finally:
+        bar.close()
+    book.save(args.out)
+    out = {
+        "out": args.out,
+        "fingerprint": book.fingerprint,
+        "words": book.size,
+        "photos": len(photos),
+    }
+    emit(args, out, f"{args.out}: {book.size} words from {len(photos)} photos ({book.fingerprint})")
+    return 0
