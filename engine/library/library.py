@@ -22,15 +22,17 @@ from ..errors import ConfigError
 from ..extract import Box, Extractor
 from ..imageio import PhotoSource
 from ..local.codebook import Codebook, default_codebook
+from ..local.verify import Verification
 from ..local.workers import LocalWorkers
 from ..paths import default_library_dir
 from ..retrieval import VERIFY_TOP
 from .duplicates import find_duplicates
 from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
 from .localindex import LocalIndex
+from .locate import Location, evidence, locate_in
 from .lock import WriterLock
 from .results import Hit, SearchResult
-from .search import describe_query, query_name, rank, timer
+from .search import Query, describe_query, query_name, rank, timer
 from .status import library_status
 from .store import FileRow, ModelRow, Store, fs_bytes, fs_text
 from .vectors import APPROX_THRESHOLD, VectorIndex
@@ -57,6 +59,7 @@ class Library:
         self._lock = threading.RLock()
         self._codebook: Codebook | None = None
         self._local: LocalIndex | None = None
+        self._last_query: tuple | None = None
 
     def close(self) -> None:
         self.store.close()
@@ -224,9 +227,9 @@ class Library:
         """
         clock = timer()
         next(clock)
-        ex, row = self.model(model)
+        _, row = self.model(model)
         book = self.codebook()
-        q = describe_query(query, box, ex, book)
+        q = self.query(query, box, model)
         t_extract = next(clock)
         vi = self.vector_index(row) if pipeline != "local" else None
         li = self.local_index(book)
@@ -253,6 +256,69 @@ class Library:
             pipeline=pipeline,
             matches=matches,
         )
+
+    def query(self, query: PhotoSource, box: Box | None = None, model: str | None = None) -> Query:
+        """The decoded query (network output and local features), cached for the last one, so
+        outlines and evidence after a search do not decode it again."""
+        if isinstance(query, (str, os.PathLike)):
+            try:
+                st = os.stat(query)
+                key = (os.fspath(query), st.st_mtime_ns, st.st_size, box, model)
+            except OSError:
+                key = None  # let the decoder report the problem
+        else:
+            key = None  # bytes and images are decoded every time
+
+        with self._lock:
+            if key is not None and self._last_query is not None and self._last_query[0] == key:
+                return self._last_query[1]
+        ex, _ = self.model(model)
+        q = describe_query(query, box, ex, self.codebook())
+        with self._lock:
+            self._last_query = (key, q)
+        return q
+
+    def evidence(
+        self, query: PhotoSource, file_id: int, box: Box | None = None, model: str | None = None
+    ) -> Verification:
+        """The geometric check of ``query`` against one library photo: inliers, transform,
+        and the inlier correspondences (``q_xy``, ``p_xy``) to draw."""
+        row = self.store.files_by_ids([file_id]).get(file_id)
+        if row is None:
+            return Verification.none()
+        return evidence(self.query(query, box, model), self.store, self.codebook().fingerprint, row)
+
+    def locate(
+        self,
+        query: PhotoSource,
+        file_ids: list[int],
+        box: Box | None = None,
+        point: tuple[float, float] | None = None,
+        model: str | None = None,
+        seed_fallback: bool = True,
+        should_stop: StopFn | None = None,
+    ) -> list[Location]:
+        """Outline the query's region (or the object under ``point``) in each photo: by the
+        verified geometry, else by the network's patch features when confident, else "not
+        found in this photo"."""
+        q = self.query(query, box, model)
+        loc = None
+        if seed_fallback:
+            from ..localize import Localizer
+
+            loc = Localizer(self.model(model)[0])
+        rows = self.store.files_by_ids(file_ids)
+        out = []
+        for fid in file_ids:
+            if should_stop is not None and should_stop():
+                break
+            if fid in rows:
+                out.append(
+                    locate_in(
+                        q, self.store, self.codebook().fingerprint, rows[fid], point, loc, query
+                    )
+                )
+        return out
 
     def _query_file_id(self, query: PhotoSource, box: Box | None) -> int | None:
         """The library's id for a whole-photo query that is itself in the library."""
