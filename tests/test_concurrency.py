@@ -163,10 +163,12 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
             )
         ).scalar_one()
         vectors = c.execute(text("SELECT count(*) FROM vectors")).scalar_one()
+        codes = c.execute(text("SELECT count(*), count(DISTINCT file_id) FROM local_codes")).one()
         integrity = c.execute(text("PRAGMA integrity_check")).scalar_one()
     assert integrity == "ok"
     assert tuple(files) == (n, n)
     assert vectors == n and per_file == 1 and orphans == 0
+    assert tuple(codes) == (n, n)  # local codes too: each photo once
     lib.close()
 
     clean = tmp_path / "clean"

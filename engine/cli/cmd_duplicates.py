@@ -8,12 +8,14 @@ from .common import add_json, add_library, add_model, emit, open_library
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("duplicates", help="groups of near-duplicate photos")
+    p = sub.add_parser(
+        "duplicates", help="groups of near-duplicate photos (each pair verified geometrically)"
+    )
     p.add_argument(
         "--threshold",
         type=float,
-        default=0.95,
-        help="cosine similarity for a pair to count (default 0.95)",
+        default=0.25,
+        help="least share of a photo's local features that must match (default 0.25)",
     )
     add_model(p)
     add_library(p)
@@ -24,13 +26,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         groups = lib.duplicates(threshold=args.threshold, model=args.model)
-    obj = {
-        "threshold": args.threshold,
-        "groups": [[{"path": h.path, "score": round(h.score, 6)} for h in g] for g in groups],
-    }
+    groups_out = []
     lines = []
     for i, g in enumerate(groups):
+        paths = {h.file_id: h.path for h in g}
+        groups_out.append(
+            {"photos": [h.path for h in g], "pairs": [p.to_dict(paths) for p in g.pairs]}
+        )
         lines.append(f"group {i + 1} ({len(g)} photos):")
-        lines += [f"  {h.path}" for h in g]
+        lines += [f"  {h.path}  ({h.inliers} matching points)" for h in g]
+    obj = {"threshold": args.threshold, "groups": groups_out}
     emit(args, obj, "\n".join(lines) or "no near-duplicates")
     return 0

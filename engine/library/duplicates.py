@@ -1,53 +1,172 @@
-"""Near-duplicate groups: each photo's nearest neighbours above a similarity, joined
-transitively (union-find)."""
+"""Near-duplicate groups by geometric verification, never by chains of similar descriptors.
+
+Candidate pairs come from two cheap passes: perceptual hashes within ``PHASH_BITS`` bits of
+each other, and each photo's ``NEIGHBOURS`` nearest photos in the local inverted file. Each
+candidate pair is verified on the stored codes. A pair is a near-duplicate when the
+transform is close to a similarity with little rotation and no perspective (a resize, a
+recompression, a small crop: ``near_identity``), the inliers are a large share of the
+features, and one photo covers most of the other. Groups are the connected components of
+such pairs; every pair keeps its evidence. Because each link needs near-identical content, a
+chain cannot join photos that merely look alike.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..local.verify import box_quad, project, verify_codes
+from .localindex import LocalIndex
 from .results import Hit
 from .store import Store
-from .vectors import VectorIndex
+
+#: perceptual-hash bits within which a pair is a candidate
+PHASH_BITS = 12
+#: nearest photos in the inverted file that are candidates
+NEIGHBOURS = 6
+#: inliers needed, and their share of the smaller photo's features (the ``threshold``)
+MIN_INLIERS = 20
+MIN_RATIO = 0.25
+#: the transform: rotation below this (degrees), perspective terms below this
+MAX_ROTATION = 8.0
+MAX_PERSPECTIVE = 2e-4
+#: the smaller photo, mapped into the larger, covers at least this share of it
+MIN_COVER = 0.6
+
+
+@dataclass
+class Pair:
+    a: int
+    b: int
+    inliers: int
+    ratio: float
+    cover: float
+
+    def to_dict(self, paths: dict[int, str]) -> dict:
+        return {
+            "a": paths.get(self.a),
+            "b": paths.get(self.b),
+            "inliers": self.inliers,
+            "inlier_ratio": round(self.ratio, 3),
+            "cover": round(self.cover, 3),
+        }
+
+
+class DuplicateGroup(list):
+    """The group's photos (``Hit`` items, sorted by path) and ``pairs``: its evidence."""
+
+    def __init__(self, hits: list[Hit], pairs: list[Pair]) -> None:
+        super().__init__(hits)
+        self.pairs = pairs
+
+
+def near_identity(H: np.ndarray) -> bool:
+    """A similarity-like transform: no perspective, little rotation, no shear."""
+    H = H / H[2, 2]
+    if abs(H[2, 0]) > MAX_PERSPECTIVE or abs(H[2, 1]) > MAX_PERSPECTIVE:
+        return False
+    a = H[:2, :2]
+    sx, sy = np.linalg.norm(a[:, 0]), np.linalg.norm(a[:, 1])
+    if min(sx, sy) <= 0 or max(sx, sy) / min(sx, sy) > 1.1:
+        return False
+    angle = np.degrees(np.arctan2(a[1, 0], a[0, 0]))
+    return abs(angle) <= MAX_ROTATION
+
+
+def _cover(H: np.ndarray, a_size, b_size) -> float:
+    """Share of the smaller photo's area that lands inside the other, in its coordinates."""
+    import cv2
+
+    quad = project(H, box_quad((0, 0, *a_size)))
+    ab = abs(cv2.contourArea(quad.astype(np.float32)))
+    bw, bh = b_size
+    inter, _ = cv2.intersectConvexConvex(quad.astype(np.float32), box_quad((0, 0, bw, bh)))
+    return float(inter / max(min(ab, bw * bh), 1.0))
+
+
+def candidate_pairs(store: Store, li: LocalIndex, codebook: str) -> set[tuple[int, int]]:
+    cands: set[tuple[int, int]] = set()
+    ids, hashes = store.phashes(codebook)
+    u = hashes.view(np.uint64)
+    for start in range(0, len(ids), 1024):
+        x = np.bitwise_count(u[start : start + 1024, None] ^ u[None, :])
+        for i, j in zip(*np.nonzero(x <= PHASH_BITS), strict=True):
+            a, b = int(ids[start + i]), int(ids[j])
+            if a < b:
+                cands.add((a, b))
+    for fid, code in store.iter_local_codes(codebook):
+        if not len(code.words):
+            continue
+        _, I = li.ivf.search(code.words, code.bits, NEIGHBOURS + 1)
+        cands.update((min(fid, int(j)), max(fid, int(j))) for j in I if int(j) != fid)
+    return cands
 
 
 def find_duplicates(
-    store: Store, vi: VectorIndex, model_id: int, threshold: float = 0.95, k: int = 16
-) -> list[list[Hit]]:
-    """Groups of near-duplicate photos among ``model_id``'s vectors (``vi`` searches them):
-    pairs with similarity ≥ ``threshold`` joined transitively, each photo's ``k`` nearest
-    neighbours checked. Largest groups first; each group sorted by path."""
+    store: Store, li: LocalIndex, codebook: str, min_ratio: float = MIN_RATIO, should_stop=None
+) -> list[DuplicateGroup]:
+    """Groups of near-duplicates, largest first, each sorted by path, with their evidence."""
+    cands = sorted(candidate_pairs(store, li, codebook))
+    involved = sorted({i for p in cands for i in p})
+    rows = store.files_by_ids(involved)
+    pairs: list[Pair] = []
+    codes: dict = {}
+    for a, b in cands:
+        if should_stop is not None and should_stop():
+            return []
+        if a not in rows or b not in rows or not rows[a].width or not rows[b].width:
+            continue
+        for i in (a, b):
+            if i not in codes:
+                codes.update(store.local_codes_for(codebook, [i]))
+        ca, cb = codes.get(a), codes.get(b)
+        if ca is None or cb is None or min(len(ca), len(cb)) < MIN_INLIERS:
+            continue
+        sa, sb = (rows[a].width, rows[a].height), (rows[b].width, rows[b].height)
+        if sa[0] * sa[1] > sb[0] * sb[1]:  # map the smaller photo into the larger
+            a, b, ca, cb, sa, sb = b, a, cb, ca, sb, sa
+        v = verify_codes(ca, sa, cb, sb, MIN_INLIERS)
+        if not v.verified or v.H is None:
+            continue
+        ratio = v.inliers / min(len(ca), len(cb))
+        if ratio < min_ratio or not near_identity(v.H):
+            continue
+        cover = _cover(v.H, sa, sb)
+        if cover >= MIN_COVER:
+            pairs.append(Pair(min(a, b), max(a, b), v.inliers, ratio, cover))
     parent: dict[int, int] = {}
 
-    def find(a: int) -> int:
-        while parent.setdefault(a, a) != a:
-            parent[a] = parent[parent[a]]
-            a = parent[a]
-        return a
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
 
-    best: dict[int, float] = {}
-    for ids, xb in store.iter_vectors(model_id, chunk=4096):
-        D, I = vi.search(xb, min(k + 1, max(vi.ntotal, 1)))
-        for qi, drow, irow in zip(ids, D, I, strict=True):
-            for d, j in zip(drow, irow, strict=True):
-                if j < 0 or j == qi or d < threshold:
-                    continue
-                parent[find(int(qi))] = find(int(j))
-                best[int(qi)] = max(best.get(int(qi), -1.0), float(d))
-                best[int(j)] = max(best.get(int(j), -1.0), float(d))
-    groups: dict[int, list[int]] = {}
-    for a in list(parent):
-        groups.setdefault(find(a), []).append(a)
-    rows = store.files_by_ids(a for g in groups.values() for a in g)
+    for p in pairs:
+        parent[find(p.a)] = find(p.b)
+    members: dict[int, list[int]] = {}
+    for x in list(parent):
+        members.setdefault(find(x), []).append(x)
     out = []
-    for members in groups.values():
-        if len(members) < 2:
-            continue
+    for root, ms in members.items():
+        best = {m: max((p.inliers for p in pairs if m in (p.a, p.b)), default=0) for m in ms}
         hits = sorted(
             (
-                Hit(m, rows[m].display_path, best.get(m, 0.0), rows[m].width, rows[m].height)
-                for m in members
-                if m in rows
+                Hit(
+                    m,
+                    rows[m].display_path,
+                    1.0,
+                    rows[m].width,
+                    rows[m].height,
+                    inliers=best[m],
+                    verified=True,
+                )
+                for m in ms
             ),
             key=lambda h: h.path,
         )
-        out.append(hits)
+        group_pairs = [p for p in pairs if find(p.a) == root]
+        out.append(DuplicateGroup(hits, group_pairs))
     out.sort(key=lambda g: (-len(g), g[0].path))
     return out

@@ -5,7 +5,7 @@
     with Library("~/my-library") as lib:
         summary = lib.index(["~/Pictures"], model="default", progress=..., should_stop=...)
         result = lib.search("query.jpg", box=(10, 10, 200, 200), k=20)
-        groups = lib.duplicates(threshold=0.95)
+        groups = lib.duplicates()
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ from ..local.verify import Verification
 from ..local.workers import LocalWorkers
 from ..paths import default_library_dir
 from ..retrieval import VERIFY_TOP
-from .duplicates import find_duplicates
+from .duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
 from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
 from .localindex import LocalIndex
 from .locate import Location, evidence, locate_in
 from .lock import WriterLock
-from .results import Hit, SearchResult
+from .results import SearchResult
 from .search import Query, describe_query, query_name, rank, timer
 from .status import library_status
 from .store import FileRow, ModelRow, Store, fs_bytes, fs_text
@@ -332,12 +332,15 @@ class Library:
         return np.array(self.store.file_ids_under(folder), dtype=np.int64)
 
     def duplicates(
-        self, threshold: float = 0.95, model: str | None = None, k: int = 16
-    ) -> list[list[Hit]]:
-        """Groups of near-duplicate photos: pairs with similarity ≥ ``threshold`` joined
-        transitively (each photo's ``k`` nearest neighbours are checked)."""
-        _, row = self.model(model)
-        return find_duplicates(self.store, self.vector_index(row), row.id, threshold, k)
+        self, threshold: float | None = None, model: str | None = None, should_stop=None
+    ) -> list[DuplicateGroup]:
+        """Groups of near-duplicate photos, each pair verified geometrically (see
+        ``duplicates.py``); ``threshold`` is the inliers' least share of the features."""
+        book = self.codebook()
+        ratio = MIN_RATIO if threshold is None else float(threshold)
+        return find_duplicates(
+            self.store, self.local_index(book), book.fingerprint, ratio, should_stop
+        )
 
     def errors(self) -> list[FileRow]:
         return self.store.failed_files()
