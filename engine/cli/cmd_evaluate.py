@@ -22,14 +22,30 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--distractors", default=None, help="folder of extra database photos")
     p.add_argument("--image-size", type=int, default=None, help="long side (default: the model's)")
     add_pretrained(p)
-    p.add_argument("--save-ranking", default=None, metavar="FILE")
+    p.add_argument(
+        "--save-ranking",
+        default=None,
+        metavar="FILE",
+        help="write every database photo in rank order per query (JSON)",
+    )
     p.add_argument(
         "--rerank",
         type=int,
         default=0,
         metavar="K",
-        help="re-rank the top K by geometric verification",
+        help="global pipeline: re-rank its top K by RootSIFT + RANSAC",
     )
+    p.add_argument(
+        "--pipeline",
+        default="fused",
+        choices=["fused", "local", "global"],
+        help="fused: the default search (local + global, verified); local: RootSIFT + ASMK* "
+        "and verification alone; global: the network alone (default fused)",
+    )
+    p.add_argument(
+        "--verify", type=int, default=50, metavar="K", help="photos verified per query (50)"
+    )
+    p.add_argument("--codebook", default=None, help="codebook file (default: the shipped one)")
     add_json(p)
     add_device(p)
     return p
@@ -39,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from ..checkpoint import resolve_model
     from ..evaluation.runner import evaluate_folder_set, evaluate_revisitop
     from ..extract import Extractor
+    from ..local.codebook import Codebook
 
     ex = Extractor(
         resolve_model(args.model, pretrained=args.pretrained),
@@ -56,6 +73,9 @@ def run(args: argparse.Namespace) -> int:
             distractors=args.distractors,
             save_ranking=args.save_ranking,
             rerank=args.rerank,
+            pipeline=args.pipeline,
+            codebook=Codebook.load(args.codebook) if args.codebook else None,
+            verify=args.verify,
         )
         text = "\n".join(
             f"{p}: mAP {res[p]['mAP']:.2f}  mP@1 {res[p]['mP@1']:.2f}  mP@5 {res[p]['mP@5']:.2f}"

@@ -12,7 +12,9 @@ import numpy as np
 
 from ..errors import BadImageError, VisualSearchError
 from ..extract import Extractor
+from ..local.codebook import Codebook, default_codebook
 from ..photos import IMAGE_EXTENSIONS, is_photo_name
+from ..retrieval import PIPELINES, VERIFY_TOP
 from .revisitop import GroundTruth, evaluate_ranking, leave_one_out_map, load_ground_truth
 
 #: tried in this order after the bare name; the one list of photo extensions, upper case too
@@ -62,12 +64,21 @@ def evaluate_revisitop(
     save_ranking: str | os.PathLike | None = None,
     rerank: int = 0,
     progress: Callable[[int, int, str], None] | None = None,
+    pipeline: str = "fused",
+    codebook: Codebook | None = None,
+    verify: int = VERIFY_TOP,
 ) -> dict:
-    """Extract database and (box-cropped) queries, rank, score E/M/H in percent.
+    """Rank the database for each (box-cropped) query and score E/M/H in percent.
 
-    ``distractors``: a folder of extra database photos (the +R1M setting); they are never
-    positives. ``rerank``: re-rank the top K of each query by geometric verification.
+    ``pipeline``: ``fused`` (the product's default search: local and global similarity, the
+    top ``verify`` checked geometrically), ``local`` (RootSIFT + ASMK* and verification, no
+    network) or ``global`` (the network's descriptor; ``rerank=K`` re-ranks its top K by
+    RootSIFT + RANSAC on the photos). ``distractors``: a folder of extra database photos (the
+    +R1M setting); they are never positives. ``save_ranking`` writes every database photo in
+    rank order per query.
     """
+    if pipeline not in PIPELINES:
+        raise VisualSearchError(f"pipeline must be one of {', '.join(PIPELINES)}")
     gt: GroundTruth = load_ground_truth(gnd_path)
     images = Path(images)
     t0 = time.perf_counter()
@@ -79,26 +90,40 @@ def evaluate_revisitop(
         extra = sorted(
             p for p in Path(distractors).rglob("*") if is_photo_name(os.fsencode(p.name))
         )
-    xb = extract_all(ex, db_paths + extra, progress=progress)
-    xq = extract_all(ex, q_paths, boxes=boxes, progress=progress)
+    all_db = db_paths + extra
+    sims = None
+    if pipeline != "local":
+        xb = extract_all(ex, all_db, progress=progress)
+        xq = extract_all(ex, q_paths, boxes=boxes, progress=progress)
+        sims = xq @ xb.T
     t1 = time.perf_counter()
-    scores, ranking = rank(xq, xb)
+    info: dict = {}
     rerank_seconds = 0.0
-    if rerank:
-        from ..geometry import rerank_ranking
+    if pipeline == "global":
+        scores, ranking = rank(xq, xb)
+        if rerank:
+            from ..geometry import rerank_ranking
 
-        all_db = db_paths + extra
-        tr = time.perf_counter()
-        ranking = rerank_ranking(q_paths, boxes, all_db, ranking, scores, rerank)
-        rerank_seconds = time.perf_counter() - tr
+            tr = time.perf_counter()
+            ranking = rerank_ranking(q_paths, boxes, all_db, ranking, scores, rerank)
+            rerank_seconds = time.perf_counter() - tr
+    else:
+        from .pipeline import pipeline_ranking
+
+        book = codebook or default_codebook()
+        ranking, info = pipeline_ranking(
+            q_paths, boxes, all_db, sims, pipeline, book, max(verify, rerank), progress
+        )
+        info["codebook"] = book.fingerprint
     results = evaluate_ranking(ranking, gt)
     names = gt.imlist + [str(p) for p in extra]
     if save_ranking:
         Path(save_ranking).write_text(
-            json.dumps({q: [names[j] for j in ranking[i][:100]] for i, q in enumerate(gt.qimlist)})
+            json.dumps({q: [names[j] for j in ranking[i]] for i, q in enumerate(gt.qimlist)})
         )
     results["info"] = {
         "dataset": gt.name,
+        "pipeline": pipeline,
         "queries": len(gt.qimlist),
         "database": len(names),
         "distractors": len(extra),
@@ -106,6 +131,7 @@ def evaluate_revisitop(
         "seconds_per_1000_images": round(1000 * (t1 - t0) / max(len(names) + len(q_paths), 1), 2),
         "rerank": rerank,
         "rerank_ms_per_query": round(1000 * rerank_seconds / max(len(q_paths), 1), 1),
+        **info,
     }
     return results
 
