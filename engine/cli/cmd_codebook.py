@@ -6,16 +6,26 @@ import argparse
 import os
 from pathlib import Path
 
-from .common import TerminalProgress, add_json, emit
+from .common import TerminalProgress, add_json, add_library, emit, open_library
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("codebook", help="learn a visual-word codebook (local features) or show one")
     verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
-    learn = verbs.add_parser("learn", help="k-means over RootSIFT features of photo folders")
-    learn.add_argument("folders", nargs="+", help="photo folders (searched recursively)")
-    learn.add_argument("--out", required=True, help="codebook file to write (.safetensors)")
-    learn.add_argument("--words", type=int, default=16384, help="visual words (default 16384)")
+    learn = verbs.add_parser(
+        "learn",
+        help="k-means over RootSIFT features of photo folders (--out FILE), or of a library's "
+        "photos, which it then uses (--library DIR)",
+    )
+    learn.add_argument("folders", nargs="*", help="photo folders (searched recursively)")
+    learn.add_argument("--out", default=None, help="codebook file to write (.safetensors)")
+    add_library(learn)
+    learn.add_argument(
+        "--words",
+        type=int,
+        default=None,
+        help="visual words (default 16384 for folders; for a library, by its size)",
+    )
     learn.add_argument(
         "--per-photo", type=int, default=200, help="features sampled per photo (default 200)"
     )
@@ -48,13 +58,32 @@ def run(args: argparse.Namespace) -> int:
         out = {"fingerprint": book.fingerprint, "words": book.size, **book.meta}
         emit(args, out, "\n".join(f"{k}: {v}" for k, v in out.items()))
         return 0
+    if not args.folders:
+        bar = TerminalProgress(not args.json)
+        with open_library(args) as lib:
+            try:
+                summary = lib.learn_codebook(args.words, progress=bar)
+            finally:
+                bar.close()
+            book = lib.codebook()
+        out = {"fingerprint": book.fingerprint, "words": book.size, **summary.to_dict()}
+        state = "cancelled" if summary.cancelled else "in use"
+        emit(
+            args,
+            out,
+            f"codebook {book.fingerprint} ({book.size} words) {state}; "
+            f"{summary.indexed} photos re-encoded",
+        )
+        return 0
+    if not args.out:
+        raise VisualSearchError("learning from folders needs --out FILE")
     photos = _photos(args.folders)
     if not photos:
         raise VisualSearchError(f"no photos in {', '.join(args.folders)}")
     bar = TerminalProgress(not args.json)
     try:
         book = learn_codebook(
-            photos, args.words, args.per_photo, args.seed, args.iterations, progress=bar
+            photos, args.words or 16384, args.per_photo, args.seed, args.iterations, progress=bar
         )
     finally:
         bar.close()

@@ -26,7 +26,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
         type=int,
         default=0,
         metavar="K",
-        help="re-rank the top K by geometric verification (local features)",
+        help="with --pipeline global: verify its top K geometrically",
+    )
+    p.add_argument(
+        "--pipeline",
+        default="fused",
+        choices=["fused", "local", "global"],
+        help="fused (default): local features and the network, the best checked "
+        "geometrically; local: local features alone; global: the network alone",
+    )
+    p.add_argument(
+        "--verify", type=int, default=50, metavar="K", help="photos checked geometrically (50)"
     )
     add_model(p)
     add_library(p)
@@ -45,15 +55,26 @@ def run(args: argparse.Namespace) -> int:
                 folder=args.folder,
                 model=args.model,
                 rerank=args.rerank,
+                pipeline=args.pipeline,
+                verify=args.verify,
             )
         except BadImageError as e:
             raise BadImageError(f"{os.fsdecode(args.image)}: {e}") from None
+        verified = [h for h in res.hits if h.verified]
+        others = [h for h in res.hits if not h.verified]
         lines = [
-            f"{i + 1:>3}. {h.score:.4f}  {h.path}"
-            + (f"  ({h.inliers} inliers)" if h.inliers is not None else "")
-            for i, h in enumerate(res.hits)
+            f"{i + 1:>3}. {h.score:.4f}  {h.path}  (verified: {h.inliers} matching points)"
+            for i, h in enumerate(verified)
         ]
-        if not lines:
+        if res.no_match:
+            lines.append("no match: no photo in the library shows this (checked geometrically)")
+        if others:
+            if res.pipeline != "global":
+                lines.append("other similar photos (not verified):")
+            lines += [
+                f"{len(verified) + i + 1:>3}. {h.score:.4f}  {h.path}" for i, h in enumerate(others)
+            ]
+        if not res.hits:
             lines = ["no results (is the library indexed? see `visual-search status`)"]
         emit(args, res.to_dict(), "\n".join(lines))
         return 0

@@ -32,7 +32,19 @@ def run(args: argparse.Namespace) -> int:
             f"{m['fingerprint']}): {m['vectors']} vectors, index "
             f"{m['index'] or 'not built'}{'' if m['index_current'] else ' (stale)'}"
         )
+    for c in st["codebooks"]:
+        if not c["active"]:
+            continue
+        kind = "learned from this library" if c["learned_from_library"] else "shipped"
+        lines.append(
+            f"local features: codebook {c['fingerprint']} ({c['words']} words, {kind}): "
+            f"{c['photos']} photos, {c['bytes_per_photo'] / 1e3:.1f} kB each, "
+            f"inverted file {c['index']}"
+        )
     b = st["bytes"]
-    lines.append(f"size: database {b['database'] / 1e6:.1f} MB, index {b['index'] / 1e6:.1f} MB")
+    lines.append(
+        f"size: database {b['database'] / 1e6:.1f} MB, index {b['index'] / 1e6:.1f} MB, "
+        f"local index {b['local_index'] / 1e6:.1f} MB"
+    )
     emit(args, st, "\n".join(lines))
     return 0

@@ -21,11 +21,12 @@ from ..checkpoint import model_fingerprint, resolve_model
 from ..errors import ConfigError
 from ..extract import Box, Extractor
 from ..imageio import PhotoSource
-from ..local.codebook import Codebook, default_codebook
+from ..local.codebook import Codebook, CodebookError, default_codebook
 from ..local.verify import Verification
 from ..local.workers import LocalWorkers
 from ..paths import default_library_dir
 from ..retrieval import VERIFY_TOP
+from .codebook_learning import learn_library_codebook
 from .duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
 from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
 from .localindex import LocalIndex
@@ -185,9 +186,28 @@ class Library:
                 indexer.scan(folders, summary)
                 if not summary.cancelled:
                     indexer.extract_pending([fid for fid, _ in folders], summary)
+            if not summary.cancelled:  # every photo has codes of this codebook: drop older ones
+                self.store.drop_other_codebooks(book.fingerprint)
+                for f in self.index_dir.glob("local-*"):
+                    if book.fingerprint not in f.name:
+                        f.unlink(missing_ok=True)
             self.vector_index(row)  # refresh and save the FAISS cache
             self.local_index(book)  # and the inverted file
         summary.seconds = time.perf_counter() - t0
+        return summary
+
+    def learn_codebook(
+        self,
+        words: int | None = None,
+        max_photos: int = 2000,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> IndexSummary:
+        """Learn a codebook from this library and re-encode every photo with it (see
+        ``codebook_learning.learn_library_codebook``)."""
+        summary = learn_library_codebook(self, words, max_photos, progress, should_stop)
+        with self._lock:
+            self._codebook = None
         return summary
 
     def rescan(
@@ -346,7 +366,11 @@ class Library:
         return self.store.failed_files()
 
     def status(self) -> dict:
-        return library_status(self.store, self.dir, self.index_dir)
+        try:
+            book = self.codebook().fingerprint
+        except CodebookError:
+            book = None
+        return library_status(self.store, self.dir, self.index_dir, book)
 
 
 def ensure_not_busy(directory: str | os.PathLike) -> None:

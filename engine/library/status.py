@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .localindex import LocalIndex
 from .schema import DB_NAME
 from .store import Store, fs_text
 from .vectors import VectorIndex
 
 
-def library_status(store: Store, directory: Path, index_dir: Path) -> dict:
+def library_status(
+    store: Store, directory: Path, index_dir: Path, codebook: str | None = None
+) -> dict:
     """The report behind ``visual-search status`` (JSON-ready)."""
     counts = store.counts()
     folders = []
@@ -40,9 +43,29 @@ def library_status(store: Store, directory: Path, index_dir: Path) -> dict:
                 "index_current": bool(loaded and loaded.generation == m.generation),
             }
         )
+    codebooks = []
+    for b in store.codebooks():
+        loaded, reason = LocalIndex.load(index_dir, b["fingerprint"])
+        photos, nbytes = store.local_bytes(b["fingerprint"])
+        codebooks.append(
+            {
+                "fingerprint": b["fingerprint"],
+                "words": b["words"],
+                "learned_from_library": b["learned"],
+                "active": b["fingerprint"] == codebook,
+                "photos": photos,
+                "bytes_per_photo": round(nbytes / photos) if photos else 0,
+                "index": "current"
+                if loaded and loaded.generation == store.local_generation(b["fingerprint"])
+                else ("stale" if loaded else reason),
+            }
+        )
     size = sum(f.stat().st_size for f in directory.glob(f"{DB_NAME}*"))
     index_size = (
         sum(f.stat().st_size for f in index_dir.glob("*.faiss")) if index_dir.exists() else 0
+    )
+    local_size = (
+        sum(f.stat().st_size for f in index_dir.glob("local-*.npz")) if index_dir.exists() else 0
     )
     files = counts["files"]
     return {
@@ -54,5 +77,6 @@ def library_status(store: Store, directory: Path, index_dir: Path) -> dict:
             "failed": files.get("failed", 0),
         },
         "models": models,
-        "bytes": {"database": size, "index": index_size},
+        "codebooks": codebooks,
+        "bytes": {"database": size, "index": index_size, "local_index": local_size},
     }

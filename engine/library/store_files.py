@@ -16,6 +16,7 @@ from .fspath import fs_bytes, fs_text, is_within
 from .schema import (
     FAILED,
     IDS_PER_QUERY,
+    OK,
     ROWS_PER_TRANSACTION,
     FileRow,
     FileState,
@@ -121,6 +122,12 @@ class FileTables:
                 for r in c.execute(select(files_t).where(files_t.c.id.in_(chunk))):
                     out[r.id] = FileRow(**r._asdict())
         return out
+
+    def ok_files(self) -> list[FileRow]:
+        """Every decoded file, by path."""
+        with self.connect() as c:
+            rows = c.execute(select(files_t).where(files_t.c.status == OK).order_by(files_t.c.path))
+            return [FileRow(**r._asdict()) for r in rows]
 
     def failed_files(self) -> list[FileRow]:
         with self.connect() as c:

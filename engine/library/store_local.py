@@ -63,6 +63,14 @@ class LocalTable:
             if fingerprint:
                 c.execute(insert(meta_t).values(key="active_codebook", value=fingerprint))
 
+    def drop_other_codebooks(self, keep: str) -> int:
+        """Delete the codes (and rows) of every codebook but ``keep``; returns how many went.
+        A learned codebook that is not in use goes too: learning again is cheap."""
+        with self.begin() as c:
+            gone = c.execute(delete(codebooks_t).where(codebooks_t.c.fingerprint != keep))
+            c.execute(delete(local_codes_t).where(local_codes_t.c.codebook != keep))
+            return int(gone.rowcount or 0)
+
     def codebooks(self) -> list[dict]:
         """Every codebook with codes here: fingerprint, words, learned, meta, codes, created."""
         with self.connect() as c:

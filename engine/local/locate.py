@@ -74,7 +74,7 @@ def outline(
 
 
 def match_heat(points: np.ndarray, size: tuple[int, int], sigma: float = 0.04) -> np.ndarray:
-    """"Where it matched": density of verified match points ``(n, 2)`` over a photo of
+    """ "Where it matched": density of verified match points ``(n, 2)`` over a photo of
     ``size = (W, H)``, as ``(h, w) float32`` in [0, 1] at most 256 px on its long side
     (``engine.localize.heatmap`` upsamples it). ``sigma`` is a fraction of the long side."""
     w, h = size
