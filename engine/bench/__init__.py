@@ -2,7 +2,8 @@
 
 One module per subject: ``extract.py`` (model forward and extraction), ``library.py`` (index
 search, re-scan, indexing throughput), ``train.py`` (training speed, context ablation) and
-``localize.py`` (click localization and overlays). Names load on first use.
+``localize.py`` (click localization and overlays), ``local.py`` (local-feature search at
+scale). Names load on first use.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ..lazy import attach
 if TYPE_CHECKING:
     from .extract import bench_extract
     from .library import bench_index, bench_rescan, bench_search, clustered_unit_vectors
+    from .local import bench_local
     from .localize import bench_localize
     from .train import bench_ablation, bench_train
 
@@ -23,6 +25,7 @@ _SOURCES = {
     "bench_rescan": ".library",
     "bench_search": ".library",
     "clustered_unit_vectors": ".library",
+    "bench_local": ".local",
     "bench_localize": ".localize",
     "bench_ablation": ".train",
     "bench_train": ".train",
@@ -32,6 +35,7 @@ __all__ = [
     "bench_ablation",
     "bench_extract",
     "bench_index",
+    "bench_local",
     "bench_localize",
     "bench_rescan",
     "bench_search",

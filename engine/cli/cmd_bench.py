@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import VisualSearchError
 from .common import RegistryNames, add_device, add_json, add_model, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
     p.add_argument(
-        "what", choices=["extract", "index", "rescan", "search", "train", "localize", "ablation"]
+        "what",
+        choices=["extract", "index", "rescan", "search", "local", "train", "localize", "ablation"],
     )
     p.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
     p.add_argument("--dim", type=int, default=512, help="search: vector dimension")
+    p.add_argument("--photos", default=None, help="local: a folder of real photos")
     p.add_argument("--count", type=int, default=40, help="index: photos per size")
     add_model(p, "index: model (default: default)")
     p.add_argument("--models", nargs="+", help="extract: architectures (default: all)")
@@ -42,6 +45,11 @@ def run(args: argparse.Namespace) -> int:
         rows = bench.bench_search(sizes=sizes, dim=args.dim, log=log)
     elif args.what == "rescan":
         rows = bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
+    elif args.what == "local":
+        if not args.photos:
+            raise VisualSearchError("bench local needs --photos DIR (real photos)")
+        sizes = tuple(args.n or (10_000, 100_000))
+        rows = bench.bench_local(args.photos, sizes, model=args.model or "default", log=log)
     elif args.what == "ablation":
         rows = bench.bench_ablation(log=log)
     elif args.what == "localize":

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -155,8 +156,12 @@ class Library:
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
         exclude: list[str | os.PathLike] | None = None,
+        local: bool = True,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed.
+
+        ``local=False`` skips the local features (for measuring the network alone; searches
+        then find no verified match for the photos indexed so).
 
         Photos under ``exclude`` folders are left out (and leave the library if they were in).
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
@@ -180,13 +185,15 @@ class Library:
             folders = [(fid, fp) for fid, fp in folders if fid in alive]
             skip = tuple(fs_bytes(x) for x in exclude or ())
             book = self.codebook()
-            with LocalWorkers(book) as workers:
-                local = LocalSetup(book, workers)
-                indexer = Indexer(self.store, ex, row, progress, should_stop, skip, local)
+            with contextlib.ExitStack() as stack:
+                setup = None
+                if local:
+                    setup = LocalSetup(book, stack.enter_context(LocalWorkers(book)))
+                indexer = Indexer(self.store, ex, row, progress, should_stop, skip, setup)
                 indexer.scan(folders, summary)
                 if not summary.cancelled:
                     indexer.extract_pending([fid for fid, _ in folders], summary)
-            if not summary.cancelled:  # every photo has codes of this codebook: drop older ones
+            if local and not summary.cancelled:  # every photo has this codebook's codes
                 self.store.drop_other_codebooks(book.fingerprint)
                 for f in self.index_dir.glob("local-*"):
                     if book.fingerprint not in f.name:

@@ -37,7 +37,7 @@ class Query:
 
 def describe_query(src: PhotoSource, box: Box | None, ex: Extractor, book: Codebook) -> Query:
     """One decode: RootSIFT at the local size, the network's input from the same pixels."""
-    d = describe(src, book, box, image_size=ex.image_size, keep_features=True)
+    d = describe(src, book, box, ex.image_size, keep_features=True, encode_code=False)
     pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
     out = ex.run([Prepared(pixels, d.original_size, d.box, describe_source(src))])[0]
     region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))

@@ -68,9 +68,11 @@ def describe(
     max_features: int = MAX_FEATURES,
     local: bool = True,
     keep_features: bool = False,
+    encode_code: bool = True,
 ) -> Described:
     """Decode ``src`` once at the larger of the two sizes; RootSIFT → code (when ``local``);
-    pixels for the network by resizing the same decode (when ``image_size``). Raises
+    pixels for the network by resizing the same decode (when ``image_size``); a query keeps
+    its features (``keep_features``) and needs no database code (``encode_code=False``). Raises
     ``BadImageError``."""
     side = max(local_side if local else 0, image_size or 0) or local_side
     photo = load_photo(src, side, box)
@@ -83,7 +85,7 @@ def describe(
         to_orig = 1.0 / (photo.scale * small.width / rgb.width)
         feats = features_from_gray(gray, to_orig, offset, max_features)
     pixels = np.asarray(downscale(rgb, image_size), np.uint8) if image_size else None
-    code = encode(feats, codebook) if local else None
+    code = encode(feats, codebook) if local and encode_code else None
     return Described(
         code, phash(gray), photo.original_size, pixels, photo.box, feats if keep_features else None
     )
