@@ -197,3 +197,26 @@ def test_duplicates_are_exactly_the_planted_sets(tmp_path):
     assert sorted(map(sorted, found)) == sorted(map(sorted, planted))
     for g in groups:
         assert g.pairs and all(p.inliers >= 20 for p in g.pairs)
+
+
+def test_learning_the_codebook_from_the_library_re_encodes_it(clutter, tmp_path, monkeypatch):
+    from engine.library import codebook_learning
+
+    lib, _, target = clutter
+    copy = tmp_path / "lib"
+    shutil.copytree(lib.dir, copy)
+    with Library(copy, device="cpu") as small:
+        with pytest.raises(Exception, match="needs 200 or more"):
+            small.learn_codebook(words=256)
+        monkeypatch.setattr(codebook_learning, "MIN_PHOTOS_TO_LEARN", 10)
+        shipped = small.codebook().fingerprint
+        seen = []
+        summary = small.learn_codebook(words=256, progress=lambda d, t, m: seen.append(m))
+        book = small.codebook()
+        assert book.fingerprint != shipped and book.size == 256 and not summary.cancelled
+        assert summary.indexed == 16 and any("local features" in m for m in seen)
+        assert small.store.codebook_centroids(book.fingerprint).shape == (256, 128)
+        res = small.search(_jpeg(Image.open(target).rotate(90, expand=True)), k=3)
+        assert res.hits[0].path == str(target) and res.hits[0].verified
+    with Library(copy, device="cpu") as again:  # kept in SQLite: the same codebook reopens
+        assert again.codebook().fingerprint == book.fingerprint
