@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .library import bench_index, bench_rescan, bench_search, clustered_unit_vectors
     from .local import bench_local
     from .localize import bench_localize
+    from .quality import bench_quality
     from .train import bench_ablation, bench_train
 
 _SOURCES = {
@@ -27,6 +28,7 @@ _SOURCES = {
     "clustered_unit_vectors": ".library",
     "bench_local": ".local",
     "bench_localize": ".localize",
+    "bench_quality": ".quality",
     "bench_ablation": ".train",
     "bench_train": ".train",
 }
@@ -37,6 +39,7 @@ __all__ = [
     "bench_index",
     "bench_local",
     "bench_localize",
+    "bench_quality",
     "bench_rescan",
     "bench_search",
     "bench_train",

@@ -12,11 +12,23 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
     p.add_argument(
         "what",
-        choices=["extract", "index", "rescan", "search", "local", "train", "localize", "ablation"],
+        choices=[
+            "extract",
+            "index",
+            "rescan",
+            "search",
+            "local",
+            "quality",
+            "train",
+            "localize",
+            "ablation",
+        ],
     )
     p.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
     p.add_argument("--dim", type=int, default=512, help="search: vector dimension")
     p.add_argument("--photos", default=None, help="local: a folder of real photos")
+    p.add_argument("--gnd", default=None, help="quality: gnd_*.pkl of an evaluation set")
+    p.add_argument("--images", default=None, help="quality: its photos")
     p.add_argument("--count", type=int, default=40, help="index: photos per size")
     add_model(p, "index: model (default: default)")
     p.add_argument("--models", nargs="+", help="extract: architectures (default: all)")
@@ -45,6 +57,10 @@ def run(args: argparse.Namespace) -> int:
         rows = bench.bench_search(sizes=sizes, dim=args.dim, log=log)
     elif args.what == "rescan":
         rows = bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
+    elif args.what == "quality":
+        if not (args.gnd and args.images):
+            raise VisualSearchError("bench quality needs --gnd FILE --images DIR")
+        rows = bench.bench_quality(args.gnd, args.images, model=args.model or "default", log=log)
     elif args.what == "local":
         if not args.photos:
             raise VisualSearchError("bench local needs --photos DIR (real photos)")
