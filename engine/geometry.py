@@ -1,4 +1,4 @@
-"""Geometric verification with local features: SIFT (as RootSIFT) + ratio test + RANSAC.
+"""Geometric verification on photos: RootSIFT (``engine.local.features``) + ratio test + RANSAC.
 
 One component, two uses: re-ranking the top results of a search or an evaluation (global
 descriptors rank, local features check), and the class-overlap audit between a training set
@@ -17,28 +17,17 @@ import cv2
 import numpy as np
 
 from .errors import BadImageError
-from .imageio import PhotoSource, load_photo
+from .imageio import PhotoSource
+from .local.features import LocalFeatures
+from .local.features import local_features as _local_features
 
 #: long side the local features are computed at
 LOCAL_MAX_SIDE = 640
 MAX_FEATURES = 1500
-#: smaller regions are enlarged to this long side before detection
-MIN_SIDE = 320
 RATIO = 0.8
 REPROJ_PX = 8.0
 #: pairs with at least this many inliers count as showing the same object or place
 MIN_INLIERS = 15
-
-
-@dataclass
-class LocalFeatures:
-    """``xy (n, 2) float32`` keypoints in original photo coordinates, ``desc (n, 128)``."""
-
-    xy: np.ndarray
-    desc: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.xy)
 
 
 @dataclass
@@ -48,39 +37,9 @@ class Verification:
     homography: np.ndarray | None
 
 
-_sift_local = threading.local()
-
-
-def _sift():
-    if not hasattr(_sift_local, "sift"):
-        # a low contrast threshold: flat, low-contrast photos (and small query boxes) still
-        # get keypoints; nfeatures keeps the strongest ones
-        _sift_local.sift = cv2.SIFT_create(nfeatures=MAX_FEATURES, contrastThreshold=0.01)
-    return _sift_local.sift
-
-
 def local_features(src: PhotoSource, box=None, max_side: int = LOCAL_MAX_SIDE) -> LocalFeatures:
     """RootSIFT features of a photo (or of ``box`` in it). Raises ``BadImageError``."""
-    photo = load_photo(src, max_side, box)
-    gray = np.asarray(photo.image.convert("L"))
-    up = 1.0
-    if max(gray.shape) < MIN_SIDE:  # a small region: enlarge so SIFT's scales fit
-        up = MIN_SIDE / max(gray.shape)
-        gray = cv2.resize(
-            gray,
-            (round(gray.shape[1] * up), round(gray.shape[0] * up)),
-            interpolation=cv2.INTER_CUBIC,
-        )
-    kps, desc = _sift().detectAndCompute(gray, None)
-    if desc is None or not kps:
-        return LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
-    desc = desc.astype(np.float32)
-    desc /= np.maximum(desc.sum(axis=1, keepdims=True), 1e-7)  # RootSIFT: L1, then sqrt
-    desc = np.sqrt(desc)
-    xy = np.array([k.pt for k in kps], np.float32) / (photo.scale * up)
-    if photo.box is not None:
-        xy += np.array(photo.box[:2], np.float32)
-    return LocalFeatures(xy, desc)
+    return _local_features(src, box, max_side, MAX_FEATURES)
 
 
 def verify(
@@ -122,7 +81,7 @@ class FeatureCache:
         try:
             f = local_features(src, box)
         except BadImageError:
-            f = LocalFeatures(np.zeros((0, 2), np.float32), np.zeros((0, 128), np.float32))
+            f = LocalFeatures.empty()
         with self._lock:
             self._data[key] = f
             if len(self._data) > self.capacity:
