@@ -36,3 +36,20 @@ def test_engine_imports_without_qt():
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_modules_stay_small_and_the_window_only_wires_panels():
+    """One place per concern: no module of engine/ or app/ over 400 lines, and the main
+    window class under 250."""
+    import ast
+
+    long = {
+        str(p.relative_to(ROOT)): n
+        for pkg in ("engine", "app")
+        for p in (ROOT / pkg).rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, long
+    tree = ast.parse((ROOT / "app" / "gui.py").read_text(encoding="utf-8"))
+    (window,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "MainWindow"]
+    assert window.end_lineno - window.lineno + 1 < 250
