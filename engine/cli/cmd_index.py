@@ -26,6 +26,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--watch", action="store_true", help="keep running and re-scan every --interval seconds"
     )
     p.add_argument("--interval", type=float, default=60.0)
+    p.add_argument(
+        "--local-features",
+        type=int,
+        default=None,
+        metavar="N",
+        help="strongest RootSIFT features kept per photo (default 1000)",
+    )
     add_json(p, "print a JSON summary")
     add_device(p)
     return p

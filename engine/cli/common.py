@@ -125,7 +125,8 @@ def open_library(args: argparse.Namespace):
     """The ``--library`` of ``args`` (use it as ``with open_library(args) as lib:``)."""
     from ..library import Library
 
-    return Library(args.library, device=getattr(args, "device", "auto"))
+    kw = {"max_features": args.local_features} if getattr(args, "local_features", None) else {}
+    return Library(args.library, device=getattr(args, "device", "auto"), **kw)
 
 
 class TerminalProgress:

@@ -60,7 +60,7 @@ def _encode_with(lib: Library, book: Codebook, progress, should_stop) -> IndexSu
     with WriterLock(lib.dir):
         lib.store.ensure_codebook(book.fingerprint, book.size, book.meta, book.centroids)
         ex, row = lib.model()
-        with LocalWorkers(book) as workers:
+        with LocalWorkers(book, max_features=lib.max_features) as workers:
             local = LocalSetup(book, workers)
             indexer = Indexer(lib.store, ex, row, progress, should_stop, local=local)
             indexer.extract_pending([fid for fid, _ in lib.store.folders()], summary)

@@ -23,6 +23,7 @@ from ..errors import ConfigError
 from ..extract import Box, Extractor
 from ..imageio import PhotoSource
 from ..local.codebook import Codebook, CodebookError, default_codebook
+from ..local.features import MAX_FEATURES
 from ..local.verify import Verification
 from ..local.workers import LocalWorkers
 from ..paths import default_library_dir
@@ -49,8 +50,11 @@ class Library:
         device: str = "auto",
         index_kind: str = "auto",
         approx_threshold: int = APPROX_THRESHOLD,
+        max_features: int = MAX_FEATURES,
     ) -> None:
+        """``max_features``: the strongest RootSIFT features kept per photo (and query)."""
         self.dir = Path(directory).expanduser() if directory else default_library_dir()
+        self.max_features = int(max_features)
         self.store = Store(self.dir)
         self.index_dir = self.dir / "index"
         self.device = device
@@ -188,7 +192,8 @@ class Library:
             with contextlib.ExitStack() as stack:
                 setup = None
                 if local:
-                    setup = LocalSetup(book, stack.enter_context(LocalWorkers(book)))
+                    workers = LocalWorkers(book, max_features=self.max_features)
+                    setup = LocalSetup(book, stack.enter_context(workers))
                 indexer = Indexer(self.store, ex, row, progress, should_stop, skip, setup)
                 indexer.scan(folders, summary)
                 if not summary.cancelled:
@@ -300,7 +305,7 @@ class Library:
             if key is not None and self._last_query is not None and self._last_query[0] == key:
                 return self._last_query[1]
         ex, _ = self.model(model)
-        q = describe_query(query, box, ex, self.codebook())
+        q = describe_query(query, box, ex, self.codebook(), self.max_features)
         with self._lock:
             self._last_query = (key, q)
         return q

@@ -35,9 +35,19 @@ class Query:
     box: Box  # the region searched, in original pixels (the whole photo when no box)
 
 
-def describe_query(src: PhotoSource, box: Box | None, ex: Extractor, book: Codebook) -> Query:
+def describe_query(
+    src: PhotoSource, box: Box | None, ex: Extractor, book: Codebook, max_features: int = 1000
+) -> Query:
     """One decode: RootSIFT at the local size, the network's input from the same pixels."""
-    d = describe(src, book, box, ex.image_size, keep_features=True, encode_code=False)
+    d = describe(
+        src,
+        book,
+        box,
+        ex.image_size,
+        max_features=max_features,
+        keep_features=True,
+        encode_code=False,
+    )
     pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
     out = ex.run([Prepared(pixels, d.original_size, d.box, describe_source(src))])[0]
     region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))
