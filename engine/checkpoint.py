@@ -146,7 +146,16 @@ def load_checkpoint(
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise CheckpointError(f"{wpath}: tensor {k!r} holds NaN or infinite values")
     model.load_state_dict(state, strict=True)
+    model.checkpoint_extra = _extra(d)  # how it was trained (classes, epoch), if recorded
     return model.to(device).eval()
+
+
+def _extra(directory: Path) -> dict:
+    try:
+        extra = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8")).get("extra")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return extra if isinstance(extra, dict) else {}
 
 
 def export_checkpoint(

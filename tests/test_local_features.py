@@ -134,3 +134,36 @@ def test_inverted_file_removal_and_addition_equal_a_fresh_build(book, scenes):
     assert full.search(qc.words, qc.bits, 1)[1][0] == 2
     back = InvertedFile.from_arrays(edited.arrays())
     np.testing.assert_array_equal(back.img, edited.img)
+
+
+def test_rank_database_puts_verified_first_and_scores_them_above_one_half():
+    from engine.local.verify import Verification
+    from engine.retrieval import rank_database
+
+    local = np.array([0.9, 0.5, 0.4, 0.3, 0.0], np.float32)
+    checks = {1: Verification(40, 90, True), 3: Verification(15, 50, True)}
+    r = rank_database(5, "local", None, local, lambda p: checks.get(p, Verification.none()), 4)
+    assert r.order.tolist() == [1, 3, 0, 2, 4] and r.matches == 2
+    assert r.score[1] > r.score[3] >= 0.5 > r.score[0] > r.score[2]
+    allowed = np.array([True, False, True, True, True])
+    r = rank_database(
+        5, "local", None, local, lambda p: checks.get(p, Verification.none()), 4, allowed=allowed
+    )
+    assert r.order.tolist()[-1] == 1 and 1 not in r.checks
+    g = np.array([0.1, 0.2, 0.3, 0.9, 0.5], np.float32)
+    assert rank_database(5, "global", g).order.tolist()[:2] == [3, 4]
+    # fusion: the network decides between equal local scores
+    flat = np.full(5, 0.2, np.float32)
+    assert rank_database(5, "fused", g, flat, global_weight=0.05).order[0] == 3
+
+
+def test_only_networks_that_learned_from_photos_are_fused(tiny_models, tmp_path):
+    from engine.checkpoint import load_checkpoint, save_checkpoint
+    from engine.retrieval import learned_from_photos
+
+    model = tiny_models["gem"]
+    assert not learned_from_photos(model)  # untrained, no ImageNet weights
+    save_checkpoint(model, tmp_path / "generated", extra={"classes": 0, "epoch": 1})
+    save_checkpoint(model, tmp_path / "labelled", extra={"classes": 12, "epoch": 1})
+    assert not learned_from_photos(load_checkpoint(tmp_path / "generated"))
+    assert learned_from_photos(load_checkpoint(tmp_path / "labelled"))

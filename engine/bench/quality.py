@@ -27,6 +27,7 @@ def bench_quality(
     from ..evaluation.runner import _find_image, extract_all, rank
     from ..extract import Extractor
     from ..local.codebook import default_codebook
+    from ..retrieval import GLOBAL_WEIGHT, learned_from_photos
 
     gt = load_ground_truth(gnd)
     root = Path(images)
@@ -47,12 +48,14 @@ def bench_quality(
     queries = describe_queries(q_paths, boxes, book)
     q_ms = 1000 * (time.perf_counter() - t) / max(len(q_paths), 1)
     rows = []
+    gw = GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0
     variants = [
         ("global (the network alone)", None),
-        ("local, not verified", ("local", 0)),
-        (f"local + verification of the top {verify}", ("local", verify)),
-        ("fused, not verified", ("fused", 0)),
-        (f"fused + verification of the top {verify} (the default)", ("fused", verify)),
+        ("local, not verified", ("local", 0, None)),
+        (f"local + verification of the top {verify}", ("local", verify, None)),
+        (f"fused at {GLOBAL_WEIGHT}, not verified", ("fused", 0, GLOBAL_WEIGHT)),
+        (f"fused at {GLOBAL_WEIGHT} + verification", ("fused", verify, GLOBAL_WEIGHT)),
+        (f"the default search (network weight {gw})", ("fused", verify, gw)),
     ]
     for name, spec in variants:
         t = time.perf_counter()
@@ -60,7 +63,7 @@ def bench_quality(
             _, ranking = rank(xq, xb)
             ms = 1000 * (time.perf_counter() - t) / max(len(q_paths), 1)
         else:
-            ranking, info = db.rank(queries, sims, spec[0], spec[1])
+            ranking, info = db.rank(queries, sims, *spec)
             ms = info["ms_per_query"] + q_ms
         res = evaluate_ranking(ranking, gt)
         row = {"pipeline": name, **{p: res[p]["mAP"] for p in "EMH"}, "ms_per_query": round(ms)}

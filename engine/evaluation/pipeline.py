@@ -49,6 +49,7 @@ def pipeline_ranking(
     codebook: Codebook,
     verify_top: int = VERIFY_TOP,
     progress: Callable[[int, int, str], None] | None = None,
+    global_weight: float | None = None,
 ) -> tuple[np.ndarray, dict]:
     """``ranking (nq, ndb)`` of every database photo per query, and timing figures."""
     n = len(db_paths)
@@ -62,7 +63,7 @@ def pipeline_ranking(
     t1 = time.perf_counter()
     queries = describe_queries(q_paths, boxes, codebook)
     t2 = time.perf_counter()
-    ranking, info = db.rank(queries, global_sims, pipeline, verify_top)
+    ranking, info = db.rank(queries, global_sims, pipeline, verify_top, global_weight)
     info["local_seconds_per_1000_images"] = round(1000 * (t1 - t0) / max(n, 1), 2)
     # a query's own description (decode, RootSIFT, multiple assignment) is part of its cost
     info["ms_per_query"] += round(1000 * (t2 - t1) / max(len(q_paths), 1), 1)
@@ -95,7 +96,14 @@ class LocalDatabase:
         codes, sizes = describe_database(paths, codebook, progress)
         return cls(codes, sizes, codebook)
 
-    def rank(self, queries, global_sims, pipeline: str, verify_top: int = VERIFY_TOP):
+    def rank(
+        self,
+        queries,
+        global_sims,
+        pipeline: str,
+        verify_top: int = VERIFY_TOP,
+        global_weight: float | None = None,
+    ):
         """``ranking (nq, ndb)`` and figures for described ``queries``."""
         n = len(self.codes)
         codes, sizes = self.codes, self.sizes
@@ -111,6 +119,7 @@ class LocalDatabase:
                     qc.assign, qc.feats.kp, qbox, codes[pos], sizes[pos]
                 ),
                 verify_top,
+                global_weight,
             )
             rows.append(r.order)
             verified += r.matches

@@ -14,7 +14,7 @@ from ..errors import BadImageError, VisualSearchError
 from ..extract import Extractor
 from ..local.codebook import Codebook, default_codebook
 from ..photos import IMAGE_EXTENSIONS, is_photo_name
-from ..retrieval import PIPELINES, VERIFY_TOP
+from ..retrieval import GLOBAL_WEIGHT, PIPELINES, VERIFY_TOP, learned_from_photos
 from .revisitop import GroundTruth, evaluate_ranking, leave_one_out_map, load_ground_truth
 
 #: tried in this order after the bare name; the one list of photo extensions, upper case too
@@ -111,9 +111,11 @@ def evaluate_revisitop(
         from .pipeline import pipeline_ranking
 
         book = codebook or default_codebook()
+        gw = GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0
         ranking, info = pipeline_ranking(
-            q_paths, boxes, all_db, sims, pipeline, book, max(verify, rerank), progress
+            q_paths, boxes, all_db, sims, pipeline, book, max(verify, rerank), progress, gw
         )
+        info["global_weight"] = gw if pipeline == "fused" else 0.0
         info["codebook"] = book.fingerprint
     results = evaluate_ranking(ranking, gt)
     names = gt.imlist + [str(p) for p in extra]

@@ -27,7 +27,7 @@ from ..local.features import MAX_FEATURES
 from ..local.verify import Verification
 from ..local.workers import LocalWorkers
 from ..paths import default_library_dir
-from ..retrieval import VERIFY_TOP
+from ..retrieval import GLOBAL_WEIGHT, VERIFY_TOP, learned_from_photos
 from .codebook_learning import learn_library_codebook
 from .duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
 from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
@@ -259,8 +259,9 @@ class Library:
         """
         clock = timer()
         next(clock)
-        _, row = self.model(model)
+        ex, row = self.model(model)
         book = self.codebook()
+        gw = GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0
         q = self.query(query, box, model)
         t_extract = next(clock)
         vi = self.vector_index(row) if pipeline != "local" else None
@@ -269,7 +270,7 @@ class Library:
         self_id = self._query_file_id(query, box) if exclude_self else None
         ids = self._folder_file_ids(folder) if folder is not None else None
         top = max(rerank, verify) if pipeline != "global" else rerank
-        hits, matches = rank(q, self.store, book, li, vi, row, pipeline, ids, self_id, top, k)
+        hits, matches = rank(q, self.store, book, li, vi, row, pipeline, ids, self_id, top, k, gw)
         t_search = next(clock)
         out = q.extraction
         return SearchResult(
@@ -287,6 +288,7 @@ class Library:
             timings={"extract": t_extract, "index": t_index, "search": t_search},
             pipeline=pipeline,
             matches=matches,
+            global_weight=gw if pipeline == "fused" else float(pipeline == "global"),
         )
 
     def query(self, query: PhotoSource, box: Box | None = None, model: str | None = None) -> Query:

@@ -71,6 +71,8 @@ class SearchResult:
     pipeline: str = "global"
     #: verified matches among the hits; a query with none is "no match"
     matches: int = 0
+    #: weight of the network's cosine in the ranking (0: shown, not fused; see retrieval.py)
+    global_weight: float = 0.0
 
     @property
     def no_match(self) -> bool:
@@ -85,6 +87,7 @@ class SearchResult:
             "index": self.index_kind,
             "pipeline": self.pipeline,
             "matches": self.matches,
+            "global_weight": self.global_weight,
             "no_match": self.no_match,
             "seconds": round(self.seconds, 4),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},

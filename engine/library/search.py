@@ -66,6 +66,7 @@ def rank(
     exclude_id: int | None,
     verify_top: int,
     k: int,
+    global_weight: float = 0.0,
 ) -> tuple[list[Hit], int]:
     """The top ``k`` hits and the number of verified matches."""
     if pipeline not in PIPELINES:
@@ -115,6 +116,7 @@ def rank(
         local_u,
         verify if li is not None else None,
         verify_top,
+        global_weight,
         allowed=allowed,
     )
     top = [int(p) for p in ranking.order[: k + 8] if allowed[p]]
