@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import partial
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
@@ -15,20 +18,41 @@ from PySide6.QtWidgets import (
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
+    QWidget,
 )
 
+from .models import evidence_text
 from .photo_loader import show_photo
-from .views import QueryView
+from .views import MatchLines, QueryView
+from .workers import TaskSlot, Worker
 
 
 class CompareDialog(QDialog):
-    """Two photos side by side (query and result, or two duplicates)."""
+    """Two photos side by side (query and result, or two duplicates).
 
-    def __init__(self, left: str, right: str, caption: str = "", parent=None) -> None:
+    ``evidence``: a callable that returns the pair's geometric check (``Library.evidence``),
+    run on a worker when the dialog opens; the title then gives the matching points, and
+    *Show matching points* draws them as lines from one photo to the other.
+    """
+
+    evidence_ready = Signal(object)  # the Verification, once computed
+
+    def __init__(
+        self,
+        left: str,
+        right: str,
+        caption: str = "",
+        parent=None,
+        evidence: Callable[[], object] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare")
         self.paths = (left, right)
-        row = QHBoxLayout()
+        self.verification = None
+        self.task = TaskSlot(self)
+        pair = QWidget()
+        row = QHBoxLayout(pair)
+        self.views = []
         for p in self.paths:
             col = QVBoxLayout()
             view = QueryView()
@@ -37,14 +61,53 @@ class CompareDialog(QDialog):
             col.addWidget(view, 1)
             col.addWidget(QLabel(os.path.basename(p)))
             row.addLayout(col)
-        lay = QVBoxLayout(self)
-        lay.addLayout(row, 1)
-        if caption:
-            lay.addWidget(QLabel(caption))
+            self.views.append(view)
+        self.lines = MatchLines(*self.views, pair)
+        self.show_points = QCheckBox("Show matching points")
+        self.show_points.setToolTip("Lines between the points the geometric check matched")
+        self.show_points.toggled.connect(self._draw_points)
+        self.show_points.setVisible(evidence is not None)
+        bottom = QHBoxLayout()
+        bottom.addWidget(QLabel(caption), 1)
+        bottom.addWidget(self.show_points)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
-        lay.addWidget(buttons)
+        bottom.addWidget(buttons)
+        lay = QVBoxLayout(self)
+        lay.addWidget(pair, 1)
+        lay.addLayout(bottom)
         self.resize(1000, 520)
+        if evidence is not None:
+            self.setWindowTitle("Compare — checking the matching points…")
+            w = Worker(evidence)
+            w.signals.result.connect(self._on_evidence)
+            w.signals.error.connect(lambda msg, _d: self.setWindowTitle(f"Compare — {msg}"))
+            self.task.start(w)
+
+    def _on_evidence(self, v) -> None:
+        self.verification = v
+        verdict = "verified" if v.verified else "not verified"
+        self.setWindowTitle(f"Compare — {v.inliers} matching points ({verdict})")
+        self._draw_points(self.show_points.isChecked())
+        self.evidence_ready.emit(v)
+
+    def _draw_points(self, on: bool) -> None:
+        v = self.verification
+        if on and v is not None and v.q_xy is not None and v.p_xy is not None:
+            self.lines.set_pairs(v.q_xy, v.p_xy)
+        else:
+            self.lines.set_pairs([], [])
+
+    def done(self, result: int) -> None:
+        self.task.cancel()
+        super().done(result)
+
+
+def member_evidence(hit) -> str:
+    """A duplicate group member's evidence, read by a person (the similarity if it has none)."""
+    if getattr(hit, "inliers", None) is None:
+        return f"similarity {hit.score:.3f}"
+    return evidence_text(hit) or f"{hit.inliers} matching points, not verified"
 
 
 def move_to_trash(path: str) -> bool:
@@ -60,18 +123,21 @@ class DuplicatesDialog(QDialog):
 
     trashed = Signal(list)
 
-    def __init__(self, groups: list[list], parent=None, confirm=None) -> None:
+    def __init__(self, groups: list[list], parent=None, confirm=None, evidence_of=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Near-duplicates")
         self.groups = groups
         self.confirm = confirm or self._ask
+        #: ``evidence_of(path, file_id)`` → the pair's check, for *Compare*'s matching points
+        self.evidence_of = evidence_of
+        self.file_ids = {h.path: h.file_id for g in groups for h in g}
         self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(["Photo", "Similarity"])
+        self.tree.setHeaderLabels(["Photo", "Evidence"])
         self.tree.setAccessibleName("Duplicate groups")
         for i, g in enumerate(groups):
             top = QTreeWidgetItem([f"Group {i + 1}: {len(g)} photos", ""])
             for h in g:
-                child = QTreeWidgetItem([h.path, f"{h.score:.3f}"])
+                child = QTreeWidgetItem([h.path, member_evidence(h)])
                 child.setData(0, Qt.ItemDataRole.UserRole, h.path)
                 top.addChild(child)
             self.tree.addTopLevelItem(top)
@@ -140,7 +206,11 @@ class DuplicatesDialog(QDialog):
         sel = self._selected()
         if sel is None or not sel[1]:
             return None
-        dlg = CompareDialog(sel[0], sel[1][0], parent=self)
+        left, right = sel[0], sel[1][0]
+        evidence = None
+        if self.evidence_of is not None and right in self.file_ids:
+            evidence = partial(self.evidence_of, left, self.file_ids[right])
+        dlg = CompareDialog(left, right, parent=self, evidence=evidence)
         dlg.open()
         return dlg
 

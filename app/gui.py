@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         explain.result_heats_ready.connect(search.show_result_heats)
         explain.outlines_cleared.connect(search.clear_outlines)
         explain.outlines_ready.connect(search.show_outlines)
+        explain.not_found_ready.connect(search.show_not_found)
         explain.status.connect(search.set_status)
 
     def _add_shortcuts(self) -> None:
@@ -115,7 +116,7 @@ class MainWindow(QMainWindow):
         """An empty library starts with the bundled sample photos, so a search works at once."""
         return self.library_panel.first_run()
 
-    def show_duplicates(self, threshold: float = 0.95) -> None:
+    def show_duplicates(self, threshold: float | None = None) -> None:
         self.duplicates.scan(threshold)
 
     def download_weights(self, backbone: str = "resnet50", url: str | None = None) -> None:

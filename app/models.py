@@ -11,44 +11,91 @@ from .thumbnails import ThumbnailCache
 PathRole = Qt.ItemDataRole.UserRole + 1
 ScoreRole = Qt.ItemDataRole.UserRole + 2
 RankRole = Qt.ItemDataRole.UserRole + 3
-OutlineRole = Qt.ItemDataRole.UserRole + 4  # ((x0, y0, x1, y1), (W, H)) of a localized object
+OutlineRole = Qt.ItemDataRole.UserRole + 4  # ([[x, y], ...], (W, H)): a polygon in photo pixels
 HeatRole = Qt.ItemDataRole.UserRole + 5  # QImage RGBA heatmap over the photo
+HeaderRole = Qt.ItemDataRole.UserRole + 6  # a header row's text; None on a photo
+EvidenceRole = Qt.ItemDataRole.UserRole + 7  # "✓ verified · 93 matching points", or None
+NotFoundRole = Qt.ItemDataRole.UserRole + 8  # why the clicked object is not outlined here
+
+#: unverified results listed below the verified ones: a handful, not the whole ranking
+OTHERS_SHOWN = 12
+OTHERS_HEADER = "Other similar photos"
+
+
+def evidence_text(hit) -> str | None:
+    """What a person reads about a hit's geometric check; None when it was not verified."""
+    if not getattr(hit, "verified", False):
+        return None
+    n = getattr(hit, "inliers", None)
+    return f"✓ verified · {n} matching points" if n else "✓ verified"
+
+
+def no_match_text(similar: int) -> str:
+    """The results' empty state when nothing was verified."""
+    return f"No match: none of your photos shows this ({similar} similar photos below)"
 
 
 class ResultsModel(QAbstractListModel):
-    """Ranked search hits (``engine.library.Hit``); thumbnails come from a cache."""
+    """Ranked search hits (``engine.library.Hit``); thumbnails come from a cache.
+
+    Rows are hits, or a header (a ``str``) between the verified matches and the others.
+    """
 
     def __init__(self, thumbnails: ThumbnailCache | None = None, parent=None) -> None:
         super().__init__(parent)
-        self.hits: list = []
+        self.rows: list = []  # Hit or header text
+        self.hits: list = []  # the rows that are hits, in order
         self._row_of: dict[str, int] = {}
+        self._rank_of: dict[str, int] = {}
         self.outlines: dict[str, tuple] = {}
+        self.not_found: dict[str, str] = {}
         self.heats: dict[str, object] = {}
         self.thumbnails = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumbnail_ready)
 
-    def set_rows(self, hits: list) -> None:
+    def set_result(self, res, others: int = OTHERS_SHOWN) -> None:
+        """A search's hits: the verified matches (outlined by the geometry), then a header and
+        at most ``others`` of the rest. A global-only search lists its hits as they come."""
+        if res.pipeline == "global":
+            self.set_rows(res.hits)
+            return
+        verified = [h for h in res.hits if h.verified]
+        rest = [h for h in res.hits if not h.verified][:others]
+        header = [OTHERS_HEADER] if verified and rest else []
+        quads = {h.path: (h.quad, (h.width, h.height)) for h in verified if h.quad and h.width}
+        self.set_rows(verified + header + rest, quads)
+
+    def set_rows(self, rows: list, outlines: dict[str, tuple] | None = None) -> None:
         self.beginResetModel()
-        self.hits = list(hits)
-        self._row_of = {h.path: i for i, h in enumerate(self.hits)}
-        self.outlines: dict[str, tuple] = {}
-        self.heats: dict[str, object] = {}
+        self.rows = list(rows)
+        self.hits = [r for r in self.rows if not isinstance(r, str)]
+        self._row_of = {r.path: i for i, r in enumerate(self.rows) if not isinstance(r, str)}
+        self._rank_of = {h.path: i + 1 for i, h in enumerate(self.hits)}
+        self.outlines = dict(outlines or {})
+        self.not_found = {}
+        self.heats = {}
         self.endResetModel()
 
     def set_outline(self, path: str, outline) -> None:
-        """Targeted update: one result's localized box (or None to clear)."""
+        """Targeted update: one result's outline (polygon, photo size), or None to clear."""
         self.outlines[path] = outline
         self._changed(path, OutlineRole)
+
+    def set_not_found(self, path: str, reason: str) -> None:
+        self.not_found[path] = reason
+        self._changed(path, NotFoundRole)
 
     def set_heat(self, path: str, image) -> None:
         self.heats[path] = image
         self._changed(path, HeatRole)
 
     def clear_outlines(self) -> None:
-        self.outlines = {}
-        if self.hits:
-            self.dataChanged.emit(self.index(0), self.index(len(self.hits) - 1), [OutlineRole])
+        """No outline and no "not found" mark on any result."""
+        self.outlines, self.not_found = {}, {}
+        if self.rows:
+            roles = [OutlineRole, NotFoundRole]
+            self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1), roles)
 
     def _changed(self, path: str, role: int) -> None:
         row = self._row_of.get(path)
@@ -57,16 +104,28 @@ class ResultsModel(QAbstractListModel):
             self.dataChanged.emit(idx, idx, [role])
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.hits)
+        return 0 if parent.isValid() else len(self.rows)
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        if index.isValid() and isinstance(self.rows[index.row()], str):
+            return Qt.ItemFlag.ItemIsEnabled  # a header: nothing to select or open
+        return super().flags(index)
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid() or not 0 <= index.row() < len(self.hits):
+        if not index.isValid() or not 0 <= index.row() < len(self.rows):
             return None
-        h = self.hits[index.row()]
+        h = self.rows[index.row()]
+        if isinstance(h, str):
+            shown = (Qt.ItemDataRole.DisplayRole, HeaderRole, Qt.ItemDataRole.AccessibleTextRole)
+            return h if role in shown else None
+        rank = self._rank_of[h.path]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{index.row() + 1}. {h.score:.3f}\n{os.path.basename(h.path)}"
+            return f"{rank}. {h.score:.3f}\n{os.path.basename(h.path)}"
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{h.path}\nscore {h.score:.4f}"
+            lines = [h.path, evidence_text(h) or "similar, not verified", f"score {h.score:.4f}"]
+            if h.path in self.not_found:
+                lines.append(self.not_found[h.path])
+            return "\n".join(lines)
         if role == Qt.ItemDataRole.DecorationRole and self.thumbnails is not None:
             return self.thumbnails.get(h.path)
         if role == PathRole:
@@ -74,13 +133,18 @@ class ResultsModel(QAbstractListModel):
         if role == ScoreRole:
             return h.score
         if role == RankRole:
-            return index.row() + 1
+            return rank
+        if role == EvidenceRole:
+            return evidence_text(h)
         if role == OutlineRole:
             return self.outlines.get(h.path)
+        if role == NotFoundRole:
+            return self.not_found.get(h.path)
         if role == HeatRole:
             return self.heats.get(h.path)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return f"result {index.row() + 1}, score {h.score:.2f}, {os.path.basename(h.path)}"
+            what = evidence_text(h) or "not verified"
+            return f"result {rank}, {what}, score {h.score:.2f}, {os.path.basename(h.path)}"
         return None
 
     def _thumbnail_ready(self, path: str) -> None:
@@ -91,6 +155,10 @@ class ResultsModel(QAbstractListModel):
 
     def paths(self) -> list[str]:
         return [h.path for h in self.hits]
+
+    def hit(self, path: str):
+        row = self._row_of.get(path)
+        return None if row is None else self.rows[row]
 
 
 class FoldersModel(QAbstractTableModel):

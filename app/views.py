@@ -1,13 +1,14 @@
-"""Painted widgets: the query viewer (box drawing, clicks, heatmap) and the result delegate."""
+"""Painted widgets: the query viewer (box drawing, clicks, heatmap), the result delegate and
+the lines between matching points of two photos."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QWidget
 
-from .models import HeatRole, OutlineRole, PathRole
+from .models import EvidenceRole, HeaderRole, HeatRole, NotFoundRole, OutlineRole, PathRole
 
 OUTLINE = QColor(40, 255, 120)
 
@@ -142,13 +143,22 @@ class QueryView(QWidget):
 
 
 class ResultDelegate(QStyledItemDelegate):
-    """Thumbnail, optional heatmap and outline, then the caption."""
+    """Thumbnail, optional heatmap, outline, evidence badge or "not found here" mark, then the
+    caption; a header row is a full-width line of text."""
 
-    def __init__(self, opacity_source, parent=None) -> None:
+    SIZE = QSize(180, 170)
+    HEADER_HEIGHT = 30
+
+    def __init__(self, opacity_source, parent=None, width_source=None) -> None:
         super().__init__(parent)
         self.opacity_source = opacity_source  # callable → float, None when heatmaps are off
+        self.width_source = width_source  # callable → the view's usable width (header rows)
 
     def paint(self, painter: QPainter, option, index) -> None:
+        header = index.data(HeaderRole)
+        if header is not None:
+            self._paint_header(painter, option.rect, header, option.palette)
+            return
         painter.save()
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
@@ -163,14 +173,23 @@ class ResultDelegate(QStyledItemDelegate):
                 painter.setOpacity(opacity)
                 painter.drawImage(r, heat)
                 painter.setOpacity(1.0)
-            outline = index.data(OutlineRole)  # (box in photo pixels, photo size)
+            outline = index.data(OutlineRole)  # (polygon in photo pixels, photo size)
             if outline is not None:
-                (x0, y0, x1, y1), (w, h) = outline
+                points, (w, h) = outline
                 sx, sy = r.width() / w, r.height() / h
+                poly = QPolygonF([QPointF(r.x() + x * sx, r.y() + y * sy) for x, y in points])
+                painter.save()
+                painter.setClipRect(r)
+                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
                 painter.setPen(QPen(OUTLINE, 2))
-                painter.drawRect(
-                    QRectF(r.x() + x0 * sx, r.y() + y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy)
-                )
+                painter.drawPolygon(poly)
+                painter.restore()
+            evidence = index.data(EvidenceRole)
+            if evidence:
+                short = evidence.replace("matching points", "points")
+                _tag(painter, r, short, QColor(20, 120, 60), top=True)
+            if index.data(NotFoundRole):
+                _tag(painter, r, "not found here", QColor(60, 60, 60), top=False)
         painter.setPen(option.palette.text().color())
         text_rect = option.rect.adjusted(4, option.rect.height() - 34, -4, -2)
         painter.drawText(
@@ -180,9 +199,95 @@ class ResultDelegate(QStyledItemDelegate):
         )
         painter.restore()
 
+    @staticmethod
+    def _paint_header(painter: QPainter, rect: QRect, text: str, palette) -> None:
+        painter.save()
+        font = painter.font()
+        font.setBold(True)
+        painter.setFont(font)
+        painter.setPen(palette.text().color())
+        box = rect.adjusted(4, 0, -4, 0)
+        painter.drawText(box, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
+        used = painter.fontMetrics().horizontalAdvance(text) + 12
+        painter.setPen(QPen(palette.mid().color(), 1))
+        y = rect.center().y()
+        if box.left() + used < box.right():
+            painter.drawLine(box.left() + used, y, box.right(), y)
+        painter.restore()
+
     def sizeHint(self, option, index) -> QSize:
-        return QSize(180, 170)
+        if index.data(HeaderRole) is not None:
+            width = self.width_source() if self.width_source else self.SIZE.width()
+            return QSize(max(width, self.SIZE.width()), self.HEADER_HEIGHT)
+        return self.SIZE
 
     @staticmethod
     def path(index) -> str:
         return index.data(PathRole)
+
+
+def _tag(painter: QPainter, r: QRectF, text: str, colour: QColor, top: bool) -> None:
+    """A small label on a thumbnail's top-left (or bottom-left) corner."""
+    painter.save()
+    font = painter.font()
+    font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+    painter.setFont(font)
+    fm = painter.fontMetrics()
+    text = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(max(r.width() - 6, 24)))
+    w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
+    y = r.y() + 3 if top else r.bottom() - h - 3
+    tag = QRectF(r.x() + 3, y, w, h)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    painter.setOpacity(0.85)
+    painter.drawRoundedRect(tag, 4, 4)
+    painter.setOpacity(1.0)
+    painter.setPen(Qt.GlobalColor.white)
+    painter.drawText(tag, Qt.AlignmentFlag.AlignCenter, text)
+    painter.restore()
+
+
+class MatchLines(QWidget):
+    """Lines between matching points of two photos shown side by side (two ``QueryView``),
+    drawn over both; it lets every mouse event through."""
+
+    #: at most this many lines (evenly picked): beyond that they hide the photos
+    MAX_LINES = 300
+
+    def __init__(self, left: QueryView, right: QueryView, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.left, self.right = left, right
+        self.pairs: list[tuple[tuple[float, float], tuple[float, float]]] = []
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        parent.installEventFilter(self)
+
+    def set_pairs(self, q_xy, p_xy) -> None:
+        """Inlier correspondences: ``q_xy (n, 2)`` in the left photo, ``p_xy (n, 2)`` in the
+        right one (original pixels)."""
+        n = len(q_xy)
+        step = max(1, -(-n // self.MAX_LINES))
+        self.pairs = [(tuple(q_xy[i]), tuple(p_xy[i])) for i in range(0, n, step)]
+        self.update()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.parent() and event.type() == QEvent.Type.Resize:
+            self.setGeometry(self.parent().rect())
+            self.raise_()
+        return False
+
+    def _point(self, view: QueryView, xy) -> QPointF:
+        return QPointF(view.mapTo(self.parent(), view.to_widget(*xy).toPoint()))
+
+    def paintEvent(self, _e) -> None:
+        if not self.pairs or self.left.photo_size.isEmpty() or self.right.photo_size.isEmpty():
+            return
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        for i, (a, b) in enumerate(self.pairs):
+            colour = QColor.fromHsv((i * 47) % 360, 200, 255, 200)
+            pa, pb = self._point(self.left, a), self._point(self.right, b)
+            p.setPen(QPen(colour, 1.2))
+            p.drawLine(pa, pb)
+            p.drawEllipse(pa, 2.5, 2.5)
+            p.drawEllipse(pb, 2.5, 2.5)

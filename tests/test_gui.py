@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app.models import FoldersModel, PathRole, ResultsModel, ScoreRole
 from engine.cli import main as cli_main
 from engine.library import Hit
-from tests.conftest import MODEL, indexed_and_searched
+from tests.conftest import MODEL
 
 
 def _drop(window, paths):
@@ -103,7 +103,7 @@ def test_unreadable_dropped_file_shows_an_error_and_the_app_goes_on(
         b.close()
     with qtbot.waitSignal(sp.search_finished, timeout=60_000) as ok:
         sp.search(str(photos / "trips" / "obj1_0.jpg"))
-    assert ok.args[0] is not None and sp.results.rowCount() == 11
+    assert ok.args[0] is not None and len(sp.results.paths()) == 11
 
 
 def test_cancel_indexing_keeps_what_was_done(window, qtbot, tmp_path):
@@ -166,7 +166,7 @@ def test_first_run_indexes_the_bundled_samples_then_searches(window, qtbot):
     assert not window.first_run()  # only once: the library is no longer empty
     with qtbot.waitSignal(sp.search_finished, timeout=60_000):
         sp.search(str(sample_photos()[0]))
-    assert sp.results.rowCount() == len(sample_photos()) - 1
+    assert len(sp.results.paths()) == len(sp.results.hits) == len(sample_photos()) - 1
 
 
 def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
@@ -178,11 +178,11 @@ def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
     qtbot.waitUntil(lambda: sp.folder_filter.count() == 3, timeout=10_000)
     with qtbot.waitSignal(sp.search_finished, timeout=60_000):
         sp.search(str(photos / "home" / "obj0_2.jpg"))
-    assert sp.results.rowCount() == 11
+    assert len(sp.results.paths()) == 11
     trips = sp.folder_filter.findData(str(photos / "trips"))
     with qtbot.waitSignal(sp.search_finished, timeout=60_000):
         sp.folder_filter.setCurrentIndex(trips)  # re-runs the search, filtered
-    assert sp.results.rowCount() == 8
+    assert len(sp.results.paths()) == 8
     assert all("/trips/" in p for p in sp.results.paths())
 
     first = sp.results.paths()[0]
@@ -211,29 +211,6 @@ def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
     assert [r["path"] for r in data["results"]] == sp.results.paths()
 
 
-def test_scrolling_to_the_end_loads_the_next_page(window, qtbot, photos):
-    sp = window.search_panel
-    sp.page_size = 4
-    sp.results_view.setMinimumHeight(2000)  # everything visible: no scrolling, one page
-    indexed_and_searched(window, qtbot, photos, photos / "home" / "obj3_2.jpg")
-    first_page = sp.results.paths()
-    assert len(first_page) == 4
-    lengths = []
-    sp.search_finished.connect(lambda res: lengths.append(len(res.hits)))
-    sp.results_view.setMinimumHeight(0)
-    sp.results_view.setFixedSize(400, 200)  # two columns, two rows visible: it scrolls
-    bar = sp.results_view.verticalScrollBar()
-
-    def scroll_to_the_end():  # what a user keeps doing until nothing more comes
-        bar.setValue(bar.maximum())
-        return len(sp.results.paths()) == 11
-
-    qtbot.waitUntil(scroll_to_the_end, timeout=60_000)
-    assert lengths == [8, 11]  # one page of 4 at a time, until the library is exhausted
-    assert sp.results.paths()[:4] == first_page  # the same ranking, longer
-    assert not sp.load_more()  # the last page was not full: nothing more to fetch
-
-
 def test_every_library_button_is_on_screen(window):
     lib = window.library_panel
     for b in (
@@ -259,12 +236,12 @@ def test_paste_an_image_or_a_file_from_the_clipboard(window, qtbot, photos):
     QApplication.clipboard().setImage(QImage(str(query)))
     with qtbot.waitSignal(sp.search_finished, timeout=60_000) as pasted:
         sp.paste_query()
-    assert pasted.args[0] is not None and sp.results.rowCount() == 12  # not in library
+    assert pasted.args[0] is not None and len(sp.results.paths()) == 12  # not in library
     md = QMimeData()
     md.setUrls([QUrl.fromLocalFile(str(query))])
     QApplication.clipboard().setMimeData(md)
     with qtbot.waitSignal(sp.search_finished, timeout=60_000):
         sp.paste_query()
-    assert sp.last_query == str(query) and sp.results.rowCount() == 11
+    assert sp.last_query == str(query) and len(sp.results.paths()) == 11
     # the clipboard owns what was put in it: empty it while the application still exists
     QApplication.clipboard().clear()

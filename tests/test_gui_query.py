@@ -31,7 +31,7 @@ def test_draw_a_box_to_search_the_region(window, qtbot, photos):
 
 
 def test_heatmap_toggle_and_click_outlines(window, qtbot, photos):
-    from app.models import HeatRole, OutlineRole
+    from app.models import HeatRole, NotFoundRole, OutlineRole
 
     sp = window.search_panel
     query = photos / "home" / "obj2_2.jpg"
@@ -51,14 +51,12 @@ def test_heatmap_toggle_and_click_outlines(window, qtbot, photos):
         qtbot.mouseClick(view, Qt.MouseButton.LeftButton, pos=view.to_widget(64, 48).toPoint())
     assert view.point is not None and abs(view.point[0] - 64) < 2
     items = blocker.args[0]
-    assert len(items) == sp.results.rowCount()
-    outlined = [
-        sp.results.data(sp.results.index(i), OutlineRole) for i in range(sp.results.rowCount())
-    ]
-    assert all(o is not None for o in outlined)
-    (x0, y0, x1, y1), (w, h) = outlined[0]
-    assert 0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h
-    sp.results_view.grab()  # paints every delegate with outlines without error
+    assert len(items) == sp.results.rowCount()  # each result answered
+    rows = [sp.results.index(i) for i in range(sp.results.rowCount())]
+    for loc, index in zip(items, rows, strict=True):  # an outline only where found
+        outline, mark = index.data(OutlineRole), index.data(NotFoundRole)
+        assert (outline is not None, mark is None) == (loc.found, loc.found)
+    sp.results_view.grab()  # paints every delegate with outlines or marks without error
 
 
 def test_duplicates_keep_one_trash_the_other_after_confirmation(window, qtbot, photos):
@@ -72,15 +70,18 @@ def test_duplicates_keep_one_trash_the_other_after_confirmation(window, qtbot, p
     with qtbot.waitSignal(lib.indexing_finished, timeout=120_000):
         lib.index_folders([str(photos)])
     with qtbot.waitSignal(window.duplicates.shown, timeout=60_000) as shown:
-        window.show_duplicates(threshold=0.9999)
+        window.show_duplicates()
     dlg = shown.args[0]
-    group = {
-        dlg.tree.topLevelItem(0).child(i).text(0)
-        for i in range(dlg.tree.topLevelItem(0).childCount())
-    }
+    members = [dlg.tree.topLevelItem(0).child(i) for i in range(2)]
+    group = {m.text(0) for m in members}
+    assert dlg.tree.topLevelItemCount() == 1
     assert group == {str(dup), str(photos / "home" / "obj3_2.jpg")}
+    assert all(m.text(1).startswith("✓ verified · ") for m in members)  # its evidence
     cmp = dlg.compare_selected()
     assert isinstance(cmp, CompareDialog) and set(cmp.paths) == group
+    with qtbot.waitSignal(cmp.evidence_ready, timeout=60_000) as checked:
+        pass
+    assert checked.args[0].verified and "matching points (verified)" in cmp.windowTitle()
     cmp.close()
     keep = dlg.tree.currentItem().text(0)
     other = (group - {keep}).pop()

@@ -145,7 +145,7 @@ def test_a_search_does_not_cancel_the_duplicates_scan(
         return real(**kwargs)
 
     monkeypatch.setattr(window.library, "duplicates", duplicates)
-    window.show_duplicates(threshold=0.9999)
+    window.show_duplicates()
     with qtbot.waitSignal(sp.search_finished, timeout=60_000):
         sp.search(str(photos / "home" / "obj0_2.jpg"))
     with qtbot.waitSignal(window.duplicates.shown, timeout=60_000) as shown:

@@ -1,4 +1,5 @@
-"""The duplicates view: near-duplicate groups found on their own task, shown in a dialog.
+"""The duplicates view: near-duplicate groups found on their own task, shown in a dialog with
+each photo's evidence (matching points); *Compare* can draw them.
 
 A search does not cancel the scan (it has its own task); a second scan replaces the first.
 """
@@ -24,7 +25,8 @@ class DuplicatesView(QObject):
         self.task = TaskSlot(self)
         self.dialog = None
 
-    def scan(self, threshold: float = 0.95) -> None:
+    def scan(self, threshold: float | None = None) -> None:
+        """Find the groups; ``threshold`` is the engine's (None: its default)."""
         w = Worker(self.state.library.duplicates, threshold=threshold, model=self.state.model_spec)
         w.signals.result.connect(self._on_groups)
         w.signals.error.connect(self.error)
@@ -33,7 +35,10 @@ class DuplicatesView(QObject):
     def _on_groups(self, groups) -> None:
         from ..dialogs import DuplicatesDialog
 
-        self.dialog = DuplicatesDialog(groups, self.window)
+        lib, spec = self.state.library, self.state.model_spec
+        self.dialog = DuplicatesDialog(
+            groups, self.window, evidence_of=lambda path, fid: lib.evidence(path, fid, model=spec)
+        )
         self.dialog.trashed.connect(self.trashed)
         self.dialog.open()
         self.shown.emit(self.dialog)

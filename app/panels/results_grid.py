@@ -23,21 +23,42 @@ class ResultsGrid(QListView):
         self.setModel(model)
         self.setViewMode(QListView.ViewMode.IconMode)
         self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setUniformItemSizes(True)  # virtualised: only visible rows are asked
+        # a header row spans the width, so sizes are not uniform (and there is no fixed grid);
+        # the rows are few (the verified matches and a handful of others)
         self.setLayoutMode(QListView.LayoutMode.Batched)
         self.setIconSize(QSize(160, 120))
-        self.setGridSize(QSize(180, 170))
+        self.setSpacing(4)
         self.setMovement(QListView.Movement.Static)
-        self.setItemDelegate(ResultDelegate(lambda: self.heat_opacity, self))
+        self.setItemDelegate(ResultDelegate(lambda: self.heat_opacity, self, self._row_width))
         self.setAccessibleName("Search results")
-        self.doubleClicked.connect(lambda index: self.open_requested.emit(index.data(PathRole)))
+        self.doubleClicked.connect(self._double_clicked)
         self.verticalScrollBar().valueChanged.connect(self._scrolled)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
 
+    def _row_width(self) -> int:
+        """The width a header row takes: the whole row, so it starts a line of its own."""
+        return self.viewport().width() - 2 * self.spacing() - 1
+
+    def resizeEvent(self, e) -> None:
+        super().resizeEvent(e)
+        if e.size().width() != e.oldSize().width():
+            self.scheduleDelayedItemsLayout()  # header rows follow the new width
+
     def set_heat_opacity(self, opacity: float | None) -> None:
         self.heat_opacity = opacity
         self.viewport().update()
+
+    def wheelEvent(self, e) -> None:
+        bar = self.verticalScrollBar()
+        at_end = bar.maximum() > 0 and bar.value() == bar.maximum()
+        super().wheelEvent(e)
+        if at_end and e.angleDelta().y() < 0:  # still scrolling down at the end
+            self.near_end.emit()
+
+    def _double_clicked(self, index) -> None:
+        if index.data(PathRole):
+            self.open_requested.emit(index.data(PathRole))
 
     def _scrolled(self, value: int) -> None:
         bar = self.verticalScrollBar()
@@ -47,5 +68,5 @@ class ResultsGrid(QListView):
 
     def _menu(self, pos: QPoint) -> None:
         index = self.indexAt(pos)
-        if index.isValid():
+        if index.isValid() and index.data(PathRole):  # not on a header
             self.menu_requested.emit(index.data(PathRole), self.viewport().mapToGlobal(pos))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QUrl, Signal
@@ -19,13 +20,14 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.library import export_results
 
-from ..models import ResultsModel
+from ..models import OTHERS_SHOWN, ResultsModel, evidence_text, no_match_text
 from ..photo_loader import PhotoLoader, photo_file_filter
 from ..state import AppState
 from ..thumbnails import ThumbnailCache
@@ -33,8 +35,12 @@ from ..views import QueryView
 from ..workers import TaskSlot, Worker
 from .results_grid import ResultsGrid
 
-#: results per page; scrolling to the end asks for the next page
+#: results asked of the engine (the export writes them all; the grid shows the verified ones
+#: and a handful of the others)
 RESULTS_K = 200
+#: results checked geometrically per page; scrolling to the end asks for the next page when
+#: every one checked was verified (more matches may follow)
+VERIFY_PAGE = 50
 
 
 def _open(path: str) -> None:
@@ -57,7 +63,8 @@ class SearchPanel(QWidget):
         self.last_box: tuple[float, float, float, float] | None = None
         self.last_result = None
         self.shown_path: str | None = None  # the photo in the query view (boxes are drawn on it)
-        self.page_size = RESULTS_K
+        self.page_size = VERIFY_PAGE
+        self.verify = VERIFY_PAGE
         self.k = RESULTS_K
 
         self.query_view = QueryView()
@@ -72,6 +79,14 @@ class SearchPanel(QWidget):
         )
         self.results_view.near_end.connect(self.load_more)
         self.search_label = QLabel("")
+        self.search_label.setAccessibleName("Search status")
+        # a line of its own below the tools: a long status never widens the window
+        self.search_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.empty_state = QLabel("")  # "No match: …" when nothing was verified
+        self.empty_state.setAccessibleName("No match")
+        self.empty_state.setWordWrap(True)
+        self.empty_state.setStyleSheet("font-size: 14px; padding: 8px;")
+        self.empty_state.hide()
         self.folder_filter = QComboBox()
         self.folder_filter.setAccessibleName("Show results from")
         self.folder_filter.addItem("All folders", None)
@@ -80,7 +95,7 @@ class SearchPanel(QWidget):
         self.export_button.setToolTip("Save the ranked list as CSV or JSON")
         self.export_button.clicked.connect(self.choose_export)
         self.bar = QHBoxLayout()
-        self.bar.addWidget(self.search_label, 1)
+        self.bar.addStretch(1)
         self.bar.addWidget(QLabel("Show results from"))
         self.bar.addWidget(self.folder_filter)
         self.bar.addWidget(self.export_button)
@@ -88,11 +103,13 @@ class SearchPanel(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.query_view, 2)
         lay.addLayout(self.bar)
+        lay.addWidget(self.search_label)
+        lay.addWidget(self.empty_state)
         lay.addWidget(self.results_view, 5)
 
     def add_tool(self, widget: QWidget) -> None:
-        """Put another panel's controls in the bar, after the status text."""
-        self.bar.insertWidget(self.bar.count() - 3, widget)
+        """Put another panel's controls in the bar, before the folder filter."""
+        self.bar.insertWidget(self.bar.count() - 4, widget)
 
     # ---------------------------------------------------------------- queries
 
@@ -112,8 +129,9 @@ class SearchPanel(QWidget):
             self.search(str(tmp))
 
     def search(self, path: str, box=None, keep_photo: bool = False, more: bool = False) -> None:
-        """Search ``path`` (or its ``box``); ``more`` asks for the next page of the same query."""
-        self.k = self.k + self.page_size if more else self.page_size
+        """Search ``path`` (or its ``box``); ``more`` checks the next page of the same query."""
+        self.verify = self.verify + self.page_size if more else self.page_size
+        self.k = max(RESULTS_K, self.verify + OTHERS_SHOWN)
         self.last_query = path
         self.last_box = box
         self.search_started.emit()
@@ -125,6 +143,7 @@ class SearchPanel(QWidget):
             path,
             box=box,
             k=self.k,
+            verify=self.verify,
             model=self.state.model_spec,
             folder=self.folder_filter.currentData(),
         )
@@ -138,9 +157,15 @@ class SearchPanel(QWidget):
             self.search_label.setText("search cancelled")
 
     def load_more(self) -> bool:
-        """Infinite scroll: fetch the next page when the current one was full."""
+        """Infinite scroll: check the next page when every photo checked was verified (more
+        matches may follow); the unverified others stay a handful."""
         res = self.last_result
-        if res is None or len(res.hits) < self.k or self.search_task.busy():
+        if res is None or self.search_task.busy():
+            return False
+        if res.pipeline == "global":
+            if len(res.hits) < self.k:
+                return False
+        elif res.matches < self.verify or res.matches == len(res.hits):
             return False
         self.search(self.last_query, box=self.last_box, keep_photo=True, more=True)
         return True
@@ -161,14 +186,26 @@ class SearchPanel(QWidget):
     def _on_search(self, res) -> None:
         self.last_result = res
         bar = self.results_view.verticalScrollBar()
-        keep = bar.value() if self.k > self.page_size else 0
-        self.results.set_rows(res.hits)
+        keep = bar.value() if self.verify > self.page_size else 0
+        self.results.set_result(res)
         bar.setValue(keep)  # a further page keeps the place in the list
-        self.search_label.setText(f"{len(res.hits)} results in {res.seconds * 1000:.0f} ms")
+        others = len(self.results.hits) - res.matches
+        ms = f"in {res.seconds * 1000:.0f} ms"
+        if res.pipeline == "global":
+            text = f"{len(res.hits)} results {ms}"
+        elif res.no_match:
+            text = f"no match ({others} similar photos) {ms}"
+        else:
+            n = res.matches
+            text = f"{n} verified match{'es' if n != 1 else ''} ({others} other similar) {ms}"
+        self.search_label.setText(text)
+        self.empty_state.setText(no_match_text(others) if res.no_match else "")
+        self.empty_state.setVisible(res.no_match)
         self.search_finished.emit(res)
 
     def _on_search_error(self, message: str, details: str) -> None:
         self.search_label.setText("")
+        self.empty_state.hide()
         self.error.emit(message, details)
         self.search_finished.emit(None)
 
@@ -210,9 +247,14 @@ class SearchPanel(QWidget):
         self.results.clear_outlines()
 
     def show_outlines(self, items: list[tuple[str, tuple]]) -> None:
-        """``(path, (box, (W, H)))`` per result: the object's box in that photo's pixels."""
+        """``(path, (polygon, (W, H)))`` per result: the object's outline in its pixels."""
         for path, outline in items:
             self.results.set_outline(path, outline)
+
+    def show_not_found(self, items: list[tuple[str, str]]) -> None:
+        """``(path, reason)`` per result where the clicked object was not found."""
+        for path, reason in items:
+            self.results.set_not_found(path, reason)
 
     # ---------------------------------------------------------------- one result
 
@@ -231,10 +273,18 @@ class SearchPanel(QWidget):
 
         if not self.last_query:
             return None
-        score = next((h.score for h in self.results.hits if h.path == path), None)
-        dlg = CompareDialog(
-            self.last_query, path, f"similarity {score:.3f}" if score is not None else "", self
-        )
+        hit = self.results.hit(path)
+        caption, evidence = "", None
+        if hit is not None:
+            caption = f"score {hit.score:.3f} · {evidence_text(hit) or 'not verified'}"
+            evidence = partial(  # runs on the dialog's worker
+                self.state.library.evidence,
+                self.last_query,
+                hit.file_id,
+                box=self.last_box,
+                model=self.state.model_spec,
+            )
+        dlg = CompareDialog(self.last_query, path, caption, self, evidence)
         dlg.open()
         return dlg
 
