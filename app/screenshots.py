@@ -1,4 +1,7 @@
-"""Render the main window's states to PNG (offscreen): ``python -m app.screenshots OUT_DIR``.
+"""Render the main window's states to PNG (offscreen): ``python -m app.screenshots OUT_DIR``:
+the empty window, the indexed library, a box search with its verified match outlined, the
+attention heatmaps, a click outlined where found, "where it matched", the compare dialog's
+matching points and a query with no match.
 
 Uses a temporary library with the bundled sample photos, so it needs nothing but the install.
 """
@@ -52,22 +55,50 @@ def main(argv: list[str] | None = None) -> int:
     win.first_run()
     wait(win.library_panel.indexing_finished)
     shot("2-library-indexed")
+    from engine.generator import sample_boxes
+
     query = str(sample_photos()[0])
-    win.search_panel.search(query)
-    wait(win.search_panel.search_finished)
+    sp = win.search_panel
+    sp.search(query)
+    wait(sp.search_finished)
+    settle()  # the query photo is on screen
+    b = sample_boxes()[Path(query).name]  # a box around the object of the query
+    sp.query_view.box = b
+    sp.search(query, box=b, keep_photo=True)  # as if drawn: outlined where verified
+    wait(sp.search_finished)
     shot("3-results")
     win.explain.heat_toggle.setChecked(True)
     wait(win.explain.heatmaps_finished)
     shot("4-heatmaps")
     win.explain.heat_toggle.setChecked(False)
-    from engine.generator import sample_boxes
-
-    b = sample_boxes()[Path(query).name]  # click on the object of the query
-    point = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)
+    point = ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)  # a click on the object
     win.search_panel.query_view.point = point
     win.explain.outline_click(point)
     wait(win.explain.outlines_finished)
     shot("5-click-outlines")
+    ex = win.explain
+    ex.heat_mode.setCurrentIndex(ex.heat_mode.findData("matched"))
+    ex.heat_toggle.setChecked(True)
+    wait(ex.heatmaps_finished)
+    shot("6-where-it-matched")
+    ex.heat_toggle.setChecked(False)
+    ex.heat_mode.setCurrentIndex(ex.heat_mode.findData("attention"))
+    verified = [h.path for h in sp.results.hits if h.verified and h.path != query]
+    if verified:  # the compare dialog with the matching points drawn
+        dlg = win.search_panel.compare(verified[0])
+        dlg.resize(1100, 520)
+        wait(dlg.evidence_ready)
+        dlg.show_points.setChecked(True)
+        settle(2500)
+        path = out / "7-compare-matching-points.png"
+        dlg.grab().save(str(path))
+        print(path)
+        dlg.close()
+    misses = [p for p in sample_photos() if Path(p).name == "obj02_0.jpg"]
+    if misses:  # a query none of the other samples shows: "no match"
+        win.search_panel.search(str(misses[0]))
+        wait(win.search_panel.search_finished)
+        shot("8-no-match")
     win.shutdown()
     app.processEvents()
     return 0
