@@ -167,3 +167,12 @@ def test_only_networks_that_learned_from_photos_are_fused(tiny_models, tmp_path)
     save_checkpoint(model, tmp_path / "labelled", extra={"classes": 12, "epoch": 1})
     assert not learned_from_photos(load_checkpoint(tmp_path / "generated"))
     assert learned_from_photos(load_checkpoint(tmp_path / "labelled"))
+
+
+def test_inlier_pairs_are_one_to_one_and_count_the_inliers(book, scenes):
+    codes = encode(local_features(scenes[4]), book)
+    q = scenes[4].resize((400, 300))
+    qc = encode_query(local_features(q), book)
+    v = verify_code(qc.assign, qc.feats.kp, (0, 0, 400, 300), codes, (480, 360))
+    assert v.verified and len(v.q_xy) == len(v.p_xy) == v.inliers
+    assert len(np.unique(v.q_xy, axis=0)) == len(np.unique(v.p_xy, axis=0)) == v.inliers

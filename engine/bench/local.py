@@ -75,7 +75,7 @@ def bench_local(
         search_ms, verify_ms = [], []
         for q in described_q:
             t = time.perf_counter()
-            sims = ivf.scores(q.code.words, q.code.bits)
+            sims = ivf.scores(*q.code.terms(n))
             t_s = time.perf_counter()
 
             def verify(pos, q=q):

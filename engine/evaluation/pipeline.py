@@ -114,7 +114,7 @@ class LocalDatabase:
                 n,
                 pipeline,
                 None if global_sims is None else global_sims[i],
-                self.ivf.scores(qc.words, qc.bits),
+                self.ivf.scores(*qc.terms(len(self.ivf))),
                 lambda pos, qc=qc, qbox=qbox: verify_code(
                     qc.assign, qc.feats.kp, qbox, codes[pos], sizes[pos]
                 ),

@@ -72,7 +72,7 @@ def rank(
     if pipeline not in PIPELINES:
         raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}")
     ids = li.ivf.ids if li is not None else np.zeros(0, np.int64)
-    local = li.ivf.scores(q.code.words, q.code.bits) if li is not None else None
+    local = li.ivf.scores(*q.code.terms(len(li.ivf))) if li is not None else None
     g_ids = np.zeros(0, np.int64)
     g_sim = np.zeros(0, np.float32)
     if pipeline != "local" and vi is not None and vi.ntotal:

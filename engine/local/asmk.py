@@ -25,6 +25,9 @@ ALPHA = 3.0
 TAU = 0.0
 #: words a query descriptor is assigned to (multiple assignment); database side uses 1
 QUERY_ASSIGN = 3
+#: above this many photos the inverted file is scored with single assignment (a third of the
+#: postings to scan); verification keeps the multiple assignment
+MULTI_ASSIGN_MAX_PHOTOS = 20_000
 
 
 @dataclass
@@ -116,6 +119,14 @@ class QueryCode:
     bits: np.ndarray
     assign: np.ndarray
     feats: LocalFeatures
+    words1: np.ndarray | None = None
+    bits1: np.ndarray | None = None
+
+    def terms(self, photos: int) -> tuple[np.ndarray, np.ndarray]:
+        """The words and bits to score an inverted file of ``photos`` photos with."""
+        if photos > MULTI_ASSIGN_MAX_PHOTOS and self.words1 is not None:
+            return self.words1, self.bits1
+        return self.words, self.bits
 
 
 def encode_query(feats: LocalFeatures, codebook: Codebook, m: int = QUERY_ASSIGN) -> QueryCode:
@@ -130,7 +141,8 @@ def encode_query(feats: LocalFeatures, codebook: Codebook, m: int = QUERY_ASSIGN
     far = 1.2 * D[:, :1] < D
     I = np.where(far, I[:, :1], I)
     words, bits = aggregate(feats.desc, codebook, I)
-    return QueryCode(words, bits, I, feats)
+    words1, bits1 = aggregate(feats.desc, codebook, I[:, :1]) if m > 1 else (words, bits)
+    return QueryCode(words, bits, I, feats, words1, bits1)
 
 
 def hamming_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:

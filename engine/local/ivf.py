@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .asmk import ALPHA, TAU, as_u64, hamming_similarity, selectivity
+from .asmk import ALPHA, BITS, TAU, as_u64, selectivity
 
 
 class InvertedFile:
@@ -46,6 +46,8 @@ class InvertedFile:
         self.gamma = (1.0 / np.sqrt(np.maximum(self_sim, 1e-12))).astype(np.float32)
         self.gamma[self_sim <= 0] = 0.0
         self._pos = {int(i): p for p, i in enumerate(self.ids.tolist())}
+        u = 1.0 - 2.0 * np.arange(BITS + 1, dtype=np.float32) / BITS
+        self._lut = selectivity(u, self.alpha, self.tau)
 
     # ---------------------------------------------------------------- building
 
@@ -145,10 +147,13 @@ class InvertedFile:
         # positions of every posting of every query word, without a Python loop
         first = np.cumsum(lens) - lens
         pos = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lens)
-        qb = np.repeat(as_u64(bits), lens, axis=0)
-        s = selectivity(hamming_similarity(self.bits[pos], qb), self.alpha, self.tau)
+        qb = as_u64(bits)
+        post = self.bits[pos]
+        h = np.bitwise_count(post[:, 0] ^ np.repeat(qb[:, 0], lens))
+        h += np.bitwise_count(post[:, 1] ^ np.repeat(qb[:, 1], lens))
         w = self.idf[words]
-        s *= np.repeat(w, lens)
+        # σ_α(1 − 2h/B) looked up by Hamming distance h, then weighted per query word
+        s = self._lut[h] * np.repeat(w, lens)
         sim = np.bincount(self.img[pos], weights=s, minlength=n).astype(np.float32)
         q_gamma = 1.0 / np.sqrt(max(float(w.sum()), 1e-12))
         return sim * self.gamma * np.float32(q_gamma)

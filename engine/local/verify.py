@@ -44,8 +44,8 @@ class Verification:
 
     inliers: one-to-one RANSAC inliers; matches: tentative correspondences tried;
     H (3, 3): query → photo homography (None without a model); quad (4, 2): the query box's
-    corners in the photo (None unless verified); pairs (q_xy (n, 2), p_xy (n, 2)): the inlier
-    correspondences in original pixels of each photo.
+    corners in the photo (None unless verified); q_xy (n, 2), p_xy (n, 2): the one-to-one inlier
+    correspondences in original pixels of each photo (n = inliers).
     """
 
     inliers: int
@@ -124,10 +124,17 @@ def consistent(q_kp: np.ndarray, p_kp: np.ndarray) -> np.ndarray:
     return near_a & (np.abs(si - ps) <= 1)
 
 
-def _one_to_one(q: np.ndarray, p: np.ndarray) -> int:
+def _one_to_one(q: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inlier pairs with each query point and each photo point used once (first kept)."""
     if len(q) == 0:
-        return 0
-    return int(min(len(np.unique(q, axis=0)), len(np.unique(p, axis=0))))
+        return q, p
+    _, qi = np.unique(q, axis=0, return_index=True)
+    keep = np.zeros(len(q), bool)
+    keep[qi] = True
+    q, p = q[keep], p[keep]
+    _, pi = np.unique(p, axis=0, return_index=True)
+    pi = np.sort(pi)
+    return q[pi], p[pi]
 
 
 def box_quad(box) -> np.ndarray:
@@ -174,8 +181,8 @@ def fit(
     if H is None or mask is None:
         return Verification.none(n)
     inl = mask.ravel().astype(bool)
-    qi, pi = q_xy[inl], p_xy[inl]
-    count = _one_to_one(qi, pi)
+    qi, pi = _one_to_one(q_xy[inl], p_xy[inl])
+    count = len(qi)
     quad = project(H, box_quad(query_box))
     ok = count >= min_inliers and quad_is_sane(quad, photo_size)
     return Verification(count, n, ok, H, quad if ok else None, qi, pi)
