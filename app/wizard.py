@@ -316,7 +316,8 @@ class EvalPage(QWizardPage):
                 from engine.evaluation.runner import evaluate_revisitop
 
                 images = Path(target).parent / "jpg"
-                return evaluate_revisitop(ex, target, images)
+                # the trained network is what the wizard measures
+                return evaluate_revisitop(ex, target, images, pipeline="global")
             return evaluate_folder_set(ex, target)
 
         w = Worker(job)

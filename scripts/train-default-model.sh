@@ -22,7 +22,8 @@ visual-search train synthetic --method gem --backbone resnet18 --pretrained none
 visual-search synth eval --out "$WORK/eval" --seed 2026 --queries 30 --positives 6 \
   --distractors 100
 
-EVAL=(--gnd "$WORK/eval/gnd_synth.pkl" --images "$WORK/eval/jpg" --image-size 512 --json)
+# the network is what is measured here (--pipeline global); the default search adds local features
+EVAL=(--gnd "$WORK/eval/gnd_synth.pkl" --images "$WORK/eval/jpg" --image-size 512 --pipeline global --json)
 visual-search export "$WORK/run/model" "$WORK/model" --half --image-size 512
 visual-search evaluate "${EVAL[@]}" --model "$WORK/model" > "$WORK/trained.json"
 visual-search evaluate "${EVAL[@]}" --model gem:resnet18 --pretrained none > "$WORK/untrained-r18.json"

@@ -130,7 +130,7 @@ def test_near_duplicate_groups(library, photos):
     a = photos / "home" / "obj2_2.jpg"
     Image.open(a).save(photos / "trips" / "recompressed.jpg", quality=60)
     library.index([photos], model=MODEL)
-    groups = library.duplicates(threshold=0.995)
+    groups = library.duplicates()
     paths = [{h.path for h in g} for g in groups]
     assert {str(a), str(photos / "trips" / "recompressed.jpg")} in paths
 

@@ -98,7 +98,7 @@ def test_generated_config_is_checked():
 
 def _medium_map(model, gnd, images, size: int) -> float:
     ex = Extractor(model, image_size=size, scales=(1.0,), precision="fp32")
-    return evaluate_revisitop(ex, gnd, images)["M"]["mAP"]
+    return evaluate_revisitop(ex, gnd, images, pipeline="global")["M"]["mAP"]
 
 
 def test_short_training_beats_the_untrained_network_on_unseen_objects(tmp_path):
@@ -206,6 +206,8 @@ def test_cli_trains_on_generated_objects_resumes_exports_and_evaluates(tmp_path,
                 ev["images"],
                 "--model",
                 str(tmp_path / "m"),
+                "--pipeline",
+                "global",
                 "--json",
             ]
         )

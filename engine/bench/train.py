@@ -121,7 +121,7 @@ def bench_ablation(
         Trainer(cfg, data, root / name).run()
         seconds = time.perf_counter() - t
         ex = Extractor(load_trained_model(root / name), device="cpu", precision="fp32")
-        res = evaluate_revisitop(ex, ev["gnd"], ev["images"])
+        res = evaluate_revisitop(ex, ev["gnd"], ev["images"], pipeline="global")
         row = {"variant": name, "train_s": round(seconds, 1), **{p: res[p]["mAP"] for p in "EMH"}}
         rows.append(row)
         if log:

@@ -14,8 +14,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--threshold",
         type=float,
-        default=0.25,
-        help="least share of a photo's local features that must match (default 0.25)",
+        default=0.05,
+        help="least share of a photo's local features that must match (default 0.05)",
     )
     add_model(p)
     add_library(p)

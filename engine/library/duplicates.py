@@ -4,8 +4,10 @@ Candidate pairs come from two cheap passes: perceptual hashes within ``PHASH_BIT
 each other, and each photo's ``NEIGHBOURS`` nearest photos in the local inverted file. Each
 candidate pair is verified on the stored codes. A pair is a near-duplicate when the
 transform is close to a similarity with little rotation and no perspective (a resize, a
-recompression, a small crop: ``near_identity``), the inliers are a large share of the
-features, and one photo covers most of the other. Groups are the connected components of
+recompression, a small crop: ``near_identity``), the inliers are a fair share of the
+features (small photos, enlarged for SIFT, keep few stable ones: 5 % at 128 px) and one
+photo covers most of the other — the test that separates a copy from another photo of the
+same object. Groups are the connected components of
 such pairs; every pair keeps its evidence. Because each link needs near-identical content, a
 chain cannot join photos that merely look alike.
 """
@@ -27,10 +29,11 @@ PHASH_BITS = 12
 NEIGHBOURS = 6
 #: inliers needed, and their share of the smaller photo's features (the ``threshold``)
 MIN_INLIERS = 20
-MIN_RATIO = 0.25
-#: the transform: rotation below this (degrees), perspective terms below this
+MIN_RATIO = 0.05
+#: the transform: rotation below this (degrees); the perspective terms change the projective
+#: denominator by at most this across the photo
 MAX_ROTATION = 8.0
-MAX_PERSPECTIVE = 2e-4
+MAX_PERSPECTIVE = 0.05
 #: the smaller photo, mapped into the larger, covers at least this share of it
 MIN_COVER = 0.6
 
@@ -61,10 +64,11 @@ class DuplicateGroup(list):
         self.pairs = pairs
 
 
-def near_identity(H: np.ndarray) -> bool:
-    """A similarity-like transform: no perspective, little rotation, no shear."""
+def near_identity(H: np.ndarray, size: tuple[float, float]) -> bool:
+    """A similarity-like transform over a photo of ``size``: no perspective, little rotation,
+    no shear."""
     H = H / H[2, 2]
-    if abs(H[2, 0]) > MAX_PERSPECTIVE or abs(H[2, 1]) > MAX_PERSPECTIVE:
+    if abs(H[2, 0]) * size[0] + abs(H[2, 1]) * size[1] > MAX_PERSPECTIVE:
         return False
     a = H[:2, :2]
     sx, sy = np.linalg.norm(a[:, 0]), np.linalg.norm(a[:, 1])
@@ -130,7 +134,7 @@ def find_duplicates(
         if not v.verified or v.H is None:
             continue
         ratio = v.inliers / min(len(ca), len(cb))
-        if ratio < min_ratio or not near_identity(v.H):
+        if ratio < min_ratio or not near_identity(v.H, sa):
             continue
         cover = _cover(v.H, sa, sb)
         if cover >= MIN_COVER:
