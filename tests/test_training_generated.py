@@ -102,9 +102,10 @@ def _medium_map(model, gnd, images, size: int) -> float:
 
 
 def test_short_training_beats_the_untrained_network_on_unseen_objects(tmp_path):
-    """Fixed seeds throughout (about a minute on two cores). Measured when written: Medium mAP
-    6.06 untrained → 9.68 after 40 steps (+3.6), epoch loss 3.34 → 3.25; the assertion asks for
-    +1.5, less than half the margin seen, since float rounding differs between CPUs."""
+    """Fixed seeds throughout (about a minute on two cores). Measured: Medium mAP 6.06
+    untrained → 9.95 after 40 steps at lr 3e-3 (+3.9), epoch loss 3.41 → 3.32; the assertion
+    asks for +1.5, since float rounding differs between CPUs and torch builds (at lr 1e-3 one
+    build gave +3.6 and another +0.2: a run this short sits near the edge)."""
     ev = write_eval_set(
         tmp_path / "eval", queries=10, positives=4, distractors=30, size=(192, 144), seed=11
     )
@@ -117,7 +118,7 @@ def test_short_training_beats_the_untrained_network_on_unseen_objects(tmp_path):
         image_size=96,
         batch_size=32,
         optimizer="adamw",
-        lr=1e-3,
+        lr=3e-3,
         weight_decay=1e-4,
         warmup_epochs=0.2,
         workers=0,
