@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import VisualSearchError
-from .common import add_device, add_json, add_model, add_pretrained, emit
+from .common import add_device, add_json, add_model, add_pipeline, add_pretrained, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -35,16 +35,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="K",
         help="global pipeline: re-rank its top K by RootSIFT + RANSAC",
     )
-    p.add_argument(
-        "--pipeline",
-        default="fused",
-        choices=["fused", "local", "global"],
-        help="fused: the default search (local + global, verified); local: RootSIFT + ASMK* "
-        "and verification alone; global: the network alone (default fused)",
-    )
-    p.add_argument(
-        "--verify", type=int, default=50, metavar="K", help="photos verified per query (50)"
-    )
+    add_pipeline(p)
     p.add_argument("--codebook", default=None, help="codebook file (default: the shipped one)")
     add_json(p)
     add_device(p)

@@ -6,7 +6,16 @@ import argparse
 import os
 
 from ..errors import BadImageError
-from .common import add_device, add_json, add_library, add_model, bbox, emit, open_library
+from .common import (
+    add_device,
+    add_json,
+    add_library,
+    add_model,
+    add_pipeline,
+    bbox,
+    emit,
+    open_library,
+)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -28,16 +37,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="K",
         help="with --pipeline global: verify its top K geometrically",
     )
-    p.add_argument(
-        "--pipeline",
-        default="fused",
-        choices=["fused", "local", "global"],
-        help="fused (default): local features and the network, the best checked "
-        "geometrically; local: local features alone; global: the network alone",
-    )
-    p.add_argument(
-        "--verify", type=int, default=50, metavar="K", help="photos checked geometrically (50)"
-    )
+    add_pipeline(p)
     add_model(p)
     add_library(p)
     add_json(p)

@@ -51,6 +51,20 @@ def add_library(p: argparse.ArgumentParser) -> None:
     )
 
 
+def add_pipeline(p: argparse.ArgumentParser) -> None:
+    """``--pipeline`` and ``--verify``: which search path ranks, how many photos are checked."""
+    p.add_argument(
+        "--pipeline",
+        default="fused",
+        choices=["fused", "local", "global"],
+        help="fused (default): local features and, when it learned from photos, the network, "
+        "the best checked geometrically; local: local features alone; global: the network alone",
+    )
+    p.add_argument(
+        "--verify", type=int, default=50, metavar="K", help="photos checked geometrically (50)"
+    )
+
+
 def add_pretrained(p: argparse.ArgumentParser, help: str | None = None) -> None:
     p.add_argument("--pretrained", default="cache", choices=PRETRAINED_CHOICES, help=help)
 

@@ -14,12 +14,12 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from ..local import InvertedFile
+from .atomic import write_atomically, write_json_atomically
 from .store import Store
 
 
@@ -29,15 +29,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 class LocalIndex:
@@ -76,29 +67,20 @@ class LocalIndex:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         ipath, mpath = self.paths(directory, self.codebook)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".local.", suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
+        meta: dict = {}
+
+        def write(tmp: str) -> None:
+            with open(tmp, "wb") as f:
                 np.savez(f, **self.ivf.arrays())
-                f.flush()
-                os.fsync(f.fileno())
-            meta = {
-                "generation": self.generation,
-                "count": len(self.ivf),
-                "words": self.ivf.words,
-                "sha256": _sha256(Path(tmp)),
-            }
-            os.replace(tmp, ipath)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        fd, mtmp = tempfile.mkstemp(dir=directory, prefix=".local.", suffix=".json.tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(meta, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(mtmp, mpath)
-        _fsync_dir(directory)
+            meta.update(
+                generation=self.generation,
+                count=len(self.ivf),
+                words=self.ivf.words,
+                sha256=_sha256(Path(tmp)),
+            )
+
+        write_atomically(ipath, write)
+        write_json_atomically(mpath, meta)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, codebook: str) -> tuple[LocalIndex | None, str]:

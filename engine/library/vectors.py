@@ -14,13 +14,13 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
 import numpy as np
 
+from .atomic import write_atomically, write_json_atomically
 from .store import ModelRow, Store
 
 APPROX_THRESHOLD = 50_000
@@ -41,17 +41,6 @@ def _probe(path: Path) -> str:
             f.seek(max(size - (1 << 20), 1 << 20))
             h.update(f.read())
     return h.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # pragma: no cover - Windows
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def gpu_available() -> bool:
@@ -137,31 +126,21 @@ class VectorIndex:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         ipath, mpath = self.paths(directory, fingerprint)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{fingerprint}.", suffix=".faiss.tmp")
-        os.close(fd)
-        try:
+        meta: dict = {}
+
+        def write(tmp: str) -> None:
             index = faiss.index_gpu_to_cpu(self.index) if self.on_gpu else self.index
             faiss.write_index(index, tmp)
-            with open(tmp, "rb") as f:
-                os.fsync(f.fileno())
-            meta = {
-                "generation": self.generation,
-                "kind": self.kind,
-                "dim": self.dim,
-                "count": self.ntotal,
-                "probe": _probe(Path(tmp)),
-            }
-            os.replace(tmp, ipath)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        fd, mtmp = tempfile.mkstemp(dir=directory, prefix=f".{fingerprint}.", suffix=".json.tmp")
-        with os.fdopen(fd, "w") as f:
-            json.dump(meta, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(mtmp, mpath)
-        _fsync_dir(directory)
+            meta.update(
+                generation=self.generation,
+                kind=self.kind,
+                dim=self.dim,
+                count=self.ntotal,
+                probe=_probe(Path(tmp)),
+            )
+
+        write_atomically(ipath, write)
+        write_json_atomically(mpath, meta)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, fingerprint: str) -> tuple[VectorIndex | None, str]:
