@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomically, write_json_atomically
 from ..local import InvertedFile
-from .atomic import write_atomically, write_json_atomically
 from .store import Store
 
 

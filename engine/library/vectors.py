@@ -20,7 +20,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .atomic import write_atomically, write_json_atomically
+from ..atomic import write_atomically, write_json_atomically
 from .store import ModelRow, Store
 
 APPROX_THRESHOLD = 50_000

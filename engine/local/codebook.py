@@ -16,6 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ..atomic import write_atomically
 from ..errors import VisualSearchError
 
 FORMAT = "visual-search-codebook"
@@ -74,10 +75,9 @@ class Codebook:
 
         meta = {k: str(v) for k, v in self.meta.items()}
         meta.update(format=FORMAT, version=str(VERSION), fingerprint=self.fingerprint)
-        path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
-        save_file({"centroids": self.centroids}, str(tmp), metadata=meta)
-        os.replace(tmp, path)
+        write_atomically(
+            Path(path), lambda tmp: save_file({"centroids": self.centroids}, tmp, metadata=meta)
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Codebook:

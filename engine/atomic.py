@@ -1,6 +1,6 @@
-"""Atomic files for the derived caches: write to a temporary file in the same folder, fsync,
-rename over the old one, fsync the folder. A kill at any instant leaves the old file or the
-new one, never half of one."""
+"""Atomic files (checkpoints, codebooks, the derived caches): write to a temporary file in
+the same folder, fsync, rename over the old one, fsync the folder. A kill at any instant
+leaves the old file or the new one, never half of one."""
 
 from __future__ import annotations
 
