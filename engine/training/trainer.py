@@ -39,7 +39,8 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
-from ..checkpoint import _atomic_write, load_checkpoint, save_checkpoint
+from ..atomic import write_atomically
+from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import ModelConfig
 from ..errors import VisualSearchError
 from ..models import create_model
@@ -121,7 +122,7 @@ class Trainer:
             for name, v in st.items():
                 if isinstance(v, torch.Tensor):
                     tensors[f"opt.{idx}.{name}"] = v.detach().cpu().contiguous().clone()
-        _atomic_write(self.out / "state.safetensors", lambda p: save_file(tensors, p))
+        write_atomically(self.out / "state.safetensors", lambda p: save_file(tensors, p))
         meta = {
             "epoch": epoch,
             "step": step,
@@ -132,7 +133,7 @@ class Trainer:
             "version": 1,
         }
         text = json.dumps(meta, indent=1)
-        _atomic_write(self.out / "state.json", lambda p: Path(p).write_text(text))
+        write_atomically(self.out / "state.json", lambda p: Path(p).write_text(text))
 
     def _load_state(self, tm: TrainModule, opt) -> tuple[int, int, list[dict]]:
         meta_path, st_path = self.out / "state.json", self.out / "state.safetensors"
