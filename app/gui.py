@@ -138,7 +138,7 @@ class MainWindow(QMainWindow):
         return wiz
 
     def open_settings(self):
-        from .dialogs import SettingsDialog
+        from .settings_dialog import SettingsDialog
 
         dlg = SettingsDialog(self.state.settings, self)
         dlg.accepted.connect(lambda: self.apply_settings(dlg.values()))
