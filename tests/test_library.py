@@ -119,6 +119,8 @@ def test_search_excludes_self_restricts_folder_and_takes_boxes(library, photos):
     boxed = library.search(q, k=5, box=(10, 10, 90, 70))
     assert boxed.box == (10.0, 10.0, 90.0, 70.0)
     assert boxed.hits and not np.allclose(boxed.descriptor, res.descriptor)
+    # a region of a photo finds the object elsewhere, never the photo the box was drawn on
+    assert boxed.excluded_self and str(q) not in [h.path for h in boxed.hits]
     from_bytes = library.search(q.read_bytes(), k=5)
     # bytes cannot name the file, so the query itself ranks along with its exact copy
     assert {h.path for h in from_bytes.hits[:2]} == {str(q), res.hits[0].path}

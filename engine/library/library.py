@@ -355,8 +355,9 @@ class Library:
         return out
 
     def _query_file_id(self, query: PhotoSource, box: Box | None) -> int | None:
-        """The library's id for a whole-photo query that is itself in the library."""
-        if box is not None or not isinstance(query, (str, os.PathLike)):
+        """The library's id for a query photo that is itself in the library: a region of a
+        photo does not find its own photo either."""
+        if not isinstance(query, (str, os.PathLike)):
             return None
         r = self.store.file_by_path(query)
         return r.id if r else None
