@@ -202,7 +202,15 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--library", default=None, help="library directory")
     parser.add_argument("--model", default=None, help="model (default: the library's)")
     args = parser.parse_args(argv)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
+    if app is None:
+        from .startup import display_problem
+
+        problem = display_problem()
+        if problem:  # Qt would abort the process instead of saying so
+            print(f"visual-search: cannot open the window: {problem}", file=sys.stderr)
+            return 1
+        app = QApplication(sys.argv[:1])
     app.setApplicationName("visual-search")
     settings, problem = Settings.load()
     lib = Library(args.library, device=settings.device, index_kind=settings.index_kind)

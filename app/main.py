@@ -15,6 +15,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return self_test()
     if not argv or argv[0] == "gui":
+        if "-h" not in argv[1:] and "--help" not in argv[1:]:
+            from .startup import display_problem
+
+            problem = display_problem()  # before Qt, which would abort the process instead
+            if problem:
+                print(f"visual-search: cannot open the window: {problem}", file=sys.stderr)
+                return 1
         import torch  # noqa: F401  - before Qt: on Windows the other order breaks DLL loading
 
         from .gui import run

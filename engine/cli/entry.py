@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="visual-search",
         description="Find the same object or place across your photo folders.",
+        epilog=(
+            "With no command (or with `gui`), visual-search opens the desktop window "
+            "(`visual-search gui --help` for its options). `visual-search --self-test` checks "
+            "the installation without a window."
+        ),
     )
     p.add_argument("--version", action="version", version=f"visual-search {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
