@@ -35,6 +35,20 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
+def cuda_unavailable_reason() -> str | None:
+    """Why the ``cuda`` device cannot be used here, in a few words; None when it can."""
+    if torch.cuda.is_available():
+        return None
+    if torch.version.cuda is None:
+        return "this PyTorch build has no CUDA support"
+    return "no NVIDIA GPU found"
+
+
+def device_kind(device: str = "auto") -> str:
+    """``cuda`` or ``cpu``: where ``device`` (``auto`` by default) would run."""
+    return resolve_device(device).type
+
+
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """``auto`` → CUDA when available, else CPU. Asking for CUDA without one is an error."""
     if isinstance(device, torch.device):

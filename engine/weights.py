@@ -16,6 +16,7 @@ import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -87,6 +88,47 @@ def download(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+#: published sizes (MB) of torchvision's ResNet ImageNet checkpoints, for torchvision versions
+#: whose weights metadata does not carry ``_file_size``
+PUBLISHED_SIZE_MB = {
+    "resnet18-f37072fd.pth": 44.661,
+    "resnet34-b627a593.pth": 83.275,
+    "resnet50-11ad3fa6.pth": 97.79,
+    "resnet101-cd907fc2.pth": 170.53,
+}
+
+
+@dataclass(frozen=True)
+class WeightsInfo:
+    """What downloading a backbone's ImageNet weights means: from where, and how much."""
+
+    backbone: str
+    url: str
+    size_mb: float | None  # None: the size is not known
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).netloc
+
+    @property
+    def filename(self) -> str:
+        return os.path.basename(urlparse(self.url).path)
+
+
+def weights_info(backbone: str) -> WeightsInfo:
+    """Source and size of torchvision's ImageNet weights for ``backbone`` (e.g. ``resnet50``)."""
+    from .models.backbones import BACKBONES
+
+    if backbone not in BACKBONES:
+        raise DownloadError(f"unknown backbone {backbone!r}")
+    w = BACKBONES[backbone].weights
+    url = w.url  # type: ignore[attr-defined]
+    size = w.meta.get("_file_size")  # type: ignore[attr-defined]
+    if size is None:
+        size = PUBLISHED_SIZE_MB.get(os.path.basename(urlparse(url).path))
+    return WeightsInfo(backbone, url, float(size) if size is not None else None)
 
 
 def download_backbone(backbone: str, **kwargs) -> Path:

@@ -41,6 +41,11 @@ class GeMNet(RetrievalModel):
         return ModelOutput(l2n(self.whiten(pooled)), att, f)
 
 
-@register_model("gem", GeMParams, "ResNet → GeM pooling → whitening → L2 (baseline)")
+@register_model(
+    "gem",
+    GeMParams,
+    "ResNet → GeM pooling → whitening → L2 (baseline)",
+    summary="Baseline: pools the whole photo into one vector; fastest, no attention map",
+)
 def build_gem(config) -> GeMNet:
     return GeMNet(config)

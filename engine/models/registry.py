@@ -48,6 +48,8 @@ class ArchEntry:
     #: the papers' training backbone and image size (the training wizard's defaults)
     train_backbone: str = "resnet101"
     train_image_size: int = 512
+    #: one plain sentence for people choosing a model (``description`` is the architecture)
+    summary: str = ""
 
 
 _REGISTRY: dict[str, ArchEntry] = {}
@@ -65,6 +67,7 @@ def register_model(
     finetune_head: Callable[[Any], list[nn.Module]] | None = None,
     train_backbone: str = "resnet101",
     train_image_size: int = 512,
+    summary: str = "",
 ) -> Callable:
     """Register ``fn(config) -> RetrievalModel`` under ``name`` (see :class:`ArchEntry`)."""
 
@@ -81,6 +84,7 @@ def register_model(
             finetune_head=finetune_head,
             train_backbone=train_backbone,
             train_image_size=train_image_size,
+            summary=summary or description,
         )
         return fn
 

@@ -72,6 +72,7 @@ class UGALRNet(RetrievalModel):
     arcface_margin=0.15,
     aux_loss=AuxLoss("local", weight=0.6),  # λ of L = L_g + λ L_a
     train_backbone="resnet50",
+    summary="Attends to distinctive regions at five scales; indexing is about 4.5× slower",
 )
 def build_ugalr(config) -> UGALRNet:
     return UGALRNet(config)
