@@ -27,7 +27,7 @@ from pathlib import Path
 from PIL import Image
 
 from ..errors import BadImageError, VisualSearchError
-from ..photos import is_photo_name
+from ..photos import is_photo_name, is_plain_name
 
 
 class DatasetError(VisualSearchError):
@@ -51,6 +51,23 @@ class DatasetReport:
     unreadable_examples: list[str] = field(default_factory=list)
     missing_files: int = 0
     missing_examples: list[str] = field(default_factory=list)
+    class_images: dict[str, int] = field(default_factory=dict)  # kept class id → image count
+    #: every problem found, as (class id, file name, what is wrong)
+    problems: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def class_rows(self) -> list[tuple[str, int, str]]:
+        """One row per class found: (class id, usable images, its problems or "")."""
+        by_class: dict[str, list[str]] = defaultdict(list)
+        for cid, file, what in self.problems:
+            by_class[cid].append(f"{file}: {what}")
+        rows = []
+        for cid in sorted({*self.class_images, *self.dropped_classes}):
+            found = by_class.get(cid, [])
+            if cid in self.dropped_classes:
+                found = ["left out: fewer than 2 readable images", *found]
+            n = self.class_images.get(cid, self.dropped_classes.get(cid, 0))
+            rows.append((cid, n, "; ".join(found)))
+        return rows
 
     def lines(self) -> list[str]:
         out = [f"{self.classes} classes, {self.images} images"]
@@ -132,6 +149,7 @@ class LabelledSet:
                         good.append((p, _header_aspect(p)))
                     except BadImageError as e:
                         report.unreadable += 1
+                        report.problems.append((cid, p.name, str(e)))
                         if len(report.unreadable_examples) < 5:
                             report.unreadable_examples.append(f"{p.name}: {e}")
                 else:
@@ -140,6 +158,7 @@ class LabelledSet:
                 report.dropped_classes[cid] = len(good)
                 continue
             kept[cid] = good
+            report.class_images[cid] = len(good)
         if not kept:
             if report.dropped_classes:
                 raise DatasetError(
@@ -238,6 +257,11 @@ class GLDv2Dataset(LabelledSet):
                     )
                 for cid, ids in rows:
                     for iid in ids:
+                        if not is_plain_name(iid):
+                            raise DatasetError(
+                                f"{csv_path}: image id {iid!r} (landmark {cid}) is not a plain "
+                                f"file name; refused, it would be read outside {images}"
+                            )
                         p = (
                             images / iid[0] / iid[1] / iid[2] / f"{iid}.jpg"
                             if len(iid) >= 3
@@ -247,6 +271,7 @@ class GLDv2Dataset(LabelledSet):
                             by_class[str(cid)].append(p)
                         else:
                             report.missing_files += 1
+                            report.problems.append((str(cid), f"{iid}.jpg", "no such file"))
                             if len(report.missing_examples) < 5:
                                 report.missing_examples.append(iid)
         except UnicodeDecodeError:
