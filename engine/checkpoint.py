@@ -20,7 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from .atomic import write_atomically
-from .config import ModelConfig
+from .config import ModelConfig, loads_json
 from .errors import CheckpointError, ConfigError
 from .models import create_model, list_models
 from .models.base import RetrievalModel
@@ -75,11 +75,11 @@ def read_config(directory: str | os.PathLike) -> ModelConfig:
     if not path.is_file():
         raise CheckpointError(f"{path}: missing (a checkpoint needs {CONFIG_NAME})")
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = loads_json(path.read_text(encoding="utf-8"), str(path))
     except UnicodeDecodeError:
         raise CheckpointError(f"{path}: not a text file") from None
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from None
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
     if raw.pop("format", FORMAT_NAME) != FORMAT_NAME:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,6 +14,72 @@ from .errors import ConfigError
 SCHEMA_VERSION = 1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# Sane bounds: a config file is user input, and every size in it becomes an allocation.
+MAX_IMAGE_SIZE = 8192
+MAX_DESCRIPTOR_DIM = 16384
+SCALE_RANGE = (0.1, 2.0)
+MAX_SCALES = 8
+#: upper bound of an integer hyper-parameter (channel widths); narrower ones below
+MAX_WIDTH = 8192
+PARAM_LIMITS = {"smoothing_kernel": 15, "gcn_nodes": 1024, "gcn_layers": 16, "sk_branches": 8}
+MAX_PARAM_ITEMS = 16
+#: JSON files (config.json, training state) are refused beyond this nesting or size
+MAX_JSON_DEPTH = 64
+MAX_JSON_BYTES = 64 * 1024 * 1024
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def loads_json(text: str, where: str) -> Any:
+    """``json.loads`` for files a user may hand over: more than ``MAX_JSON_DEPTH`` levels of
+    nesting or ``MAX_JSON_BYTES`` characters is a ``ConfigError`` naming ``where``, checked
+    before parsing (the parser would recurse once per level)."""
+    if len(text) > MAX_JSON_BYTES:
+        raise ConfigError(f"{where}: too large for a JSON settings file ({len(text):,} bytes)")
+    depth = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        depth += 1 if m.group() in "[{" else -1
+        if depth > MAX_JSON_DEPTH:
+            raise ConfigError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{where}: JSON nested too deeply") from None
+    except json.JSONDecodeError as e:
+        raise ConfigError(f"{where}: not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def _bounded_int(name: str, value: Any, lo: int, hi: int) -> int:
+    """``value`` as an int in ``[lo, hi]`` (an integral float such as ``1e3`` counts)."""
+    ok = isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    if isinstance(value, bool) or not ok or not lo <= value <= hi:
+        raise ConfigError(f"{name} must be a whole number from {lo} to {hi}, got {value!r}")
+    return int(value)
+
+
+def _finite(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def check_arch_params(params: Any) -> None:
+    """Bounds for an architecture's hyper-parameters (a dataclass): widths, counts, finite
+    floats, short tuples."""
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name)
+        if value is None or isinstance(value, (bool, str)):
+            continue
+        if isinstance(value, (tuple, list)):
+            if len(value) > MAX_PARAM_ITEMS:
+                raise ConfigError(f"{f.name} has {len(value)} values, at most {MAX_PARAM_ITEMS}")
+            for v in value:
+                _finite(f.name, v)
+        elif isinstance(value, int):
+            _bounded_int(f.name, value, 0, PARAM_LIMITS.get(f.name, MAX_WIDTH))
+        else:
+            _finite(f.name, value)
 
 
 @dataclass
@@ -44,22 +113,29 @@ class ModelConfig:
 
         if backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}")
-        scales = tuple(float(s) for s in (self.scales or entry.default_scales))
-        if not scales or any(s <= 0 for s in scales):
-            raise ConfigError(f"scales must be positive numbers, got {scales}")
-        if not 32 <= int(self.image_size) <= 8192:
-            raise ConfigError(f"image_size must be between 32 and 8192, got {self.image_size}")
-        if self.descriptor_dim is not None and int(self.descriptor_dim) <= 0:
-            raise ConfigError(f"descriptor_dim must be positive, got {self.descriptor_dim}")
-        if len(self.mean) != 3 or len(self.std) != 3 or any(s <= 0 for s in self.std):
+        check_arch_params(params)
+        scales = tuple(_finite("scales", s) for s in (self.scales or entry.default_scales))
+        lo, hi = SCALE_RANGE
+        if not scales or len(scales) > MAX_SCALES or any(not lo <= s <= hi for s in scales):
+            raise ConfigError(
+                f"scales must be 1 to {MAX_SCALES} numbers from {lo} to {hi}, got {list(scales)}"
+            )
+        size = _bounded_int("image_size", self.image_size, 32, MAX_IMAGE_SIZE)
+        dim = self.descriptor_dim
+        if dim is not None:
+            dim = _bounded_int("descriptor_dim", dim, 1, MAX_DESCRIPTOR_DIM)
+        mean = tuple(_finite("mean", v) for v in self.mean)
+        std = tuple(_finite("std", v) for v in self.std)
+        if len(mean) != 3 or len(std) != 3 or any(s <= 0 for s in std):
             raise ConfigError("mean and std need three values each, std positive")
         return dataclasses.replace(
             self,
             backbone=backbone,
+            descriptor_dim=dim,
             scales=scales,
-            image_size=int(self.image_size),
-            mean=tuple(float(v) for v in self.mean),
-            std=tuple(float(v) for v in self.std),
+            image_size=size,
+            mean=mean,
+            std=std,
             arch_params=dataclasses.asdict(params),
         )
 

@@ -28,3 +28,28 @@ IMAGE_EXTENSIONS = {
 
 def is_photo_name(name: bytes) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def escapes_folder(name: str) -> bool:
+    """Whether the relative file ``name`` (from a data file: a CSV id, a ground-truth list)
+    would leave the folder it is joined to: empty, absolute, a drive or UNC path, or more
+    ``..`` than folders above it. Backslashes count as separators on every system."""
+    if not name or "\x00" in name:
+        return True
+    p = name.replace("\\", "/")
+    if p.startswith("/") or os.path.isabs(name) or (len(p) > 1 and p[1] == ":"):
+        return True
+    depth = 0
+    for part in p.split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return True
+        elif part not in ("", "."):
+            depth += 1
+    return False
+
+
+def is_plain_name(name: str) -> bool:
+    """A single file name: no separators, not ``.`` or ``..``, no NUL."""
+    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\x00")

@@ -56,15 +56,69 @@ _ALLOWED = {
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
+    """Admits ``_ALLOWED`` only; the constructors that allocate from a number (``bytes(n)``,
+    an array of a given shape) are wrapped so that nothing larger than the file itself (the
+    most plain data it can hold) is allocated."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(io.BytesIO(data), encoding="latin1")
+        self.limit = max(len(data), 1 << 16)
+
+    def _check(self, nbytes: int, what: str) -> None:
+        if nbytes > self.limit:
+            raise GroundTruthError(
+                f"refused {what}: it would allocate {nbytes:,} bytes, more than the file "
+                "holds (only plain data is allowed)"
+            )
+
+    def _array_bytes(self, shape, dtype) -> int:
+        dims = (shape,) if isinstance(shape, int) else tuple(shape)
+        if not all(isinstance(d, int) and d >= 0 for d in dims):
+            raise GroundTruthError(f"refused an array of shape {shape!r}")
+        return math.prod(dims) * np.dtype(dtype).itemsize
+
     def find_class(self, module: str, name: str):
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
-        raise GroundTruthError(f"refused to load {module}.{name} (only plain data is allowed)")
+        if (module, name) not in _ALLOWED:
+            raise GroundTruthError(f"refused to load {module}.{name} (only plain data is allowed)")
+        found = super().find_class(module, name)
+        if found is bytes:
+            return self._bytes
+        if found is np.ndarray:
+            return self._guarded_array_type()
+        if name == "_reconstruct":
+            return self._reconstruct_with(found)
+        return found
+
+    def _bytes(self, *args):
+        if args and isinstance(args[0], int):
+            self._check(args[0], f"bytes({args[0]})")
+        return bytes(*args)
+
+    def _guarded_array_type(self) -> type:
+        unpickler = self
+
+        class GuardedArray(np.ndarray):
+            # ``ndarray(shape, dtype)`` allocates: checked, then a plain array is made
+            def __new__(cls, shape=(), dtype=float, *args, **kwargs):
+                unpickler._check(unpickler._array_bytes(shape, dtype), f"an array of {shape!r}")
+                return np.ndarray.__new__(np.ndarray, shape, dtype, *args, **kwargs)
+
+        return GuardedArray
+
+    def _reconstruct_with(self, reconstruct):
+        def guarded(subtype, shape, dtype):
+            self._check(self._array_bytes(shape, dtype), f"an array of {shape!r}")
+            if issubclass(subtype, np.ndarray):
+                subtype = np.ndarray
+            return reconstruct(subtype, shape, dtype)
+
+        return guarded
 
 
 def safe_load_pickle(data: bytes) -> object:
-    """Unpickle ``data`` admitting only builtin containers, numbers, strings, numpy arrays."""
-    return _RestrictedUnpickler(io.BytesIO(data), encoding="latin1").load()
+    """Unpickle ``data`` admitting only builtin containers, numbers, strings, numpy arrays,
+    and allocating nothing larger than ``data`` itself."""
+    return _RestrictedUnpickler(bytes(data)).load()
 
 
 @dataclass
@@ -100,6 +154,10 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
         raise GroundTruthError(f"{p}: {e}") from None
     except FileNotFoundError:
         raise GroundTruthError(f"{p}: file not found") from None
+    except MemoryError:
+        raise GroundTruthError(f"{p}: refused, it asks for more memory than there is") from None
+    except RecursionError:
+        raise GroundTruthError(f"{p}: refused, data nested too deeply") from None
     except (
         pickle.UnpicklingError,
         EOFError,

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import BadImageError, VisualSearchError
 from ..extract import Extractor
 from ..local.codebook import Codebook, default_codebook
-from ..photos import IMAGE_EXTENSIONS, is_photo_name
+from ..photos import IMAGE_EXTENSIONS, escapes_folder, is_photo_name
 from ..retrieval import GLOBAL_WEIGHT, PIPELINES, VERIFY_TOP, learned_from_photos
 from .revisitop import GroundTruth, evaluate_ranking, leave_one_out_map, load_ground_truth
 
@@ -26,6 +26,10 @@ IMAGE_SUFFIXES = tuple(
 
 
 def _find_image(images: Path, name: str) -> Path:
+    if escapes_folder(name):
+        raise VisualSearchError(
+            f"{images}: the ground truth names {name!r}, which leads outside this folder; refused"
+        )
     for suf in ("", *IMAGE_SUFFIXES):
         p = images / f"{name}{suf}"
         if p.is_file():

@@ -41,7 +41,7 @@ from safetensors.torch import load_file, save_file
 
 from ..atomic import write_atomically
 from ..checkpoint import load_checkpoint, save_checkpoint
-from ..config import ModelConfig
+from ..config import ModelConfig, loads_json
 from ..errors import VisualSearchError
 from ..models import create_model
 from ..runtime import resolve_device
@@ -139,7 +139,7 @@ class Trainer:
         meta_path, st_path = self.out / "state.json", self.out / "state.safetensors"
         if not meta_path.exists() or not st_path.exists():
             raise VisualSearchError(f"{self.out}: nothing to resume (no state.json)")
-        meta = json.loads(meta_path.read_text())
+        meta = loads_json(meta_path.read_text(encoding="utf-8"), str(meta_path))
         if meta.get("classes") != self.data.classes:
             raise VisualSearchError(
                 f"{self.out}: the saved run used other classes; resume needs the same data set"
