@@ -23,6 +23,22 @@ def settings_path() -> Path:
     return base / "settings.json"
 
 
+#: one line per choice, shown beside the Settings dialog's combo boxes and as their tooltips
+DEVICE_DESCRIPTIONS = {
+    "auto": "The NVIDIA GPU when there is one, otherwise the CPU",
+    "cpu": "The processor: works on every machine; indexing and training are slower",
+    "cuda": "An NVIDIA GPU (CUDA): indexing and training many times faster",
+}
+INDEX_DESCRIPTIONS = {
+    "auto": "Exact search up to {threshold:,} photos, the approximate graph beyond",
+    "flat": "Exact: compares the query with every photo; complete, slower on huge libraries",
+    "hnsw": "Approximate graph (HNSW): fast on huge libraries, may miss a few matches",
+}
+DEFAULT_MODEL_DESCRIPTION = (
+    "The bundled model (ResNet-18 GeM, trained on generated objects); nothing to download"
+)
+
+
 @dataclass
 class Settings:
     model: str = "default"

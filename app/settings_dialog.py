@@ -1,38 +1,120 @@
-"""Settings: model, device, index type, thumbnail size and folders to exclude."""
+"""Settings: model (and its ImageNet weights), device, index type, thumbnail size and folders to
+exclude. Every choice says in one line what it means; choices this machine cannot use are
+disabled with the reason."""
 
 from __future__ import annotations
 
+import os
+
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
     QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMessageBox,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
+    QWidget,
 )
+
+from .settings import DEFAULT_MODEL_DESCRIPTION, DEVICE_DESCRIPTIONS, INDEX_DESCRIPTIONS
+
+
+def choice_combo(options: list[tuple[str, str, str | None]]) -> QComboBox:
+    """A combo box of ``(value, description, unavailable reason or None)``: the value is the
+    item's data, the description its tooltip; an unavailable item is disabled and says why."""
+    combo = QComboBox()
+    for value, description, unavailable in options:
+        if unavailable:
+            combo.addItem(f"{value} — unavailable: {unavailable}", value)
+            item = combo.model().item(combo.count() - 1)
+            item.setEnabled(False)
+            combo.setItemData(
+                combo.count() - 1, f"Unavailable: {unavailable}", Qt.ItemDataRole.ToolTipRole
+            )
+        else:
+            combo.addItem(value, value)
+            combo.setItemData(combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole)
+    return combo
+
+
+def device_options() -> list[tuple[str, str, str | None]]:
+    from engine.runtime import cuda_unavailable_reason
+
+    reason = cuda_unavailable_reason()
+    return [
+        (d, DEVICE_DESCRIPTIONS[d], reason if d == "cuda" else None) for d in DEVICE_DESCRIPTIONS
+    ]
+
+
+def index_options() -> list[tuple[str, str, str | None]]:
+    from engine.library.vectors import APPROX_THRESHOLD
+
+    return [
+        (k, text.format(threshold=APPROX_THRESHOLD), None) for k, text in INDEX_DESCRIPTIONS.items()
+    ]
+
+
+def model_description(text: str) -> str:
+    """One line about a model choice: ``default``, a registered name (``cider:resnet18`` too),
+    or a checkpoint folder."""
+    from engine.models import get_entry, list_models
+
+    name = text.strip().split(":", 1)[0]
+    if name in ("", "default"):
+        return DEFAULT_MODEL_DESCRIPTION
+    if name in list_models():
+        return get_entry(name).summary
+    if os.path.isdir(text.strip()):
+        return "A checkpoint folder: a model you trained"
+    return "Not a known model: choose one from the list or a checkpoint folder"
+
+
+def _description_label() -> QLabel:
+    label = QLabel("")
+    label.setWordWrap(True)
+    label.setStyleSheet("color: palette(placeholder-text);")
+    return label
+
+
+def _select(combo: QComboBox, value: str) -> None:
+    i = combo.findData(value)
+    combo.setCurrentIndex(i if i >= 0 else 0)
 
 
 class SettingsDialog(QDialog):
     """Model, device, index type, thumbnail size and folders to exclude."""
 
-    def __init__(self, settings, parent=None) -> None:
-        from PySide6.QtWidgets import (
-            QComboBox,
-            QFileDialog,
-            QFormLayout,
-            QListWidget,
-            QSpinBox,
-        )
+    #: a backbone whose ImageNet weights the user agreed to download
+    weights_requested = Signal(str)
 
-        from engine.models import list_models
+    def __init__(self, settings, parent=None) -> None:
+        from engine.models import get_entry, list_models
+        from engine.models.backbones import BACKBONES
 
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
+        self.confirm_box: QMessageBox | None = None
         self.model = QComboBox()
         self.model.setEditable(True)
-        self.model.addItems(["default", *list_models()])
+        for name in ("default", *list_models()):
+            self.model.addItem(name)
+            tip = (
+                DEFAULT_MODEL_DESCRIPTION
+                if name == "default"
+                else f"{get_entry(name).summary}\n{get_entry(name).description}"
+            )
+            self.model.setItemData(self.model.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
         self.model.setCurrentText(settings.model)
         self.model.setToolTip("An architecture name, 'default', or a checkpoint folder")
+        self.model_help = _description_label()
         browse = QPushButton("Checkpoint…")
         browse.clicked.connect(
             lambda: self.model.setCurrentText(
@@ -40,17 +122,23 @@ class SettingsDialog(QDialog):
                 or self.model.currentText()
             )
         )
-        self.device = QComboBox()
-        self.device.addItems(["auto", "cpu", "cuda"])
-        self.device.setCurrentText(settings.device)
-        self.index_kind = QComboBox()
-        self.index_kind.addItems(["auto", "flat", "hnsw"])
-        self.index_kind.setCurrentText(settings.index_kind)
+        self.backbone = QComboBox()
+        self.backbone.addItems(list(BACKBONES))
+        self.weights_button = QPushButton("Download ImageNet weights…")
+        self.weights_button.clicked.connect(self.confirm_download)
+        self.weights_help = _description_label()
+        self.device = choice_combo(device_options())
+        _select(self.device, settings.device)
+        self.device_help = _description_label()
+        self.index_kind = choice_combo(index_options())
+        _select(self.index_kind, settings.index_kind)
+        self.index_help = _description_label()
         self.thumb = QSpinBox()
         self.thumb.setRange(64, 512)
         self.thumb.setValue(settings.thumbnail_size)
         self.exclude = QListWidget()
         self.exclude.addItems(settings.exclude)
+        self.exclude.setMaximumHeight(90)
         add = QPushButton("Add…")
         add.clicked.connect(self._add_exclusion)
         remove = QPushButton("Remove")
@@ -63,15 +151,21 @@ class SettingsDialog(QDialog):
         row = QHBoxLayout()
         row.addWidget(self.model, 1)
         row.addWidget(browse)
-        form.addRow("Model", row)
-        form.addRow("Device", self.device)
-        form.addRow("Index", self.index_kind)
+        form.addRow("Model", _stack(row, self.model_help))
+        row = QHBoxLayout()
+        row.addWidget(self.backbone)
+        row.addWidget(self.weights_button)
+        row.addStretch(1)
+        form.addRow("ImageNet weights", _stack(row, self.weights_help))
+        form.addRow("Device", _stack(self.device, self.device_help))
+        form.addRow("Index", _stack(self.index_kind, self.index_help))
         form.addRow("Thumbnail size", self.thumb)
         ex_row = QVBoxLayout()
         ex_row.addWidget(self.exclude)
         b = QHBoxLayout()
         b.addWidget(add)
         b.addWidget(remove)
+        b.addStretch(1)
         ex_row.addLayout(b)
         form.addRow("Folders to exclude", ex_row)
         buttons = QDialogButtonBox(
@@ -82,10 +176,75 @@ class SettingsDialog(QDialog):
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(buttons)
+        self.model.currentTextChanged.connect(self._model_changed)
+        self.backbone.currentTextChanged.connect(self._weights_changed)
+        self.device.currentIndexChanged.connect(
+            lambda: self._describe(self.device, self.device_help)
+        )
+        self.index_kind.currentIndexChanged.connect(
+            lambda: self._describe(self.index_kind, self.index_help)
+        )
+        self._model_changed(self.model.currentText())
+        self._describe(self.device, self.device_help)
+        self._describe(self.index_kind, self.index_help)
+        self.setMinimumWidth(560)
+
+    # ---------------------------------------------------------------- descriptions
+
+    @staticmethod
+    def _describe(combo: QComboBox, label: QLabel) -> None:
+        label.setText(combo.itemData(combo.currentIndex(), Qt.ItemDataRole.ToolTipRole) or "")
+
+    def _model_changed(self, text: str) -> None:
+        from engine.models.backbones import BACKBONES
+
+        self.model_help.setText(model_description(text))
+        named = text.strip().split(":", 1)[1] if ":" in text else ""
+        self.backbone.setCurrentText(named if named in BACKBONES else "resnet50")
+        self._weights_changed(self.backbone.currentText())
+
+    def _weights_changed(self, backbone: str) -> None:
+        from engine.weights import weights_info, weights_present
+
+        info = weights_info(backbone)
+        size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "size unknown"
+        have = weights_present(backbone)
+        self.weights_help.setText(
+            f"{size} from {info.host}, checked against its checksum; training starts from them "
+            "instead of random weights" + (" (already downloaded)" if have else "")
+        )
+
+    # ---------------------------------------------------------------- ImageNet weights
+
+    def confirm_download(self) -> None:
+        """Ask before downloading; ``weights_requested`` only after Yes."""
+        from engine.weights import weights_info
+
+        backbone = self.backbone.currentText()
+        info = weights_info(backbone)
+        size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "an unknown size"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Download ImageNet weights?",
+            f"Download the ImageNet weights of {backbone} ({size}) from {info.host}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            self,
+        )
+        box.setInformativeText(
+            f"{info.url}\nThe file is checked against its checksum and kept only if it matches."
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        box.setEscapeButton(QMessageBox.StandardButton.No)
+        yes = box.button(QMessageBox.StandardButton.Yes)
+        box.buttonClicked.connect(
+            lambda b: self.weights_requested.emit(backbone) if b is yes else None
+        )
+        self.confirm_box = box
+        box.open()
+
+    # ---------------------------------------------------------------- values
 
     def _add_exclusion(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         d = QFileDialog.getExistingDirectory(self, "Folder to exclude")
         if d:
             self.exclude.addItem(d)
@@ -96,8 +255,22 @@ class SettingsDialog(QDialog):
         return dataclasses.replace(
             self.settings,
             model=self.model.currentText().strip() or "default",
-            device=self.device.currentText(),
-            index_kind=self.index_kind.currentText(),
+            device=self.device.currentData(),
+            index_kind=self.index_kind.currentData(),
             thumbnail_size=self.thumb.value(),
             exclude=[self.exclude.item(i).text() for i in range(self.exclude.count())],
         )
+
+
+def _stack(top, below: QLabel) -> QWidget:
+    """``top`` (a widget or a layout) with a description line under it."""
+    w = QWidget()
+    lay = QVBoxLayout(w)
+    lay.setContentsMargins(0, 0, 0, 0)
+    lay.setSpacing(2)
+    if isinstance(top, QWidget):
+        lay.addWidget(top)
+    else:
+        lay.addLayout(top)
+    lay.addWidget(below)
+    return w

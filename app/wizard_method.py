@@ -6,24 +6,17 @@ them, and re-asks the engine for the estimate whenever a choice changes.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QLabel, QSpinBox, QWizardPage
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWizardPage,
+)
 
+from .settings_dialog import choice_combo, device_options
 from .workers import TaskSlot, Worker
-
-
-def device_combo() -> QComboBox:
-    """auto / cpu / cuda, with cuda disabled (and saying why) where it cannot run."""
-    from engine.runtime import cuda_unavailable_reason
-
-    combo = QComboBox()
-    combo.addItems(["auto", "cpu", "cuda"])
-    reason = cuda_unavailable_reason()
-    if reason:
-        item = combo.model().item(2)
-        item.setEnabled(False)
-        item.setToolTip(f"Unavailable: {reason}")
-        combo.setItemText(2, f"cuda — {reason}")
-    return combo
 
 
 class MethodPage(QWizardPage):
@@ -45,7 +38,7 @@ class MethodPage(QWizardPage):
         self.epochs.setRange(1, 1000)
         self.batch = QSpinBox()
         self.batch.setRange(2, 1024)
-        self.device = device_combo()
+        self.device = choice_combo(device_options())
         self.notice = QLabel("")
         self.notice.setWordWrap(True)
         self.estimate = QLabel("")
@@ -62,7 +55,7 @@ class MethodPage(QWizardPage):
             self.device.currentTextChanged,
         ):
             signal.connect(self._update_estimate)
-        form = QFormLayout(self)
+        form = QFormLayout()
         for label, w in (
             ("Method", self.method),
             ("Backbone", self.backbone),
@@ -72,8 +65,12 @@ class MethodPage(QWizardPage):
             ("Device", self.device),
         ):
             form.addRow(label, w)
-        form.addRow(self.notice)
-        form.addRow("Estimated duration", self.estimate)
+        # under the form, not in it: a form row keeps a word-wrapped label at its first height
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(self.notice)
+        lay.addWidget(self.estimate)
+        lay.addStretch(1)
         self.propose(measure=False)
 
     def initializePage(self) -> None:
@@ -82,7 +79,7 @@ class MethodPage(QWizardPage):
         self.propose()
 
     def device_choice(self) -> str:
-        return self.device.currentText().split(" ", 1)[0]
+        return self.device.currentData()
 
     def propose(self, images_per_s: float | None = None, measure: bool = True) -> None:
         """Set every choice to the engine's defaults for this machine and this data
@@ -116,7 +113,9 @@ class MethodPage(QWizardPage):
             plan.device,
         )
         w.signals.result.connect(self.propose)
-        w.signals.error.connect(lambda m, d: self.estimate.setText(f"unknown ({m})"))
+        w.signals.error.connect(
+            lambda m, d: self.estimate.setText(f"Estimated duration: unknown ({m})")
+        )
         self.task.start(w)
 
     def current_plan(self):
@@ -134,11 +133,11 @@ class MethodPage(QWizardPage):
             return
         plan = self.current_plan()
         if plan.seconds is None:
-            self.estimate.setText("measuring one training step…")
+            self.estimate.setText("Estimated duration: measuring one training step…")
             return
         text = (
-            f"{plan.duration} ({plan.images} photos × {plan.epochs} epochs at about "
-            f"{plan.images_per_s:.1f} photos/s on the {plan.device.upper()})"
+            f"Estimated duration: {plan.duration} ({plan.images} photos × {plan.epochs} "
+            f"epochs at about {plan.images_per_s:.1f} photos/s on the {plan.device.upper()})"
         )
         proposed = self.plan.seconds if self.plan.device == "cpu" else None
         if plan.device == "cpu" and proposed is not None and plan.seconds > 2 * proposed + 60:

@@ -131,6 +131,13 @@ def weights_info(backbone: str) -> WeightsInfo:
     return WeightsInfo(backbone, url, float(size) if size is not None else None)
 
 
+def weights_present(backbone: str) -> bool:
+    """True when ``backbone``'s ImageNet weights are already on this machine (ours or torch's)."""
+    from .models.backbones import cached_weights_path, stored_weights_path
+
+    return stored_weights_path(backbone).is_file() or os.path.isfile(cached_weights_path(backbone))
+
+
 def download_backbone(backbone: str, **kwargs) -> Path:
     """Download torchvision's ImageNet weights for ``backbone`` (e.g. ``resnet50``)."""
     from .models.backbones import BACKBONES
