@@ -6,6 +6,10 @@ orientation, decodes JPEGs in draft mode (a 12 MP photo is reduced by the decode
 being decoded fully), handles palette / alpha / CMYK / 16-bit / float images, takes the first
 frame of animations, and refuses decompression bombs. Every failure is a ``BadImageError``
 with a one-line reason.
+
+HEIC/HEIF (iPhone photos) open through ``pillow-heif``; RAW camera files through their embedded
+preview (:mod:`engine.rawphoto`). Pillow's warnings about damaged metadata (corrupt EXIF) are
+not printed: they become the photo's ``notes``.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from __future__ import annotations
 import io
 import math
 import os
+import threading
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from .errors import BadImageError
+from .rawphoto import is_raw_name, open_raw_preview
 
 PhotoSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image
 
@@ -30,13 +36,27 @@ MAX_PIXELS = 200_000_000
 _TRANSPOSED = {5, 6, 7, 8}
 _ALPHA_BACKGROUND = (255, 255, 255)
 
-try:  # optional HEIC/HEIF support
+try:  # a dependency; an install that lost it still opens every other format
     import pillow_heif  # type: ignore[import-not-found]
 
     pillow_heif.register_heif_opener()
     HEIF_SUPPORTED = True
 except Exception:  # pragma: no cover - depends on the environment
     HEIF_SUPPORTED = False
+
+#: EXIF orientation → the transpose that makes the photo upright
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+# ``warnings.catch_warnings`` swaps process-wide state: decoders on several threads (the
+# window's thumbnails) take turns for the short header and metadata reads it guards
+_WARNINGS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -51,6 +71,8 @@ class Photo:
     image: Image.Image
     original_size: tuple[int, int]
     box: tuple[float, float, float, float] | None = None
+    #: what was wrong but did not stop decoding (damaged EXIF...), one line each
+    notes: list[str] = field(default_factory=list)
 
     @property
     def scale(self) -> float:
@@ -67,7 +89,22 @@ def describe_source(src: PhotoSource) -> str:
     return "<bytes>"
 
 
-def _open(src: PhotoSource) -> Image.Image:
+def _noted(caught: list[warnings.WarningMessage], notes: list[str]) -> None:
+    """Pillow's warnings about the file become notes (without its source paths); any other
+    warning raised meanwhile is shown as it would have been."""
+    for w in caught:
+        if w.category is Image.DecompressionBombWarning:
+            continue
+        if str(getattr(w, "filename", "")).startswith(os.path.dirname(Image.__file__)):
+            text = " ".join(str(w.message).split()).rstrip(".")
+            note = f"damaged EXIF metadata ignored ({text})"
+            if note not in notes:
+                notes.append(note)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno, w.file, w.line)
+
+
+def _open(src: PhotoSource, notes: list[str]) -> Image.Image:
     if isinstance(src, Image.Image):
         return src
     if isinstance(src, (bytes, bytearray, memoryview)):
@@ -88,20 +125,28 @@ def _open(src: PhotoSource) -> Image.Image:
             raise BadImageError("not a regular file")
         if st.st_size == 0:
             raise BadImageError("empty file (0 bytes)")
+        if is_raw_name(path):
+            return open_raw_preview(path)
         fp = str(path)
     try:
-        with warnings.catch_warnings():
+        with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(fp)
+            try:
+                return Image.open(fp)
+            finally:
+                _noted(caught, notes)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise BadImageError(
             f"image too large (decompression bomb guard, limit {MAX_PIXELS:,} pixels)"
         ) from None
     except UnidentifiedImageError:
-        hint = "" if HEIF_SUPPORTED else " (HEIC needs the optional pillow-heif package)"
         name = fp if isinstance(fp, str) else ""
         if name.lower().endswith((".heic", ".heif")) and not HEIF_SUPPORTED:
-            raise BadImageError("unsupported format: HEIC/HEIF" + hint) from None
+            raise BadImageError(
+                "unsupported format: HEIC/HEIF (the pillow-heif package is missing: "
+                "reinstall visual-search)"
+            ) from None
         raise BadImageError("not a recognised image format") from None
     except PermissionError:
         raise BadImageError("permission denied") from None
@@ -109,11 +154,15 @@ def _open(src: PhotoSource) -> Image.Image:
         raise BadImageError(f"cannot read image ({e.strerror or e})") from None
 
 
-def _orientation(im: Image.Image) -> int:
-    try:
-        value = int(im.getexif().get(0x0112, 1))
-    except Exception:
-        return 1
+def _orientation(im: Image.Image, notes: list[str]) -> int:
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            value = int(im.getexif().get(0x0112, 1))
+        except Exception:
+            value = 1
+        finally:
+            _noted(caught, notes)
     return value if 1 <= value <= 8 else 1
 
 
@@ -176,8 +225,9 @@ def load_photo(
     pixel coordinates ``x0, y0, x1, y1``), with long side at most ``max_side``."""
     old_limit = Image.MAX_IMAGE_PIXELS
     Image.MAX_IMAGE_PIXELS = max_pixels
+    notes: list[str] = []
     try:
-        im = _open(src)
+        im = _open(src, notes)
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
     try:
@@ -189,7 +239,7 @@ def load_photo(
                 f"image too large ({raw_w}x{raw_h} = {raw_w * raw_h:,} pixels, "
                 f"limit {max_pixels:,})"
             )
-        orient = _orientation(im)
+        orient = _orientation(im, notes)
         up_w, up_h = (raw_h, raw_w) if orient in _TRANSPOSED else (raw_w, raw_h)
         crop = _check_box(box, (up_w, up_h)) if box is not None else None
         region_long = max(crop[2] - crop[0], crop[3] - crop[1]) if crop else max(up_w, up_h)
@@ -208,14 +258,15 @@ def load_photo(
         except Image.DecompressionBombError:
             raise BadImageError("image too large (decompression bomb guard)") from None
         if orient != 1:
-            im = ImageOps.exif_transpose(im)
+            im = im.transpose(_UPRIGHT[orient])  # the EXIF it came from is not read again
+            im.info.pop("exif", None)
         im = _to_rgb(im)
         if crop is not None:
             f = im.width / up_w  # draft may have reduced the decoded size
             x0, y0 = math.floor(crop[0] * f), math.floor(crop[1] * f)
             px = (x0, y0, max(math.ceil(crop[2] * f), x0 + 1), max(math.ceil(crop[3] * f), y0 + 1))
             im = im.crop(px)
-        return Photo(downscale(im, max_side), (up_w, up_h), crop)
+        return Photo(downscale(im, max_side), (up_w, up_h), crop, notes)
     except BadImageError:
         raise
     except MemoryError:

@@ -24,6 +24,19 @@ IMAGE_EXTENSIONS = {
     b".pgm",
     b".pbm",
 }
+#: camera RAW files, indexed through their embedded preview (``engine.rawphoto``)
+RAW_EXTENSIONS = {
+    b".dng",
+    b".cr2",
+    b".cr3",
+    b".nef",
+    b".arw",
+    b".orf",
+    b".rw2",
+    b".raf",
+    b".pef",
+}
+IMAGE_EXTENSIONS |= RAW_EXTENSIONS
 
 
 def is_photo_name(name: bytes) -> bool:
