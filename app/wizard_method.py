@@ -6,6 +6,8 @@ them, and re-asks the engine for the estimate whenever a choice changes.
 
 from __future__ import annotations
 
+import dataclasses
+
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -81,15 +83,12 @@ class MethodPage(QWizardPage):
     def device_choice(self) -> str:
         return self.device.currentData()
 
-    def propose(self, images_per_s: float | None = None, measure: bool = True) -> None:
-        """Set every choice to the engine's defaults for this machine and this data
-        (``images_per_s``: the throughput measured for them on a GPU)."""
-        from engine.training.plan import plan_for_this_machine, propose
+    def propose(self, measure: bool = True) -> None:
+        """Set every choice to the engine's defaults for this machine and this data (on a GPU,
+        ``measure``: time one training step for the estimate)."""
+        from engine.training.plan import plan_for_this_machine
 
-        method = self.method.currentText()
-        plan = plan_for_this_machine(method, self.images)
-        if images_per_s is not None:
-            plan = propose(method, plan.images, plan.device, plan.cpu_count, images_per_s)
+        plan = plan_for_this_machine(self.method.currentText(), self.images)
         self.plan = plan
         self.backbone.setCurrentText(plan.backbone)
         self.size.setValue(plan.image_size)
@@ -97,7 +96,7 @@ class MethodPage(QWizardPage):
         self.batch.setValue(plan.batch_size)
         self.notice.setText(plan.notice())
         self._update_estimate()
-        if plan.images_per_s is None and images_per_s is None and measure:
+        if plan.images_per_s is None and measure:
             self._measure(plan)
 
     def _measure(self, plan) -> None:
@@ -109,14 +108,20 @@ class MethodPage(QWizardPage):
             plan.method,
             plan.backbone,
             plan.image_size,
-            plan.batch_size,
+            min(plan.batch_size, 8),  # small enough for any GPU's memory
             plan.device,
         )
-        w.signals.result.connect(self.propose)
+        w.signals.result.connect(self._measured)
         w.signals.error.connect(
             lambda m, d: self.estimate.setText(f"Estimated duration: unknown ({m})")
         )
         self.task.start(w)
+
+    def _measured(self, images_per_s: float) -> None:
+        """The GPU's throughput for the proposed settings; the choices on the page stay."""
+        self.plan = dataclasses.replace(self.plan, images_per_s=images_per_s)
+        self.notice.setText(self.plan.notice())
+        self._update_estimate()
 
     def current_plan(self):
         """The engine's plan revised to the choices on the page."""

@@ -114,3 +114,18 @@ def test_cpu_defaults_are_small_with_an_estimate_and_a_no_gpu_notice(qtbot, wiza
     mp.epochs.setValue(200)
     assert mp.estimate.text() != short
     assert "much longer than the defaults" in mp.estimate.text()
+
+
+def test_on_a_gpu_the_estimate_waits_for_a_timed_step(qtbot, wizard, data, monkeypatch):
+    """With a GPU the papers' settings are proposed and one training step is timed on it;
+    here the step cannot run (no GPU), and the page says the estimate is unknown and why."""
+    import engine.training.plan as plan
+
+    monkeypatch.setattr(plan, "device_kind", lambda device="auto": "cuda")
+    open_report(qtbot, wizard, data)
+    next_button(wizard).click()
+    mp = wizard.method_page
+    assert (mp.backbone.currentText(), mp.size.value(), mp.epochs.value()) == ("resnet101", 512, 10)
+    assert "timing one training step" in mp.notice.text()
+    qtbot.waitUntil(lambda: "unknown" in mp.estimate.text(), timeout=30_000)
+    assert "CUDA" in mp.estimate.text()
