@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.folders:
         bar = TerminalProgress(not args.json)
-        with open_library(args) as lib:
+        with open_library(args, "write") as lib:
             try:
                 summary = lib.learn_codebook(args.words, progress=bar)
             finally:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json, add_library, add_model, emit, open_library
+from ..library.fspath import path_bytes_field
+from .common import add_json, add_library, add_model, emit, open_library, shown
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -30,11 +31,13 @@ def run(args: argparse.Namespace) -> int:
     lines = []
     for i, g in enumerate(groups):
         paths = {h.file_id: h.path for h in g}
-        groups_out.append(
-            {"photos": [h.path for h in g], "pairs": [p.to_dict(paths) for p in g.pairs]}
-        )
+        group = {"photos": [h.path for h in g], "pairs": [p.to_dict(paths) for p in g.pairs]}
+        raw = [path_bytes_field(h.path, "b").get("b") for h in g]
+        if any(raw):  # names that are not UTF-8, losslessly (base64), None for the others
+            group["photos_bytes"] = raw
+        groups_out.append(group)
         lines.append(f"group {i + 1} ({len(g)} photos):")
-        lines += [f"  {h.path}  ({h.inliers} matching points)" for h in g]
+        lines += [f"  {shown(h.path)}  ({h.inliers} matching points)" for h in g]
     obj = {"threshold": args.threshold, "groups": groups_out}
     emit(args, obj, "\n".join(lines) or "no near-duplicates")
     return 0

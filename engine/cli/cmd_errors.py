@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json, add_library, emit, open_library
+from ..library.fspath import path_bytes_field
+from .common import add_json, add_library, emit, open_library, shown
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -17,7 +18,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         rows = lib.errors()
-    obj = [{"path": r.display_path, "reason": r.error} for r in rows]
-    text = "\n".join(f"{o['path']}: {o['reason']}" for o in obj) or "no failed photos"
+    obj = [{"path": r.display_path, **path_bytes_field(r.path), "reason": r.error} for r in rows]
+    text = "\n".join(shown(f"{o['path']}: {o['reason']}") for o in obj) or "no failed photos"
     emit(args, obj, text)
     return 0

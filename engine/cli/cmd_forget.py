@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import VisualSearchError
-from .common import add_json, add_library, emit, open_library
+from .common import add_json, add_library, emit, open_library, shown
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -17,10 +17,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_library(args) as lib:
+    with open_library(args, "write") as lib:
         folders, files = lib.forget(args.path)
     if not folders and not files:
-        raise VisualSearchError(f"{args.path}: not in the library")
+        raise VisualSearchError(f"{shown(args.path)}: not in the library")
     emit(
         args,
         {"folders": folders, "files": files},

@@ -14,6 +14,7 @@ from .common import (
     add_model,
     emit,
     open_library,
+    shown,
 )
 
 
@@ -45,14 +46,14 @@ def _summary_text(d: dict, problems: list[str]) -> str:
         f"in {d['seconds']:.1f} s"
     )
     if problems:
-        text += "\n" + "\n".join(f"  note: {p}" for p in problems)
+        text += "\n" + "\n".join(f"  note: {shown(p)}" for p in problems)
     if d["failed"]:
         text += "\n  (see `visual-search errors` for the reasons)"
     return text
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_library(args) as lib:
+    with open_library(args, "create") as lib:
         bar = TerminalProgress(not args.json)
         try:
             while True:

@@ -15,6 +15,7 @@ from .common import (
     bbox,
     emit,
     open_library,
+    shown,
 )
 
 
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         verified = [h for h in res.hits if h.verified]
         others = [h for h in res.hits if not h.verified]
         lines = [
-            f"{i + 1:>3}. {h.score:.4f}  {h.path}  (verified: {h.inliers} matching points)"
+            f"{i + 1:>3}. {h.score:.4f}  {shown(h.path)}  (verified: {h.inliers} matching points)"
             for i, h in enumerate(verified)
         ]
         if res.no_match:
@@ -72,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
             if res.pipeline != "global":
                 lines.append("other similar photos (not verified):")
             lines += [
-                f"{len(verified) + i + 1:>3}. {h.score:.4f}  {h.path}" for i, h in enumerate(others)
+                f"{len(verified) + i + 1:>3}. {h.score:.4f}  {shown(h.path)}"
+                for i, h in enumerate(others)
             ]
         if not res.hits:
             lines = ["no results (is the library indexed? see `visual-search status`)"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json, add_library, emit, open_library
+from .common import add_json, add_library, emit, open_library, shown
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -17,20 +17,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         st = lib.status()
-    lines = [f"library: {st['library']}"]
+    lines = [f"library: {shown(st['library'])}"]
+    if st["read_only"]:
+        lines[0] += f" (read-only: {shown(st['read_only'])}; it can be searched, not changed)"
     f = st["files"]
     lines.append(f"photos: {f['indexed']} indexed, {f['pending']} pending, {f['failed']} failed")
     for fo in st["folders"]:
         gone = "" if fo["exists"] else "  (folder missing)"
         lines.append(
-            f"  {fo['path']}: {fo['indexed']} indexed, {fo['pending']} pending, "
+            f"  {shown(fo['path'])}: {fo['indexed']} indexed, {fo['pending']} pending, "
             f"{fo['failed']} failed{gone}"
         )
     for m in st["models"]:
+        kind = f"{m['index']}, " if m["index"] and m["index_state"] != "damaged" else ""
         lines.append(
             f"model {m['spec']} ({m['architecture']}/{m['backbone']}, {m['dim']} dims, "
-            f"{m['fingerprint']}): {m['vectors']} vectors, index "
-            f"{m['index'] or 'not built'}{'' if m['index_current'] else ' (stale)'}"
+            f"{m['fingerprint']}): {m['vectors']} vectors, index {kind}{m['index_note']}"
         )
     for c in st["codebooks"]:
         if not c["active"]:
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         lines.append(
             f"local features: codebook {c['fingerprint']} ({c['words']} words, {kind}): "
             f"{c['photos']} photos, {c['bytes_per_photo'] / 1e3:.1f} kB each, "
-            f"inverted file {c['index']}"
+            f"inverted file {c['index_note']}"
         )
     b = st["bytes"]
     lines.append(

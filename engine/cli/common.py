@@ -11,6 +11,7 @@ import json
 import math
 import sys
 import time
+import unicodedata
 
 MODEL_HELP = (
     "checkpoint directory, architecture name (gem, cider, ugalr; optionally "
@@ -135,12 +136,34 @@ def emit(args: argparse.Namespace, obj, text: str) -> None:
         print(text)
 
 
-def open_library(args: argparse.Namespace):
-    """The ``--library`` of ``args`` (use it as ``with open_library(args) as lib:``)."""
+def shown(text: str) -> str:
+    """``text`` made safe for one line of a terminal: control characters (a newline or an
+    escape sequence in a file name) become escapes (``\\n``, ``\\x1b``), and bytes of a name
+    that are not UTF-8 appear as ``\\xff``."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:  # an undecodable byte, kept by os.fsdecode
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
+            out.append(repr(ch)[1:-1])
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def open_library(args: argparse.Namespace, mode: str = "read"):
+    """The ``--library`` of ``args`` (use it as ``with open_library(args) as lib:``).
+
+    ``mode``: ``read`` for commands that only read (the database is opened read-only and
+    must exist), ``write`` for those that change a library, ``create`` for those that add
+    photos (the only ones that make a new library)."""
     from ..library import Library
 
     kw = {"max_features": args.local_features} if getattr(args, "local_features", None) else {}
-    return Library(args.library, device=getattr(args, "device", "auto"), **kw)
+    return Library(args.library, device=getattr(args, "device", "auto"), mode=mode, **kw)
 
 
 class TerminalProgress:

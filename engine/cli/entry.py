@@ -26,11 +26,13 @@ from . import (
     cmd_index,
     cmd_localize,
     cmd_models,
+    cmd_repair,
     cmd_search,
     cmd_status,
     cmd_synth,
     cmd_train,
 )
+from .common import shown
 
 # in the order `visual-search --help` lists them; each has add_parser(subparsers) and run(args)
 COMMANDS = (
@@ -41,6 +43,7 @@ COMMANDS = (
     cmd_status,
     cmd_errors,
     cmd_forget,
+    cmd_repair,
     cmd_duplicates,
     cmd_synth,
     cmd_train,
@@ -79,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except VisualSearchError as e:
-        print(f"visual-search: error: {e}", file=sys.stderr)
+        print(f"visual-search: error: {shown(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("visual-search: interrupted", file=sys.stderr)

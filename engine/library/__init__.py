@@ -14,8 +14,8 @@ from ..lazy import attach
 if TYPE_CHECKING:
     from ..errors import VisualSearchError
     from .indexer import IndexSummary
-    from .library import Library, ensure_not_busy
-    from .lock import LibraryBusyError
+    from .library import Library
+    from .lock import LibraryBusyError, ensure_not_busy
     from .results import Hit, SearchResult, export_results
 
 #: public name → the module that defines it
@@ -24,7 +24,7 @@ _SOURCES = {
     "SearchResult": ".results",
     "export_results": ".results",
     "Library": ".library",
-    "ensure_not_busy": ".library",
+    "ensure_not_busy": ".lock",
     "LibraryBusyError": ".lock",
     "IndexSummary": ".indexer",
     "VisualSearchError": "..errors",

@@ -13,7 +13,6 @@ from ..local.codebook import Codebook
 from ..local.learn import learn_codebook
 from ..local.workers import LocalWorkers
 from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
-from .lock import WriterLock
 
 if TYPE_CHECKING:
     from .library import Library
@@ -37,6 +36,7 @@ def learn_library_codebook(
     would be about six times its local data. Searches use the previous codebook until
     re-encoding is complete; a cancelled run keeps the previous codebook.
     """
+    lib.store.writer_lock()  # a read-only library is refused before the long work
     rows = [r for r in lib.store.ok_files() if os.path.exists(r.path)]
     if len(rows) < MIN_PHOTOS_TO_LEARN:
         raise ConfigError(
@@ -57,7 +57,7 @@ def learn_library_codebook(
 def _encode_with(lib: Library, book: Codebook, progress, should_stop) -> IndexSummary:
     t0 = time.perf_counter()
     summary = IndexSummary()
-    with WriterLock(lib.dir):
+    with lib.store.writer_lock():
         lib.store.ensure_codebook(book.fingerprint, book.size, book.meta, book.centroids)
         ex, row = lib.model()
         with LocalWorkers(book, max_features=lib.max_features) as workers:

@@ -6,6 +6,7 @@ path is inside a folder when it is the folder or starts with the folder and a se
 
 from __future__ import annotations
 
+import base64
 import os
 
 
@@ -24,3 +25,15 @@ def fs_text(path: bytes) -> str:
 def is_within(path: bytes, folder: bytes) -> bool:
     """Whether ``path`` is ``folder`` or lies under it (both as stored: bytes, normalised)."""
     return path == folder or path.startswith(folder.rstrip(b"/") + b"/")
+
+
+def path_bytes_field(path: str | bytes, key: str = "path_bytes") -> dict[str, str]:
+    """``{key: base64 of the name's bytes}`` when the name is not valid UTF-8 (its readable
+    form in JSON then holds surrogate escapes such as ``\\udcff``), else ``{}``: the lossless
+    form of a name beside the readable one."""
+    raw = path if isinstance(path, bytes) else os.fsencode(path)
+    try:
+        raw.decode("utf-8")
+        return {}
+    except UnicodeDecodeError:
+        return {key: base64.b64encode(raw).decode("ascii")}

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..atomic import remove_leftover_temporaries
 from ..checkpoint import model_fingerprint, resolve_model
 from ..errors import ConfigError
 from ..extract import Box, Extractor
@@ -33,7 +34,7 @@ from .duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
 from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
 from .localindex import LocalIndex
 from .locate import Location, evidence, locate_in
-from .lock import WriterLock
+from .lock import ensure_not_busy
 from .results import SearchResult
 from .search import Query, describe_query, query_name, rank, timer
 from .status import library_status
@@ -51,11 +52,14 @@ class Library:
         index_kind: str = "auto",
         approx_threshold: int = APPROX_THRESHOLD,
         max_features: int = MAX_FEATURES,
+        mode: str = "create",
     ) -> None:
-        """``max_features``: the strongest RootSIFT features kept per photo (and query)."""
+        """``max_features``: the strongest RootSIFT features kept per photo (and query).
+        ``mode``: ``create`` (made if missing), ``write`` (must exist) or ``read`` (must
+        exist; nothing is written to its database). One that cannot be written searches."""
         self.dir = Path(directory).expanduser() if directory else default_library_dir()
         self.max_features = int(max_features)
-        self.store = Store(self.dir)
+        self.store = Store(self.dir, mode)
         self.index_dir = self.dir / "index"
         self.device = device
         self.index_kind = index_kind
@@ -66,6 +70,11 @@ class Library:
         self._codebook: Codebook | None = None
         self._local: LocalIndex | None = None
         self._last_query: tuple | None = None
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this library can only be searched (see ``store.read_only_reason``)."""
+        return self.store.read_only
 
     def close(self) -> None:
         self.store.close()
@@ -175,7 +184,8 @@ class Library:
             if not os.path.isdir(p):
                 what = "does not exist" if not os.path.exists(p) else "is not a folder"
                 raise ConfigError(f"{p}: {what}")
-        with WriterLock(self.dir):
+        with self.store.writer_lock():
+            remove_leftover_temporaries(self.index_dir)  # a killed save's, if any
             ex, row = self.model(model)
             summary = IndexSummary()
             folders = []
@@ -234,7 +244,7 @@ class Library:
 
     def forget(self, path: str | os.PathLike) -> tuple[int, int]:
         """Remove a folder (or one file) from the library; the photos themselves are untouched."""
-        with WriterLock(self.dir):
+        with self.store.writer_lock():
             return self.store.forget(path)
 
     # ----------------------------------------------------------------- reading
@@ -268,7 +278,7 @@ class Library:
         li = self.local_index(book)
         t_index = next(clock)
         self_id = self._query_file_id(query, box) if exclude_self else None
-        ids = self._folder_file_ids(folder) if folder is not None else None
+        ids = None if folder is None else np.array(self.store.file_ids_under(folder), np.int64)
         top = max(rerank, verify) if pipeline != "global" else rerank
         hits, matches = rank(q, self.store, book, li, vi, row, pipeline, ids, self_id, top, k, gw)
         t_search = next(clock)
@@ -362,10 +372,6 @@ class Library:
         r = self.store.file_by_path(query)
         return r.id if r else None
 
-    def _folder_file_ids(self, folder: str | os.PathLike) -> np.ndarray:
-        """``(n,) int64`` ids of the library's files under ``folder``."""
-        return np.array(self.store.file_ids_under(folder), dtype=np.int64)
-
     def duplicates(
         self, threshold: float | None = None, model: str | None = None, should_stop=None
     ) -> list[DuplicateGroup]:
@@ -386,9 +392,3 @@ class Library:
         except CodebookError:
             book = None
         return library_status(self.store, self.dir, self.index_dir, book)
-
-
-def ensure_not_busy(directory: str | os.PathLike) -> None:
-    """Raise ``LibraryBusyError`` if another process is writing to the library."""
-    with WriterLock(directory):
-        pass

@@ -1,7 +1,7 @@
 """The local-feature inverted file of a library: a cache derived from the codes in SQLite.
 
 One file per codebook, ``index/local-<codebook>.npz`` with a JSON sidecar recording the store
-generation it reflects, its photo count and a SHA-256 of the whole file. It is written
+generation it reflects, its photo count and a BLAKE2b of the whole file. It is written
 atomically (temp file, fsync, rename). On open, a missing or damaged file is rebuilt from
 SQLite; a stale one catches up: photos that left the store (deleted) or were re-encoded since
 its generation leave the file, codes written since join it. A move keeps its file id and its
@@ -11,24 +11,15 @@ code, so it costs nothing here.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_atomically, write_json_atomically
+from ..atomic import file_digest, write_atomically, write_json_atomically
 from ..local import InvertedFile
 from .store import Store
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class LocalIndex:
@@ -76,7 +67,7 @@ class LocalIndex:
                 generation=self.generation,
                 count=len(self.ivf),
                 words=self.ivf.words,
-                sha256=_sha256(Path(tmp)),
+                blake2b=file_digest(tmp),
             )
 
         write_atomically(ipath, write)
@@ -90,7 +81,9 @@ class LocalIndex:
             return None, "missing"
         try:
             meta = json.loads(mpath.read_text())
-            if _sha256(ipath) != meta["sha256"]:
+            if "blake2b" not in meta:
+                return None, "saved by an older version"
+            if file_digest(ipath) != meta["blake2b"]:
                 return None, "damaged (checksum mismatch)"
             with np.load(ipath, allow_pickle=False) as z:
                 ivf = InvertedFile.from_arrays({k: z[k] for k in z.files})

@@ -7,10 +7,12 @@ lock is released by the OS, so a restart never finds a stale lock.
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
 from ..errors import VisualSearchError
+from .errors import read_only
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows builds
     import msvcrt
@@ -52,7 +54,12 @@ class WriterLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            if e.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+            raise read_only(self.path.parent, e.strerror or "cannot write") from None
         if not _try_lock(fd):
             try:
                 owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
@@ -81,3 +88,9 @@ class WriterLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def ensure_not_busy(directory: str | os.PathLike) -> None:
+    """Raise ``LibraryBusyError`` if another process is writing to the library."""
+    with WriterLock(directory):
+        pass

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .fspath import path_bytes_field
+
 if TYPE_CHECKING:  # the result types need no torch
     from ..extract import Box
 
@@ -37,6 +39,7 @@ class Hit:
 
         return {
             "path": self.path,
+            **path_bytes_field(self.path),
             "score": r(self.score),
             "global_score": r(self.global_score),
             "local_score": r(self.local_score),

@@ -1,14 +1,35 @@
-"""What a library holds: folders, file counts, models and their indexes, bytes on disk."""
+"""What a library holds: folders, file counts, models and their indexes, bytes on disk.
+
+Each derived cache (a model's FAISS index, the local inverted file) is named by its real
+state: ``current``, ``stale`` (the next search catches it up), ``damaged`` (the next search
+rebuilds it from the database; ``index_note`` says what was wrong) or ``missing``.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from .database import not_writable
+from .fspath import path_bytes_field
 from .localindex import LocalIndex
 from .schema import DB_NAME
 from .store import Store, fs_text
 from .vectors import VectorIndex
+
+
+def cache_state(loaded, reason: str, generation: int) -> tuple[str, str]:
+    """``(state, note)`` of a derived cache loaded as ``(loaded, reason)`` when the database is
+    at ``generation``."""
+    if loaded is None:
+        if reason == "missing":
+            return "missing", "not built yet: the next search builds it"
+        return "damaged", f"{reason}: the next search rebuilds it from the database"
+    if loaded.generation == generation:
+        return "current", "current"
+    if loaded.generation < generation:
+        return "stale", "stale: the next search catches it up"
+    return "damaged", "newer than the database: the next search rebuilds it"
 
 
 def library_status(
@@ -22,6 +43,7 @@ def library_status(
         folders.append(
             {
                 "path": fs_text(path),
+                **path_bytes_field(path),
                 "exists": os.path.isdir(path),
                 "indexed": c.get("ok", 0),
                 "pending": c.get("new", 0),
@@ -30,7 +52,8 @@ def library_status(
         )
     models = []
     for m in store.models():
-        loaded, _ = VectorIndex.load(index_dir, m.fingerprint)
+        loaded, reason = VectorIndex.load(index_dir, m.fingerprint)
+        state, note = cache_state(loaded, reason, m.generation)
         models.append(
             {
                 "spec": m.spec,
@@ -40,12 +63,15 @@ def library_status(
                 "dim": m.dim,
                 "vectors": counts["vectors"].get(m.id, 0),
                 "index": loaded.kind if loaded else None,
-                "index_current": bool(loaded and loaded.generation == m.generation),
+                "index_current": state == "current",
+                "index_state": state,
+                "index_note": note,
             }
         )
     codebooks = []
     for b in store.codebooks():
         loaded, reason = LocalIndex.load(index_dir, b["fingerprint"])
+        state, note = cache_state(loaded, reason, store.local_generation(b["fingerprint"]))
         photos, nbytes = store.local_bytes(b["fingerprint"])
         codebooks.append(
             {
@@ -55,12 +81,12 @@ def library_status(
                 "active": b["fingerprint"] == codebook,
                 "photos": photos,
                 "bytes_per_photo": round(nbytes / photos) if photos else 0,
-                "index": "current"
-                if loaded and loaded.generation == store.local_generation(b["fingerprint"])
-                else ("stale" if loaded else reason),
+                "index": state,
+                "index_note": note,
             }
         )
-    size = sum(f.stat().st_size for f in directory.glob(f"{DB_NAME}*"))
+    db_files = [directory / f"{DB_NAME}{suffix}" for suffix in ("", "-wal", "-shm")]
+    size = sum(f.stat().st_size for f in db_files if f.exists())
     index_size = (
         sum(f.stat().st_size for f in index_dir.glob("*.faiss")) if index_dir.exists() else 0
     )
@@ -70,6 +96,7 @@ def library_status(
     files = counts["files"]
     return {
         "library": str(directory),
+        "read_only": not_writable(directory, store.db_path),
         "folders": folders,
         "files": {
             "indexed": files.get("ok", 0),

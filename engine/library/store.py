@@ -12,18 +12,21 @@ instant loses at most the transaction in flight and readers are not blocked by t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from sqlalchemy import create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError
 
-from ..errors import VisualSearchError
+from .database import needs_immutable, not_writable, open_engine, translate, translated
+from .errors import LibraryError, LibraryMissingError, read_only
 from .fspath import fs_bytes, fs_text
+from .lock import WriterLock
 from .schema import (
     DB_NAME,
     FAILED,
@@ -60,66 +63,103 @@ __all__ = [
     "open_store",
 ]
 
-
-class LibraryError(VisualSearchError):
-    """The library database cannot be opened or is not ours."""
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
+#: ``create``: make the library if it is not there (indexing); ``write``: it must exist;
+#: ``read``: it must exist and is opened read-only (nothing is written to the database)
+MODES = ("create", "write", "read")
 
 
 class Store(FileTables, VectorTable, LocalTable):
     """A library database. Thread-safe for reads; one writer process at a time (see lock).
 
     Folder and file methods are in ``store_files.py``, vector methods in ``store_vectors.py``;
-    this class opens the database and owns models and their generations.
+    this class opens the database and owns models and their generations. A library that
+    cannot be written (``read_only_reason`` says why) is opened read-only and still searches.
     """
 
-    def __init__(self, directory: str | os.PathLike) -> None:
+    def __init__(self, directory: str | os.PathLike, mode: str = "create") -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.dir / DB_NAME
-        self.engine: Engine = create_engine(
-            f"sqlite:///{self.db_path}", connect_args={"timeout": 10, "check_same_thread": False}
-        )
-        event.listen(self.engine, "connect", _sqlite_pragmas)
+        exists = self.db_path.is_file()
+        if mode != "create" and not exists:
+            raise LibraryMissingError(f"no library at {self.dir}")
+        if mode == "create" and not exists:
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                raise LibraryError(f"{self.dir}: cannot create a library ({e.strerror})") from None
+        why = "opened for reading" if mode == "read" else not_writable(self.dir, self.db_path)
+        if why and not exists:
+            raise read_only(self.dir, f"{why}; cannot create a library there")
+        self.read_only_reason: str | None = why
+        self.engine: Engine = open_engine(self.db_path, read_only=bool(why))
         try:
-            self._init_schema()
+            self._open_schema()
+        except LibraryError:
+            self.engine.dispose()
+            raise
         except DatabaseError as e:
-            raise LibraryError(
+            self.engine.dispose()
+            raise translate(e, self.db_path) or LibraryError(
                 f"{self.db_path}: not a usable library database ({e.orig})"
             ) from None
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
 
     def close(self) -> None:
         self.engine.dispose()
 
     # ----------------------------------------------------------------- schema
 
+    def _open_schema(self) -> None:
+        if not self.read_only:
+            self._init_schema()
+            return
+        try:
+            with self.engine.connect() as c:
+                self._check_schema(c)
+        except DatabaseError as e:
+            if not needs_immutable(e, self.db_path):
+                raise
+            self.engine.dispose()
+            self.engine = open_engine(self.db_path, read_only=True, immutable=True)
+            with self.engine.connect() as c:
+                self._check_schema(c)
+
+    def _check_schema(self, c: Connection) -> int:
+        """The schema version of an existing library (refusing what is not one)."""
+        tables = {r[0] for r in c.execute(text("SELECT name FROM sqlite_master"))}
+        if "meta" not in tables:
+            if tables - {"sqlite_sequence"}:
+                raise LibraryError(f"{self.db_path}: not a visual-search library")
+            if self.read_only:
+                raise LibraryMissingError(f"no library at {self.dir} (its database is empty)")
+            return 0
+        version = int(
+            c.execute(select(meta_t.c.value).where(meta_t.c.key == "schema_version")).scalar_one()
+        )
+        if version > SCHEMA_VERSION:
+            raise LibraryError(
+                f"{self.db_path}: made by a newer visual-search (schema {version}); "
+                "update the program"
+            )
+        if version < SCHEMA_VERSION and self.read_only:
+            raise LibraryError(
+                f"{self.db_path}: made by an older visual-search (schema {version}); open it "
+                "once with write access (`visual-search index`) to bring it up to date"
+            )
+        return version
+
     def _init_schema(self) -> None:
         with self.engine.begin() as c:
-            tables = {r[0] for r in c.execute(text("SELECT name FROM sqlite_master"))}
-            if "meta" not in tables:
-                if tables - {"sqlite_sequence"}:
-                    raise LibraryError(f"{self.db_path}: not a visual-search library")
+            version = self._check_schema(c)
+            if version == 0:
                 metadata.create_all(c)
                 c.execute(insert(meta_t).values(key="schema_version", value=str(SCHEMA_VERSION)))
                 return
-            version = int(
-                c.execute(
-                    select(meta_t.c.value).where(meta_t.c.key == "schema_version")
-                ).scalar_one()
-            )
-            if version > SCHEMA_VERSION:
-                raise LibraryError(
-                    f"{self.db_path}: made by a newer visual-search (schema {version}); "
-                    "update the program"
-                )
             while version < SCHEMA_VERSION:
                 for stmt in MIGRATIONS[version]:
                     c.execute(text(stmt))
@@ -130,16 +170,34 @@ class Store(FileTables, VectorTable, LocalTable):
                     .values(value=str(version))
                 )
 
-    def connect(self) -> Connection:
-        return self.engine.connect()
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection for reading (``with store.connect() as c: ...``)."""
+        with translated(self.db_path), self.engine.connect() as c:
+            yield c
 
-    def begin(self):
-        """A write transaction (``with store.begin() as c: ...``)."""
-        return self.engine.begin()
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A write transaction (``with store.begin() as c: ...``); refused when read-only."""
+        if self.read_only_reason:
+            raise read_only(self.dir, self.read_only_reason)
+        with translated(self.db_path), self.engine.begin() as c:
+            yield c
+
+    def writer_lock(self) -> WriterLock:
+        """The library's writer lock (``with store.writer_lock(): ...``); refused at once when
+        the library is read-only."""
+        if self.read_only_reason:
+            raise read_only(self.dir, self.read_only_reason)
+        return WriterLock(self.dir)
 
     # ----------------------------------------------------------------- models
 
     def ensure_model(self, fingerprint: str, spec: str, config: dict, dim: int) -> ModelRow:
+        """The model's row, registered if new and marked as used now. Read-only: the stored
+        row as it is, or a row with no vectors (id -1) for a model the library never used."""
+        if self.read_only:
+            return self.model(fingerprint) or ModelRow(-1, fingerprint, spec, config, dim, 0)
         now = time.time()
         with self.begin() as c:
             r = c.execute(select(models_t).where(models_t.c.fingerprint == fingerprint)).first()
@@ -184,11 +242,10 @@ class Store(FileTables, VectorTable, LocalTable):
 
     def generation(self, model_id: int) -> int:
         with self.connect() as c:
-            return int(
-                c.execute(
-                    select(models_t.c.generation).where(models_t.c.id == model_id)
-                ).scalar_one()
-            )
+            g = c.execute(
+                select(models_t.c.generation).where(models_t.c.id == model_id)
+            ).scalar_one_or_none()
+        return int(g or 0)
 
     def bump_generation(self, model_id: int) -> int:
         """Mark ``model_id``'s vectors as changed (a saved index must catch up); returns the
@@ -248,8 +305,8 @@ class Store(FileTables, VectorTable, LocalTable):
         return {"files": by_status, "folders": folders, "vectors": per_model}
 
 
-def open_store(directory: str | os.PathLike) -> Store:
+def open_store(directory: str | os.PathLike, mode: str = "create") -> Store:
     try:
-        return Store(directory)
-    except OperationalError as e:
+        return Store(directory, mode)
+    except DatabaseError as e:
         raise LibraryError(f"{directory}: cannot open library ({e.orig})") from None

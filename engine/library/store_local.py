@@ -24,14 +24,18 @@ def _code(r) -> LocalCode:
 
 
 class LocalTable:
-    """Local-code methods of ``Store``, which provides ``begin`` and ``connect``."""
+    """Local-code methods of ``Store``, which provides ``begin``, ``connect`` and
+    ``read_only``."""
 
     # ----------------------------------------------------------------- codebooks
 
     def ensure_codebook(
         self, fingerprint: str, words: int, meta: dict, centroids: np.ndarray | None = None
     ) -> None:
-        """Register a codebook (``centroids`` kept for one learned from this library)."""
+        """Register a codebook (``centroids`` kept for one learned from this library); a
+        read-only library is left as it is."""
+        if self.read_only:
+            return
         with self.begin() as c:
             if c.execute(
                 select(codebooks_t.c.fingerprint).where(codebooks_t.c.fingerprint == fingerprint)

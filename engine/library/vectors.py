@@ -4,14 +4,14 @@ Exact inner-product search (``IndexFlatIP``) by default; above ``APPROX_THRESHOL
 HNSW graph (``IndexHNSWFlat``, M=32, efSearch=128) is chosen automatically. Ids are file ids.
 
 The index is saved atomically (temp file, fsync, rename) next to a JSON sidecar recording the
-model generation it reflects, its size and a checksum of its head and tail. On load, a
-missing, stale (generation moved on), truncated or garbage index is rebuilt from SQLite.
+model generation it reflects, its size and a BLAKE2b of the whole file. On load, a missing or
+damaged index (any byte changed, truncated, garbage) is rebuilt from SQLite, a stale one
+(generation moved on) catches up.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -20,7 +20,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from ..atomic import write_atomically, write_json_atomically
+from ..atomic import file_digest, write_atomically, write_json_atomically
 from .store import ModelRow, Store
 
 APPROX_THRESHOLD = 50_000
@@ -28,19 +28,6 @@ HNSW_M = 32
 HNSW_EF_SEARCH = 128
 HNSW_EF_CONSTRUCTION = 80
 KINDS = ("auto", "flat", "hnsw")
-
-
-def _probe(path: Path) -> str:
-    """Checksum of a file's size, first and last MiB (cheap, catches truncation and garbage)."""
-    h = hashlib.sha256()
-    size = path.stat().st_size
-    h.update(str(size).encode())
-    with open(path, "rb") as f:
-        h.update(f.read(1 << 20))
-        if size > 1 << 20:
-            f.seek(max(size - (1 << 20), 1 << 20))
-            h.update(f.read())
-    return h.hexdigest()
 
 
 def gpu_available() -> bool:
@@ -136,7 +123,7 @@ class VectorIndex:
                 kind=self.kind,
                 dim=self.dim,
                 count=self.ntotal,
-                probe=_probe(Path(tmp)),
+                blake2b=file_digest(tmp),
             )
 
         write_atomically(ipath, write)
@@ -150,13 +137,15 @@ class VectorIndex:
             return None, "missing"
         try:
             meta = json.loads(mpath.read_text())
-            if _probe(ipath) != meta["probe"]:
-                return None, "corrupt (checksum mismatch)"
+            if "blake2b" not in meta:
+                return None, "saved by an older version"
+            if file_digest(ipath) != meta["blake2b"]:
+                return None, "damaged (checksum mismatch)"
             index = faiss.read_index(str(ipath))
         except Exception as e:
-            return None, f"corrupt ({type(e).__name__})"
+            return None, f"damaged ({type(e).__name__})"
         if index.ntotal != meta["count"] or index.d != meta["dim"]:
-            return None, "corrupt (size mismatch)"
+            return None, "damaged (size mismatch)"
         return cls(index, meta["kind"], int(meta["dim"]), int(meta["generation"])), "ok"
 
     @classmethod
