@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         win.search_panel.search(str(misses[0]))
         wait(win.search_panel.search_finished)
         shot("8-no-match")
+    from .screenshots_dialogs import dialog_shots  # the wizard's report and defaults, Settings
+
+    for path in dialog_shots(win, out, wait, settle):
+        print(path)
     win.shutdown()
     app.processEvents()
     return 0
