@@ -10,8 +10,7 @@ import argparse
 import os
 import sys
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QApplication,
     QMainWindow,
@@ -24,6 +23,7 @@ from PySide6.QtWidgets import (
 from engine.library import Library
 from engine.paths import cache_dir
 
+from .actions import build_actions
 from .panels import DownloadsPanel, DuplicatesView, ExplainControls, LibraryPanel, SearchPanel
 from .settings import Settings
 from .state import AppState
@@ -50,10 +50,10 @@ class MainWindow(QMainWindow):
         self.search_panel = SearchPanel(self.state, self.thumbnails)
         self.explain = ExplainControls(self.state)
         self.search_panel.add_tool(self.explain)
-        self.duplicates = DuplicatesView(self.state, self)
+        self.duplicates = DuplicatesView(self.state, self, self.thumbnails)
         self._lay_out()
         self._connect()
-        self._add_shortcuts()
+        self.actions = build_actions(self)
         self.library_panel.refresh_folders()
 
     def _lay_out(self) -> None:
@@ -76,10 +76,16 @@ class MainWindow(QMainWindow):
             panel.error.connect(self.show_error)
         lib.folders_changed.connect(search.set_folders)
         lib.model_switched.connect(lambda _model: explain.reset_model())
-        lib.duplicates_requested.connect(lambda: self.show_duplicates())
-        lib.train_requested.connect(lambda: self.open_wizard())
-        lib.weights_requested.connect(lambda: self.download_weights())
-        lib.settings_requested.connect(lambda: self.open_settings())
+        lib.folders_changed.connect(
+            lambda rows: search.welcome.set_library_empty(
+                not rows, samples=lib.samples_folder() is not None
+            )
+        )
+        welcome = search.welcome
+        welcome.open_requested.connect(search.choose_query)
+        welcome.paste_requested.connect(search.paste_query)
+        welcome.add_folder_requested.connect(lib.choose_folder)
+        welcome.samples_requested.connect(lib.add_samples)
         self.downloads.downloaded.connect(self.weights_downloaded)
         self.duplicates.trashed.connect(lambda _paths: lib.rescan())
 
@@ -96,25 +102,11 @@ class MainWindow(QMainWindow):
         explain.not_found_ready.connect(search.show_not_found)
         explain.status.connect(search.set_status)
 
-    def _add_shortcuts(self) -> None:
-        search = self.search_panel
-        for text, key, slot in (
-            ("Open query photo…", QKeySequence.StandardKey.Open, search.choose_query),
-            ("Paste query photo", QKeySequence.StandardKey.Paste, search.paste_query),
-            ("Cancel", QKeySequence(Qt.Key.Key_Escape), self.cancel_all),
-            ("Focus results", QKeySequence.StandardKey.Find, search.results_view.setFocus),
-            ("Toggle heatmap", QKeySequence("Ctrl+H"), self.explain.heat_toggle.toggle),
-        ):
-            act = QAction(text, self)
-            act.setShortcut(key)
-            act.triggered.connect(slot)
-            self.addAction(act)
-
     # ---------------------------------------------------------------- actions
 
-    def first_run(self) -> bool:
-        """An empty library starts with the bundled sample photos, so a search works at once."""
-        return self.library_panel.first_run()
+    def add_samples(self) -> bool:
+        """Index the bundled sample photos, which the empty library's welcome offers."""
+        return self.library_panel.add_samples()
 
     def show_duplicates(self, threshold: float | None = None) -> None:
         self.duplicates.scan(threshold)
@@ -142,6 +134,8 @@ class MainWindow(QMainWindow):
 
         dlg = SettingsDialog(self.state.settings, self)
         dlg.accepted.connect(lambda: self.apply_settings(dlg.values()))
+        if hasattr(dlg, "weights_requested"):
+            dlg.weights_requested.connect(self.download_weights)
         dlg.open()
         return dlg
 
@@ -218,5 +212,4 @@ def run(argv: list[str]) -> int:
     if problem:
         win.show_error(problem)
     win.show()
-    win.first_run()
     return app.exec()

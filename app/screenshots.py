@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         print(path)
 
     shot("1-empty")
-    win.first_run()
+    win.add_samples()
     wait(win.library_panel.indexing_finished)
     shot("2-library-indexed")
     from engine.generator import sample_boxes

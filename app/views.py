@@ -62,6 +62,14 @@ class QueryView(QWidget):
             self.photo_size = QSize(*size) if size else image.size()
         self.update()
 
+    def set_box(self, box: tuple[float, float, float, float] | None) -> None:
+        """Show ``box`` (photo pixels) as the searched region, or none."""
+        self.box, self.point, self.heat = box, None, None
+        self.update()
+
+    def clear_box(self) -> None:
+        self.set_box(None)
+
     def set_heatmap(self, heat: QImage | None, opacity: float | None = None) -> None:
         self.heat = heat
         if opacity is not None:

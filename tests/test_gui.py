@@ -156,16 +156,24 @@ def test_event_loop_never_stalls_while_indexing_and_searching(window, qtbot, tmp
     assert worst < 0.1
 
 
-def test_first_run_indexes_the_bundled_samples_then_searches(window, qtbot):
+def test_an_empty_library_offers_the_samples_and_adds_them_only_when_asked(window, qtbot):
     from resources import sample_photos
 
     lib, sp = window.library_panel, window.search_panel
+    welcome = sp.welcome
+    qtbot.waitUntil(lambda: not lib._first_listing, timeout=10_000)
+    assert sp.pages.currentWidget() is welcome and welcome.isVisible()
+    assert welcome.samples_button.isVisible() and welcome.add_button.isVisible()
+    assert not welcome.open_button.isVisible()
+    assert window.library.store.folders() == []  # nothing was added without asking
     with qtbot.waitSignal(lib.indexing_finished, timeout=120_000) as blocker:
-        assert window.first_run()
+        qtbot.mouseClick(welcome.samples_button, Qt.MouseButton.LeftButton)
     assert blocker.args[0].indexed == len(sample_photos()) >= 10
-    assert not window.first_run()  # only once: the library is no longer empty
+    qtbot.waitUntil(lambda: welcome.open_button.isVisible(), timeout=10_000)
+    assert not welcome.samples_button.isVisible()  # the library is no longer empty
     with qtbot.waitSignal(sp.search_finished, timeout=60_000):
         sp.search(str(sample_photos()[0]))
+    assert sp.pages.currentIndex() == 1
     assert len(sp.results.paths()) == len(sp.results.hits) == len(sample_photos()) - 1
 
 
@@ -213,15 +221,7 @@ def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
 
 def test_every_library_button_is_on_screen(window):
     lib = window.library_panel
-    for b in (
-        lib.add_button,
-        lib.rescan_button,
-        lib.remove_button,
-        lib.errors_button,
-        lib.duplicates_button,
-        lib.train_button,
-        lib.settings_button,
-    ):
+    for b in (lib.add_button, lib.rescan_button, lib.remove_button, lib.errors_button):
         assert (b.isVisible() and b.accessibleName()) or b.text()
         assert window.rect().contains(b.mapTo(window, b.rect().center()))
 

@@ -240,7 +240,7 @@ def test_scrolling_to_the_end_checks_more_only_while_every_checked_photo_verifie
 
 
 def test_duplicates_show_each_members_evidence(qtbot):
-    from app.dialogs import DuplicatesDialog
+    from app.duplicates_dialog import DuplicatesDialog
 
     groups = [
         [Hit(1, "/a.jpg", 1.0, inliers=80, verified=True), Hit(2, "/b.jpg", 1.0, inliers=75)],
@@ -248,7 +248,10 @@ def test_duplicates_show_each_members_evidence(qtbot):
     ]
     dlg = DuplicatesDialog(groups)
     qtbot.addWidget(dlg)
-    texts = [dlg.tree.topLevelItem(g).child(i).text(1) for g in range(2) for i in range(2)]
+    texts = []
+    for g in range(2):
+        dlg.group_list.setCurrentRow(g)
+        texts += [dlg.photos.item(i).text().split("\n")[1] for i in range(2)]
     assert texts == [
         "✓ verified · 80 matching points",
         "75 matching points, not verified",

@@ -72,18 +72,22 @@ def test_duplicates_keep_one_trash_the_other_after_confirmation(window, qtbot, p
     with qtbot.waitSignal(window.duplicates.shown, timeout=60_000) as shown:
         window.show_duplicates()
     dlg = shown.args[0]
-    members = [dlg.tree.topLevelItem(0).child(i) for i in range(2)]
-    group = {m.text(0) for m in members}
-    assert dlg.tree.topLevelItemCount() == 1
+    assert dlg.group_list.count() == 1 and dlg.photos.count() == 2
+    members = [dlg.photos.item(i) for i in range(2)]
+    group = {m.toolTip() for m in members}
     assert group == {str(dup), str(photos / "home" / "obj3_2.jpg")}
-    assert all(m.text(1).startswith("✓ verified · ") for m in members)  # its evidence
+    assert all("✓ verified · " in m.text() for m in members)  # its evidence
+    # nothing destructive is chosen for the user
+    assert not dlg.photos.selectedItems() and not dlg.keep_button.isEnabled()
+    assert dlg.keep_selected() == [] and os.path.exists(dup)
+    dlg.select_photo(str(photos / "home" / "obj3_2.jpg"))
     cmp = dlg.compare_selected()
     assert isinstance(cmp, CompareDialog) and set(cmp.paths) == group
     with qtbot.waitSignal(cmp.evidence_ready, timeout=60_000) as checked:
         pass
     assert checked.args[0].verified and "matching points (verified)" in cmp.windowTitle()
     cmp.close()
-    keep = dlg.tree.currentItem().text(0)
+    keep = dlg.photos.selectedItems()[0].toolTip()
     other = (group - {keep}).pop()
     dlg.confirm = lambda keep, others: False  # the user says no: nothing happens
     assert dlg.keep_selected() == [] and os.path.exists(other)

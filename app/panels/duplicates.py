@@ -18,9 +18,10 @@ class DuplicatesView(QObject):
     trashed = Signal(list)  # paths moved to the trash
     error = Signal(str, str)
 
-    def __init__(self, state: AppState, parent: QWidget) -> None:
+    def __init__(self, state: AppState, parent: QWidget, thumbnails=None) -> None:
         super().__init__(parent)
         self.state = state
+        self.thumbnails = thumbnails
         self.window = parent
         self.task = TaskSlot(self)
         self.dialog = None
@@ -33,11 +34,14 @@ class DuplicatesView(QObject):
         self.task.start(w)
 
     def _on_groups(self, groups) -> None:
-        from ..dialogs import DuplicatesDialog
+        from ..duplicates_dialog import DuplicatesDialog
 
         lib, spec = self.state.library, self.state.model_spec
         self.dialog = DuplicatesDialog(
-            groups, self.window, evidence_of=lambda path, fid: lib.evidence(path, fid, model=spec)
+            groups,
+            self.window,
+            evidence_of=lambda path, fid: lib.evidence(path, fid, model=spec),
+            thumbnails=self.thumbnails,
         )
         self.dialog.trashed.connect(self.trashed)
         self.dialog.open()

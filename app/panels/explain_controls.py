@@ -85,6 +85,10 @@ class ExplainControls(QWidget):
             "points the geometric check matched, on the query and each verified result."
         )
         self.heat_mode.currentIndexChanged.connect(self._mode_changed)
+        self.heat_mode.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.heat_mode.setMinimumContentsLength(10)
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(50)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -12,6 +14,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -29,17 +32,16 @@ class LibraryPanel(QWidget):
     folders_changed = Signal(list)  # rows of ``Library.status()["folders"]``
     model_switched = Signal(str)  # the library now serves this model
     error = Signal(str, str)  # message, details
-    # buttons whose work belongs to other panels or dialogs
-    duplicates_requested = Signal()
-    train_requested = Signal()
-    weights_requested = Signal()
-    settings_requested = Signal()
+    folder_selected = Signal(bool)  # whether a folder is chosen (Remove can act)
+    resumed = Signal(int)  # photos left pending by an earlier session, now being indexed
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.index_task = TaskSlot(self)
         self.folder_task = TaskSlot(self)
+        self._first_listing = True
+        self.last_question: QMessageBox | None = None
         self.folders = FoldersModel(self)
         self.folder_view = QTableView()
         self.folder_view.setModel(self.folders)
@@ -52,6 +54,8 @@ class LibraryPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setAccessibleName("Indexing progress")
         self.progress_label = QLabel("")
+        self.progress_label.setWordWrap(True)  # a long message never widens the window
+        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setAccessibleName("Cancel indexing")
         self.cancel_button.clicked.connect(self.cancel_indexing)
@@ -62,8 +66,8 @@ class LibraryPanel(QWidget):
         lay.addWidget(QLabel("Library"))
         lay.addWidget(self.folder_view)
         for group in (
-            (self.add_button, self.rescan_button, self.remove_button, self.weights_button),
-            (self.errors_button, self.duplicates_button, self.train_button, self.settings_button),
+            (self.add_button, self.rescan_button),
+            (self.remove_button, self.errors_button),
         ):
             buttons = QHBoxLayout()
             for b in group:
@@ -101,17 +105,8 @@ class LibraryPanel(QWidget):
             self.show_errors,
             True,
         )
-        self.duplicates_button = button(
-            "Duplicates…", "Groups of near-duplicate photos", self.duplicates_requested.emit
-        )
-        self.train_button = button("Train a model…", "", self.train_requested.emit)
-        self.weights_button = button(
-            "ImageNet weights…",
-            "Download the ImageNet-pretrained ResNet-50 backbone "
-            "(about 100 MB, checked against its checksum)",
-            self.weights_requested.emit,
-        )
-        self.settings_button = button("Settings…", "", self.settings_requested.emit)
+        self.remove_button.setEnabled(False)
+        self.folder_view.selectionModel().selectionChanged.connect(self._selection_changed)
 
     # ---------------------------------------------------------------- folders
 
@@ -125,15 +120,44 @@ class LibraryPanel(QWidget):
         self.folder_task.start(w)
 
     def _set_folders(self, rows: list[dict]) -> None:
+        first = self._first_listing
+        self._first_listing = False
         self.folders.set_rows(rows)
+        self._selection_changed()
         self.folders_changed.emit(rows)
+        if first:
+            self.resume_pending(rows)
 
-    def first_run(self) -> bool:
-        """An empty library starts with the bundled sample photos, so a search works at once."""
+    def _selection_changed(self, *_args) -> None:
+        on = self.folder_view.currentIndex().isValid() and bool(self.folders.rows)
+        self.remove_button.setEnabled(on)
+        self.folder_selected.emit(on)
+
+    def resume_pending(self, rows: list[dict]) -> int:
+        """Photos an earlier session found but did not index (it was closed or cancelled) are
+        indexed now, and the progress line says so."""
+        pending = [r for r in rows if r.get("pending") and r.get("exists", True)]
+        n = sum(r["pending"] for r in pending)
+        if not n or self.index_task.busy():
+            return 0
+        self.index_folders([r["path"] for r in pending])
+        self.progress_label.setText(
+            f"resuming: {n} photo{'s' if n != 1 else ''} were not indexed yet"
+        )
+        self.resumed.emit(n)
+        return n
+
+    @staticmethod
+    def samples_folder() -> str | None:
         samples = resource_path("samples")
-        if self.state.library.store.folders() or not samples.is_dir():
+        return str(samples) if samples.is_dir() else None
+
+    def add_samples(self) -> bool:
+        """Index the bundled sample photos (only when the user asks for them)."""
+        samples = self.samples_folder()
+        if samples is None:
             return False
-        self.index_folders([str(samples)])
+        self.index_folders([samples])
         return True
 
     def choose_folder(self) -> None:
@@ -141,14 +165,35 @@ class LibraryPanel(QWidget):
         if d:
             self.index_folders([d])
 
-    def remove_selected_folder(self) -> None:
+    def remove_selected_folder(self) -> bool:
+        """Forget the chosen folder, after a confirmation that says the files stay on disk."""
         idx = self.folder_view.currentIndex()
         if not idx.isValid():
-            return
-        w = Worker(self.state.library.forget, self.folders.data(idx, PathRole))
+            return False
+        path = self.folders.data(idx, PathRole)
+        row = next((r for r in self.folders.rows if r["path"] == path), {})
+        n = row.get("indexed", 0) + row.get("pending", 0) + row.get("failed", 0)
+        ask = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Remove folder?",
+            f"Remove {os.path.basename(path) or path} from the library?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        ask.setInformativeText(
+            f"The library forgets its {n} photo{'s' if n != 1 else ''}. The files on disk are "
+            "not touched, and you can add the folder again later."
+        )
+        ask.button(QMessageBox.StandardButton.Yes).setText("Remove from library")
+        ask.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        self.last_question = ask
+        if ask.exec() != QMessageBox.StandardButton.Yes:
+            return False
+        w = Worker(self.state.library.forget, path)
         w.signals.finished.connect(self.refresh_folders)
         w.signals.error.connect(self.error)
         self.folder_task.start(w)
+        return True
 
     def show_errors(self) -> None:
         rows = self.state.library.errors()

@@ -8,32 +8,31 @@ from __future__ import annotations
 
 import os
 import tempfile
-from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication, QImage
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
-    QMenu,
     QPushButton,
     QSizePolicy,
+    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.library import export_results
-
-from ..models import OTHERS_SHOWN, ResultsModel, evidence_text, no_match_text
+from ..models import OTHERS_SHOWN, ResultsModel, no_match_text
 from ..photo_loader import PhotoLoader, photo_file_filter
 from ..state import AppState
 from ..thumbnails import ThumbnailCache
 from ..views import QueryView
 from ..workers import TaskSlot, Worker
+from .result_actions import ResultActions
 from .results_grid import ResultsGrid
+from .welcome import Welcome
 
 #: results asked of the engine (the export writes them all; the grid shows the verified ones
 #: and a handful of the others)
@@ -43,14 +42,25 @@ RESULTS_K = 200
 VERIFY_PAGE = 50
 
 
-def _open(path: str) -> None:
-    QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+#: queries the Back action can return to
+HISTORY = 50
 
 
-class SearchPanel(QWidget):
+def describe_query(path: str, box) -> str:
+    """The query line: the photo's file name, and the region when a box is searched."""
+    text = f"Query: {os.path.basename(path)}"
+    if box is not None:
+        w, h = round(box[2] - box[0]), round(box[3] - box[1])
+        text += f" · searching a region of {w}×{h} px"
+    return text
+
+
+class SearchPanel(ResultActions, QWidget):
     search_started = Signal()
     search_finished = Signal(object)  # SearchResult, or None after an error
     photo_shown = Signal(str)  # the query view now shows this photo
+    history_changed = Signal(bool)  # whether Back can return to an earlier query
+    result_available = Signal(bool)  # whether there are results to act on (export, heatmaps)
     error = Signal(str, str)  # message, details
 
     def __init__(
@@ -66,14 +76,24 @@ class SearchPanel(QWidget):
         self.page_size = VERIFY_PAGE
         self.verify = VERIFY_PAGE
         self.k = RESULTS_K
+        #: earlier queries, newest last: (path, box, folder)
+        self.history: list[tuple[str, object, object]] = []
 
+        self.welcome = Welcome()
+        self.query_label = QLabel("")
+        self.query_label.setAccessibleName("Query")
+        self.query_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.whole_button = QPushButton("Search the whole photo")
+        self.whole_button.setToolTip("Clear the box and search the whole query photo")
+        self.whole_button.clicked.connect(self.clear_box)
+        self.whole_button.hide()
         self.query_view = QueryView()
         self.query_view.box_drawn.connect(self._on_box)
         self.photo_loader = PhotoLoader(self)
         self.photo_loader.loaded.connect(self._on_photo)
         self.results = ResultsModel(thumbnails, self)
         self.results_view = ResultsGrid(self.results)
-        self.results_view.open_requested.connect(_open)
+        self.results_view.open_requested.connect(self.open_file)
         self.results_view.menu_requested.connect(
             lambda path, at: self.result_actions(path).popup(at)
         )
@@ -94,22 +114,37 @@ class SearchPanel(QWidget):
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the ranked list as CSV or JSON")
         self.export_button.clicked.connect(self.choose_export)
+        self.export_button.setEnabled(False)
+        self.folder_filter.setToolTip("Only show results from this folder")
+        self.folder_filter.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.folder_filter.setMinimumContentsLength(10)
         self.bar = QHBoxLayout()
         self.bar.addStretch(1)
-        self.bar.addWidget(QLabel("Show results from"))
         self.bar.addWidget(self.folder_filter)
         self.bar.addWidget(self.export_button)
-        lay = QVBoxLayout(self)
+        top = QHBoxLayout()
+        top.addWidget(self.query_label, 1)
+        top.addWidget(self.whole_button)
+        page = QWidget()
+        lay = QVBoxLayout(page)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.addLayout(top)
         lay.addWidget(self.query_view, 2)
         lay.addLayout(self.bar)
         lay.addWidget(self.search_label)
         lay.addWidget(self.empty_state)
         lay.addWidget(self.results_view, 5)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.welcome)
+        self.pages.addWidget(page)
+        QVBoxLayout(self).addWidget(self.pages)
+        self.layout().setContentsMargins(0, 0, 0, 0)
 
     def add_tool(self, widget: QWidget) -> None:
         """Put another panel's controls in the bar, before the folder filter."""
-        self.bar.insertWidget(self.bar.count() - 4, widget)
+        self.bar.insertWidget(self.bar.count() - 3, widget)
 
     # ---------------------------------------------------------------- queries
 
@@ -132,8 +167,22 @@ class SearchPanel(QWidget):
         """Search ``path`` (or its ``box``); ``more`` checks the next page of the same query."""
         self.verify = self.verify + self.page_size if more else self.page_size
         self.k = max(RESULTS_K, self.verify + OTHERS_SHOWN)
+        if not more and self.last_result is not None:
+            here = (self.last_query, self.last_box, self.folder_filter.currentData())
+            if (path, box) != here[:2] and (not self.history or self.history[-1] != here):
+                self.history = [*self.history, here][-HISTORY:]
+                self.history_changed.emit(True)
         self.last_query = path
         self.last_box = box
+        self.last_result = None
+        self.result_available.emit(False)
+        self.export_button.setEnabled(False)
+        self.pages.setCurrentIndex(1)
+        self.query_label.setText(describe_query(path, box))
+        self.query_label.setToolTip(path)
+        self.whole_button.setVisible(box is not None)
+        if path == self.shown_path:
+            self.query_view.set_box(box)  # a new photo shows its box once it is loaded
         self.search_started.emit()
         self.search_label.setText(f"searching {os.path.basename(path)}…")
         if not keep_photo:
@@ -170,18 +219,48 @@ class SearchPanel(QWidget):
         self.search(self.last_query, box=self.last_box, keep_photo=True, more=True)
         return True
 
+    def back(self) -> bool:
+        """Return to the previous query, its region and its folder filter."""
+        if not self.history:
+            return False
+        path, box, folder = self.history.pop()
+        self.history_changed.emit(bool(self.history))
+        self.last_result = None  # the query left is not pushed again
+        self._set_filter(folder)
+        self.search(path, box=box, keep_photo=path == self.shown_path)
+        return True
+
+    def clear_box(self) -> None:
+        """Search the whole query photo again, without its box."""
+        if self.last_query:
+            self.search(self.last_query, keep_photo=self.last_query == self.shown_path)
+
     def _on_photo(self, path: str, pixmap, size: tuple[int, int]) -> None:
         self.query_view.set_photo(pixmap, size)
         self.shown_path = path
+        if path == self.last_query and self.last_box is not None:
+            self.query_view.set_box(self.last_box)
         self.photo_shown.emit(path)
 
     def _on_box(self, box) -> None:
         if self.shown_path:  # the box is in the coordinates of the photo on screen
             self.search(self.shown_path, box=box, keep_photo=True)
 
+    def _set_filter(self, folder) -> None:
+        self.folder_filter.blockSignals(True)
+        self.folder_filter.setCurrentIndex(max(self.folder_filter.findData(folder), 0))
+        self.folder_filter.blockSignals(False)
+        self._mark_filter()
+
+    def _mark_filter(self) -> None:
+        """A folder filter that is set shows it: a highlighted box (it stays across queries)."""
+        on = self.folder_filter.currentData() is not None
+        self.folder_filter.setStyleSheet("QComboBox { font-weight: bold; }" if on else "")
+
     def _refilter(self) -> None:
-        if self.last_query:
-            self.search(self.last_query)
+        self._mark_filter()
+        if self.last_query and self.last_result is not None:  # not a query that failed
+            self.search(self.last_query, box=self.last_box, keep_photo=True)
 
     def _on_search(self, res) -> None:
         self.last_result = res
@@ -198,14 +277,23 @@ class SearchPanel(QWidget):
         else:
             n = res.matches
             text = f"{n} verified match{'es' if n != 1 else ''} ({others} other similar) {ms}"
+        folder = self.folder_filter.currentData()
+        if folder is not None:
+            text += f" · only from {self.folder_filter.currentText()}"
         self.search_label.setText(text)
+        self.export_button.setEnabled(True)
+        self.result_available.emit(True)
         self.empty_state.setText(no_match_text(others) if res.no_match else "")
         self.empty_state.setVisible(res.no_match)
         self.search_finished.emit(res)
 
     def _on_search_error(self, message: str, details: str) -> None:
-        self.search_label.setText("")
+        name = os.path.basename(self.last_query or "")
+        if name and name not in message:
+            message = f"{name}: {message}"
+        self.search_label.setText(f"search failed: {message}")
         self.empty_state.hide()
+        self.results.set_rows([])
         self.error.emit(message, details)
         self.search_finished.emit(None)
 
@@ -255,53 +343,6 @@ class SearchPanel(QWidget):
         """``(path, reason)`` per result where the clicked object was not found."""
         for path, reason in items:
             self.results.set_not_found(path, reason)
-
-    # ---------------------------------------------------------------- one result
-
-    def result_actions(self, path: str) -> QMenu:
-        """The right-click menu of a result (also used by tests to trigger the actions)."""
-        menu = QMenu(self)
-        menu.addAction("Find similar", lambda: self.search(path))
-        menu.addAction("Open", lambda: _open(path))
-        menu.addAction("Show in folder", lambda: _open(os.path.dirname(path)))
-        menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
-        menu.addAction("Compare with the query", lambda: self.compare(path))
-        return menu
-
-    def compare(self, path: str):
-        from ..dialogs import CompareDialog
-
-        if not self.last_query:
-            return None
-        hit = self.results.hit(path)
-        caption, evidence = "", None
-        if hit is not None:
-            caption = f"score {hit.score:.3f} · {evidence_text(hit) or 'not verified'}"
-            evidence = partial(  # runs on the dialog's worker
-                self.state.library.evidence,
-                self.last_query,
-                hit.file_id,
-                box=self.last_box,
-                model=self.state.model_spec,
-            )
-        dlg = CompareDialog(self.last_query, path, caption, self, evidence)
-        dlg.open()
-        return dlg
-
-    def choose_export(self) -> None:
-        if self.last_result is None:
-            return
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)"
-        )
-        if path:
-            self.export(path)
-
-    def export(self, path: str) -> None:
-        try:
-            export_results(self.last_result, path)
-        except OSError as e:
-            self.error.emit(f"{path}: cannot write ({e.strerror or e})", "")
 
     def shutdown(self) -> None:
         self.search_task.wait()
