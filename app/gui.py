@@ -134,8 +134,7 @@ class MainWindow(QMainWindow):
 
         dlg = SettingsDialog(self.state.settings, self)
         dlg.accepted.connect(lambda: self.apply_settings(dlg.values()))
-        if hasattr(dlg, "weights_requested"):
-            dlg.weights_requested.connect(self.download_weights)
+        dlg.weights_requested.connect(self.download_weights)
         dlg.open()
         return dlg
 

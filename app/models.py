@@ -161,15 +161,28 @@ class ResultsModel(QAbstractListModel):
         return None if row is None else self.rows[row]
 
 
+def folder_label(path: str, sample_folder: str | None = None) -> str:
+    """A folder as the list shows it: its name, then where it is (the home folder as ~); the
+    full path is its tooltip."""
+    if sample_folder and os.path.normpath(path) == os.path.normpath(sample_folder):
+        return "Sample photos"
+    parent, name = os.path.split(os.path.normpath(path))
+    home = os.path.expanduser("~")
+    if home not in ("", "/") and (parent == home or parent.startswith(home + os.sep)):
+        parent = "~" + parent[len(home) :]
+    return f"{name or path} — {parent}" if name else path
+
+
 class FoldersModel(QAbstractTableModel):
     """Library folders with their counts (rows of ``Library.status()["folders"]``)."""
 
     COLUMNS = ("Folder", "Indexed", "Pending", "Failed")
     KEYS = ("path", "indexed", "pending", "failed")
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, sample_folder: str | None = None) -> None:
         super().__init__(parent)
         self.rows: list[dict] = []
+        self.sample_folder = sample_folder
 
     def set_rows(self, rows: list[dict]) -> None:
         if [r["path"] for r in rows] == [r["path"] for r in self.rows]:
@@ -195,10 +208,12 @@ class FoldersModel(QAbstractTableModel):
         row = self.rows[index.row()]
         key = self.KEYS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            value = row[key]
+            value = folder_label(row[key], self.sample_folder) if key == "path" else row[key]
             if key == "path" and not row.get("exists", True):
                 return f"{value} (missing)"
             return value
+        if role == Qt.ItemDataRole.ToolTipRole and key == "path":
+            return row["path"]
         if role == PathRole:
             return row["path"]
         if role == Qt.ItemDataRole.TextAlignmentRole and index.column() > 0:

@@ -4,6 +4,7 @@ panel and the search panel."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
@@ -46,6 +47,19 @@ def test_models_are_thin_adapters(qtbot):
     fm.set_rows([{"path": "/p", "indexed": 3, "pending": 1, "failed": 0, "exists": False}])
     assert fm.rowCount() == 1 and fm.columnCount() == 4
     assert fm.data(fm.index(0, 1)) == 3 and "missing" in fm.data(fm.index(0, 0))
+    home = os.path.expanduser("~")
+    fm = FoldersModel(sample_folder="/opt/app/samples")
+    fm.set_rows(
+        [
+            {"path": os.path.join(home, "Pictures", "2019"), "indexed": 1},
+            {"path": "/opt/app/samples", "indexed": 12},
+        ]
+    )
+    assert fm.data(fm.index(0, 0)) == "2019 — ~/Pictures"
+    tip = fm.data(fm.index(0, 0), Qt.ItemDataRole.ToolTipRole)
+    assert tip == os.path.join(home, "Pictures", "2019")
+    assert fm.data(fm.index(1, 0)) == "Sample photos"
+    assert fm.data(fm.index(1, 0), PathRole) == "/opt/app/samples"
 
 
 def test_drop_folder_index_then_drop_query_matches_the_cli(window, qtbot, photos, tmp_path, capsys):

@@ -293,3 +293,18 @@ def test_usable_at_800_by_600(window, qtbot, photos, with_results):
     for w in widgets:
         assert w.isVisible() and window.rect().contains(w.mapTo(window, w.rect().bottomRight()))
     assert ex.opacity.width() >= 60  # a slider, not a dot
+
+
+def test_imagenet_weights_are_asked_for_in_settings_and_the_window_fetches_them(
+    window, monkeypatch
+):
+    from PySide6.QtWidgets import QPushButton
+
+    asked: list[str] = []
+    monkeypatch.setattr(window.downloads, "download_weights", lambda b, url=None: asked.append(b))
+    # no button in the window starts a download by itself any more
+    assert not [b for b in window.findChildren(QPushButton) if "ImageNet" in b.text()]
+    dlg = window.open_settings()
+    dlg.weights_requested.emit("resnet18")  # what the dialog sends after its confirmation
+    assert asked == ["resnet18"]
+    dlg.reject()

@@ -42,7 +42,7 @@ class LibraryPanel(QWidget):
         self.folder_task = TaskSlot(self)
         self._first_listing = True
         self.last_question: QMessageBox | None = None
-        self.folders = FoldersModel(self)
+        self.folders = FoldersModel(self, sample_folder=self.samples_folder())
         self.folder_view = QTableView()
         self.folder_view.setModel(self.folders)
         self.folder_view.setAccessibleName("Library folders")
