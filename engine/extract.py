@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ class Prepared:
     original_size: tuple[int, int]  # (width, height) of the full upright photo
     box: Box | None  # crop in original coordinates, if any
     source: str
+    notes: list[str] = field(default_factory=list)  # what decoding noticed (damaged EXIF...)
 
 
 @dataclass
@@ -62,6 +63,7 @@ class Extraction:
     original_size: tuple[int, int]
     box: Box | None
     source: str
+    notes: list[str] = field(default_factory=list)
 
 
 class Extractor:
@@ -115,7 +117,7 @@ class Extractor:
         if arr.ndim != 3 or arr.shape[2] != 3:
             raise BadImageError("decoded image is not RGB")
         pixels = torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
-        return Prepared(pixels, photo.original_size, photo.box, describe_source(src))
+        return Prepared(pixels, photo.original_size, photo.box, describe_source(src), photo.notes)
 
     # ------------------------------------------------------------------ inference
 
@@ -175,6 +177,7 @@ class Extractor:
                         original_size=p.original_size,
                         box=p.box,
                         source=p.source,
+                        notes=p.notes,
                     )
         return [r for r in results if r is not None]
 

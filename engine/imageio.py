@@ -142,7 +142,9 @@ def _open(src: PhotoSource, notes: list[str]) -> Image.Image:
         ) from None
     except UnidentifiedImageError:
         name = fp if isinstance(fp, str) else ""
-        if name.lower().endswith((".heic", ".heif")) and not HEIF_SUPPORTED:
+        if name.lower().endswith((".heic", ".heif")):
+            if HEIF_SUPPORTED:
+                raise BadImageError("damaged or unsupported HEIC/HEIF file") from None
             raise BadImageError(
                 "unsupported format: HEIC/HEIF (the pillow-heif package is missing: "
                 "reinstall visual-search)"

@@ -102,3 +102,22 @@ def two_colour(width: int, height: int) -> Image.Image:
     im = Image.new("RGB", (width, height), (220, 30, 30))
     im.paste((30, 30, 220), (width // 2, 0, width, height))
     return im
+
+
+def write_jpeg_with_corrupt_exif(path: Path, upright: Image.Image, orientation: int = 1) -> Path:
+    """A JPEG as a camera stores it (pixels turned by ``orientation``) whose EXIF block has a
+    Software tag pointing 60,000 bytes past the end of the block: Pillow warns "Truncated File
+    Read" when it parses it, after it has read the orientation."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x0131] = "Some camera software"
+    block = bytearray(exif.tobytes())  # b"Exif\0\0" + a big-endian TIFF header at offset 6
+    entries = struct.unpack_from(">H", block, 14)[0]
+    for i in range(entries):
+        at = 16 + 12 * i
+        if struct.unpack_from(">H", block, at)[0] == 0x0131:
+            struct.pack_into(">I", block, at + 8, 60000)
+    transposes = {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90}
+    stored = upright.transpose(transposes[orientation]) if orientation != 1 else upright
+    stored.save(path, quality=90, exif=bytes(block))
+    return path

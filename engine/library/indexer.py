@@ -279,7 +279,13 @@ class Indexer:
             if isinstance(out, Extraction)
         ]
         failed = [(row.id, str(out)) for row, out, _ in batch if isinstance(out, BadImageError)]
-        self.store.record_extractions(self.model.id, done, failed)
+        # what decoding noticed on a photo it indexed (damaged EXIF...), kept as its note
+        notes = {
+            row.id: "indexed; " + "; ".join(d.notes if d is not None else out.notes)
+            for row, out, d in batch
+            if isinstance(out, Extraction) and (d.notes if d is not None else out.notes)
+        }
+        self.store.record_extractions(self.model.id, done, failed, notes)
         if self.local is not None:
             codes = [
                 (row.id, d.code, d.phash)

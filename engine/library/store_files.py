@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
 from .fspath import fs_bytes, fs_text, is_within
 from .schema import (
@@ -130,9 +130,13 @@ class FileTables:
             return [FileRow(**r._asdict()) for r in rows]
 
     def failed_files(self) -> list[FileRow]:
+        """Files that failed, and indexed files with a note (their ``error``), by path."""
+        noted = and_(files_t.c.status == OK, files_t.c.error.is_not(None))
         with self.connect() as c:
             rows = c.execute(
-                select(files_t).where(files_t.c.status == FAILED).order_by(files_t.c.path)
+                select(files_t)
+                .where(or_(files_t.c.status == FAILED, noted))
+                .order_by(files_t.c.path)
             )
             return [FileRow(**r._asdict()) for r in rows]
 

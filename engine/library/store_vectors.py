@@ -25,10 +25,12 @@ class VectorTable:
         model_id: int,
         done: Sequence[tuple[int, np.ndarray, tuple[int, int] | None]],
         failed: Sequence[tuple[int, str]] = (),
+        notes: dict[int, str] | None = None,
     ) -> None:
         """In one transaction: ``done`` ``(file id, vector (d,) float32, (width, height))``
-        store the vector under a new generation and mark the file ok; ``failed``
-        ``(file id, error)`` mark the file failed."""
+        store the vector under a new generation and mark the file ok (with its entry of
+        ``notes`` as the reason shown by ``errors``, if any); ``failed`` ``(file id, error)``
+        mark the file failed."""
         now = time.time()
         with self.begin() as c:
             generation = self._bump(c, model_id)
@@ -56,9 +58,14 @@ class VectorTable:
             c.execute(
                 update(files_t)
                 .where(files_t.c.id == bindparam("b_id"))
-                .values(status=OK, error=None, updated_at=now),
+                .values(status=OK, updated_at=now),
                 [
-                    {"b_id": i, "width": wh[0] if wh else None, "height": wh[1] if wh else None}
+                    {
+                        "b_id": i,
+                        "width": wh[0] if wh else None,
+                        "height": wh[1] if wh else None,
+                        "error": (notes or {}).get(i),
+                    }
                     for i, _, wh in done
                 ],
             )

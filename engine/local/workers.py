@@ -13,7 +13,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -43,6 +43,7 @@ class Described:
     pixels: np.ndarray | None
     box: Box | None
     feats: LocalFeatures | None = None
+    notes: list[str] = field(default_factory=list)  # what decoding noticed (damaged EXIF...)
 
 
 def phash(gray: np.ndarray) -> int:
@@ -87,7 +88,13 @@ def describe(
     pixels = np.asarray(downscale(rgb, image_size), np.uint8) if image_size else None
     code = encode(feats, codebook) if local and encode_code else None
     return Described(
-        code, phash(gray), photo.original_size, pixels, photo.box, feats if keep_features else None
+        code,
+        phash(gray),
+        photo.original_size,
+        pixels,
+        photo.box,
+        feats if keep_features else None,
+        photo.notes,
     )
 
 
