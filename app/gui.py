@@ -6,13 +6,10 @@ right. All engine work runs on the panels' worker tasks (``app.workers``).
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QApplication,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -188,27 +185,3 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.shutdown()
         super().closeEvent(event)
-
-
-def run(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="visual-search gui")
-    parser.add_argument("--library", default=None, help="library directory")
-    parser.add_argument("--model", default=None, help="model (default: the library's)")
-    args = parser.parse_args(argv)
-    app = QApplication.instance()
-    if app is None:
-        from .startup import display_problem
-
-        problem = display_problem()
-        if problem:  # Qt would abort the process instead of saying so
-            print(f"visual-search: cannot open the window: {problem}", file=sys.stderr)
-            return 1
-        app = QApplication(sys.argv[:1])
-    app.setApplicationName("visual-search")
-    settings, problem = Settings.load()
-    lib = Library(args.library, device=settings.device, index_kind=settings.index_kind)
-    win = MainWindow(lib, model=args.model, settings=settings)
-    if problem:
-        win.show_error(problem)
-    win.show()
-    return app.exec()

@@ -22,9 +22,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if problem:
                 print(f"visual-search: cannot open the window: {problem}", file=sys.stderr)
                 return 1
-        import torch  # noqa: F401  - before Qt: on Windows the other order breaks DLL loading
+        if sys.platform == "win32":
+            import torch  # noqa: F401  - before Qt: there the other order breaks DLL loading
 
-        from .gui import run
+        from .launch import run
 
         return run(argv[1:])
     from engine.cli import main as cli_main

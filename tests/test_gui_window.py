@@ -308,3 +308,45 @@ def test_imagenet_weights_are_asked_for_in_settings_and_the_window_fetches_them(
     dlg.weights_requested.emit("resnet18")  # what the dialog sends after its confirmation
     assert asked == ["resnet18"]
     dlg.reject()
+
+
+def test_something_is_on_screen_before_the_engine_loads_then_the_window(tmp_path):
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from app import launch
+app = QApplication(sys.argv[:1])
+opening = launch.show_opening(app)
+print("opening", opening.isVisible(), "torch" in sys.modules, flush=True)
+opening.close()
+def report():
+    shown = sorted(type(w).__name__ for w in app.topLevelWidgets() if w.isVisible())
+    print("then", shown, "torch" in sys.modules, flush=True)
+    for w in app.topLevelWidgets():
+        if type(w).__name__ == "MainWindow":
+            w.close()
+    app.quit()
+build = launch.open_main
+def open_main(args):
+    win = build(args)
+    QTimer.singleShot(0, report)  # once the event loop runs
+    return win
+launch.open_main = open_main
+sys.exit(launch.run(["--library", sys.argv[1]]))
+"""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "lib")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "opening True False"  # on screen, the engine not yet imported
+    assert lines[1] == "then ['MainWindow'] True"  # the window replaced the opening one
