@@ -154,6 +154,7 @@ class DuplicatesDialog(QDialog):
         column.addWidget(self.photos, 1)
         split.addWidget(right)
         split.setStretchFactor(1, 4)
+        split.setSizes([180, 720])
         lay = QVBoxLayout(self)
         lay.addWidget(
             QLabel(

@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         win.grab().save(str(path))
         print(path)
 
+    settle()
     shot("1-empty")
     win.add_samples()
     wait(win.library_panel.indexing_finished)
@@ -99,6 +100,18 @@ def main(argv: list[str] | None = None) -> int:
         win.search_panel.search(str(misses[0]))
         wait(win.search_panel.search_finished)
         shot("8-no-match")
+    dups = _duplicate_pair(Path(os.environ["VISUAL_SEARCH_HOME"]) / "copies")
+    win.library_panel.index_folders([str(dups)])  # a photo and its smaller, recompressed copy
+    wait(win.library_panel.indexing_finished)
+    win.show_duplicates()
+    wait(win.duplicates.shown)
+    dialog = win.duplicates.dialog
+    dialog.resize(900, 520)
+    settle(2500)  # thumbnails
+    path = out / "8b-duplicates.png"
+    dialog.grab().save(str(path))
+    print(path)
+    dialog.close()
     from .screenshots_dialogs import dialog_shots  # the wizard's report and defaults, Settings
 
     for path in dialog_shots(win, out, wait, settle):
@@ -106,6 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     win.shutdown()
     app.processEvents()
     return 0
+
+
+def _duplicate_pair(folder: Path) -> Path:
+    """A copy of a sample photo, smaller and recompressed: a near-duplicate to show."""
+    from PIL import Image
+
+    from resources import sample_photos
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with Image.open(sample_photos()[3]) as im:
+        im.convert("RGB").resize((im.width * 3 // 4, im.height * 3 // 4)).save(
+            folder / "copy-of-sample.jpg", quality=70
+        )
+    return folder
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class ExplainControls(QWidget):
         self.heat_mode.setSizeAdjustPolicy(
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
-        self.heat_mode.setMinimumContentsLength(10)
+        self.heat_mode.setMinimumContentsLength(max(len(label) for _, label in HEAT_MODES))
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
         self.opacity.setValue(50)
