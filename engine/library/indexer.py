@@ -26,7 +26,7 @@ from ..local.codebook import Codebook
 from ..local.workers import Described, LocalWorkers
 from .fspath import fs_text
 from .scan import WalkProblem, quick_hash, walk
-from .store import OK, FileRow, FileState, ModelRow, Store
+from .store import FileRow, FileState, ModelRow, Store
 
 ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]
@@ -88,6 +88,7 @@ class Indexer:
         self.model = model
         self.progress = progress or (lambda done, total, msg: None)
         self.should_stop = should_stop or (lambda: False)
+        self.unchanged: set[int] = set()  # ids the scan found unchanged (counted as skipped)
 
     # ----------------------------------------------------------------- scan
 
@@ -97,7 +98,7 @@ class Indexer:
         found = self._walk(folders, summary)
         if found is None:
             return
-        new, changed, vanished = self._compare(found, stored, summary)
+        new, changed, vanished, self.unchanged = self._compare(found, stored, summary)
         moved, added = self._match_moves(new, vanished, summary)
         self.store.move_files(moved)
         self.store.add_files(added)
@@ -136,21 +137,22 @@ class Indexer:
     @staticmethod
     def _compare(
         found: dict[bytes, FileState], stored: dict[bytes, FileRow], summary: IndexSummary
-    ) -> tuple[list[FileState], list[tuple[FileRow, FileState]], dict[bytes, FileRow]]:
-        """Split what was found into new paths and changed files (same size and mtime is
-        unchanged, counted in ``summary``), and list the stored files that vanished."""
-        new, changed, unchanged = [], [], 0
+    ) -> tuple[list[FileState], list[tuple[FileRow, FileState]], dict[bytes, FileRow], set[int]]:
+        """Split what was found into new paths, changed files and the ids of unchanged ones
+        (same size and mtime, counted in ``summary``), and list the stored files that
+        vanished."""
+        new, changed, unchanged = [], [], set()
         for path, f in found.items():
             row = stored.get(path)
             if row is None:
                 new.append(f)
             elif row.size == f.size and row.mtime_ns == f.mtime_ns and f.error is None:
-                unchanged += 1
+                unchanged.add(row.id)
             else:
                 changed.append((row, f))
-        summary.skipped_unchanged = unchanged  # corrected by extract_pending for pending ones
+        summary.skipped_unchanged = len(unchanged)  # extract_pending takes out pending ones
         vanished = {p: r for p, r in stored.items() if p not in found}
-        return new, changed, vanished
+        return new, changed, vanished, unchanged
 
     @staticmethod
     def _match_moves(
@@ -204,10 +206,9 @@ class Indexer:
             extra = need_loc - need_vec
             rows = self.store.files_by_ids(extra)
             pending = sorted([*pending, *rows.values()], key=lambda r: r.path)
-        # unchanged files still waiting for this model are work, not skips
-        summary.skipped_unchanged = max(
-            0, summary.skipped_unchanged - sum(1 for r in pending if r.status == OK)
-        )
+        # unchanged files still waiting (a killed run's, or a new model's) are work, not skips:
+        # indexed + unchanged + failed then adds up to the photos found
+        summary.skipped_unchanged -= sum(1 for r in pending if r.id in self.unchanged)
         total = len(pending)
         if not total:
             return

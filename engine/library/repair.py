@@ -55,7 +55,7 @@ def check_database(db_path: Path) -> str | None:
         try:
             found = [r[0] for r in con.execute("PRAGMA quick_check").fetchmany(3)]
             if found != ["ok"]:
-                return "; ".join(found)
+                return "database disk image is malformed: " + " ".join(found[0].split())
             names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
         finally:
             con.close()
@@ -77,14 +77,15 @@ def salvage(db_path: Path) -> tuple[list[bytes], str | None]:
         return folders, spec
     try:
         with contextlib.suppress(sqlite3.Error):
-            for (path,) in con.execute("SELECT path FROM folders ORDER BY path"):
+            # a plain table scan: the index on path may be what is damaged
+            for (path,) in con.execute("SELECT path FROM folders NOT INDEXED"):
                 folders.append(bytes(path) if not isinstance(path, str) else os.fsencode(path))
         with contextlib.suppress(sqlite3.Error):
             row = con.execute("SELECT spec FROM models ORDER BY last_used_at DESC").fetchone()
             spec = row[0] if row else None
     finally:
         con.close()
-    return folders, spec
+    return sorted(folders), spec
 
 
 def set_aside(directory: Path) -> list[str]:
