@@ -102,9 +102,10 @@ def needs_immutable(exc: BaseException, db_path: Path) -> bool:
     wal = db_path.with_name(db_path.name + "-wal")
     if wal.exists() and wal.stat().st_size > 0:
         raise LibraryError(
-            f"{db_path}: cannot be read where it is: the library was not closed cleanly and "
-            f"its latest changes are in {wal.name}, which a read-only folder cannot apply; "
-            "open it once with write access (any command) and try again"
+            f"{db_path}: cannot be read from a folder without write access while its latest "
+            f"changes wait in {wal.name} (it is being written, or was not closed cleanly); "
+            "let a user with write access open it once (`visual-search index` of one of its "
+            "folders, or the desktop application), then try again"
         )
     return True
 
