@@ -223,3 +223,15 @@ def model_fingerprint(model: RetrievalModel) -> str:
         h.update(str(tuple(v.shape)).encode())
         h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+def copy_matching_weights(model, spec: str) -> int:
+    """Copy the weights of the model ``spec`` names (a checkpoint folder, ``default``) into
+    every layer of ``model`` with the same name and shape; returns how many tensors."""
+    source = resolve_model(spec).state_dict()
+    own = model.state_dict()
+    same = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    if not same:
+        raise ConfigError(f"{spec}: no layer matches the model being trained")
+    model.load_state_dict(same, strict=False)
+    return len(same)

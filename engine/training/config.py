@@ -49,6 +49,15 @@ class GeneratedConfig:
 
 
 @dataclass
+class MinedConfig:
+    """Training on pairs mined from a library (``train library``)."""
+
+    loss: str = "both"  # contrastive (with hard negatives), arcface (on pseudo-classes), both
+    margin: float = 0.7  # τ of the contrastive loss, on the distance of unit descriptors
+    pair_weight: float = 1.0  # of the contrastive loss next to ArcFace
+
+
+@dataclass
 class TrainConfig:
     method: str = "cider"  # an architecture of the registry
     backbone: str = "resnet50"
@@ -71,8 +80,12 @@ class TrainConfig:
     checkpoint_minutes: float = 10.0
     arch_params: dict[str, Any] = field(default_factory=dict)
     optimizer: str = "sgd"  # sgd (the papers') or adamw
+    #: a model to start from (a checkpoint folder, or ``default``): its weights are copied
+    #: into every layer of the same name and shape
+    init_from: str | None = None
     labelled: LabelledConfig = field(default_factory=LabelledConfig)
     generated: GeneratedConfig = field(default_factory=GeneratedConfig)
+    mined: MinedConfig = field(default_factory=MinedConfig)
 
     def check(self, generated: bool = False) -> None:
         """Raise ``ConfigError`` for a run that cannot work (``generated``: on generated data)."""
@@ -87,6 +100,10 @@ class TrainConfig:
             )
         if self.optimizer not in ("sgd", "adamw"):
             raise ConfigError("optimizer must be sgd or adamw")
+        if self.mined.loss not in ("contrastive", "arcface", "both"):
+            raise ConfigError("the mined-pairs loss must be contrastive, arcface or both")
+        if not 0 < self.mined.margin <= 2 or self.mined.pair_weight < 0:
+            raise ConfigError("need a contrastive margin in (0, 2] and a pair weight ≥ 0")
         if generated:
             self._check_generated()
 
@@ -136,7 +153,11 @@ class TrainConfig:
         ``state.json`` of earlier versions, or overrides given as keyword arguments)."""
         d = dict(d)
         parts: dict[str, dict] = {}
-        for name, part_cls in (("labelled", LabelledConfig), ("generated", GeneratedConfig)):
+        for name, part_cls in (
+            ("labelled", LabelledConfig),
+            ("generated", GeneratedConfig),
+            ("mined", MinedConfig),
+        ):
             part = dict(d.pop(name, None) or {})
             for f in dataclasses.fields(part_cls):
                 if f.name in d:
@@ -153,4 +174,5 @@ class TrainConfig:
             **d,
             labelled=LabelledConfig(**parts["labelled"]),
             generated=GeneratedConfig(**parts["generated"]),
+            mined=MinedConfig(**parts["mined"]),
         )

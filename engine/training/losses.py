@@ -38,3 +38,25 @@ def retrieval_accuracy(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     sim = F.linear(z.float(), z.float())
     sim.fill_diagonal_(float("-inf"))
     return (y[sim.argmax(1)] == y).float().mean()
+
+
+def contrastive_pairs(z: torch.Tensor, y: torch.Tensor, margin: float) -> torch.Tensor:
+    """The contrastive loss of SfM-120k training (Radenović, Tolias, Chum), over the pairs of
+    a batch. ``z (N, D)`` unit descriptors; ``y (N,)`` labels, -1 for a photo of no class
+    (a negative only). With d the Euclidean distance of two descriptors:
+    ``½ d²`` for a pair of the same class and ``½ max(0, τ − d)²`` for a pair of different
+    classes; two unlabelled photos are never paired (they may show the same thing).
+    Averaged over the positive pairs and over the negative pairs, then summed."""
+    z = z.float()
+    d = torch.cdist(z, z).clamp_min(0)
+    n = len(z)
+    upper = torch.ones(n, n, dtype=torch.bool, device=z.device).triu(1)
+    lab = y >= 0
+    same = (y[:, None] == y[None, :]) & lab[:, None] & lab[None, :] & upper
+    diff = (y[:, None] != y[None, :]) & (lab[:, None] | lab[None, :]) & upper
+    loss = z.new_zeros(())
+    if same.any():
+        loss = loss + 0.5 * d[same].pow(2).mean()
+    if diff.any():
+        loss = loss + 0.5 * (margin - d[diff]).clamp_min(0).pow(2).mean()
+    return loss

@@ -6,6 +6,9 @@
   on GeM features; its second stage trains the architecture's ``finetune_head`` alone.
 * Generated objects: instance discrimination (multi-positive InfoNCE) on the descriptor, plus
   λ × the same on the auxiliary embedding.
+* Pairs mined from a library: ArcFace on the pseudo-classes and/or the contrastive loss of
+  SfM-120k training over the batch's pairs, whose hard negatives (label -1 when they belong
+  to no class) only ever push away.
 """
 
 from __future__ import annotations
@@ -18,15 +21,25 @@ from ..models import get_entry
 from ..models.layers import gem
 from .config import TrainConfig
 from .heads import ArcFaceHead, LinearHead
-from .losses import multi_positive_infonce, retrieval_accuracy
+from .losses import contrastive_pairs, multi_positive_infonce, retrieval_accuracy
 
 
 class TrainModule(nn.Module):
     """The model plus its training heads; ``forward(x, y)`` returns ``(loss, accuracy)``."""
 
-    def __init__(self, model, cfg: TrainConfig, num_classes: int | None) -> None:
-        """``cfg`` resolved; ``num_classes=None``: instance discrimination, no class heads."""
+    def __init__(
+        self, model, cfg: TrainConfig, num_classes: int | None, mined: bool = False
+    ) -> None:
+        """``cfg`` resolved; ``num_classes=None``: instance discrimination, no class heads;
+        ``mined``: pairs mined from a library (labels -1 are negatives only)."""
         super().__init__()
+        loss = cfg.mined.loss if mined else "arcface"
+        self.class_weight = 0.0 if loss == "contrastive" else 1.0
+        self.pair_weight = (1.0 if loss == "contrastive" else cfg.mined.pair_weight) * (
+            loss != "arcface"
+        )
+        self.margin = cfg.mined.margin
+        self.mined = mined
         entry = get_entry(cfg.method)
         lab = cfg.labelled
         self.model = model
@@ -73,16 +86,29 @@ class TrainModule(nn.Module):
                 aux = F.normalize(out.aux[self.aux_output].float(), dim=1)
                 loss = loss + self.aux_weight * multi_positive_infonce(aux, y, self.temperature)
             return loss, retrieval_accuracy(out.descriptor, y)
+        lab = y >= 0  # -1: a mined negative of no class
         if self.stage == 1 and self.classifier is not None:
             # CiDeR-FT stage 1: the backbone learns with a plain classifier on GeM features
-            logits = self.classifier(gem(self.model.backbone(x)))
-            return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean()
+            logits = self.classifier(gem(self.model.backbone(x)))[lab]
+            return F.cross_entropy(logits, y[lab]), (logits.argmax(1) == y[lab]).float().mean()
         out = self.model(x)
-        logits = self.arcface(out.descriptor, y)
-        loss = F.cross_entropy(logits, y)
-        if self.aux is not None:
-            aux_logits = self.aux(out.aux[self.aux_output])
-            loss = loss + self.aux_weight * F.cross_entropy(aux_logits, y)
+        loss = out.descriptor.new_zeros(())
+        if self.class_weight and lab.any():
+            d, yl = out.descriptor[lab], y[lab]
+            loss = loss + F.cross_entropy(self.arcface(d, yl), yl)
+            if self.aux is not None:
+                aux_logits = self.aux(out.aux[self.aux_output][lab])
+                loss = loss + self.aux_weight * F.cross_entropy(aux_logits, yl)
+        if self.pair_weight:
+            loss = loss + self.pair_weight * contrastive_pairs(out.descriptor, y, self.margin)
+            if self.aux is not None and not self.class_weight:  # UGALR keeps its second loss
+                aux = F.normalize(out.aux[self.aux_output].float(), dim=1)
+                loss = loss + self.aux_weight * contrastive_pairs(aux, y, self.margin)
         with torch.no_grad():
-            acc = (self.arcface(out.descriptor).argmax(1) == y).float().mean()
+            if not self.mined:
+                acc = (self.arcface(out.descriptor).argmax(1) == y).float().mean()
+            elif lab.sum() > 1:  # the nearest labelled photo in the batch is of its class
+                acc = retrieval_accuracy(out.descriptor[lab], y[lab])
+            else:
+                acc = loss.new_zeros(())
         return loss, acc

@@ -40,7 +40,7 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
 from ..atomic import write_atomically
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import copy_matching_weights, load_checkpoint, save_checkpoint
 from ..config import ModelConfig, loads_json
 from ..errors import VisualSearchError
 from ..models import create_model
@@ -50,6 +50,7 @@ from .config import TrainConfig
 from .data import LabelledSet
 from .generated import GeneratedBatches, GeneratedData
 from .losses import retrieval_accuracy
+from .mined import MinedData, mined_feed
 from .objective import TrainModule
 
 ProgressFn = Callable[[int, int, str], None]
@@ -90,9 +91,13 @@ class _Feed:
 
 class Trainer:
     def __init__(
-        self, cfg: TrainConfig, data: LabelledSet | GeneratedData, out: str | os.PathLike
+        self,
+        cfg: TrainConfig,
+        data: LabelledSet | GeneratedData | MinedData,
+        out: str | os.PathLike,
     ) -> None:
         self.generated = isinstance(data, GeneratedData)
+        self.mined = isinstance(data, MinedData)
         cfg.check(generated=self.generated)
         self.cfg = cfg.resolved()
         self.data = data
@@ -191,7 +196,10 @@ class Trainer:
             arch_params=cfg.arch_params,
         ).resolved()
         model = create_model(mcfg, seed=cfg.seed)
-        tm = TrainModule(model, cfg, None if self.generated else len(self.data.classes)).to(device)
+        if cfg.init_from and not resume:
+            copy_matching_weights(model, cfg.init_from)
+        classes = None if self.generated else len(self.data.classes)
+        tm = TrainModule(model, cfg, classes, mined=self.mined).to(device)
         params = [p for p in tm.parameters()]
         if cfg.optimizer == "adamw":
             opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -205,7 +213,7 @@ class Trainer:
         ddp = torch.nn.parallel.DistributedDataParallel(tm) if self.world > 1 else None
         net = ddp if ddp is not None else tm
 
-        feed = self._feed(mcfg, device)
+        feed = self._feed(mcfg, device, tm)
         steps_per_epoch = len(feed.batches(0))
         if steps_per_epoch == 0:
             raise VisualSearchError(
@@ -303,9 +311,12 @@ class Trainer:
             dist.barrier()
         return TrainResult(self.out, len(history), history, cancelled)
 
-    def _feed(self, mcfg, device) -> _Feed:
-        """Where batches come from: labelled images, or the generator (a batch per step)."""
+    def _feed(self, mcfg, device, tm: TrainModule) -> _Feed:
+        """Where batches come from: labelled images, the generator (a batch per step), or
+        pairs mined from a library (hard negatives refreshed each epoch by ``tm``'s model)."""
         cfg = self.cfg
+        if self.mined:
+            return _Feed(*mined_feed(self, mcfg, device, tm))
         if self.generated:
             n = cfg.generated.steps_per_epoch
             total = n * cfg.epochs

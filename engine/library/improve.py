@@ -1,0 +1,122 @@
+"""Improve the model from the library's own photos: mine, train, evaluate (no labels).
+
+``improve_model`` runs the whole of ``visual-search train library`` (and the wizard's
+"Improve the model from my photos"):
+
+1. index the given folders (if any), then mine the library (``mining.mine``) — or, when
+   resuming, read back the run's ``mined.json``;
+2. refuse a library with too few verified matches, with the counts;
+3. train the chosen architecture on the mined pairs, starting from the model the library
+   serves (its weights copied into every layer of the same name and shape), with the same
+   progress, cancel and resume as every training;
+4. measure the global model's recall of held-out verified matches before and after.
+
+The run's folder keeps ``mined.json`` (what was mined), ``improve.json`` (the figures) and
+the trainer's files (``model/``, the resumable state, each epoch's hard negatives).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from ..atomic import write_atomically
+from ..checkpoint import load_checkpoint, resolve_model
+from ..config import loads_json
+from ..runtime import resolve_device
+from ..training.config import TrainConfig
+from ..training.mined import MinedData, MinedSet, held_out_recall
+from ..training.trainer import Trainer
+from .library import Library
+from .mining import HOLD_OUT, mine, require_enough
+
+
+def starting_config(spec: str, **overrides) -> TrainConfig:
+    """A training config that continues the model ``spec``: its architecture, backbone, size
+    and descriptor, unless ``overrides`` name others (then only matching layers carry over)."""
+    net = resolve_model(spec)
+    c = net.config
+    base = {
+        "method": c.architecture,
+        "backbone": c.backbone,
+        "image_size": min(int(c.image_size), 512),
+        "descriptor_dim": c.descriptor_dim,
+        "arch_params": dict(c.arch_params or {}),
+        "init_from": spec,
+    }
+    if overrides.get("method", c.architecture) != c.architecture:
+        base.pop("arch_params")  # another architecture's parameters do not apply
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig(**base)
+
+
+def improve_model(
+    library: Library,
+    out: str | Path,
+    cfg: TrainConfig | None = None,
+    folders: list[str] | None = None,
+    model: str | None = None,
+    resume: bool = False,
+    progress=None,
+    should_stop=None,
+    on_record=None,
+    on_mined=None,
+    hold_out: float = HOLD_OUT,
+) -> dict:
+    """Mine ``library``, train on it into ``out`` and return the figures (see the module)."""
+    out = Path(out)
+    progress = progress or (lambda done, total, message: None)
+    if folders:
+        library.index(folders, model=model, progress=progress, should_stop=should_stop)
+    spec = library.model(model)[1].spec
+    mined_path = out / "mined.json"
+    if resume and mined_path.exists():
+        mined = MinedSet.load(mined_path)
+    else:
+        seed = cfg.seed if cfg is not None else 0
+        mined = mine(library, model, seed, progress, should_stop, hold_out)
+        require_enough(mined)
+        mined.save(mined_path)
+    require_enough(mined)
+    if on_mined is not None:
+        on_mined(mined)
+    cfg = cfg or starting_config(spec)
+    if cfg.init_from is None:
+        cfg = dataclasses.replace(cfg, init_from=spec)
+    device = resolve_device(cfg.device)
+    figures_path = out / "improve.json"
+    figures = (
+        loads_json(figures_path.read_text(encoding="utf-8"), str(figures_path))
+        if resume and figures_path.exists()
+        else {}
+    )
+    if "before" not in figures:
+        start = resolve_model(cfg.init_from).to(device)
+        figures = {"before": held_out_recall(start, mined, cfg.image_size, device)}
+        _save(figures_path, figures)
+    result = Trainer(cfg, MinedData(mined), out).run(
+        progress=progress, should_stop=should_stop, resume=resume, on_record=on_record
+    )
+    figures.update(
+        {
+            "mined": mined.counts,
+            "started_from": cfg.init_from,
+            "method": cfg.method,
+            "backbone": cfg.backbone,
+            "epochs": result.epochs_done,
+            "cancelled": result.cancelled,
+            "model": str(out / "model"),
+            "history": result.history,
+        }
+    )
+    if (out / "model").exists() and not result.cancelled:
+        trained = load_checkpoint(out / "model").to(device)
+        figures["after"] = held_out_recall(trained, mined, cfg.image_size, device)
+    _save(figures_path, figures)
+    return figures
+
+
+def _save(path: Path, figures: dict) -> None:
+    text = json.dumps(figures, indent=1, default=float)
+    write_atomically(path, lambda p: Path(p).write_text(text, encoding="utf-8"))
