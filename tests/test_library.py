@@ -137,6 +137,22 @@ def test_near_duplicate_groups(library, photos):
     assert {str(a), str(photos / "trips" / "recompressed.jpg")} in paths
 
 
+def test_shots_from_one_spot_where_something_moved_are_not_duplicates(library, tmp_path):
+    """Two photos with the same background (a fixed camera) and a different object in front
+    match with an identity transform, like a copy; they are still different photos."""
+    from engine.generator import render_scene
+
+    folder = tmp_path / "burst"
+    folder.mkdir()
+    kw = {"size": (480, 360), "scale": (0.5, 0.7)}
+    for ident in (1, 2, 3):
+        render_scene([ident], seed=7, **kw)[0].save(folder / f"shot{ident}.jpg", quality=90)
+    Image.open(folder / "shot1.jpg").resize((360, 270)).save(folder / "copy.jpg", quality=70)
+    library.index([folder], model=MODEL)
+    groups = [{os.path.basename(h.path) for h in g} for g in library.duplicates()]
+    assert groups == [{"shot1.jpg", "copy.jpg"}]
+
+
 def test_nested_folders_are_not_indexed_twice(library, photos):
     library.index([photos / "trips"], model=MODEL)
     s = library.index([photos], model=MODEL)  # the parent absorbs the child folder
