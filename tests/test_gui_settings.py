@@ -88,3 +88,9 @@ def test_imagenet_weights_ask_first_naming_size_and_source(qtbot, dialog):
     with qtbot.waitSignal(dialog.weights_requested, timeout=2000) as sent:
         box.button(QMessageBox.StandardButton.Yes).click()
     assert sent.args == ["resnet18"]
+
+
+def test_thumbnail_size_and_exclusions_say_what_they_do(dialog):
+    assert dialog.thumb.suffix() == " px" and "thumbnails" in dialog.thumb_help.text()
+    assert "never indexed" in dialog.exclude_help.text()
+    assert dialog.thumb.toolTip() and dialog.exclude.toolTip()
