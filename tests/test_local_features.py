@@ -176,3 +176,45 @@ def test_inlier_pairs_are_one_to_one_and_count_the_inliers(book, scenes):
     v = verify_code(qc.assign, qc.feats.kp, (0, 0, 400, 300), codes, (480, 360))
     assert v.verified and len(v.q_xy) == len(v.p_xy) == v.inliers
     assert len(np.unique(v.q_xy, axis=0)) == len(np.unique(v.p_xy, axis=0)) == v.inliers
+
+
+def test_decode_workers_end_when_their_parent_is_killed(tmp_path):
+    """SIGKILL gives the pool no time to stop its workers: they notice and end themselves."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = """
+import sys, time
+from engine.local.codebook import default_codebook
+from engine.local.workers import LocalWorkers
+if __name__ == "__main__":
+    pool = LocalWorkers(default_codebook(), workers=2)
+    for job in [pool.submit(sys.argv[1]) for _ in range(4)]:
+        job.result()  # the workers are up
+    print(" ".join(str(p) for p in pool._pool._processes), flush=True)
+    time.sleep(600)
+"""
+    photo = tmp_path / "scene.jpg"
+    render_scene([1], seed=3, size=(160, 120))[0].save(photo)
+    cmd = [sys.executable, "-c", code, str(photo)]
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    workers = [int(w) for w in p.stdout.readline().split()]
+    assert workers and all(_alive(w) for w in workers)
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_alive(w) for w in workers):
+        time.sleep(0.1)
+    assert not any(_alive(w) for w in workers)
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as ended)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

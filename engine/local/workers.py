@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -105,6 +107,15 @@ def _init(centroids: np.ndarray, threads: int) -> None:
     global _book
     cv2.setNumThreads(threads)
     _book = Codebook(centroids)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, every: float = 0.5) -> None:
+    """A worker whose parent was killed (SIGKILL leaves no time to stop the pool) ends too,
+    instead of waiting forever as an orphan."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os._exit(0)
 
 
 def _run(src, box, image_size, local_side, max_features, local):
