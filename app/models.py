@@ -30,9 +30,19 @@ def evidence_text(hit) -> str | None:
     return f"✓ verified · {n} matching points" if n else "✓ verified"
 
 
-def no_match_text(similar: int) -> str:
-    """The results' empty state when nothing was verified."""
+def no_match_text(similar: int, folder: str | None = None) -> str:
+    """The results' empty state when nothing was verified; ``folder``: the name of the folder
+    the results are narrowed to, if any."""
+    if folder:
+        return (
+            f"No match in {folder}: none of its photos shows this ({similar} similar photos "
+            "below). Choose All folders to look in the whole library."
+        )
     return f"No match: none of your photos shows this ({similar} similar photos below)"
+
+
+#: what a search says when the library has nothing to search yet
+NO_PHOTOS_TEXT = "Your library has no photos yet: add a folder first"
 
 
 class ResultsModel(QAbstractListModel):
@@ -50,6 +60,7 @@ class ResultsModel(QAbstractListModel):
         self.outlines: dict[str, tuple] = {}
         self.not_found: dict[str, str] = {}
         self.heats: dict[str, object] = {}
+        self.pipeline = "fused"  # a global-only search's scores are similarities to show
         self.thumbnails = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumbnail_ready)
@@ -57,6 +68,7 @@ class ResultsModel(QAbstractListModel):
     def set_result(self, res, others: int = OTHERS_SHOWN) -> None:
         """A search's hits: the verified matches (outlined by the geometry), then a header and
         at most ``others`` of the rest. A global-only search lists its hits as they come."""
+        self.pipeline = res.pipeline
         if res.pipeline == "global":
             self.set_rows(res.hits)
             return
@@ -120,7 +132,10 @@ class ResultsModel(QAbstractListModel):
             return h if role in shown else None
         rank = self._rank_of[h.path]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{rank}. {h.score:.3f}\n{os.path.basename(h.path)}"
+            # an unverified hit's fused score is a tiny number that says nothing to a person
+            plain = not getattr(h, "verified", False) and self.pipeline != "global"
+            shown = "similar" if plain else f"{h.score:.3f}"
+            return f"{rank}. {shown}\n{os.path.basename(h.path)}"
         if role == Qt.ItemDataRole.ToolTipRole:
             lines = [h.path, evidence_text(h) or "similar, not verified", f"score {h.score:.4f}"]
             if h.path in self.not_found:
@@ -143,8 +158,10 @@ class ResultsModel(QAbstractListModel):
         if role == HeatRole:
             return self.heats.get(h.path)
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            what = evidence_text(h) or "not verified"
-            return f"result {rank}, {what}, score {h.score:.2f}, {os.path.basename(h.path)}"
+            what = evidence_text(h) or "similar, not verified"
+            if getattr(h, "verified", False) or self.pipeline == "global":
+                what += f", score {h.score:.2f}"
+            return f"result {rank}, {what}, {os.path.basename(h.path)}"
         return None
 
     def _thumbnail_ready(self, path: str) -> None:
@@ -159,6 +176,13 @@ class ResultsModel(QAbstractListModel):
     def hit(self, path: str):
         row = self._row_of.get(path)
         return None if row is None else self.rows[row]
+
+
+def folder_name(path: str, sample_folder: str | None = None) -> str:
+    """A folder's short name: "Sample photos" for the bundled ones, else its last part."""
+    if sample_folder and os.path.normpath(path) == os.path.normpath(sample_folder):
+        return "Sample photos"
+    return os.path.basename(os.path.normpath(path)) or path
 
 
 def folder_label(path: str, sample_folder: str | None = None) -> str:
@@ -208,6 +232,8 @@ class FoldersModel(QAbstractTableModel):
         row = self.rows[index.row()]
         key = self.KEYS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
+            if key != "path" and row.get("listing"):
+                return "…"  # being added: the engine has not counted its photos yet
             value = folder_label(row[key], self.sample_folder) if key == "path" else row[key]
             if key == "path" and not row.get("exists", True):
                 return f"{value} (missing)"

@@ -60,6 +60,7 @@ class ExplainControls(QWidget):
     outlines_ready = Signal(list)  # [(path, (polygon, (W, H)))]
     not_found_ready = Signal(list)  # [(path, reason)]
     status = Signal(str)
+    idle = Signal()  # heatmap work ended or was switched off: its progress line is stale
     heatmaps_finished = Signal()
     outlines_finished = Signal(object)  # [Location]
     error = Signal(str, str)
@@ -130,6 +131,7 @@ class ExplainControls(QWidget):
     def _heat_toggled(self, on: bool) -> None:
         if not on:
             self.task.cancel()
+            self.idle.emit()
         self.heat_opacity_changed.emit(self.heat_opacity())
         if on:
             self.show_heatmaps()
@@ -220,6 +222,8 @@ class ExplainControls(QWidget):
         self.result_heats_ready.emit([(p, rgba_to_qimage(rgba)) for p, rgba in items])
         if query is None:
             self.status.emit("no verified match: nothing to show where it matched")
+        else:
+            self.idle.emit()
         self.heatmaps_finished.emit()
 
     # ---------------------------------------------------------------- outlines

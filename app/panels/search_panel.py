@@ -10,7 +10,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QComboBox,
@@ -24,13 +24,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..models import OTHERS_SHOWN, ResultsModel, no_match_text
+from ..models import (
+    NO_PHOTOS_TEXT,
+    OTHERS_SHOWN,
+    ResultsModel,
+    folder_label,
+    folder_name,
+    no_match_text,
+)
 from ..photo_loader import PhotoLoader, photo_file_filter
 from ..state import AppState
 from ..thumbnails import ThumbnailCache
 from ..views import QueryView
 from ..workers import TaskSlot, Worker
 from .result_actions import ResultActions
+from .result_overlays import ResultOverlays
 from .results_grid import ResultsGrid
 from .welcome import Welcome
 
@@ -44,6 +52,8 @@ VERIFY_PAGE = 50
 
 #: queries the Back action can return to
 HISTORY = 50
+#: what a search says while the library's only photos are still being indexed
+STILL_INDEXING_TEXT = "Your photos are still being indexed: search again when it has finished"
 
 
 def describe_query(path: str, box) -> str:
@@ -55,7 +65,7 @@ def describe_query(path: str, box) -> str:
     return text
 
 
-class SearchPanel(ResultActions, QWidget):
+class SearchPanel(ResultActions, ResultOverlays, QWidget):
     search_started = Signal()
     search_finished = Signal(object)  # SearchResult, or None after an error
     photo_shown = Signal(str)  # the query view now shows this photo
@@ -73,6 +83,8 @@ class SearchPanel(ResultActions, QWidget):
         self.last_box: tuple[float, float, float, float] | None = None
         self.last_result = None
         self.shown_path: str | None = None  # the photo in the query view (boxes are drawn on it)
+        self.summary = ""  # the last search's status line (a heatmap's progress replaces it)
+        self.sample_folder: str | None = None  # the bundled photos, named "Sample photos"
         self.page_size = VERIFY_PAGE
         self.verify = VERIFY_PAGE
         self.k = RESULTS_K
@@ -91,6 +103,7 @@ class SearchPanel(ResultActions, QWidget):
         self.query_view.box_drawn.connect(self._on_box)
         self.photo_loader = PhotoLoader(self)
         self.photo_loader.loaded.connect(self._on_photo)
+        self.photo_loader.failed.connect(self._on_photo_failed)
         self.results = ResultsModel(thumbnails, self)
         self.results_view = ResultsGrid(self.results)
         self.results_view.open_requested.connect(self.open_file)
@@ -178,6 +191,7 @@ class SearchPanel(ResultActions, QWidget):
         self.result_available.emit(False)
         self.export_button.setEnabled(False)
         self.pages.setCurrentIndex(1)
+        self.welcome.show_notice("")
         self.query_label.setText(describe_query(path, box))
         self.query_label.setToolTip(path)
         self.whole_button.setVisible(box is not None)
@@ -187,15 +201,22 @@ class SearchPanel(ResultActions, QWidget):
         self.search_label.setText(f"searching {os.path.basename(path)}…")
         if not keep_photo:
             self.photo_loader.load(path)
-        w = Worker(
-            self.state.library.search,
-            path,
-            box=box,
-            k=self.k,
-            verify=self.verify,
-            model=self.state.model_spec,
-            folder=self.folder_filter.currentData(),
-        )
+        library = self.state.library
+        kwargs = {
+            "box": box,
+            "k": self.k,
+            "verify": self.verify,
+            "model": self.state.model_spec,
+            "folder": self.folder_filter.currentData(),
+        }
+
+        def run():
+            res = library.search(path, **kwargs)
+            # nothing found at all: say whether the library has photos to search
+            files = None if res.hits else library.status()["files"]
+            return res, files
+
+        w = Worker(run)
         w.signals.result.connect(self._on_search)
         w.signals.error.connect(self._on_search_error)
         self.search_task.start(w)  # a new search cancels the previous one
@@ -235,6 +256,12 @@ class SearchPanel(ResultActions, QWidget):
         if self.last_query:
             self.search(self.last_query, keep_photo=self.last_query == self.shown_path)
 
+    def _on_photo_failed(self, path: str, _reason: str) -> None:
+        """The query cannot be shown: no earlier photo stays under its name."""
+        if path == self.last_query:
+            self.query_view.set_photo(None)
+            self.shown_path = None
+
     def _on_photo(self, path: str, pixmap, size: tuple[int, int]) -> None:
         self.query_view.set_photo(pixmap, size)
         self.shown_path = path
@@ -262,7 +289,15 @@ class SearchPanel(ResultActions, QWidget):
         if self.last_query and self.last_result is not None:  # not a query that failed
             self.search(self.last_query, box=self.last_box, keep_photo=True)
 
-    def _on_search(self, res) -> None:
+    def _folder_name(self) -> str | None:
+        folder = self.folder_filter.currentData()
+        return None if folder is None else folder_name(folder, self.sample_folder)
+
+    def _on_search(self, out) -> None:
+        res, files = out
+        if files is not None and not files["indexed"]:
+            self._nothing_to_search(res, files)
+            return
         self.last_result = res
         bar = self.results_view.verticalScrollBar()
         keep = bar.value() if self.verify > self.page_size else 0
@@ -277,17 +312,31 @@ class SearchPanel(ResultActions, QWidget):
         else:
             n = res.matches
             text = f"{n} verified match{'es' if n != 1 else ''} ({others} other similar) {ms}"
-        folder = self.folder_filter.currentData()
+        folder = self._folder_name()
         if folder is not None:
-            text += f" · only from {self.folder_filter.currentText()}"
+            text += f" · only from {folder}"
+        self.summary = text
         self.search_label.setText(text)
         self.export_button.setEnabled(True)
         self.result_available.emit(True)
-        self.empty_state.setText(no_match_text(others) if res.no_match else "")
+        self.empty_state.setText(no_match_text(others, folder) if res.no_match else "")
         self.empty_state.setVisible(res.no_match)
         self.search_finished.emit(res)
 
+    def _nothing_to_search(self, res, files: dict) -> None:
+        """The library has no indexed photo: say so, on the page with the buttons to add some,
+        rather than "no match"."""
+        text = STILL_INDEXING_TEXT if files.get("pending") else NO_PHOTOS_TEXT
+        self.summary = text
+        self.results.set_rows([])
+        self.empty_state.hide()
+        self.search_label.setText(text)
+        self.welcome.show_notice(text)
+        self.pages.setCurrentIndex(0)
+        self.search_finished.emit(res)
+
     def _on_search_error(self, message: str, details: str) -> None:
+        self.summary = ""
         name = os.path.basename(self.last_query or "")
         if name and name not in message:
             message = f"{name}: {message}"
@@ -298,7 +347,8 @@ class SearchPanel(ResultActions, QWidget):
         self.search_finished.emit(None)
 
     def set_folders(self, rows: list[dict]) -> None:
-        """The library's folders, for the "Show results from" filter."""
+        """The library's folders, for the "Show results from" filter: named as the library
+        list names them, the full path as tooltip."""
         current = self.folder_filter.currentData()
         have = [self.folder_filter.itemData(i) for i in range(1, self.folder_filter.count())]
         if have == [r["path"] for r in rows]:
@@ -306,43 +356,11 @@ class SearchPanel(ResultActions, QWidget):
         self.folder_filter.blockSignals(True)
         self.folder_filter.clear()
         self.folder_filter.addItem("All folders", None)
-        for r in rows:
-            self.folder_filter.addItem(os.path.basename(r["path"]) or r["path"], r["path"])
+        for i, r in enumerate(rows, start=1):
+            self.folder_filter.addItem(folder_label(r["path"], self.sample_folder), r["path"])
+            self.folder_filter.setItemData(i, r["path"], Qt.ItemDataRole.ToolTipRole)
         self.folder_filter.setCurrentIndex(max(self.folder_filter.findData(current), 0))
         self.folder_filter.blockSignals(False)
-
-    # ---------------------------------------------------------------- what explains the results
-
-    def set_status(self, text: str) -> None:
-        self.search_label.setText(text)
-
-    def set_heat_opacity(self, opacity: float | None) -> None:
-        """Heatmaps shown at ``opacity``, or hidden (None)."""
-        if opacity is None:
-            self.query_view.set_heatmap(None)
-        else:
-            self.query_view.set_heatmap(self.query_view.heat, opacity)
-        self.results_view.set_heat_opacity(opacity)
-
-    def show_query_heat(self, heat: QImage) -> None:
-        self.query_view.set_heatmap(heat)
-
-    def show_result_heats(self, items: list[tuple[str, QImage]]) -> None:
-        for path, heat in items:
-            self.results.set_heat(path, heat)
-
-    def clear_outlines(self) -> None:
-        self.results.clear_outlines()
-
-    def show_outlines(self, items: list[tuple[str, tuple]]) -> None:
-        """``(path, (polygon, (W, H)))`` per result: the object's outline in its pixels."""
-        for path, outline in items:
-            self.results.set_outline(path, outline)
-
-    def show_not_found(self, items: list[tuple[str, str]]) -> None:
-        """``(path, reason)`` per result where the clicked object was not found."""
-        for path, reason in items:
-            self.results.set_not_found(path, reason)
 
     def shutdown(self) -> None:
         self.search_task.wait()

@@ -1,7 +1,8 @@
 """What the search side shows before the first search: real buttons, not a hint.
 
 An empty library offers to add a folder or to try the bundled sample photos (they are added
-only when asked); a library with photos offers to open or paste a query photo.
+only when asked); a library with photos offers to open or paste a query photo. A search of a
+library with no photos comes back here with a notice that says so, and the buttons to add some.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ class Welcome(QWidget):
         self.title.setStyleSheet("font-size: 18px; font-weight: bold;")
         self.text = QLabel("")
         self.text.setWordWrap(True)
-        for label in (self.title, self.text):
+        self.notice = QLabel("")  # why a search came back here
+        self.notice.setAccessibleName("Notice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("font-size: 14px; font-weight: bold;")
+        self.notice.hide()
+        self._empty, self._samples = True, True
+        for label in (self.title, self.notice, self.text):
             label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.open_button = QPushButton("Open a photo…")
         self.open_button.setToolTip("Search your library for what this photo shows (Ctrl+O)")
@@ -47,6 +54,7 @@ class Welcome(QWidget):
         lay = QVBoxLayout(self)
         lay.addStretch(1)
         lay.addWidget(self.title)
+        lay.addWidget(self.notice)
         lay.addWidget(self.text)
         lay.addLayout(row)
         lay.addStretch(2)
@@ -54,8 +62,10 @@ class Welcome(QWidget):
 
     def set_library_empty(self, empty: bool, samples: bool = True) -> None:
         """``empty``: the library has no folder yet; ``samples``: sample photos can be added."""
-        self.add_button.setVisible(empty)
-        self.samples_button.setVisible(empty and samples)
+        self._empty, self._samples = empty, samples
+        adding = empty or bool(self.notice.text())  # a notice asks for photos too
+        self.add_button.setVisible(adding)
+        self.samples_button.setVisible(adding and samples)
         self.open_button.setVisible(not empty)
         self.paste_button.setVisible(not empty)
         self.open_button.setDefault(not empty)
@@ -68,3 +78,9 @@ class Welcome(QWidget):
             else "Open, paste or drop a photo to find what it shows in your folders. "
             "Drag a box on the photo to search only that part."
         )
+
+    def show_notice(self, text: str) -> None:
+        """Say why a search came back here (``""``: no notice), with the buttons to add photos."""
+        self.notice.setText(text)
+        self.notice.setVisible(bool(text))
+        self.set_library_empty(self._empty, self._samples)
