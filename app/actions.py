@@ -1,7 +1,8 @@
 """The window's actions: one ``QAction`` each, in the menu bar, the toolbar and as shortcuts.
 
 Each action is enabled only when it can act (Back with an earlier query, Export with results,
-Remove with a chosen folder, Heatmap with results to explain).
+Remove with a chosen folder, Re-scan with folders, Failed files with failures, Heatmap with
+results to explain).
 """
 
 from __future__ import annotations
@@ -133,13 +134,19 @@ def build_actions(w) -> dict[str, QAction]:
     w.addToolBar(bar)
     w.toolbar = bar
 
-    for name in ("back", "export", "remove_folder", "heatmap"):
+    for name in ("back", "export", "remove_folder", "rescan", "failed", "heatmap"):
         acts[name].setEnabled(False)
     search.history_changed.connect(acts["back"].setEnabled)
     search.result_available.connect(acts["export"].setEnabled)
     search.result_available.connect(heat.setEnabled)
     search.result_available.connect(explain.setEnabled)
     lib.folder_selected.connect(acts["remove_folder"].setEnabled)
+    lib.folders_changed.connect(  # after the panel's own buttons follow the new rows
+        lambda _rows: (
+            acts["rescan"].setEnabled(lib.rescan_button.isEnabled()),
+            acts["failed"].setEnabled(lib.errors_button.isEnabled()),
+        )
+    )
     explain.setEnabled(False)
     return acts
 

@@ -1,17 +1,22 @@
-"""The side-by-side comparison of two photos, with their matching points on request."""
+"""The side-by-side comparison of two photos, with their matching points on request; the list
+of photos that could not be indexed."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
+    QTableWidget,
+    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -95,3 +100,41 @@ class CompareDialog(QDialog):
     def done(self, result: int) -> None:
         self.task.cancel()
         super().done(result)
+
+
+class FailedPhotosDialog(QDialog):
+    """The photos that could not be indexed: a table of file and reason, or a plain sentence
+    when there are none. Not modal: the main window stays usable while it is open."""
+
+    def __init__(self, rows: list[tuple[str, str]], parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Failed photos")
+        self.setWindowModality(Qt.WindowModality.NonModal)
+        n = len(rows)
+        self.summary = QLabel(
+            f"{n} photo{'s' if n != 1 else ''} could not be indexed." if n else "No failed photos."
+        )
+        self.table = QTableWidget(n, 2)
+        self.table.setAccessibleName("Failed photos")
+        self.table.setHorizontalHeaderLabels(["File", "Reason"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().hide()
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # a long path keeps its name
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        for i, (path, reason) in enumerate(rows):
+            name = QTableWidgetItem(path)
+            name.setToolTip(path)
+            why = QTableWidgetItem(reason)
+            why.setToolTip(reason)
+            self.table.setItem(i, 0, name)
+            self.table.setItem(i, 1, why)
+        self.table.setVisible(bool(n))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.summary)
+        lay.addWidget(self.table, 1)
+        lay.addWidget(buttons)
+        self.resize(720, 420 if n else 120)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
@@ -71,6 +71,7 @@ class MainWindow(QMainWindow):
         lib, search, explain = self.library_panel, self.search_panel, self.explain
         for panel in (lib, self.downloads, search, explain, self.duplicates):
             panel.error.connect(self.show_error)
+        search.sample_folder = lib.samples_folder()
         lib.folders_changed.connect(search.set_folders)
         lib.model_switched.connect(lambda _model: explain.reset_model())
         lib.folders_changed.connect(
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         explain.outlines_ready.connect(search.show_outlines)
         explain.not_found_ready.connect(search.show_not_found)
         explain.status.connect(search.set_status)
+        explain.idle.connect(search.restore_summary)
 
     # ---------------------------------------------------------------- actions
 
@@ -149,7 +151,9 @@ class MainWindow(QMainWindow):
         if details:
             box.setDetailedText(details)
         box.setAccessibleName("Error")
-        box.open()  # not modal: the window stays usable
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setWindowModality(Qt.WindowModality.NonModal)  # the window stays usable
+        box.show()
         self.error_shown.emit(message)
 
     # ---------------------------------------------------------------- drag and drop

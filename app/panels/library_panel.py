@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from resources import resource_path
 
-from ..models import FoldersModel, PathRole
+from ..models import FoldersModel, PathRole, folder_name
 from ..state import AppState
 from ..workers import TaskSlot, Worker
 
@@ -42,6 +42,12 @@ class LibraryPanel(QWidget):
         self.folder_task = TaskSlot(self)
         self._first_listing = True
         self.last_question: QMessageBox | None = None
+        self.failed_dialog = None  # the last "Failed photos" dialog
+        #: folders being indexed (shown at once, before the engine lists them) and folders
+        #: asked for while indexing ran, indexed when it ends
+        self.indexing_paths: list[str] = []
+        self.queued: list[str] = []
+        self._refreshed_this_run = False
         self.folders = FoldersModel(self, sample_folder=self.samples_folder())
         self.folder_view = QTableView()
         self.folder_view.setModel(self.folders)
@@ -105,14 +111,16 @@ class LibraryPanel(QWidget):
             self.show_errors,
             True,
         )
-        self.remove_button.setEnabled(False)
+        for b in (self.remove_button, self.rescan_button, self.errors_button):
+            b.setEnabled(False)  # nothing to act on until the library lists its folders
         self.folder_view.selectionModel().selectionChanged.connect(self._selection_changed)
 
     # ---------------------------------------------------------------- folders
 
     def folder_paths(self) -> list[str]:
         """The library's folders that still exist."""
-        return [r["path"] for r in self.folders.rows if r.get("exists", True)]
+        rows = self.folders.rows
+        return [r["path"] for r in rows if r.get("exists", True) and not r.get("listing")]
 
     def refresh_folders(self) -> None:
         w = Worker(lambda: self.state.library.status()["folders"])
@@ -122,14 +130,36 @@ class LibraryPanel(QWidget):
     def _set_folders(self, rows: list[dict]) -> None:
         first = self._first_listing
         self._first_listing = False
-        self.folders.set_rows(rows)
-        self._selection_changed()
-        self.folders_changed.emit(rows)
+        self._show_folders(rows)
         if first:
             self.resume_pending(rows)
 
+    def _show_folders(self, rows: list[dict]) -> None:
+        rows = [r for r in rows if not r.get("listing")] + self._not_listed_yet(rows)
+        self.folders.set_rows(rows)
+        self._selection_changed()
+        self.rescan_button.setEnabled(bool(self.folder_paths()))
+        self.errors_button.setEnabled(any(r.get("failed") for r in rows))
+        self.folders_changed.emit(rows)
+
+    def _not_listed_yet(self, rows: list[dict]) -> list[dict]:
+        """Rows for the folders being indexed that the engine does not list yet (it registers
+        them when its scan starts): they show at once, their counts still unknown."""
+        if not self.index_task.busy():
+            return []
+        listed = [os.path.normpath(r["path"]) for r in rows if not r.get("listing")]
+        out = []
+        for p in self.indexing_paths:
+            p = os.path.normpath(os.path.abspath(p))
+            if not any(p == q or p.startswith(q.rstrip(os.sep) + os.sep) for q in listed):
+                out.append({"path": p, "indexed": 0, "pending": 0, "failed": 0, "listing": True})
+                listed.append(p)
+        return out
+
     def _selection_changed(self, *_args) -> None:
-        on = self.folder_view.currentIndex().isValid() and bool(self.folders.rows)
+        idx = self.folder_view.currentIndex()
+        on = idx.isValid() and 0 <= idx.row() < len(self.folders.rows)
+        on = on and not self.folders.rows[idx.row()].get("listing")  # not registered yet
         self.remove_button.setEnabled(on)
         self.folder_selected.emit(on)
 
@@ -190,31 +220,43 @@ class LibraryPanel(QWidget):
         if ask.exec() != QMessageBox.StandardButton.Yes:
             return False
         w = Worker(self.state.library.forget, path)
+        name = folder_name(path, self.folders.sample_folder)
+        w.signals.result.connect(
+            lambda _n: self.progress_label.setText(f"removed {name} from the library")
+        )
         w.signals.finished.connect(self.refresh_folders)
         w.signals.error.connect(self.error)
         self.folder_task.start(w)
         return True
 
-    def show_errors(self) -> None:
-        rows = self.state.library.errors()
-        text = "\n".join(f"{r.display_path}: {r.error}" for r in rows) or "No failed photos."
-        box = QMessageBox(
-            QMessageBox.Icon.Information,
-            "Failed photos",
-            f"{len(rows)} photo(s) could not be indexed.",
-            parent=self,
-        )
-        box.setDetailedText(text)
-        box.open()
+    def show_errors(self):
+        """The photos that could not be indexed, each with its reason, in a table; a window of
+        its own (not modal): the main window stays usable."""
+        from ..dialogs import FailedPhotosDialog
+
+        rows = [(r.display_path, r.error or "") for r in self.state.library.errors()]
+        self.failed_dialog = FailedPhotosDialog(rows, self)
+        self.failed_dialog.show()
+        return self.failed_dialog
 
     # ---------------------------------------------------------------- indexing
 
     def index_folders(self, paths: list[str]) -> None:
+        """Index ``paths``; while indexing runs they wait in a queue and follow when it ends."""
         if self.index_task.busy():
-            self.error.emit("Indexing is already running; wait for it or cancel it first.", "")
+            self.queued += [p for p in paths if p not in self.queued]
+            self.progress_label.setText(self._with_queue(self.progress_label.text()))
             return
         self.progress_label.setText("scanning…")
         self._start_indexing(paths, self.state.model_spec, self._on_indexed)
+
+    def _with_queue(self, text: str) -> str:
+        """A progress line, followed by the folders that wait for their turn."""
+        text = text.split(" · queued: ")[0]
+        if not self.queued:
+            return text
+        names = ", ".join(folder_name(p, self.folders.sample_folder) for p in self.queued)
+        return f"{text} · queued: {names}" if text else f"queued: {names}"
 
     def rescan(self) -> None:
         paths = self.folder_paths()
@@ -233,8 +275,10 @@ class LibraryPanel(QWidget):
         )
 
     def cancel_indexing(self) -> None:
-        """Stop indexing between photos; what was indexed stays (and is reported)."""
+        """Stop indexing between photos; what was indexed stays (and is reported). Folders
+        that waited in the queue are not indexed."""
         self.index_task.stop()
+        self.queued = []
         self.progress_label.setText("cancelling…")
 
     def _start_indexing(self, paths: list[str], model: str | None, on_done) -> None:
@@ -245,7 +289,11 @@ class LibraryPanel(QWidget):
         w.signals.result.connect(on_done)
         w.signals.error.connect(self._on_index_error)
         self._set_indexing(True)
+        self.indexing_paths = list(paths)
+        self._refreshed_this_run = False
+        w.signals.finished.connect(self._start_queued)
         self.index_task.start(w)
+        self._show_folders(self.folders.rows)  # the new folders show at once
 
     def _set_indexing(self, on: bool) -> None:
         self.progress.setVisible(on)
@@ -259,8 +307,10 @@ class LibraryPanel(QWidget):
             self.progress.setValue(done)
         else:
             self.progress.setRange(0, 0)  # busy while scanning
-        self.progress_label.setText(message)
-        if total and done % 16 == 0:
+        self.progress_label.setText(self._with_queue(message))
+        # the first message comes once the scan has registered the folders: list them now
+        if not self._refreshed_this_run or (total and done % 16 == 0):
+            self._refreshed_this_run = True
             self.refresh_folders()
 
     def _on_indexed(self, summary) -> None:
@@ -272,6 +322,12 @@ class LibraryPanel(QWidget):
         )
         self.refresh_folders()
         self.indexing_finished.emit(summary)
+
+    def _start_queued(self) -> None:
+        """The folders asked for while indexing ran: their turn now."""
+        if self.queued and not self.index_task.busy():
+            paths, self.queued = self.queued, []
+            self.index_folders(paths)
 
     def _on_reindexed(self, model_dir: str, summary) -> None:
         if not summary.cancelled:
@@ -285,6 +341,7 @@ class LibraryPanel(QWidget):
     def _on_index_error(self, message: str, details: str) -> None:
         self._set_indexing(False)
         self.progress_label.setText("")
+        self.refresh_folders()
         self.error.emit(message, details)
         self.indexing_finished.emit(None)
 
