@@ -134,7 +134,7 @@ def build_actions(w) -> dict[str, QAction]:
     w.addToolBar(bar)
     w.toolbar = bar
 
-    for name in ("back", "export", "remove_folder", "rescan", "failed", "heatmap"):
+    for name in ("back", "export", "remove_folder", "rescan", "failed", "heatmap", "duplicates"):
         acts[name].setEnabled(False)
     search.history_changed.connect(acts["back"].setEnabled)
     search.result_available.connect(acts["export"].setEnabled)
@@ -145,6 +145,7 @@ def build_actions(w) -> dict[str, QAction]:
         lambda _rows: (
             acts["rescan"].setEnabled(lib.rescan_button.isEnabled()),
             acts["failed"].setEnabled(lib.errors_button.isEnabled()),
+            acts["duplicates"].setEnabled(any(r.get("indexed") for r in _rows)),
         )
     )
     explain.setEnabled(False)

@@ -58,12 +58,12 @@ def test_menus_and_toolbar_offer_the_usual_actions_enabled_only_when_they_can_ac
     for name in ("open", "paste", "back", "add_folder", "duplicates", "train", "settings"):
         assert acts[name].text() in on_toolbar
     # nothing to act on yet: these wait for a query, results or a chosen folder
-    for name in ("back", "export", "heatmap", "remove_folder"):
+    for name in ("back", "export", "heatmap", "remove_folder", "duplicates"):
         assert not acts[name].isEnabled(), name
     assert not window.explain.heat_toggle.isEnabled()
     assert not window.explain.opacity.isEnabled()
     assert not window.search_panel.export_button.isEnabled()
-    for name in ("open", "paste", "add_folder", "duplicates", "train", "settings", "help"):
+    for name in ("open", "paste", "add_folder", "train", "settings", "help"):
         assert acts[name].isEnabled(), name
 
 
@@ -72,6 +72,7 @@ def test_results_enable_their_tools_and_back_returns_to_the_previous_query(windo
     indexed_and_searched(window, qtbot, photos, first)
     sp, acts = window.search_panel, window.actions
     assert acts["export"].isEnabled() and acts["heatmap"].isEnabled()
+    assert acts["duplicates"].isEnabled()  # the library has photos now
     assert window.explain.heat_toggle.isEnabled() and sp.export_button.isEnabled()
     ranked_first = sp.results.paths()
     assert not acts["back"].isEnabled()
