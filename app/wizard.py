@@ -1,11 +1,16 @@
 """Training wizard: data → report (and overlap audit) → method → training → evaluation.
 
-Every step calls the engine on worker threads (``open_dataset``, ``audit``, ``Trainer.run``,
-``evaluate_*``); the pages only collect choices and show what comes back.
+"Improve the model from my photos" (the first page's other choice, or ``source="library"``)
+goes data → verified matches mined from the library → method → training → before and after
+(``wizard_library``), with no labels.
+
+Every step calls the engine on worker threads (``open_dataset``, ``audit``, ``mine``,
+``Trainer.run``, ``evaluate_*``); the pages only collect choices and show what comes back.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -22,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from .curves import CurveWidget
 from .wizard_data import DataPage, ReportPage
+from .wizard_library import ImprovedPage, MinePage
 from .wizard_method import MethodPage
 from .workers import TaskSlot, Worker
 
@@ -61,39 +67,53 @@ class TrainPage(QWizardPage):
         self.start(resume=False)
 
     def start(self, resume: bool) -> None:
-        from engine.training.config import TrainConfig
-        from engine.training.trainer import Trainer
-
         m = self.wiz.method_page
-        # from_dict: the overrides may name fields of any part (common, labelled, generated)
-        cfg = TrainConfig.from_dict(
-            dict(
-                method=m.method.currentText(),
-                backbone=m.backbone.currentText(),
-                image_size=m.size.value(),
-                epochs=m.epochs.value(),
-                batch_size=m.batch.value(),
-                device=m.device_choice(),
-                workers=self.wiz.workers,
-                **self.wiz.train_overrides,
-            )
+        choices = dict(
+            method=m.method.currentText(),
+            backbone=m.backbone.currentText(),
+            image_size=m.size.value(),
+            epochs=m.epochs.value(),
+            batch_size=m.batch.value(),
+            device=m.device_choice(),
+            workers=self.wiz.workers,
         )
-        trainer = Trainer(cfg, self.wiz.report_page.dataset, self.field("out"))
+        if self.wiz.source == "library":
+            run = self.wiz.mine_page.improvement
+            job = functools.partial(
+                run.train,
+                choices,
+                self.wiz.train_overrides,
+                self.wiz.out_dir(),
+                resume,
+                self.records.record.emit,
+            )
+        else:
+            job = self._labelled_job(choices, resume)
         self.result = None
         self.completeChanged.emit()
         self.resume.setEnabled(False)
         self.cancel.setEnabled(True)
-
-        def job(progress, should_stop):
-            return trainer.run(
-                progress, should_stop, resume=resume, on_record=self.records.record.emit
-            )
 
         w = Worker(job)
         w.signals.progress.connect(lambda done, total, message: self.status.setText(message))
         w.signals.result.connect(self._on_done)
         w.signals.error.connect(lambda msg, d: self.status.setText(f"training failed: {msg}"))
         self.task.start(w)
+
+    def _labelled_job(self, choices: dict, resume: bool):
+        from engine.training.config import TrainConfig
+        from engine.training.trainer import Trainer
+
+        # from_dict: the overrides may name fields of any part (common, labelled, generated)
+        cfg = TrainConfig.from_dict({**choices, **self.wiz.train_overrides})
+        trainer = Trainer(cfg, self.wiz.report_page.dataset, self.field("out"))
+
+        def job(progress, should_stop):
+            return trainer.run(
+                progress, should_stop, resume=resume, on_record=self.records.record.emit
+            )
+
+        return job
 
     def _on_record(self, rec: dict) -> None:
         if rec["kind"] == "step":
@@ -173,7 +193,11 @@ class EvalPage(QWizardPage):
 
 
 class TrainingWizard(QWizard):
+    """``source``: ``labelled`` opens on the data page; ``library`` opens on the verified
+    matches mined from ``library`` ("Improve the model from my photos")."""
+
     report_ready = Signal(object)
+    mined_ready = Signal(object)  # the MinedSet, enough to train on or not
     audit_done = Signal(object)
     training_done = Signal(object)
     evaluation_done = Signal(object)
@@ -186,6 +210,7 @@ class TrainingWizard(QWizard):
         parent=None,
         workers: int = 2,
         train_overrides: dict | None = None,
+        source: str = "labelled",
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a model")
@@ -193,29 +218,67 @@ class TrainingWizard(QWizard):
         self.model_spec = model_spec
         self.workers = workers
         self.train_overrides = train_overrides or {}
-        self.data_page = DataPage()
+        self.data_page = DataPage(library_available=library is not None)
         self.report_page = ReportPage(self)
+        self.mine_page = MinePage(self)
         self.method_page = MethodPage(self)
         self.train_page = TrainPage(self)
         self.eval_page = EvalPage(self)
-        for p in (
+        self.improved_page = ImprovedPage(self)
+        self.pages = (
             self.data_page,
             self.report_page,
+            self.mine_page,
             self.method_page,
             self.train_page,
             self.eval_page,
-        ):
-            self.addPage(p)
+            self.improved_page,
+        )
+        self.ids = {id(p): self.addPage(p) for p in self.pages}
+        if source == "library":
+            if library is None:
+                raise ValueError("improving the model from the library's photos needs a library")
+            self.data_page.from_library.setChecked(True)
+            self.setWindowTitle("Improve the model from my photos")
+            self.setStartId(self.page_id(self.mine_page))
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
         self.resize(720, 560)
 
+    @property
+    def source(self) -> str:
+        """``library`` or ``labelled``: what the first page (or the caller) chose."""
+        return self.data_page.source
+
+    def page_id(self, page: QWizardPage) -> int:
+        return self.ids[id(page)]
+
+    def nextId(self) -> int:
+        """Labelled: data → report → method → training → evaluation. Library: data →
+        mined matches → method → training → before and after."""
+        page, library = self.currentPage(), self.source == "library"
+        after = {
+            id(self.data_page): self.mine_page if library else self.report_page,
+            id(self.report_page): self.method_page,
+            id(self.mine_page): self.method_page,
+            id(self.method_page): self.train_page,
+            id(self.train_page): self.improved_page if library else self.eval_page,
+        }
+        if page is None or id(page) not in after:
+            return -1  # the evaluation, or the figures: the last page
+        return self.page_id(after[id(page)])
+
+    def out_dir(self) -> str:
+        """Where the model is saved."""
+        return self.mine_page.out.text() if self.source == "library" else self.field("out")
+
     def accept(self) -> None:
-        if self.eval_page.use.isChecked():
-            self.use_model.emit(str(Path(self.field("out")) / "model"))
+        last = self.improved_page if self.source == "library" else self.eval_page
+        if last.use.isChecked():
+            self.use_model.emit(str(Path(self.out_dir()) / "model"))
         super().accept()
 
     def shutdown(self) -> None:
-        for page in (self.report_page, self.method_page, self.train_page, self.eval_page):
+        for page in self.pages[1:]:
             page.task.wait()
 
 

@@ -1,4 +1,5 @@
-"""The training wizard's first two pages: where the data is, and what it holds.
+"""The training wizard's first two pages: what to learn from (labelled folders, or the
+library's own photos), and what the labelled data holds.
 
 The report is the engine's ``DatasetReport`` shown as two tables: one row per class (its
 usable images and its problems), and every problem with its file name.
@@ -18,8 +19,10 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QRadioButton,
     QTableView,
     QVBoxLayout,
+    QWidget,
     QWizardPage,
 )
 
@@ -61,7 +64,7 @@ class RowsModel(QAbstractTableModel):
         return None
 
 
-def _table(model: RowsModel) -> QTableView:
+def table_view(model: RowsModel) -> QTableView:
     view = QTableView()
     view.setModel(model)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -76,20 +79,40 @@ def _table(model: RowsModel) -> QTableView:
 
 
 class DataPage(QWizardPage):
-    """Training data, an optional exclusion list, and where the model is saved."""
+    """What the model learns from: labelled data (with an optional exclusion list and where
+    the model is saved), or the library's own photos (the next pages mine them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, library_available: bool = True) -> None:
         super().__init__()
         self.setTitle("Training data")
-        self.setSubTitle(
-            "A folder with one sub-folder per object or place, or a Google Landmarks v2 CSV."
+        self.setSubTitle("What the model learns from.")
+        self.labelled = QRadioButton(
+            "Labelled photos: a folder with one sub-folder per object or place, "
+            "or a Google Landmarks v2 CSV"
         )
+        self.from_library = QRadioButton("Improve the model from my photos")
+        self.labelled.setChecked(True)
+        self.from_library.setEnabled(library_available)
+        self.library_note = QLabel(
+            "The photos of this library that show the same object or place from different "
+            "views are found and checked by their local features; the model the library uses "
+            "then learns from them. No labels, nothing downloaded."
+            if library_available
+            else "Improving the model from your photos needs an open library."
+        )
+        self.library_note.setWordWrap(True)
+        self.library_note.setIndent(24)
         self.path = QLineEdit()
         self.exclude = QLineEdit()
         self.out = QLineEdit(str(models_dir() / "my-model"))
         self.hint = QLabel("")
         self.hint.setWordWrap(True)
-        form = QFormLayout(self)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.labelled)
+        # in one widget, so that choosing the library greys out the labels with the fields
+        self.labelled_box = QWidget()
+        form = QFormLayout(self.labelled_box)
+        form.setContentsMargins(24, 0, 0, 0)
         for label, edit, pick in (
             ("Data", self.path, self._pick_data),
             ("Exclude classes (optional)", self.exclude, self._pick_excl),
@@ -105,7 +128,12 @@ class DataPage(QWizardPage):
                 csv_button.clicked.connect(self._pick_csv)
                 row.addWidget(csv_button)
             form.addRow(label, row)
-        form.addRow(self.hint)
+        lay.addWidget(self.labelled_box)
+        lay.addWidget(self.hint)
+        lay.addSpacing(12)
+        lay.addWidget(self.from_library)
+        lay.addWidget(self.library_note)
+        lay.addStretch(1)
         # not mandatory fields ("*"): Qt counts a mandatory line edit as filled only once its
         # text differs from the initial one, so the pre-filled output folder blocked Next
         self.registerField("data", self.path)
@@ -113,9 +141,21 @@ class DataPage(QWizardPage):
         self.registerField("out", self.out)
         for edit in (self.path, self.out):
             edit.textChanged.connect(self._changed)
+        self.labelled.toggled.connect(self._source_changed)
+
+    @property
+    def source(self) -> str:
+        """``library`` (improve the model from the library's photos) or ``labelled``."""
+        return "library" if self.from_library.isChecked() else "labelled"
+
+    def _source_changed(self) -> None:
+        self.labelled_box.setEnabled(self.labelled.isChecked())
+        self._changed()
 
     def problem(self) -> str | None:
         """Why Next is disabled, or None."""
+        if self.source == "library":
+            return None
         data = self.path.text().strip()
         if not data:
             return "Choose a training folder or a GLDv2 CSV file."
@@ -166,9 +206,9 @@ class ReportPage(QWizardPage):
         self.summary.setWordWrap(True)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.classes = RowsModel(["Class", "Images", "Problems found"], self)
-        self.class_view = _table(self.classes)
+        self.class_view = table_view(self.classes)
         self.problems = RowsModel(["File", "Class", "Problem"], self)
-        self.problem_view = _table(self.problems)
+        self.problem_view = table_view(self.problems)
         self.problem_label = QLabel("Problems")
         self.eval_path = QLineEdit()
         self.eval_path.setPlaceholderText("gnd_*.pkl or a folder-per-class evaluation set")
