@@ -89,6 +89,13 @@ def build_actions(w) -> dict[str, QAction]:
         "train": _action(
             w, "&Train a model…", w.open_wizard, None, "Train a retrieval model on your photos"
         ),
+        "improve": _action(
+            w,
+            "&Improve the model from my photos…",
+            lambda: w.open_wizard(source="library"),
+            None,
+            "Learn from the photos your library verifies as the same thing: no labels needed",
+        ),
         "settings": _action(
             w, "&Settings…", w.open_settings, key.Preferences, "Model, device, index, thumbnails"
         ),
@@ -113,7 +120,7 @@ def build_actions(w) -> dict[str, QAction]:
         ("&File", ("open", "paste", "back", None, "export", None, "quit")),
         ("&Library", ("add_folder", "rescan", "remove_folder", "failed", None, "duplicates")),
         ("&View", ("heatmap", "focus", None, "cancel")),
-        ("&Tools", ("train", "settings")),
+        ("&Tools", ("improve", "train", None, "settings")),
         ("&Help", ("help", "about")),
     ):
         menu = menus.addMenu(title)

@@ -3,9 +3,9 @@
 The engine does the work (``engine.library.mining`` and ``engine.library.improve``), on worker
 threads: ``mine`` finds the verified matches and ``require_enough`` says whether they suffice
 (:class:`MinePage`); the method page proposes ``starting_config`` of the library's model; the
-training page runs :meth:`Improvement.train` — ``improve_model``'s steps on the pairs already
-mined: the held-out recall of the current model, ``Trainer.run`` on ``MinedData``, the recall of
-the trained one — and :class:`ImprovedPage` shows the two figures.
+training page runs :meth:`Improvement.train` — ``improve_model`` on the pairs already mined:
+the held-out recall of the current model, training, the recall of the trained one — and
+:class:`ImprovedPage` shows the two figures.
 """
 
 from __future__ import annotations
@@ -87,51 +87,43 @@ class Improved:
 class Improvement:
     """One run of "Improve the model from my photos" over a mined set; Resume continues it."""
 
-    def __init__(self, mined, start) -> None:
+    def __init__(self, mined, start, library) -> None:
         self.mined = mined
         self.start = start  # the TrainConfig from starting_config
-        self.before: dict | None = None
+        self.library = library
 
     def config(self, choices: dict, overrides: dict):
-        """``starting_config`` with the page's choices (AdamW at the small rate
-        ``train library`` uses) and the caller's ``overrides`` (any part's fields)."""
-        from engine.cli.cmd_train import LIBRARY_LR
-        from engine.library.improve import starting_config
+        """``library_config`` (AdamW at the small rate ``train library`` uses) with the page's
+        choices and the caller's ``overrides`` (any part's fields)."""
+        from engine.library.improve import library_config
         from engine.training.config import TrainConfig
 
-        cfg = starting_config(self.start.init_from, optimizer="adamw", lr=LIBRARY_LR, **choices)
+        cfg = library_config(self.start.init_from, **choices)
         return TrainConfig.from_dict({**cfg.to_dict(), **overrides})
 
     def train(self, choices, overrides, out, resume, on_record, progress, should_stop):
-        """The training page's job: ``improve_model``'s steps on the pairs mined already."""
-        from engine.checkpoint import load_checkpoint, resolve_model
-        from engine.runtime import resolve_device
-        from engine.training.mined import MinedData, held_out_recall
-        from engine.training.trainer import Trainer
+        """The training page's job: ``improve_model`` on the pairs mined already."""
+        from engine.library.improve import improve_model
 
-        out = Path(out)
-        cfg = self.config(choices, overrides)
-        device = resolve_device(cfg.device)
-        trainer = Trainer(cfg, MinedData(self.mined), out)  # checks the choices first
-        if not resume or self.before is None:
-            self.mined.save(out / "mined.json")  # what `train library --resume` reads back
-            progress(0, 0, "Measuring the current model on the held-out photos…")
-            start = resolve_model(cfg.init_from).to(device)
-            self.before = held_out_recall(start, self.mined, cfg.image_size, device)
-        res = trainer.run(progress, should_stop, resume=resume, on_record=on_record)
-        done = Improved(
-            res.epochs_done,
-            res.history,
-            res.cancelled,
-            self.before,
-            model=str(out / "model"),
-            mined=self.mined.counts,
+        figures = improve_model(
+            self.library,
+            out,
+            self.config(choices, overrides),
+            resume=resume,
+            progress=progress,
+            should_stop=should_stop,
+            on_record=on_record,
+            mined=self.mined,
         )
-        if not res.cancelled:
-            progress(0, 0, "Measuring the trained model on the held-out photos…")
-            trained = load_checkpoint(out / "model").to(device)
-            done.after = held_out_recall(trained, self.mined, cfg.image_size, device)
-        return done
+        return Improved(
+            figures["epochs"],
+            figures["history"],
+            figures["cancelled"],
+            figures["before"],
+            figures.get("after"),
+            figures["model"],
+            figures["mined"],
+        )
 
 
 class MinePage(QWizardPage):
@@ -230,7 +222,8 @@ class MinePage(QWizardPage):
             self.message.setText(f"Not enough to learn from: {e}.\n\n{ADVICE}")
             self.out_row.hide()
         else:
-            self.mined, self.improvement = mined, Improvement(mined, start)
+            self.mined = mined
+            self.improvement = Improvement(mined, start, self.wiz.library)
             self.out_row.show()
             self.message.setText(
                 f"The model the library uses ({start.method} on {start.backbone}) learns from "

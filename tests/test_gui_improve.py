@@ -3,6 +3,7 @@ trained on its verified matches, and the held-out figures before and after are s
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -148,8 +149,9 @@ def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
         res = done.args[0]
         assert not res.cancelled and res.epochs_done == 1
         assert len(tp.curves.series["loss"]) > 1
-        assert res.before is before  # measured once, before the first step
         out = tmp_path / "improved"
+        # measured once, before the first step, and read back from the run's figures on resume
+        assert res.before == before == json.loads((out / "improve.json").read_text())["before"]
         assert (out / "mined.json").is_file() and (out / "model").is_dir()
 
         # the figures: the current and the trained model on the held-out verified matches

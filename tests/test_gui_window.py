@@ -351,3 +351,16 @@ sys.exit(launch.run(["--library", sys.argv[1]]))
     lines = out.stdout.splitlines()
     assert lines[0] == "opening True False"  # on screen, the engine not yet imported
     assert lines[1] == "then ['MainWindow'] True"  # the window replaced the opening one
+
+
+def test_tools_menu_opens_improve_the_model_from_my_photos(window, qtbot):
+    tools = next(a.menu() for a in window.menuBar().actions() if a.text() == "&Tools")
+    entry = next(a for a in tools.actions() if a.text().startswith("&Improve the model"))
+    entry.trigger()
+    wiz = window.wizard
+    assert wiz.windowTitle() == "Improve the model from my photos"
+    page = wiz.currentPage()
+    # an empty library: mining finds nothing, and the page says so with what to do
+    qtbot.waitUntil(lambda: page.problem is not None, timeout=60_000)
+    assert "too few verified matches" in page.message.text() and not page.isComplete()
+    wiz.reject()

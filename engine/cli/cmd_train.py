@@ -18,9 +18,6 @@ from .common import (
 )
 
 LABELLED_LR = 0.01
-#: train library continues a trained model: AdamW at a small rate (SGD at 1e-3 undid what
-#: the bundled model knew within a few epochs, measured on a generated library)
-LIBRARY_LR = 1e-4
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -80,7 +77,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         "--lr",
         type=float,
         default=None,
-        help=f"learning rate (default {LABELLED_LR}; {LIBRARY_LR} for train library, which "
+        help=f"learning rate (default {LABELLED_LR}; 1e-4 for train library, which "
         "continues a trained model)",
     )
     p.add_argument(
@@ -228,7 +225,7 @@ def _epoch_printer(args: argparse.Namespace, bar: TerminalProgress):
 
 def _train_library(args: argparse.Namespace) -> int:
     """``train library``: mine verified matches, train on them, measure before and after."""
-    from ..library.improve import improve_model, starting_config
+    from ..library.improve import LIBRARY_LR, LIBRARY_OPTIMIZER, improve_model, starting_config
     from ..training.batches import Augment
 
     bar = TerminalProgress(not args.json)
@@ -249,7 +246,7 @@ def _train_library(args: argparse.Namespace) -> int:
     with open_library(args, mode="create" if args.folders else "write") as lib:
         spec = args.start_from or lib.model(None)[1].spec
         args.lr = args.lr or LIBRARY_LR
-        args.optimizer = args.optimizer or "adamw"
+        args.optimizer = args.optimizer or LIBRARY_OPTIMIZER
         base = _config(args)
         own = ("method", "backbone", "image_size", "descriptor_dim", "arch_params", "init_from")
         overrides = {
