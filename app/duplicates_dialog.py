@@ -45,6 +45,14 @@ def member_evidence(hit) -> str:
     return evidence_text(hit) or f"{hit.inliers} matching points, not verified"
 
 
+def member_place(hit) -> str:
+    """Where a member is and how large, to choose which copy to keep: its folder's name and
+    its size in pixels."""
+    folder = os.path.basename(os.path.dirname(hit.path)) or os.path.dirname(hit.path)
+    w, h = getattr(hit, "width", None), getattr(hit, "height", None)
+    return f"in {folder}" + (f" · {w}×{h}" if w and h else "")
+
+
 def move_to_trash(path: str) -> bool:
     """Move a file to the system trash (never a plain delete)."""
     from PySide6.QtCore import QFile
@@ -125,7 +133,7 @@ class DuplicatesDialog(QDialog):
         self.photos.setResizeMode(QListView.ResizeMode.Adjust)
         self.photos.setMovement(QListView.Movement.Static)
         self.photos.setIconSize(QSize(160, 120))
-        self.photos.setGridSize(QSize(200, 190))
+        self.photos.setGridSize(QSize(200, 205))
         self.photos.setWordWrap(True)
         self.photos.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.warning = QLabel("")
@@ -184,7 +192,9 @@ class DuplicatesDialog(QDialog):
         self.photos.clear()
         group = self.groups[row] if 0 <= row < len(self.groups) else []
         for h in group:
-            item = QListWidgetItem(f"{os.path.basename(h.path)}\n{member_evidence(h)}")
+            item = QListWidgetItem(
+                f"{os.path.basename(h.path)}\n{member_evidence(h)}\n{member_place(h)}"
+            )
             item.setData(PathRole, h.path)
             item.setToolTip(h.path)
             self._set_icon(item)

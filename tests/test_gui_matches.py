@@ -258,3 +258,23 @@ def test_duplicates_show_each_members_evidence(qtbot):
         "similarity 0.970",
         "similarity 0.960",
     ]
+
+
+def test_duplicate_tiles_say_where_each_copy_is_and_how_large(qtbot):
+    from app.duplicates_dialog import DuplicatesDialog
+
+    group = [
+        Hit(1, "/photos/2019/beach.jpg", 1.0, 4000, 3000, inliers=300, verified=True),
+        Hit(2, "/photos/phone/IMG_1.jpg", 1.0, 1600, 1200, inliers=280, verified=True),
+    ]
+    dlg = DuplicatesDialog([group])
+    qtbot.addWidget(dlg)
+    places = [dlg.photos.item(i).text().split("\n")[2] for i in range(2)]
+    assert places == ["in 2019 · 4000×3000", "in phone · 1600×1200"]
+
+
+def test_the_export_is_named_after_the_query():
+    from app.panels.result_actions import export_name
+
+    assert export_name("/photos/2019/beach.jpg") == "beach-results.csv"
+    assert export_name(None) == "results.csv"

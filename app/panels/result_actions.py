@@ -21,6 +21,12 @@ def open_with_system(path: str) -> bool:
     return bool(QDesktopServices.openUrl(QUrl.fromLocalFile(path)))
 
 
+def export_name(query: str | None) -> str:
+    """The export's suggested file name: the query's, so two exports do not collide."""
+    stem = os.path.splitext(os.path.basename(query or ""))[0]
+    return f"{stem}-results.csv" if stem else "results.csv"
+
+
 class ResultActions:
     def result_actions(self, path: str) -> QMenu:
         """The right-click menu of a result (also used by tests to trigger the actions)."""
@@ -68,7 +74,7 @@ class ResultActions:
         if self.last_result is None:
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export results", "results.csv", "CSV (*.csv);;JSON (*.json)"
+            self, "Export results", export_name(self.last_query), "CSV (*.csv);;JSON (*.json)"
         )
         if path:
             self.export(path)

@@ -9,7 +9,9 @@ from .common import add_json, add_library, emit, open_library, shown
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("errors", help="photos that could not be indexed, with the reason")
+    p = sub.add_parser(
+        "errors", help="photos that could not be indexed, and indexed photos with a note"
+    )
     add_library(p)
     add_json(p)
     return p
