@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import struct
+import subprocess
+import time
 import zlib
 from pathlib import Path
 
@@ -58,3 +63,21 @@ def smooth_photo(width: int, height: int, seed: int = 0) -> Image.Image:
 def truncated_jpeg(path: Path, source: Path) -> None:
     data = source.read_bytes()
     path.write_bytes(data[: len(data) // 2])
+
+
+def kill_mid_epoch(p: subprocess.Popen, state: Path, timeout: float = 300) -> dict:
+    """SIGKILL a training process once its saved state is past the first epoch and mid-way
+    into the next (``--checkpoint-minutes 0`` saves after every step); the state it left."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and p.poll() is None:
+        try:
+            s = json.loads(state.read_text()) if state.exists() else {}
+        except json.JSONDecodeError:  # caught mid-write by the atomic replace: read again
+            s = {}
+        if s.get("epoch", 0) >= 1 and s.get("step", 0) >= 2:
+            break
+        time.sleep(0.02)
+    assert p.poll() is None, "training finished before it could be killed"
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    return json.loads(state.read_text())

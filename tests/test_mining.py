@@ -6,13 +6,10 @@ verified pairs says so with its counts."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -24,6 +21,7 @@ from engine.library.improve import improve_model, starting_config
 from engine.library.mining import NotEnoughPairs, mine, require_enough
 from engine.training.mined import MinedData, MinedSet
 from tests.conftest import MODEL
+from tests.helpers import kill_mid_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJECTS, VIEWS = 8, 3
@@ -202,19 +200,7 @@ def test_sigkill_mid_run_then_resume_from_the_cli(planted, tmp_path):
     ]
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     state = out / "state.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and p.poll() is None:
-        try:
-            s = json.loads(state.read_text()) if state.exists() else {}
-        except json.JSONDecodeError:
-            s = {}
-        if s.get("epoch", 0) >= 1 and s.get("step", 0) >= 2:
-            break
-        time.sleep(0.02)
-    assert p.poll() is None, "training finished before it could be killed"
-    os.kill(p.pid, signal.SIGKILL)
-    p.wait()
-    assert json.loads(state.read_text())["step"] > 0  # killed mid-epoch
+    assert kill_mid_epoch(p, state)["step"] > 0  # killed mid-epoch
     mined_before = (out / "mined.json").read_text()
     done = subprocess.run([*cmd, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,7 @@ from engine.training.batches import Augment
 from engine.training.config import LabelledConfig, TrainConfig
 from engine.training.data import FolderDataset
 from engine.training.trainer import Trainer, lr_at
+from tests.helpers import kill_mid_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
 NO_AUG = Augment(random_resized_crop=False, hflip=False, color_jitter=0.0)
@@ -159,20 +158,7 @@ def test_kill_mid_epoch_and_resume_from_the_cli(tiny_set, tmp_path):
     ]
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     state = out / "state.json"
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and p.poll() is None:
-        if state.exists():
-            try:
-                s = json.loads(state.read_text())
-            except json.JSONDecodeError:
-                s = {}
-            if s.get("epoch", 0) >= 1 and s.get("step", 0) >= 2:
-                break
-        time.sleep(0.02)
-    assert p.poll() is None, "training finished before it could be killed"
-    os.kill(p.pid, signal.SIGKILL)
-    p.wait()
-    killed_at = json.loads(state.read_text())
+    killed_at = kill_mid_epoch(p, state)
     assert killed_at["step"] > 0  # mid-epoch
     done = subprocess.run([*cmd, "--resume"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

@@ -16,6 +16,7 @@ chain cannot join photos that merely look alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,24 @@ class DuplicateGroup(list):
     def __init__(self, hits: list[Hit], pairs: list[Pair]) -> None:
         super().__init__(hits)
         self.pairs = pairs
+
+
+def connected_components(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """The groups of nodes that ``edges`` join (union-find), each sorted."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for x in list(parent):
+        groups.setdefault(find(x), []).append(x)
+    return [sorted(g) for g in groups.values()]
 
 
 def near_identity(H: np.ndarray, size: tuple[float, float]) -> bool:
@@ -185,21 +204,9 @@ def find_duplicates(
         differs = content_differs(rows[a].display_path, rows[b].display_path, v.H, sa, sb)
         if differs is not None and differs <= MAX_DIFFERING:
             pairs.append(Pair(min(a, b), max(a, b), v.inliers, ratio, cover))
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for p in pairs:
-        parent[find(p.a)] = find(p.b)
-    members: dict[int, list[int]] = {}
-    for x in list(parent):
-        members.setdefault(find(x), []).append(x)
     out = []
-    for root, ms in members.items():
+    for ms in connected_components((p.a, p.b) for p in pairs):
+        group = set(ms)
         best = {m: max((p.inliers for p in pairs if m in (p.a, p.b)), default=0) for m in ms}
         hits = sorted(
             (
@@ -216,7 +223,7 @@ def find_duplicates(
             ),
             key=lambda h: h.path,
         )
-        group_pairs = [p for p in pairs if find(p.a) == root]
+        group_pairs = [p for p in pairs if p.a in group]
         out.append(DuplicateGroup(hits, group_pairs))
     out.sort(key=lambda g: (-len(g), g[0].path))
     return out

@@ -36,7 +36,7 @@ from ..errors import BadImageError, VisualSearchError
 from ..local.verify import MIN_INLIERS as VERIFY_MIN_INLIERS
 from ..local.verify import verify_codes
 from ..training.mined import MinedSet
-from .duplicates import MIN_COVER, _cover, near_identity
+from .duplicates import MIN_COVER, _cover, connected_components, near_identity
 from .duplicates import MIN_INLIERS as DUPLICATE_INLIERS
 from .library import Library
 
@@ -56,23 +56,6 @@ POOL = 2000
 
 class NotEnoughPairs(VisualSearchError):
     """Too few verified matches in the library to train on."""
-
-
-def _components(pairs: list[tuple[int, int, int]]) -> list[list[int]]:
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b, _ in pairs:
-        parent[find(a)] = find(b)
-    groups: dict[int, list[int]] = {}
-    for x in list(parent):
-        groups.setdefault(find(x), []).append(x)
-    return [sorted(g) for g in groups.values()]
 
 
 def _capped(members: list[int], pairs: list[tuple[int, int, int]]) -> list[int]:
@@ -136,7 +119,7 @@ def mine(
                 positives.append((*pair, int(h.inliers)))
         if n % 8 == 0 or n + 1 == len(ids):
             progress(n + 1, len(ids), f"verifying matches: {n + 1}/{len(ids)} photos")
-    classes = [_capped(c, positives) for c in _components(positives)]
+    classes = [_capped(c, positives) for c in connected_components((a, b) for a, b, _ in positives)]
     classes.sort(key=lambda c: (-len(c), c[0]))
     rng = random.Random(seed)
     held = _held_out(classes, positives, hold_out, rng)
