@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
 import unicodedata
@@ -124,10 +125,9 @@ def json_safe(obj):
 
 
 def emit(args: argparse.Namespace, obj, text: str) -> None:
-    """Print ``obj`` as JSON with ``--json``, else ``text``."""
-    from ..runtime import is_main_process
-
-    if not is_main_process():
+    """Print ``obj`` as JSON with ``--json``, else ``text`` (only in the first process under
+    torchrun: ``RANK`` > 0 is silent)."""
+    if int(os.environ.get("RANK", "0")) != 0:  # engine.runtime.is_main_process, without torch
         return
     if getattr(args, "json", False):
         json.dump(json_safe(obj), sys.stdout, allow_nan=False)

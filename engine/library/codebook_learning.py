@@ -61,7 +61,7 @@ def _encode_with(lib: Library, book: Codebook, progress, should_stop) -> IndexSu
         lib.store.ensure_codebook(book.fingerprint, book.size, book.meta, book.centroids)
         ex, row = lib.model()
         with LocalWorkers(book, max_features=lib.max_features) as workers:
-            local = LocalSetup(book, workers)
+            local = LocalSetup(book, lambda: workers)  # every photo is re-encoded
             indexer = Indexer(lib.store, ex, row, progress, should_stop, local=local)
             indexer.extract_pending([fid for fid, _ in lib.store.folders()], summary)
         lib.local_index(book)

@@ -17,16 +17,17 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-
-import torch
+from typing import TYPE_CHECKING
 
 from ..errors import BadImageError
-from ..extract import Extraction, Extractor, Prepared
 from ..local.codebook import Codebook
 from ..local.workers import Described, LocalWorkers
 from .fspath import fs_text
 from .scan import WalkProblem, quick_hash, walk
 from .store import FileRow, FileState, ModelRow, Store
+
+if TYPE_CHECKING:  # torch: loaded with the model, only when there is work
+    from ..extract import Extraction, Extractor
 
 ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]
@@ -36,12 +37,20 @@ COMMIT_EVERY = 16
 COMMIT_SECONDS = 2.0
 
 
-@dataclass
 class LocalSetup:
-    """The codebook local codes are made with and the processes that make them."""
+    """The codebook local codes are made with and the processes that make them (started by
+    ``start`` on first use: a run with nothing to describe starts none)."""
 
-    codebook: Codebook
-    workers: LocalWorkers
+    def __init__(self, codebook: Codebook, start: Callable[[], LocalWorkers]) -> None:
+        self.codebook = codebook
+        self._start = start
+        self._workers: LocalWorkers | None = None
+
+    @property
+    def workers(self) -> LocalWorkers:
+        if self._workers is None:
+            self._workers = self._start()
+        return self._workers
 
 
 @dataclass
@@ -74,7 +83,7 @@ class Indexer:
     def __init__(
         self,
         store: Store,
-        extractor: Extractor,
+        extractor: Extractor | Callable[[], Extractor],
         model: ModelRow,
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
@@ -84,11 +93,18 @@ class Indexer:
         self.exclude = exclude
         self.local = local
         self.store = store
-        self.extractor = extractor
+        self._extractor = extractor
         self.model = model
         self.progress = progress or (lambda done, total, msg: None)
         self.should_stop = should_stop or (lambda: False)
         self.unchanged: set[int] = set()  # ids the scan found unchanged (counted as skipped)
+
+    @property
+    def extractor(self) -> Extractor:
+        """The network (``extractor`` may be a function that loads it: called on first use)."""
+        if callable(self._extractor) and not hasattr(self._extractor, "run"):
+            self._extractor = self._extractor()
+        return self._extractor
 
     # ----------------------------------------------------------------- scan
 
@@ -237,54 +253,78 @@ class Indexer:
 
     def _described(self, pending: list[FileRow], need_vec: set[int], need_loc: set[int]):
         """Yield ``(row, Extraction | BadImageError | None, Described | None)`` in order:
-        decoding (and SIFT) run ahead on the worker processes, the network on this thread."""
-        ex = self.extractor
+        decoding (and SIFT) run ahead on the worker processes, the network on this thread in
+        batches of ``extractor.batch_size``; the model loads only if a vector is missing."""
         if self.local is None:
             paths = [os.fsdecode(r.path) for r in pending]
-            for i, out in ex.extract(paths, should_stop=self.should_stop):
+            for i, out in self.extractor.extract(paths, should_stop=self.should_stop):
                 yield pending[i], out, None
             return
+        ex = self.extractor if need_vec else None
+        batch = ex.batch_size if ex is not None else 1
         workers = self.local.workers
-        ahead = 2 * workers.workers + ex.batch_size
+        ahead = 2 * workers.workers + batch
 
         def submit(r: FileRow):
             return workers.submit(
                 os.fsdecode(r.path),
-                image_size=ex.image_size if r.id in need_vec else None,
+                image_size=ex.image_size if ex is not None and r.id in need_vec else None,
                 local=r.id in need_loc,
             )
 
         futures = [submit(r) for r in pending[:ahead]]
+        window: list[tuple[FileRow, Described | BadImageError]] = []
         for i, row in enumerate(pending):
             if self.should_stop():
                 for f in futures:
                     f.cancel()
-                return
+                break
             d = futures.pop(0).result()
             if i + ahead < len(pending):
                 futures.append(submit(pending[i + ahead]))
+            window.append((row, d))
+            if len(window) >= batch:
+                yield from self._run_network(ex, window)
+                window = []
+        yield from self._run_network(ex, window)
+
+    @staticmethod
+    def _run_network(ex: Extractor | None, window: list[tuple[FileRow, Described | BadImageError]]):
+        """The network on the photos of ``window`` that need a vector, as one call (equal or
+        bucketed shapes share a batch); yields the window in order."""
+        wanted = [
+            j
+            for j, (_, d) in enumerate(window)
+            if isinstance(d, Described) and d.pixels is not None
+        ]
+        outs: dict[int, Extraction] = {}
+        if wanted and ex is not None:
+            import torch
+
+            from ..extract import Prepared
+
+            preps = []
+            for j in wanted:
+                row, d = window[j]
+                pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
+                preps.append(Prepared(pixels, d.original_size, None, os.fsdecode(row.path)))
+            outs = dict(zip(wanted, ex.run(preps), strict=True))
+        for j, (row, d) in enumerate(window):
             if isinstance(d, BadImageError):
                 yield row, d, None
-                continue
-            out = None
-            if d.pixels is not None:
-                pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
-                prep = Prepared(pixels, d.original_size, None, os.fsdecode(row.path))
-                out = ex.run([prep])[0]
-            yield row, out, d
+            else:
+                yield row, outs.get(j), d
 
     def _commit(self, batch, summary: IndexSummary) -> None:
-        done = [
-            (row.id, out.descriptor, out.original_size)
-            for row, out, _ in batch
-            if isinstance(out, Extraction)
-        ]
+        # each ``out``: an Extraction, a BadImageError, or None (only local codes were made)
+        extracted = [(row, out, d) for row, out, d in batch if _is_extraction(out)]
+        done = [(row.id, out.descriptor, out.original_size) for row, out, _ in extracted]
         failed = [(row.id, str(out)) for row, out, _ in batch if isinstance(out, BadImageError)]
         # what decoding noticed on a photo it indexed (damaged EXIF...), kept as its note
         notes = {
             row.id: "indexed; " + "; ".join(d.notes if d is not None else out.notes)
-            for row, out, d in batch
-            if isinstance(out, Extraction) and (d.notes if d is not None else out.notes)
+            for row, out, d in extracted
+            if (d.notes if d is not None else out.notes)
         }
         self.store.record_extractions(self.model.id, done, failed, notes)
         if self.local is not None:
@@ -296,3 +336,7 @@ class Indexer:
             self.store.record_local(self.local.codebook.fingerprint, codes)
         summary.indexed += sum(1 for _, out, d in batch if not isinstance(out, BadImageError))
         summary.failed += len(failed)
+
+
+def _is_extraction(out) -> bool:
+    return out is not None and not isinstance(out, BadImageError)

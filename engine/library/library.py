@@ -10,38 +10,37 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..atomic import remove_leftover_temporaries
-from ..checkpoint import model_fingerprint, resolve_model
-from ..errors import ConfigError
-from ..extract import Box, Extractor
 from ..imageio import PhotoSource
 from ..local.codebook import Codebook, CodebookError, default_codebook
 from ..local.features import MAX_FEATURES
 from ..local.verify import Verification
-from ..local.workers import LocalWorkers
 from ..paths import default_library_dir
 from ..retrieval import GLOBAL_WEIGHT, VERIFY_TOP, learned_from_photos
-from .codebook_learning import learn_library_codebook
 from .duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
-from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
+from .indexer import IndexSummary, ProgressFn, StopFn
 from .localindex import LocalIndex
-from .locate import Location, evidence, locate_in
 from .lock import ensure_not_busy
+from .model_stamps import ModelStamps
 from .results import SearchResult
-from .search import Query, describe_query, query_name, rank, timer
 from .status import library_status
-from .store import FileRow, ModelRow, Store, fs_bytes, fs_text
+from .store import FileRow, ModelRow, Store, fs_text
 from .vectors import APPROX_THRESHOLD, VectorIndex
 
+if TYPE_CHECKING:  # these load torch: imported where a model is needed, not before
+    from ..extract import Extractor
+    from .locate import Location
+    from .search import Query
+
 __all__ = ["Library", "ensure_not_busy"]
+
+Box = tuple[float, float, float, float]
 
 
 class Library:
@@ -103,20 +102,43 @@ class Library:
         models = self.store.models()
         return models[0].spec if models else "default"
 
-    def model(self, spec: str | None = None) -> tuple[Extractor, ModelRow]:
-        """The extractor and store row of a model (cached per spec)."""
+    def _spec(self, spec: str | None) -> str:
         spec = spec or self.current_model_spec()
         if os.path.isdir(os.path.expanduser(spec)):
             spec = os.path.abspath(os.path.expanduser(spec))
+        return spec
+
+    def model(self, spec: str | None = None) -> tuple[Extractor, ModelRow]:
+        """The extractor and store row of a model (cached per spec)."""
+        from ..checkpoint import model_fingerprint, resolve_model
+        from ..extract import Extractor
+
+        spec = self._spec(spec)
         with self._lock:
             if spec not in self._models:
                 net = resolve_model(spec)
                 ex = Extractor(net, device=self.device)
+                fingerprint = model_fingerprint(net)
                 row = self.store.ensure_model(
-                    model_fingerprint(net), spec, net.config.to_dict(), int(net.num_features)
+                    fingerprint, spec, net.config.to_dict(), int(net.num_features)
                 )
+                if not self.read_only:
+                    ModelStamps(self.index_dir).record(spec, fingerprint)
                 self._models[spec] = (ex, row)
             return self._models[spec]
+
+    def model_row(self, spec: str | None = None) -> ModelRow:
+        """The store row of a model, without loading it when its checkpoint files are those
+        of an earlier load (see ``model_stamps``); else as ``model(spec)[1]``."""
+        spec = self._spec(spec)
+        with self._lock:
+            if spec in self._models:
+                return self._models[spec][1]
+            fingerprint = ModelStamps(self.index_dir).fingerprint(spec)
+            row = self.store.model(fingerprint) if fingerprint else None
+            if row is None:
+                return self.model(spec)[1]
+            return self.store.ensure_model(row.fingerprint, spec, row.config, row.dim)
 
     def vector_index(self, row: ModelRow) -> VectorIndex:
         """The FAISS index of ``row``'s vectors, rebuilt if the store has moved on."""
@@ -179,44 +201,9 @@ class Library:
         Photos under ``exclude`` folders are left out (and leave the library if they were in).
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
         """
-        t0 = time.perf_counter()
-        for p in paths:
-            if not os.path.isdir(p):
-                what = "does not exist" if not os.path.exists(p) else "is not a folder"
-                raise ConfigError(f"{p}: {what}")
-        with self.store.writer_lock():
-            remove_leftover_temporaries(self.index_dir)  # a killed save's, if any
-            ex, row = self.model(model)
-            summary = IndexSummary()
-            folders = []
-            for p in paths:
-                fid, fp, notes = self.store.add_folder(p)
-                summary.problems.extend(notes)
-                if (fid, fp) not in folders:
-                    folders.append((fid, fp))
-            # a folder absorbed by a parent added in the same call is gone: use the survivors
-            alive = {fid for fid, _ in self.store.folders()}
-            folders = [(fid, fp) for fid, fp in folders if fid in alive]
-            skip = tuple(fs_bytes(x) for x in exclude or ())
-            book = self.codebook()
-            with contextlib.ExitStack() as stack:
-                setup = None
-                if local:
-                    workers = LocalWorkers(book, max_features=self.max_features)
-                    setup = LocalSetup(book, stack.enter_context(workers))
-                indexer = Indexer(self.store, ex, row, progress, should_stop, skip, setup)
-                indexer.scan(folders, summary)
-                if not summary.cancelled:
-                    indexer.extract_pending([fid for fid, _ in folders], summary)
-            if local and not summary.cancelled:  # every photo has this codebook's codes
-                self.store.drop_other_codebooks(book.fingerprint)
-                for f in self.index_dir.glob("local-*"):
-                    if book.fingerprint not in f.name:
-                        f.unlink(missing_ok=True)
-            self.vector_index(row)  # refresh and save the FAISS cache
-            self.local_index(book)  # and the inverted file
-        summary.seconds = time.perf_counter() - t0
-        return summary
+        from .indexing import index_folders
+
+        return index_folders(self, paths, model, progress, should_stop, exclude, local)
 
     def learn_codebook(
         self,
@@ -227,6 +214,8 @@ class Library:
     ) -> IndexSummary:
         """Learn a codebook from this library and re-encode every photo with it (see
         ``codebook_learning.learn_library_codebook``)."""
+        from .codebook_learning import learn_library_codebook
+
         summary = learn_library_codebook(self, words, max_photos, progress, should_stop)
         with self._lock:
             self._codebook = None
@@ -267,6 +256,8 @@ class Library:
         checked geometrically, verified matches first), ``local`` or ``global`` (the network
         alone; ``rerank=K`` verifies its top K).
         """
+        from .search import query_name, rank, timer
+
         clock = timer()
         next(clock)
         ex, row = self.model(model)
@@ -316,6 +307,8 @@ class Library:
         with self._lock:
             if key is not None and self._last_query is not None and self._last_query[0] == key:
                 return self._last_query[1]
+        from .search import describe_query
+
         ex, _ = self.model(model)
         q = describe_query(query, box, ex, self.codebook(), self.max_features)
         with self._lock:
@@ -327,6 +320,8 @@ class Library:
     ) -> Verification:
         """The geometric check of ``query`` against one library photo: inliers, transform,
         and the inlier correspondences (``q_xy``, ``p_xy``) to draw."""
+        from .locate import evidence
+
         row = self.store.files_by_ids([file_id]).get(file_id)
         if row is None:
             return Verification.none()
@@ -345,6 +340,8 @@ class Library:
         """Outline the query's region (or the object under ``point``) in each photo: by the
         verified geometry, else by the network's patch features when confident, else "not
         found in this photo"."""
+        from .locate import locate_in
+
         q = self.query(query, box, model)
         loc = None
         if seed_fallback:
