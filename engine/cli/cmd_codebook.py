@@ -31,6 +31,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     learn.add_argument("--iterations", type=int, default=20, help="k-means iterations")
     learn.add_argument("--seed", type=int, default=0)
+    learn.add_argument(
+        "--kmeans-device",
+        choices=("auto", "cpu", "gpu"),
+        default="auto",
+        help="where k-means runs (default auto: the GPU when faiss-gpu sees one)",
+    )
     add_json(learn)
     info = verbs.add_parser("info", help="what a codebook file holds")
     info.add_argument("file", nargs="?", default=None, help="default: the shipped codebook")
@@ -48,6 +54,27 @@ def _photos(folders: list[str]) -> list[Path]:
     return sorted(out)
 
 
+def _choose_kmeans_device(choice: str) -> None:
+    """``cpu`` switches FAISS's GPU off for this process (the ``VISUAL_SEARCH_FAISS_GPU``
+    switch, which the k-means deep inside ``learn_codebook`` honours); ``gpu`` insists on one."""
+    from .. import faiss_device
+    from ..errors import VisualSearchError
+
+    if choice == "cpu":
+        os.environ[faiss_device.ENV] = "0"
+    elif choice == "gpu" and faiss_device.gpu_count() == 0:
+        raise VisualSearchError(
+            "--kmeans-device gpu: FAISS sees no GPU here"
+            + (f" ({faiss_device.ENV}=0)" if faiss_device.gpu_disabled_by_env() else "")
+        )
+
+
+def _kmeans_device() -> str:
+    from ..faiss_device import describe
+
+    return "gpu" if describe()["gpu_used"] else "cpu"
+
+
 def run(args: argparse.Namespace) -> int:
     from ..errors import VisualSearchError
     from ..local.codebook import Codebook, default_codebook_path
@@ -58,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         out = {"fingerprint": book.fingerprint, "words": book.size, **book.meta}
         emit(args, out, "\n".join(f"{k}: {v}" for k, v in out.items()))
         return 0
+    _choose_kmeans_device(args.kmeans_device)
     if not args.folders:
         bar = TerminalProgress(not args.json)
         with open_library(args, "write") as lib:
@@ -66,13 +94,18 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 bar.close()
             book = lib.codebook()
-        out = {"fingerprint": book.fingerprint, "words": book.size, **summary.to_dict()}
+        out = {
+            "fingerprint": book.fingerprint,
+            "words": book.size,
+            "kmeans_device": _kmeans_device(),
+            **summary.to_dict(),
+        }
         state = "cancelled" if summary.cancelled else "in use"
         emit(
             args,
             out,
             f"codebook {book.fingerprint} ({book.size} words) {state}; "
-            f"{summary.indexed} photos re-encoded",
+            f"{summary.indexed} photos re-encoded; k-means on the {out['kmeans_device']}",
         )
         return 0
     if not args.out:
@@ -93,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
         "fingerprint": book.fingerprint,
         "words": book.size,
         "photos": len(photos),
+        "kmeans_device": _kmeans_device(),
     }
-    emit(args, out, f"{args.out}: {book.size} words from {len(photos)} photos ({book.fingerprint})")
+    emit(
+        args,
+        out,
+        f"{args.out}: {book.size} words from {len(photos)} photos ({book.fingerprint}); "
+        f"k-means on the {out['kmeans_device']}",
+    )
     return 0

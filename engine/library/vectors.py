@@ -3,6 +3,10 @@
 Exact inner-product search (``IndexFlatIP``) by default; above ``APPROX_THRESHOLD`` vectors an
 HNSW graph (``IndexHNSWFlat``, M=32, efSearch=128) is chosen automatically. Ids are file ids.
 
+A flat index of ``GPU_EXACT_MIN`` vectors or more, opened where faiss-gpu sees a GPU, is
+searched through a GPU copy of its bare flat index made once per open (``exact_copy``); the CPU
+index stays the one saved and changed. Searches restricted to some ids stay on the CPU.
+
 The index is saved atomically (temp file, fsync, rename) next to a JSON sidecar recording the
 model generation it reflects, its size and a BLAKE2b of the whole file. On load, a missing or
 damaged index (any byte changed, truncated, garbage) is rebuilt from SQLite, a stale one
@@ -20,6 +24,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from .. import faiss_device
 from ..atomic import file_digest, write_atomically, write_json_atomically
 from .store import ModelRow, Store
 
@@ -28,13 +33,13 @@ HNSW_M = 32
 HNSW_EF_SEARCH = 128
 HNSW_EF_CONSTRUCTION = 80
 KINDS = ("auto", "flat", "hnsw")
+#: a flat index this large is searched on the GPU when there is one (below, the transfer and
+#: the kernel launches cost more than the CPU scan)
+GPU_EXACT_MIN = 100_000
 
 
 def gpu_available() -> bool:
-    try:
-        return faiss.get_num_gpus() > 0
-    except AttributeError:  # faiss-cpu
-        return False
+    return faiss_device.gpu_count() > 0
 
 
 @dataclass
@@ -56,9 +61,15 @@ class VectorIndex:
         self.kind = kind
         self.dim = dim
         self.generation = generation
-        self.on_gpu = False
         self.rebuilt = False
         self.reason: str | None = None
+        #: ``(flat, ids)``: the bare flat index (a GPU copy, or the CPU one itself) and the file
+        #: id of each of its rows, ``(ntotal,) int64``; None until ``exact_copy``
+        self._exact: tuple[faiss.Index, np.ndarray] | None = None
+
+    @property
+    def on_gpu(self) -> bool:
+        return self._exact is not None and faiss_device.on_gpu(self._exact[0])
 
     @property
     def ntotal(self) -> int:
@@ -86,6 +97,7 @@ class VectorIndex:
 
     def add(self, ids: np.ndarray, xb: np.ndarray) -> None:
         """``ids (n,) int64``, ``xb (n, d) float32``."""
+        self._exact = None  # its id array (and a GPU copy's rows) no longer match
         self.index.add_with_ids(
             np.ascontiguousarray(xb, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64)
         )
@@ -116,8 +128,7 @@ class VectorIndex:
         meta: dict = {}
 
         def write(tmp: str) -> None:
-            index = faiss.index_gpu_to_cpu(self.index) if self.on_gpu else self.index
-            faiss.write_index(index, tmp)
+            faiss.write_index(self.index, tmp)
             meta.update(
                 generation=self.generation,
                 kind=self.kind,
@@ -157,11 +168,13 @@ class VectorIndex:
         kind: str = "auto",
         threshold: int = APPROX_THRESHOLD,
         save: bool = True,
-        use_gpu: bool | None = None,
+        use_gpu: faiss_device.UseGpu | None = None,
+        gpu_min: int = GPU_EXACT_MIN,
     ) -> VectorIndex:
         """Load the saved index if it reflects the store's current generation, else rebuild
-        (and save, when ``save``) it. ``use_gpu=None`` moves a flat index to the GPU when
-        faiss-gpu sees one."""
+        (and save, when ``save``) it. A flat index of ``gpu_min`` vectors or more is then
+        searched through a GPU copy when ``use_gpu`` picks the GPU (``None``/"auto": when
+        faiss-gpu sees one)."""
         loaded, reason = cls.load(directory, model.fingerprint)
         generation = store.generation(model.id)
         want = cls.choose_kind(kind, store.count_vectors(model.id), threshold)
@@ -186,8 +199,8 @@ class VectorIndex:
             if save:
                 with contextlib.suppress(OSError):
                     vi.save(directory, model.fingerprint)
-        if (use_gpu or (use_gpu is None and gpu_available())) and vi.kind == "flat":
-            vi.to_gpu()
+        if vi.kind == "flat" and vi.ntotal >= gpu_min:
+            vi.exact_copy("auto" if use_gpu is None else use_gpu)
         return vi
 
     def ids(self) -> np.ndarray:
@@ -207,18 +220,27 @@ class VectorIndex:
         if len(remove):
             if self.kind != "flat":
                 return False
+            self._exact = None
             self.index.remove_ids(faiss.IDSelectorBatch(remove.astype(np.int64)))
         for ids, xb in fresh:
             self.add(ids, xb)
         self.generation = generation
         return True
 
+    def exact_copy(self, use_gpu: faiss_device.UseGpu = "auto") -> None:
+        """Search a flat index through its bare ``IndexFlatIP`` and an array of the file ids,
+        on GPU 0 when ``use_gpu`` picks it (a copy), else the CPU index's own flat (no copy):
+        the same search as the ``IndexIDMap2``, whose labels are rows of that array. Adding or
+        removing vectors drops it; the next open makes it again."""
+        if self.kind != "flat":
+            raise ValueError("only a flat index has an exact copy")
+        flat = faiss.downcast_index(self.index.index)
+        self._exact = (faiss_device.to_device(flat, use_gpu), self.ids())
+
     def to_gpu(self) -> None:
-        if gpu_available() and not self.on_gpu:
-            res = faiss.StandardGpuResources()
-            self.index = faiss.index_cpu_to_gpu(res, 0, self.index)
-            self._gpu_res = res
-            self.on_gpu = True
+        """Search through a GPU copy, when faiss sees a GPU (``exact_copy``)."""
+        if self.kind == "flat" and not self.on_gpu:
+            self.exact_copy(True)
 
     # ----------------------------------------------------------------- search
 
@@ -231,6 +253,13 @@ class VectorIndex:
         """
         xq = np.ascontiguousarray(np.atleast_2d(xq), dtype=np.float32)
         k = max(1, min(int(k), max(self.ntotal, 1)))
+        exact = self._exact
+        if ids is None and exact is not None:
+            flat, rows = exact
+            if not faiss_device.on_gpu(flat) or k <= faiss_device.GPU_MAX_K:
+                with faiss_device.lock_for(flat):
+                    D, I = flat.search(xq, k)
+                return D, np.where(I >= 0, rows[np.maximum(I, 0)], -1)
         if ids is None:
             return self.index.search(xq, k)
         sel = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
