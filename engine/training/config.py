@@ -19,7 +19,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..models import get_entry, list_models
 from .batches import Augment
-from .generated import GeneratedSpec
+from .generated import VIEWS_ON, GeneratedSpec
 
 
 @dataclass
@@ -38,6 +38,10 @@ class GeneratedConfig:
     views: int = 4  # photos of each identity per batch (a batch holds batch_size / views)
     curriculum: float = 0.5  # fraction of training over which views go from easy to hard
     temperature: float = 0.1  # of the contrastive loss
+    #: where views are made: auto (the device on CUDA, else cpu), cpu (PIL in the loader) or
+    #: device (batched on the training device; see engine.training.gpu_views). Not named
+    #: ``augment``: a flat ``from_dict`` would hand that to ``LabelledConfig.augment``.
+    views_on: str = "auto"
 
     def spec(self, batch_size: int, image_size: int) -> GeneratedSpec:
         return GeneratedSpec(
@@ -45,6 +49,7 @@ class GeneratedConfig:
             views=self.views,
             image_size=image_size,
             ramp=self.curriculum,
+            views_on=self.views_on,
         )
 
 
@@ -122,6 +127,8 @@ class TrainConfig:
             )
         if g.steps_per_epoch < 1 or g.temperature <= 0:
             raise ConfigError("need steps per epoch ≥ 1 and a positive temperature")
+        if g.views_on not in VIEWS_ON:
+            raise ConfigError(f"views must be made on {' or '.join(VIEWS_ON)}")
 
     def resolved(self) -> TrainConfig:
         """A copy with the architecture's defaults filled in (margin, auxiliary weight)."""

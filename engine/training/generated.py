@@ -21,6 +21,13 @@ query to a box.
 
 Batches are a pure function of ``(seed, step)``: a resumed run renders exactly the batches an
 uninterrupted one would, and ``torchrun`` ranks render disjoint ones.
+
+Where the views are made (``GeneratedSpec.views_on``): ``cpu`` renders each with PIL
+(:func:`render_views`) in the loader; ``device`` has the loader render only each identity's
+object and a few backgrounds, and :mod:`~engine.training.gpu_views` makes the views from them
+on the training device in one batched pass (a GPU keeps up with its training step that way);
+``auto`` is ``device`` on CUDA and ``cpu`` elsewhere. Both draw the same identities for a
+step, with the same curriculum.
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ import torch
 from PIL import Image
 
 from ..generator import EVAL_IDENTITY_OFFSET, render_scene
+from .gpu_assets import make_assets
+from .gpu_views import ViewAssets, make_views
 
 #: rendering happens at twice the training size, then one antialiased downscale
 _SUPERSAMPLE = 2
@@ -44,6 +53,19 @@ class GeneratedSpec:
     image_size: int = 160  # long side of the training photos (aspect 4:3)
     ramp: float = 0.5  # fraction of training over which difficulty goes from 0 to 1
     max_difficulty: float = 1.0
+    views_on: str = "auto"  # auto | cpu (PIL, per view) | device (batched, gpu_views)
+
+
+VIEWS_ON = ("auto", "cpu", "device")
+
+
+def resolve_views_on(views_on: str, device: torch.device | str | None) -> str:
+    """``cpu`` or ``device``: where the views of a run on ``device`` are made."""
+    if views_on not in VIEWS_ON:
+        raise ValueError(f"views_on must be one of {', '.join(VIEWS_ON)}, not {views_on!r}")
+    if views_on != "auto":
+        return views_on
+    return "device" if device is not None and torch.device(device).type == "cuda" else "cpu"
 
 
 def difficulty_at(step: int, total: int, ramp: float, max_difficulty: float = 1.0) -> float:
@@ -103,11 +125,20 @@ class GeneratedBatches:
     """``batches[step]`` → ``(x (P·K, 3, H, W), y (P·K,), 0)``; labels 0..P-1 within a batch.
 
     Used like ``ImageBatches``: the trainer asks for a list of global step numbers and a
-    loader (possibly with worker processes) calls ``__getitem__`` on each.
+    loader (possibly with worker processes) calls ``__getitem__`` on each, then
+    :meth:`to_device` on what it returns. With views made on the device (``device``, or
+    ``auto`` on CUDA), ``x`` is a :class:`~engine.training.gpu_views.ViewAssets` until then.
     """
 
     def __init__(
-        self, spec: GeneratedSpec, mean, std, seed: int, total_steps: int, rank: int = 0
+        self,
+        spec: GeneratedSpec,
+        mean,
+        std,
+        seed: int,
+        total_steps: int,
+        rank: int = 0,
+        device: torch.device | str | None = None,
     ) -> None:
         if spec.views < 2 or spec.identities < 2:
             raise ValueError("generated batches need at least 2 identities and 2 views each")
@@ -117,6 +148,7 @@ class GeneratedBatches:
         self.seed = seed
         self.total = total_steps
         self.rank = rank
+        self.views_on = resolve_views_on(spec.views_on, device)
 
     def size(self) -> tuple[int, int]:
         w = max(32, round(self.spec.image_size / 16) * 16)
@@ -129,6 +161,12 @@ class GeneratedBatches:
         d = difficulty_at(step, self.total, spec.ramp, spec.max_difficulty)
         # training identities never reach the evaluation range of the generator
         ids = rng.choice(EVAL_IDENTITY_OFFSET, size=spec.identities, replace=False)
+        if self.views_on == "device":
+            gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
+            assets = make_assets(
+                [int(i) for i in ids], spec.views, d, self.size(), gen, self.seed, step
+            )
+            return assets, torch.arange(spec.identities).repeat_interleave(spec.views), 0
         imgs, labels = [], []
         for label, ident in enumerate(ids):
             for img in render_views(int(ident), spec.views, d, rng, self.size()):
@@ -136,6 +174,20 @@ class GeneratedBatches:
                 labels.append(label)
         x = torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).float().div_(255.0)
         return (x - self.mean) / self.std, torch.tensor(labels), 0
+
+    def to_device(
+        self, x: torch.Tensor | ViewAssets, y: torch.Tensor, device: torch.device
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch from ``__getitem__`` → normalised ``(x (B, 3, H, W), y (B,))`` on ``device``
+        (with views made on the device, this is where they are made)."""
+        y = y.to(device, non_blocking=True)
+        if not isinstance(x, ViewAssets):
+            return x.to(device, non_blocking=True), y
+        # every copy to the device before the views' work is queued (on CUDA a copy from
+        # pageable memory waits for the queue)
+        mean, std = self.mean.to(device), self.std.to(device)
+        views = make_views(x.to(device, non_blocking=True))
+        return (views - mean) / std, y
 
 
 class GeneratedReport:

@@ -81,12 +81,18 @@ def _dist_info() -> tuple[int, int, int]:
     return rank, world, local
 
 
+def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device):
+    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
 @dataclass
 class _Feed:
     ds: ImageBatches | GeneratedBatches  # ds[batch] → (x, y, unreadable)
     batches: Callable[[int], list]  # epoch → this process's batches, in order
     val_accuracy: Callable[[TrainModule], float]
     images: int
+    #: (x, y, device) → (x, y) on the device (generated batches may make their views there)
+    to_device: Callable = _to_device
 
 
 class Trainer:
@@ -246,7 +252,7 @@ class Trainer:
                     g["lr"] = lr
                 if x is None or len(x) < 2:
                     continue
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                x, y = feed.to_device(x, y, device)
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                     loss, acc = net(x, y)
                 opt.zero_grad(set_to_none=True)
@@ -321,13 +327,14 @@ class Trainer:
             n = cfg.generated.steps_per_epoch
             total = n * cfg.epochs
             ds = GeneratedBatches(
-                cfg.generated_spec(), mcfg.mean, mcfg.std, cfg.seed, total, self.rank
+                cfg.generated_spec(), mcfg.mean, mcfg.std, cfg.seed, total, self.rank, device=device
             )
             return _Feed(
                 ds,
                 lambda epoch: list(range(epoch * n, (epoch + 1) * n)),
                 lambda tm: self._generated_val_accuracy(tm, mcfg, device),
                 images=n * cfg.batch_size,
+                to_device=ds.to_device,
             )
         lab = cfg.labelled
         train_items, val_items = self.data.split(lab.val_fraction, cfg.seed)
@@ -344,7 +351,8 @@ class Trainer:
     @torch.no_grad()
     def _generated_val_accuracy(self, tm: TrainModule, mcfg, device) -> float:
         """Nearest-neighbour accuracy on fixed batches of unseen objects at full difficulty."""
-        spec = dataclasses.replace(self.cfg.generated_spec(), ramp=0.0)
+        # rendered by PIL wherever training views are made: the same yardstick for both
+        spec = dataclasses.replace(self.cfg.generated_spec(), ramp=0.0, views_on="cpu")
         ds = GeneratedBatches(spec, mcfg.mean, mcfg.std, self.cfg.seed + 7919, 1)
         was = tm.training
         tm.eval()
