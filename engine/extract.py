@@ -12,6 +12,7 @@ The work is split in two so callers can overlap decoding with inference:
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .cores import available_cores
 from .errors import BadImageError, ConfigError
 from .imageio import PhotoSource, describe_source, load_photo
 from .models.base import RetrievalModel
@@ -33,6 +35,23 @@ Box = tuple[float, float, float, float]
 
 #: scaled inputs are never made smaller than this on their short side
 MIN_SCALED_SIDE = 16
+#: with bucketing, inputs whose sides round to the same multiple of this share a batch
+BUCKET_STEP = 32
+#: ... unless that would stretch a side by more than this share (small photos keep theirs)
+MAX_STRETCH = 0.04
+
+
+def bucket_shape(height: int, width: int, step: int = BUCKET_STEP) -> tuple[int, int]:
+    """The ``(H, W)`` a ``height × width`` input is resized to when photos are bucketed:
+    each side rounded to the nearest multiple of ``step`` (the backbone's stride), so photos
+    of nearly the same aspect fill one batch; a side that would change by more than
+    ``MAX_STRETCH`` of its length keeps its length."""
+
+    def side(n: int) -> int:
+        r = max(step, round(n / step) * step)
+        return r if abs(r - n) <= MAX_STRETCH * n else n
+
+    return side(int(height)), side(int(width))
 
 
 @dataclass
@@ -71,8 +90,12 @@ class Extractor:
 
     ``precision``: ``auto`` picks bf16 autocast on CPUs with native bf16 and on CUDA, fp32
     otherwise. ``batch_size`` defaults to 1 on CPU (larger batches were slower on small CPUs at
-    ≥ 512 px) and 16 on CUDA. ``compile=True`` wraps the model in ``torch.compile`` (it
-    recompiles for every new input shape, so it pays off on long runs over same-sized photos).
+    ≥ 512 px) and 32 on CUDA. ``bucket``: resize each input to ``bucket_shape`` so photos of
+    mixed aspect share batches (default: when ``batch_size`` > 1; a photo of a folder of mixed
+    aspects otherwise runs alone). ``device_decode``: ``extract`` decodes JPEGs on the device
+    (nvJPEG, see ``device_decode.py``; default: on CUDA when it works there).
+    ``compile=True`` wraps the model in ``torch.compile`` (it recompiles for every new input
+    shape, so it pays off on long runs over same-sized photos).
     """
 
     def __init__(
@@ -85,6 +108,8 @@ class Extractor:
         batch_size: int | None = None,
         compile: bool = False,
         channels_last: bool = True,
+        bucket: bool | None = None,
+        device_decode: bool | None = None,
     ) -> None:
         self.device = resolve_device(device)
         self.precision: Precision = resolve_precision(precision, self.device)
@@ -94,7 +119,13 @@ class Extractor:
         self.scales = tuple(float(s) for s in (scales or cfg.scales or (1.0,)))
         if not self.scales or any(s <= 0 for s in self.scales):
             raise ConfigError(f"scales must be positive, got {self.scales}")
-        self.batch_size = int(batch_size or (16 if self.device.type == "cuda" else 1))
+        self.batch_size = int(batch_size or (32 if self.device.type == "cuda" else 1))
+        self.bucket = self.batch_size > 1 if bucket is None else bool(bucket)
+        if device_decode is None:
+            from .device_decode import device_decoding_works
+
+            device_decode = self.device.type == "cuda" and device_decoding_works(self.device)
+        self.device_decode = bool(device_decode)
         self.channels_last = channels_last
         model = model.eval().to(self.device)
         if channels_last:
@@ -121,10 +152,25 @@ class Extractor:
 
     # ------------------------------------------------------------------ inference
 
-    def _normalise(self, pixels: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` uint8 → normalised float32 on the device."""
-        x = pixels.to(self.device, non_blocking=True).float().div_(255.0)
-        return (x - self.mean) / self.std
+    def _normalise(self, pixels: list[torch.Tensor], shape: tuple[int, int]) -> torch.Tensor:
+        """``(3, h, w)`` uint8 photos → one ``(B, 3, H, W)`` normalised float32 batch on the
+        device, each resized to ``shape`` there if it is not of that shape already."""
+        if all(tuple(p.shape[-2:]) == shape for p in pixels):
+            batch = torch.stack(pixels)
+            if self.device.type == "cuda" and batch.device.type == "cpu":
+                batch = batch.pin_memory()
+            x = batch.to(self.device, non_blocking=True).float()
+        else:
+            parts = []
+            for p in pixels:
+                xi = p.to(self.device, non_blocking=True)[None].float()
+                if tuple(xi.shape[-2:]) != shape:
+                    xi = F.interpolate(
+                        xi, size=shape, mode="bilinear", align_corners=False, antialias=True
+                    )
+                parts.append(xi)
+            x = torch.cat(parts)
+        return (x.div_(255.0) - self.mean) / self.std
 
     def _scaled(self, x: torch.Tensor, s: float) -> torch.Tensor:
         if s == 1.0:
@@ -135,8 +181,8 @@ class Extractor:
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=k < 1)
 
     @torch.inference_mode()
-    def _run_batch(self, pixels: torch.Tensor, with_features: bool):
-        x = self._normalise(pixels)
+    def _run_batch(self, pixels: list[torch.Tensor], shape: tuple[int, int], with_features: bool):
+        x = self._normalise(pixels, shape)
         desc = None
         attention = features = None
         ref = min(range(len(self.scales)), key=lambda i: abs(self.scales[i] - 1.0))
@@ -155,16 +201,19 @@ class Extractor:
         return l2n(desc), attention, features
 
     def run(self, prepared: Sequence[Prepared], with_features: bool = False) -> list[Extraction]:
-        """Extract every prepared photo; equal-shaped photos share a batch."""
+        """Extract every prepared photo; photos of equal shape (or of one bucket, see
+        ``bucket_shape``) share a batch."""
         results: list[Extraction | None] = [None] * len(prepared)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, p in enumerate(prepared):
-            groups.setdefault(tuple(p.pixels.shape[-2:]), []).append(i)
-        for idx in groups.values():
+            h, w = p.pixels.shape[-2:]
+            key = bucket_shape(h, w) if self.bucket else (int(h), int(w))
+            groups.setdefault(key, []).append(i)
+        for shape, idx in groups.items():
             for start in range(0, len(idx), self.batch_size):
                 chunk = idx[start : start + self.batch_size]
-                batch = torch.stack([prepared[i].pixels for i in chunk])
-                desc, att, feat = self._run_batch(batch, with_features)
+                pixels = [prepared[i].pixels for i in chunk]
+                desc, att, feat = self._run_batch(pixels, shape, with_features)
                 desc, att = desc.cpu().numpy(), att.cpu().numpy()
                 feat = feat.cpu().numpy() if feat is not None else None
                 for j, i in enumerate(chunk):
@@ -173,7 +222,7 @@ class Extractor:
                         descriptor=np.ascontiguousarray(desc[j], dtype=np.float32),
                         attention=np.ascontiguousarray(att[j], dtype=np.float32),
                         features=None if feat is None else np.ascontiguousarray(feat[j]),
-                        input_size=(int(p.pixels.shape[2]), int(p.pixels.shape[1])),
+                        input_size=(shape[1], shape[0]),
                         original_size=p.original_size,
                         box=p.box,
                         source=p.source,
@@ -192,14 +241,15 @@ class Extractor:
         sources: Iterable[PhotoSource],
         boxes: Sequence[Box | None] | None = None,
         with_features: bool = False,
-        workers: int = 2,
+        workers: int | None = None,
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
     ) -> Iterator[tuple[int, Extraction | BadImageError]]:
         """Yield ``(index, Extraction or BadImageError)`` for each source, in order.
 
-        Photos are decoded on ``workers`` threads ahead of inference; a bad photo yields its
-        error and the run goes on. ``should_stop()`` is checked between batches.
+        Photos are decoded on ``workers`` threads (default: one per available core; Pillow
+        releases the GIL while it decodes) ahead of inference; a bad photo yields its error
+        and the run goes on. ``should_stop()`` is checked between batches.
         """
         sources = list(sources)
         total = len(sources)
@@ -208,6 +258,16 @@ class Extractor:
             raise ConfigError("boxes must have one entry per source")
         done = 0
         t0 = time.perf_counter()
+        workers = workers or available_cores()
+        if (
+            self.device_decode
+            and all(b is None for b in boxes)
+            and all(isinstance(s, (str, os.PathLike)) for s in sources)
+        ):
+            yield from self._extract_device_decoded(
+                sources, with_features, workers, progress, should_stop
+            )
+            return
 
         def prep(i: int):
             try:
@@ -243,5 +303,59 @@ class Extractor:
                         done += 1
                         yield j, out
                 if progress is not None:
+                    rate = done / max(time.perf_counter() - t0, 1e-9)
+                    progress(done, total, f"{rate:.1f} images/s")
+
+    def _extract_device_decoded(
+        self,
+        sources: list[str | os.PathLike],
+        with_features: bool,
+        workers: int,
+        progress: ProgressFn | None,
+        should_stop: StopFn | None,
+    ) -> Iterator[tuple[int, Extraction | BadImageError]]:
+        """``extract`` with the JPEGs decoded on the device, a chunk ahead of the network;
+        what the device does not decode goes to Pillow on ``workers`` threads."""
+        from .device_decode import DeviceDecoder
+
+        total = len(sources)
+        n = 4 * self.batch_size  # photos per decoding call
+        t0 = time.perf_counter()
+
+        def cpu(i: int) -> Prepared | BadImageError:
+            try:
+                return self.prepare(sources[i])
+            except BadImageError as e:
+                return e
+
+        with (
+            DeviceDecoder(self.device, self.image_size, threads=workers) as dec,
+            ThreadPoolExecutor(max_workers=workers) as pool,
+        ):
+            ahead = pool.submit(dec.decode, sources[0:n])
+            for start in range(0, total, n):
+                if should_stop is not None and should_stop():
+                    ahead.cancel()
+                    return
+                decoded = ahead.result()
+                if start + n < total:
+                    ahead = pool.submit(dec.decode, sources[start + n : start + 2 * n])
+                fallback = {
+                    j: pool.submit(cpu, start + j) for j, d in enumerate(decoded) if d is None
+                }
+                items: list[Prepared | BadImageError] = []
+                for j, d in enumerate(decoded):
+                    if d is None:
+                        items.append(fallback[j].result())
+                    else:
+                        src = describe_source(sources[start + j])
+                        items.append(Prepared(d.pixels, d.original_size, None, src, d.notes))
+                good = [j for j, it in enumerate(items) if isinstance(it, Prepared)]
+                ran = self.run([items[j] for j in good], with_features)
+                outs = dict(zip(good, ran, strict=True))
+                for j, it in enumerate(items):
+                    yield start + j, outs.get(j, it)
+                if progress is not None:
+                    done = min(start + n, total)
                     rate = done / max(time.perf_counter() - t0, 1e-9)
                     progress(done, total, f"{rate:.1f} images/s")

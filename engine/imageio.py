@@ -168,6 +168,40 @@ def _orientation(im: Image.Image, notes: list[str]) -> int:
     return value if 1 <= value <= 8 else 1
 
 
+@dataclass
+class JpegHeader:
+    """What a JPEG's header says: stored ``(W, H)``, EXIF orientation, what reading noticed."""
+
+    raw_size: tuple[int, int]
+    orientation: int
+    notes: list[str]
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        w, h = self.raw_size
+        return (h, w) if self.orientation in _TRANSPOSED else (w, h)
+
+
+def jpeg_header(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> JpegHeader | None:
+    """The header of a plain 8-bit RGB or greyscale JPEG within ``max_pixels`` (the files a
+    JPEG decoder other than Pillow may take), or None for any other file. Reads the header
+    only."""
+    notes: list[str] = []
+    if is_raw_name(Path(os.fsdecode(path))):
+        return None  # a RAW file's JPEG is a preview inside it, not the file
+    try:
+        im = _open(path, notes)
+    except BadImageError:
+        return None
+    try:
+        w, h = im.size
+        if im.format != "JPEG" or im.mode not in ("RGB", "L") or not 0 < w * h <= max_pixels:
+            return None
+        return JpegHeader((w, h), _orientation(im, notes), notes)
+    finally:
+        im.close()
+
+
 def _to_rgb(im: Image.Image) -> Image.Image:
     """Any PIL mode → 8-bit RGB (alpha composited on white, 16-bit/float scaled, CMYK converted)."""
     mode = im.mode

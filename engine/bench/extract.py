@@ -42,10 +42,12 @@ def bench_extract(
     precision: str = "auto",
     compile: bool = False,
     channels_last: bool = True,
+    batch_sizes: tuple[int, ...] = (),
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
     """Per (size, model): forward ms on a pre-decoded input, the ratio to the bare backbone's
-    forward on the same input, and end-to-end images/s (JPEG decode + every configured scale).
+    forward on the same input, and end-to-end images/s (JPEG decode + every configured scale);
+    with ``batch_sizes``, the forward's images/s at each batch size (``batch_forward``).
     """
     rows = []
     warmup = 2 if compile else 1
@@ -66,7 +68,8 @@ def bench_extract(
             compile=compile,
             channels_last=channels_last,
         )
-        x = bare._normalise(bare.prepare(photo).pixels[None])
+        pixels = bare.prepare(photo).pixels
+        x = bare._normalise([pixels], tuple(pixels.shape[-2:]))
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         sync = bare.device.type == "cuda"
@@ -104,6 +107,13 @@ def bench_extract(
 
             t_fwd = _timeit(run_fwd, repeats, warmup, sync)
             t_ext = _timeit(lambda ex=ex, photo=photo: ex.extract_one(photo), repeats, warmup, sync)
+            batched = {}
+            for b in batch_sizes:
+                xb = x.expand(b, *x.shape[1:]).contiguous(
+                    memory_format=torch.channels_last if channels_last else torch.contiguous_format
+                )
+                t_b = _timeit(lambda ex=ex, xb=xb: run_fwd(ex, xb), repeats, warmup, sync)
+                batched[str(b)] = round(b / t_b, 2)
             row = {
                 "model": name,
                 "backbone": backbone,
@@ -117,6 +127,7 @@ def bench_extract(
                 "forward_ms": round(t_fwd * 1e3, 2),
                 "head_overhead_ratio": round(t_fwd / t_bb, 3),
                 "extract_images_per_s": round(1.0 / t_ext, 3),
+                "batch_forward_images_per_s": batched,
             }
             rows.append(row)
             if log:
@@ -125,5 +136,6 @@ def bench_extract(
                     f"x{row['head_overhead_ratio']:.2f} of backbone  |  extract "
                     f"({len(ex.scales)} scale{'s' if len(ex.scales) > 1 else ''}, with decode) "
                     f"{row['extract_images_per_s']:.2f} images/s"
+                    + "".join(f"; batch {b}: {r:.1f}/s" for b, r in batched.items())
                 )
     return rows

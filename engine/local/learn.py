@@ -13,6 +13,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from ..cores import available_cores
 from ..errors import BadImageError, CancelledError
 from .codebook import Codebook, CodebookError, train_codebook
 from .features import local_features
@@ -45,7 +46,7 @@ def sample_descriptors(
     """Up to ``per_photo`` RootSIFT descriptors from each photo, ``(n, 128) float32``."""
     jobs = [(os.fspath(p), per_photo, seed) for p in paths]
     out: list[np.ndarray] = []
-    workers = workers or max(1, os.cpu_count() or 1)
+    workers = workers or available_cores()
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for i, d in enumerate(pool.map(_sample, jobs, chunksize=4)):
             if should_stop is not None and should_stop():

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..cores import available_cores
 from ..errors import BadImageError
 from ..imageio import PhotoSource, downscale, load_photo
 from .asmk import LocalCode, encode
@@ -138,7 +139,7 @@ class LocalWorkers:
         max_features: int = MAX_FEATURES,
     ) -> None:
         self.codebook = codebook
-        self.workers = max(1, workers or (os.cpu_count() or 1))
+        self.workers = max(1, workers or available_cores())
         self.local_side = local_side
         self.max_features = max_features
         self._pool = ProcessPoolExecutor(
