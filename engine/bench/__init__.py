@@ -3,7 +3,8 @@
 One module per subject: ``extract.py`` (model forward and extraction), ``library.py`` (index
 search, re-scan, indexing throughput), ``train.py`` (training speed, context ablation) and
 ``localize.py`` (click localization and overlays), ``local.py`` (local-feature search at
-scale). Names load on first use.
+scale), ``batching.py`` (what bucketing and device decoding do to descriptors),
+``faiss_gpu.py`` (k-means and exact search on CPU and GPU). Names load on first use.
 """
 
 from __future__ import annotations
@@ -13,14 +14,27 @@ from typing import TYPE_CHECKING
 from ..lazy import attach
 
 if TYPE_CHECKING:
+    from .batching import bench_batching
     from .extract import bench_extract
-    from .library import bench_index, bench_rescan, bench_search, clustered_unit_vectors
+    from .faiss_gpu import bench_faiss_gpu
+    from .library import (
+        bench_index,
+        bench_rescan,
+        bench_search,
+        bench_unchanged,
+        clustered_unit_vectors,
+    )
     from .local import bench_local
     from .localize import bench_localize
     from .quality import bench_quality
-    from .train import bench_ablation, bench_train
+    from .train import bench_ablation, bench_generated, bench_generated_batches, bench_train
 
 _SOURCES = {
+    "bench_batching": ".batching",
+    "bench_faiss_gpu": ".faiss_gpu",
+    "bench_unchanged": ".library",
+    "bench_generated": ".train",
+    "bench_generated_batches": ".train",
     "bench_extract": ".extract",
     "bench_index": ".library",
     "bench_rescan": ".library",
@@ -35,7 +49,11 @@ _SOURCES = {
 
 __all__ = [
     "bench_ablation",
+    "bench_batching",
     "bench_extract",
+    "bench_faiss_gpu",
+    "bench_generated",
+    "bench_generated_batches",
     "bench_index",
     "bench_local",
     "bench_localize",
@@ -43,6 +61,7 @@ __all__ = [
     "bench_rescan",
     "bench_search",
     "bench_train",
+    "bench_unchanged",
     "clustered_unit_vectors",
 ]
 

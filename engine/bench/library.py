@@ -139,12 +139,65 @@ def bench_rescan(
     return out
 
 
-def _write_jpegs(directory: Path, n: int, size: tuple[int, int]) -> list[Path]:
+def bench_unchanged(
+    count: int = 300, repeats: int = 3, log: Callable[[str], None] | None = print
+) -> dict:
+    """Wall seconds of ``visual-search index`` (a fresh process, as a user runs it) on a
+    folder of ``count`` photos that are all indexed already: the scan, with no model load."""
+    import subprocess
+    import sys
+
+    from ..library import Library
+
+    root = Path(tempfile.mkdtemp(prefix="vs-bench-unchanged-"))
+    _write_jpegs(root / "photos", count, (160, 120))
+    with Library(root / "lib") as lib:
+        first = lib.index([root / "photos"])
+    cmd = [sys.executable, "-m", "engine", "index", str(root / "photos")]
+    cmd += ["--library", str(root / "lib"), "--json"]
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        times.append(time.perf_counter() - t)
+    probe = "import sys\nfrom engine.cli.entry import main\nmain(sys.argv[1:])\n"
+    probe += "print('torch' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe, *cmd[3:]], check=True, capture_output=True, text=True
+    ).stdout.split()[-1]
+    out = {
+        "photos": count,
+        "first_index_s": round(first.seconds, 2),
+        "unchanged_index_s": round(min(times), 3),
+        "torch_imported": loaded == "True",
+    }
+    if log:
+        log(
+            f"index of {count} unchanged photos: {out['unchanged_index_s']:.2f} s in a fresh "
+            f"process (first index {out['first_index_s']:.1f} s; torch imported: "
+            f"{out['torch_imported']})"
+        )
+    return out
+
+
+#: width / height of the photos of a mixed folder: landscape 4:3, 3:2, 16:9, portraits, square
+MIXED_ASPECTS = (4 / 3, 3 / 2, 16 / 9, 3 / 4, 2 / 3, 1.0)
+
+
+def _write_jpegs(directory: Path, n: int, size: tuple[int, int], mixed: bool = False) -> list[Path]:
+    """``n`` JPEGs of ``size`` (W, H); ``mixed``: of the same long side in the aspects of
+    ``MIXED_ASPECTS`` in turn."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
+    long = max(size)
     for i in range(n):
+        if mixed:
+            a = MIXED_ASPECTS[i % len(MIXED_ASPECTS)]
+            wh = (long, round(long / a)) if a >= 1 else (round(long * a), long)
+        else:
+            wh = size
         small, _ = render_scene([i % 50], seed=i, size=(640, 480))
-        img = small.resize(size, Image.Resampling.BILINEAR) if size != (640, 480) else small
+        img = small.resize(wh, Image.Resampling.BILINEAR) if wh != (640, 480) else small
         p = directory / f"photo_{i:04d}.jpg"
         img.save(p, quality=90)
         paths.append(p)
@@ -155,23 +208,26 @@ def bench_index(
     count: int = 40,
     sizes: tuple[tuple[int, int], ...] = ((4000, 3000), (1024, 768)),
     model: str = "default",
+    mixed: bool = False,
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
     """Indexing throughput (photos/s) end to end vs the bare model forward on pre-decoded
-    tensors; the ratio shows how much of decoding and I/O the pipeline hides."""
+    tensors; the ratio shows how much of decoding and I/O the pipeline hides. ``mixed``:
+    folders of mixed aspect (landscape, portrait, square: see ``MIXED_ASPECTS``)."""
     from ..library import Library
 
     rows = []
     for size in sizes:
         root = Path(tempfile.mkdtemp(prefix="vs-bench-index-"))
-        paths = _write_jpegs(root / "photos", count, size)
+        paths = _write_jpegs(root / "photos", count, size, mixed)
         lib = Library(root / "lib")
         ex, _ = lib.model(model)
         prepared = [ex.prepare(p) for p in paths]  # the same photos, decoded beforehand
-        ex.run(prepared[:2])  # warm
+        ex.run(prepared[: ex.batch_size])  # warm
         t = time.perf_counter()
-        for p in prepared:
-            ex.run([p])
+        for s in range(0, len(prepared), ex.batch_size):
+            ex.run(prepared[s : s + ex.batch_size])
+        _sync(ex)
         forward = len(prepared) / (time.perf_counter() - t)
         t = time.perf_counter()
         s = lib.index([root / "photos"], model=model, local=False)
@@ -184,8 +240,10 @@ def bench_index(
         local_rate = s2.indexed / (time.perf_counter() - t)
         both.close()
         row = {
-            "photo": f"{size[0]}x{size[1]}",
+            "photo": f"{size[0]}x{size[1]}" + (" mixed aspects" if mixed else ""),
             "photos": s.indexed,
+            "batch_size": ex.batch_size,
+            "device_decode": ex.device_decode,
             "model": model,
             "device": str(ex.device),
             "precision": ex.precision.name,
@@ -204,3 +262,10 @@ def bench_index(
                 f"{row['ratio']:.2f} ({ex.device}, {ex.precision.name})"
             )
     return rows
+
+
+def _sync(ex) -> None:
+    if ex.device.type == "cuda":
+        import torch
+
+        torch.cuda.synchronize()

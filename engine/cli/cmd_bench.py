@@ -22,6 +22,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
             "train",
             "localize",
             "ablation",
+            "unchanged",
+            "batching",
+            "faiss",
+            "generated",
         ],
     )
     p.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
@@ -29,7 +33,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--photos", default=None, help="local: a folder of real photos")
     p.add_argument("--gnd", default=None, help="quality: gnd_*.pkl of an evaluation set")
     p.add_argument("--images", default=None, help="quality: its photos")
-    p.add_argument("--count", type=int, default=40, help="index: photos per size")
+    p.add_argument(
+        "--count", type=int, default=None, help="index: photos per size (40); unchanged: (300)"
+    )
+    p.add_argument("--mixed", action="store_true", help="index: folders of mixed aspect")
+    p.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=(), help="extract: forward batch sizes"
+    )
+    p.add_argument(
+        "--small", action="store_true", help="faiss, generated: a quick run (seconds on a CPU)"
+    )
+    p.add_argument("--limit", type=int, default=None, help="batching: first N database photos")
     add_model(p, "index: model (default: default)")
     p.add_argument("--models", nargs="+", help="extract: architectures (default: all)")
     p.add_argument("--backbone", default="resnet50")
@@ -80,7 +94,28 @@ def run(args: argparse.Namespace) -> int:
             log=log,
         )
     elif args.what == "index":
-        rows = bench.bench_index(count=args.count, model=args.model or "default", log=log)
+        rows = bench.bench_index(
+            count=args.count or 40, model=args.model or "default", mixed=args.mixed, log=log
+        )
+    elif args.what == "unchanged":
+        rows = bench.bench_unchanged(count=args.count or 300, log=log)
+    elif args.what == "batching":
+        if not (args.gnd and args.images):
+            raise VisualSearchError("bench batching needs --gnd FILE --images DIR")
+        rows = bench.bench_batching(
+            args.gnd, args.images, model=args.model or "default", limit=args.limit, log=log
+        )
+    elif args.what == "faiss":
+        rows = bench.bench_faiss_gpu(small=args.small, with_torch=True, log=log)
+    elif args.what == "generated":
+        rows = bench.bench_generated(
+            methods=tuple(args.models or ("gem",)),
+            size=(args.sizes or [224])[0],
+            backbone=args.backbone,
+            device=args.device,
+            small=args.small,
+            log=log,
+        )
     else:
         rows = bench.bench_extract(
             models=args.models or list(RegistryNames()),
@@ -91,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             precision=args.precision,
             compile=args.compile,
             channels_last=not args.no_channels_last,
+            batch_sizes=tuple(args.batch_sizes),
             log=log,
         )
     if args.json:

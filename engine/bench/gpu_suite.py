@@ -1,0 +1,138 @@
+"""Every throughput figure of a GPU machine in one run, printed as one JSON object
+(``scripts/gpu-bench.sh``; ``python -m engine.bench.gpu_suite [--small] [--out FILE]``).
+
+Sections: ``environment`` (torch, CUDA, the card, the cores, FAISS beside torch),
+``extract`` (forward images/s per model at 512 and 1,024 px by batch size),
+``index`` (folders of mixed-aspect 1024×768 and 4000×3000 JPEGs, global only and with local
+features), ``unchanged`` (``index`` of an indexed folder, in a fresh process), ``train``
+(generated-data training images/s per method at 224 px, views made on the CPU and on the
+device, with the GPU's busy share) and ``faiss`` (k-means and exact search at 1M vectors on
+the GPU and the CPU). Nothing is downloaded: the photos are generated, the networks are
+untrained. A section that fails is recorded with its error and the run goes on.
+
+``--small`` runs every section at toy sizes, on a CPU in about a minute (the test suite
+runs it so).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+
+
+def _environment() -> dict:
+    import torch
+
+    from ..cores import available_cores
+    from ..faiss_device import describe
+
+    cuda = torch.cuda.is_available()
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "gpu": torch.cuda.get_device_name(0) if cuda else None,
+        "gpu_memory_gb": (
+            round(torch.cuda.get_device_properties(0).total_memory / 2**30, 1) if cuda else None
+        ),
+        "cores": available_cores(),
+        "faiss": describe(),
+    }
+
+
+def sections(small: bool) -> dict[str, Callable[[], object]]:
+    """Section name → the call that measures it (sized for ``small`` or a full run)."""
+    from . import (
+        bench_extract,
+        bench_faiss_gpu,
+        bench_generated,
+        bench_index,
+        bench_unchanged,
+    )
+
+    def extract():
+        if small:
+            return bench_extract(
+                models=["gem"], backbone="resnet18", sizes=[64], repeats=1, batch_sizes=(1, 2),
+                log=None,
+            )  # fmt: skip
+        return bench_extract(
+            backbone="resnet50", sizes=[512, 1024], repeats=3, batch_sizes=(1, 16, 64), log=None
+        )
+
+    def index():
+        if small:
+            return bench_index(count=6, sizes=((96, 72),), model="gem:resnet18", mixed=True,
+                               log=None)  # fmt: skip
+        return [
+            *bench_index(count=1024, sizes=((1024, 768),), mixed=True, log=None),
+            *bench_index(count=128, sizes=((4000, 3000),), mixed=True, log=None),
+        ]
+
+    def unchanged():
+        return bench_unchanged(count=20 if small else 300, repeats=1 if small else 3, log=None)
+
+    def train():
+        if small:
+            return bench_generated(small=True, log=None)
+        return bench_generated(
+            methods=("gem", "cider", "ugalr"), size=224, backbone="resnet50", identities=64,
+            views=4, steps=40, log=None,
+        )  # fmt: skip
+
+    def faiss():
+        return bench_faiss_gpu(small=small, with_torch=True, log=None)
+
+    return {
+        "extract": extract,
+        "index": index,
+        "unchanged": unchanged,
+        "train": train,
+        "faiss": faiss,
+    }
+
+
+def run(small: bool = False, only: list[str] | None = None, log=print) -> dict:
+    out: dict = {"small": small}
+    t0 = time.perf_counter()
+    try:
+        out["environment"] = _environment()
+    except Exception as e:  # the rest may still run
+        out["environment"] = {"error": f"{type(e).__name__}: {e}"}
+    for name, fn in sections(small).items():
+        if only and name not in only:
+            continue
+        t = time.perf_counter()
+        try:
+            out[name] = fn()
+        except Exception as e:  # one broken section must not hide the others' figures
+            out[name] = {"error": f"{type(e).__name__}: {e}", "trace": traceback.format_exc()}
+        if log:
+            log(f"{name}: {time.perf_counter() - t:.1f} s")
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="gpu-bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--small", action="store_true", help="toy sizes: about a minute on a CPU")
+    p.add_argument("--only", nargs="+", help="these sections only")
+    p.add_argument("--out", default=None, help="also write the JSON to this file")
+    args = p.parse_args(argv)
+    result = run(args.small, args.only, log=lambda m: print(m, file=sys.stderr))
+    text = json.dumps(result, indent=1, default=str)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text + "\n")
+    print(text)
+    errors = [k for k, v in result.items() if isinstance(v, dict) and "error" in v]
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

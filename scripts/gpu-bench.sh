@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Every throughput figure of a GPU machine as one JSON object on stdout (progress on stderr),
+# in under five minutes on one H100 or H200; nothing is downloaded.
+#   scripts/gpu-bench.sh [--small] [--only extract index unchanged train faiss] [--out FILE]
+# --small runs it at toy sizes, on a CPU in about a minute.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ -z "${VIRTUAL_ENV:-}" && -f .venv/bin/activate ]]; then
+    . .venv/bin/activate
+fi
+exec python -m engine.bench.gpu_suite "$@"
