@@ -93,6 +93,9 @@ class Worker(QRunnable):
         self.signals = WorkerSignals()
         self._stop = threading.Event()
         self.done = threading.Event()
+        #: set once ``run`` has emitted its last signal: waiting for this before the window
+        #: and the application go away leaves no thread emitting into destroyed objects
+        self.exited = threading.Event()
         params = inspect.signature(fn).parameters
         if "progress" in params:
             self.kwargs.setdefault("progress", self._progress)
@@ -133,6 +136,7 @@ class Worker(QRunnable):
         finally:
             self.done.set()
             self.signals._raw_finished.emit()
+            self.exited.set()
 
 
 class TaskSlot(QObject):
@@ -167,9 +171,10 @@ class TaskSlot(QObject):
     def wait(self, timeout: float = 30.0) -> bool:
         """Cancel and wait for every task of this slot (used on close and in tests)."""
         self.cancel()
-        return all(w.done.wait(timeout) for w in list(self._alive))
+        return all(w.exited.wait(timeout) for w in list(self._alive))
 
 
 def wait_all(timeout: float = 30.0) -> bool:
-    """Wait for every running worker (tests and shutdown); cancels none."""
-    return all(w.done.wait(timeout) for w in list(_RUNNING.values()))
+    """Wait for every running worker (tests and shutdown) to have emitted its last signal;
+    cancels none."""
+    return all(w.exited.wait(timeout) for w in list(_RUNNING.values()))

@@ -142,3 +142,13 @@ def test_large_library_path_gives_the_small_library_ids(tmp_path, photos):
     lib._indexes[row.fingerprint] = large  # the library searching through the large path
     assert [h.path for h in lib.search(photos / "home" / "obj1_2.jpg", k=5).hits] == a
     lib.close()
+
+
+def test_auto_stays_exact_where_faiss_has_a_gpu(fake_gpu, monkeypatch):
+    from engine.library.vectors import APPROX_THRESHOLD, GPU_EXACT_MAX, VectorIndex
+
+    assert VectorIndex.choose_kind("auto", APPROX_THRESHOLD) == "flat"
+    assert VectorIndex.choose_kind("auto", GPU_EXACT_MAX) == "hnsw"
+    monkeypatch.setenv(faiss_device.ENV, "0")
+    assert VectorIndex.choose_kind("auto", APPROX_THRESHOLD) == "hnsw"
+    assert VectorIndex.choose_kind("auto", APPROX_THRESHOLD - 1) == "flat"

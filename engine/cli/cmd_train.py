@@ -98,6 +98,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     syn = p.add_argument_group("synthetic data")
     syn.add_argument("--steps-per-epoch", type=int, default=100)
     syn.add_argument(
+        "--views-on",
+        default="auto",
+        choices=["auto", "cpu", "device"],
+        help="where each batch's views are made: device (batched in torch on the training "
+        "device; auto picks it on CUDA) or cpu (the PIL renderer on loader workers)",
+    )
+    syn.add_argument(
         "--views",
         type=int,
         default=4,
@@ -205,6 +212,7 @@ def _config(args: argparse.Namespace, **fields):
             views=args.views,
             curriculum=args.curriculum,
             temperature=args.temperature,
+            views_on=args.views_on,
         ),
         mined=MinedConfig(loss=args.loss, margin=args.pair_margin),
     )

@@ -1,7 +1,9 @@
 """The FAISS index: a cache derived from the vectors in SQLite, never the source of truth.
 
 Exact inner-product search (``IndexFlatIP``) by default; above ``APPROX_THRESHOLD`` vectors an
-HNSW graph (``IndexHNSWFlat``, M=32, efSearch=128) is chosen automatically. Ids are file ids.
+HNSW graph (``IndexHNSWFlat``, M=32, efSearch=128) is chosen automatically, except where
+faiss-gpu sees a GPU: there the index stays exact up to ``GPU_EXACT_MAX`` vectors. Ids are
+file ids.
 
 A flat index of ``GPU_EXACT_MIN`` vectors or more, opened where faiss-gpu sees a GPU, is
 searched through a GPU copy of its bare flat index made once per open (``exact_copy``); the CPU
@@ -29,6 +31,8 @@ from ..atomic import file_digest, write_atomically, write_json_atomically
 from .store import ModelRow, Store
 
 APPROX_THRESHOLD = 50_000
+#: with a GPU, ``auto`` stays exact (flat, searched on the GPU) up to this many vectors
+GPU_EXACT_MAX = 5_000_000
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
 HNSW_EF_CONSTRUCTION = 80
@@ -83,7 +87,10 @@ class VectorIndex:
             raise ValueError(f"index kind must be one of {KINDS}, not {kind!r}")
         if kind != "auto":
             return kind
-        return "hnsw" if count >= threshold else "flat"
+        if count < threshold:
+            return "flat"
+        # where FAISS has a GPU, exact search of a few million vectors takes milliseconds there
+        return "flat" if gpu_available() and count < GPU_EXACT_MAX else "hnsw"
 
     @classmethod
     def empty(cls, dim: int, kind: str, generation: int = 0) -> VectorIndex:
