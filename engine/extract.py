@@ -43,8 +43,8 @@ def bucket_shape(height: int, width: int, step: int = BUCKET_STEP) -> tuple[int,
     """The ``(H, W)`` a ``height × width`` input is padded to (bottom and right, with zeros
     after normalisation) when photos are bucketed: each side rounded up to a multiple of
     ``step``, the backbone's stride. The feature map keeps its size (⌈side / 32⌉ cells), so
-    the attention map still covers the photo; measured on real photos, descriptors stay
-    within cosine 0.994 of the unpadded ones (stretching to the bucket instead: 0.89)."""
+    the attention map still covers the photo; measured on 1,020 real photos, descriptors
+    stay within cosine 0.99 of the unpadded ones (stretching to the bucket instead: 0.89)."""
     return -(-int(height) // step) * step, -(-int(width) // step) * step
 
 

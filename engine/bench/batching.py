@@ -19,7 +19,7 @@ VARIANTS: dict[str, dict] = {
     "reference (exact shapes, batch 1, Pillow decoding)": dict(
         batch_size=1, bucket=False, device_decode=False
     ),
-    "bucketed by aspect (sides to multiples of 32 px), batch 8": dict(
+    "bucketed by aspect (sides padded to multiples of 32 px), batch 8": dict(
         batch_size=8, bucket=True, device_decode=False
     ),
     "JPEGs decoded by torchvision on the device, resized there": dict(
