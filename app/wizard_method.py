@@ -9,7 +9,6 @@ of ``starting_config`` (the model it continues), and an epoch is the mined pairs
 from __future__ import annotations
 
 import dataclasses
-import os
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -139,13 +138,14 @@ class MethodPage(QWizardPage):
     def _continuing_plan(self):
         """The machine's plan for the library's model: its backbone and image size, as many
         epochs (on the CPU) as fit the time budget at them."""
+        from engine.cores import available_cores
         from engine.runtime import device_kind
         from engine.training.plan import cpu_images_per_s, propose
 
         kind, start = device_kind("auto"), self.start
         rate = cpu_images_per_s(start.backbone, start.image_size) if kind == "cpu" else None
         images = self.images_per_epoch(16)
-        plan = propose(self.method.currentText(), images, kind, os.cpu_count(), rate)
+        plan = propose(self.method.currentText(), images, kind, available_cores(), rate)
         return plan.revised(
             backbone=start.backbone,
             image_size=start.image_size,

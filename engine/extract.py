@@ -5,9 +5,12 @@ The work is split in two so callers can overlap decoding with inference:
 * ``Extractor.prepare(src, box)`` decodes one photo to an ``(3, H, W)`` uint8 tensor
   (thread-safe; PIL releases the GIL while decoding);
 * ``Extractor.run(prepared)`` runs the network on a list of prepared photos, batching those of
-  equal shape, under ``torch.inference_mode`` with the chosen precision and channels_last.
+  equal shape (or, with ``bucket``, of one padded bucket: see ``bucket_shape``), under
+  ``torch.inference_mode`` with the chosen precision and channels_last.
 
-``Extractor.extract(sources)`` does both, decoding on a thread pool ahead of inference.
+``Extractor.extract(sources)`` does both, decoding on a thread pool (one thread per available
+core) ahead of inference, or, with ``device_decode``, decoding JPEGs on the device in batches
+(``device_decode.py``).
 """
 
 from __future__ import annotations

@@ -5,7 +5,6 @@ device (:mod:`engine.training.gpu_views`)."""
 
 from __future__ import annotations
 
-import os
 import statistics
 import tempfile
 import threading
@@ -13,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ..cores import available_cores
 from ..extract import Extractor
 from ..runtime import resolve_device
 from .common import CONTEXT_VARIANTS
@@ -202,7 +202,7 @@ def bench_generated(
     if small:
         backbone, size, identities, views, steps, workers = "resnet18", 32, 2, 2, 2, 0
     if workers is None:
-        workers = max(0, min(14, (os.cpu_count() or 2) - 2))
+        workers = max(0, min(14, available_cores() - 2))
     dev = resolve_device(device)
     batch = identities * views
     root = Path(tempfile.mkdtemp(prefix="vs-bench-generated-"))

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from dataclasses import dataclass
 
 import torch
 
 from ..config import ModelConfig
+from ..cores import available_cores
 from ..models import create_model, get_entry
 from ..runtime import device_kind, resolve_device
 from .config import TrainConfig
@@ -113,7 +113,7 @@ def describe_duration(seconds: float | None) -> str:
 def cpu_images_per_s(backbone: str, image_size: int, cpu_count: int | None = None) -> float:
     """Training throughput on the CPU from the measured table, scaled to ``image_size`` and
     ``cpu_count`` cores (this machine's when None)."""
-    cores = cpu_count or os.cpu_count() or 1
+    cores = cpu_count or available_cores()
     base = CPU_IMAGES_PER_S.get(backbone, min(CPU_IMAGES_PER_S.values()))
     return base * (MEASURED_SIZE / image_size) ** 2 * cores / MEASURED_CORES
 
@@ -158,7 +158,7 @@ def propose(
 
 def plan_for_this_machine(method: str, images: int) -> TrainPlan:
     """:func:`propose` for this machine's device and core count."""
-    return propose(method, images, device_kind("auto"), os.cpu_count())
+    return propose(method, images, device_kind("auto"), available_cores())
 
 
 def measure_images_per_s(
