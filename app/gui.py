@@ -187,5 +187,8 @@ class MainWindow(QMainWindow):
         self.thumbnails.wait()
 
     def closeEvent(self, event) -> None:
+        # gone from the screen at once: waiting for a task (the first search loads the
+        # network for seconds) must not look like a Quit that did nothing
+        self.hide()
         self.shutdown()
         super().closeEvent(event)

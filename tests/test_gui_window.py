@@ -366,3 +366,22 @@ def test_tools_menu_opens_improve_the_model_from_my_photos(window, qtbot):
     qtbot.waitUntil(lambda: page.problem is not None, timeout=60_000)
     assert "too few verified matches" in page.message.text() and not page.isComplete()
     wiz.reject()
+
+
+def test_quit_during_a_task_takes_the_window_off_the_screen_at_once(window):
+    """Closing waits for running tasks (the first search loads the network for seconds);
+    the window is hidden before that wait, so Quit never looks ignored."""
+    import time
+
+    from app.workers import Worker
+
+    seen = []
+
+    def task():
+        time.sleep(0.5)  # still running when the window is closed
+        seen.append(window.isVisible())
+
+    window.show()
+    Worker(task).start()
+    window.close()
+    assert seen == [False]
