@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.library import Library
+from engine.library import Library, import_engine
 from engine.paths import cache_dir
 
 from .actions import build_actions
@@ -36,6 +36,9 @@ class MainWindow(QMainWindow):
         self, library: Library, model: str | None = None, settings: Settings | None = None
     ) -> None:
         super().__init__()
+        # the engine's network code, imported here on the GUI thread (behind the "opening"
+        # window): a first import on a worker thread would stall the event loop
+        import_engine()
         settings = settings or Settings()
         self.state = AppState(library, settings, model or AppState.model_from_settings(settings))
         self.library = library

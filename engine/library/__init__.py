@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from .indexer import IndexSummary
     from .library import Library
     from .lock import LibraryBusyError, ensure_not_busy
+    from .preload import import_engine
     from .results import Hit, SearchResult, export_results
 
 #: public name → the module that defines it
@@ -27,6 +28,7 @@ _SOURCES = {
     "ensure_not_busy": ".lock",
     "LibraryBusyError": ".lock",
     "IndexSummary": ".indexer",
+    "import_engine": ".preload",
     "VisualSearchError": "..errors",
 }
 
@@ -39,6 +41,7 @@ __all__ = [
     "VisualSearchError",
     "ensure_not_busy",
     "export_results",
+    "import_engine",
 ]
 
 
