@@ -167,3 +167,30 @@ def test_decoding_workers_follow_the_cores_this_process_may_use():
     assert 1 <= n <= (os.cpu_count() or 1)
     if hasattr(os, "sched_getaffinity"):
         assert n == len(os.sched_getaffinity(0))
+
+
+def test_workers_default_to_the_cores_of_the_affinity_mask(monkeypatch, tiny_models):
+    """A process limited to one core (taskset, a container) starts one SIFT process and one
+    decoding thread, not one per core of the machine."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.local.codebook import default_codebook
+    from engine.local.workers import LocalWorkers
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert available_cores() == 1
+    with LocalWorkers(default_codebook()) as w:
+        assert w.workers == 1
+    threads = []
+    real = ThreadPoolExecutor.__init__
+
+    def spy(self, max_workers=None, *a, **k):
+        threads.append(max_workers)
+        real(self, max_workers, *a, **k)
+
+    monkeypatch.setattr(ThreadPoolExecutor, "__init__", spy)
+    ex = Extractor(tiny_models["gem"], device="cpu")
+    list(ex.extract([]))
+    assert threads == [1]

@@ -59,10 +59,11 @@ def _encode_with(lib: Library, book: Codebook, progress, should_stop) -> IndexSu
     summary = IndexSummary()
     with lib.store.writer_lock():
         lib.store.ensure_codebook(book.fingerprint, book.size, book.meta, book.centroids)
-        ex, row = lib.model()
+        row = lib.model_row()  # the network loads only for a photo that lacks its vector
         with LocalWorkers(book, max_features=lib.max_features) as workers:
             local = LocalSetup(book, lambda: workers)  # every photo is re-encoded
-            indexer = Indexer(lib.store, ex, row, progress, should_stop, local=local)
+            load = lambda: lib.model()[0]  # noqa: E731
+            indexer = Indexer(lib.store, load, row, progress, should_stop, local=local)
             indexer.extract_pending([fid for fid, _ in lib.store.folders()], summary)
         lib.local_index(book)
     summary.seconds = time.perf_counter() - t0

@@ -83,7 +83,7 @@ class Indexer:
     def __init__(
         self,
         store: Store,
-        extractor: Extractor | Callable[[], Extractor],
+        load_extractor: Callable[[], Extractor],
         model: ModelRow,
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
@@ -93,7 +93,8 @@ class Indexer:
         self.exclude = exclude
         self.local = local
         self.store = store
-        self._extractor = extractor
+        self._load_extractor = load_extractor
+        self._extractor: Extractor | None = None
         self.model = model
         self.progress = progress or (lambda done, total, msg: None)
         self.should_stop = should_stop or (lambda: False)
@@ -101,9 +102,10 @@ class Indexer:
 
     @property
     def extractor(self) -> Extractor:
-        """The network (``extractor`` may be a function that loads it: called on first use)."""
-        if callable(self._extractor) and not hasattr(self._extractor, "run"):
-            self._extractor = self._extractor()
+        """The network, loaded by ``load_extractor`` on first use (never, when no photo needs
+        a vector)."""
+        if self._extractor is None:
+            self._extractor = self._load_extractor()
         return self._extractor
 
     # ----------------------------------------------------------------- scan
