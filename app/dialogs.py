@@ -21,9 +21,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .photo_loader import show_photo
-from .views import MatchLines, QueryView
-from .workers import TaskSlot, Worker
+from app.photo_loader import show_photo
+from app.views import MatchLines, QueryView
+from app.workers import TaskSlot, Worker
 
 
 class CompareDialog(QDialog):

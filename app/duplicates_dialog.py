@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .dialogs import CompareDialog
-from .models import evidence_text
+from app.dialogs import CompareDialog
+from app.models import evidence_text
 
 #: a group this large is more likely a false grouping than a burst of copies: say so
 LARGE_GROUP = 8

@@ -20,12 +20,12 @@ from PySide6.QtWidgets import (
 from engine.library import Library, import_engine
 from engine.paths import cache_dir
 
-from .actions import build_actions
-from .panels import DownloadsPanel, DuplicatesView, ExplainControls, LibraryPanel, SearchPanel
-from .settings import Settings
-from .state import AppState
-from .thumbnails import ThumbnailCache
-from .workers import wait_all
+from app.actions import build_actions
+from app.panels import DownloadsPanel, DuplicatesView, ExplainControls, LibraryPanel, SearchPanel
+from app.settings import Settings
+from app.state import AppState
+from app.thumbnails import ThumbnailCache
+from app.workers import wait_all
 
 
 class MainWindow(QMainWindow):
@@ -123,7 +123,7 @@ class MainWindow(QMainWindow):
         self.search_panel.cancel()
 
     def open_wizard(self, **kwargs):
-        from .wizard import TrainingWizard
+        from app.wizard import TrainingWizard
 
         wiz = TrainingWizard(self.library, self.state.model_spec, self, **kwargs)
         wiz.use_model.connect(self.library_panel.switch_model)
@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         return wiz
 
     def open_settings(self):
-        from .settings_dialog import SettingsDialog
+        from app.settings_dialog import SettingsDialog
 
         dlg = SettingsDialog(self.state.settings, self)
         dlg.accepted.connect(lambda: self.apply_settings(dlg.values()))

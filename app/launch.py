@@ -31,8 +31,8 @@ def open_main(args: argparse.Namespace):
     """The main window over the library (this is where the engine is imported)."""
     from engine.library import Library
 
-    from .gui import MainWindow
-    from .settings import Settings
+    from app.gui import MainWindow
+    from app.settings import Settings
 
     settings, problem = Settings.load()
     lib = Library(args.library, device=settings.device, index_kind=settings.index_kind)
@@ -49,7 +49,7 @@ def run(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     app = QApplication.instance()
     if app is None:
-        from .startup import display_problem
+        from app.startup import display_problem
 
         problem = display_problem()
         if problem:  # Qt would abort the process instead of saying so

@@ -16,7 +16,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return self_test()
     if not argv or argv[0] == "gui":
         if "-h" not in argv[1:] and "--help" not in argv[1:]:
-            from .startup import display_problem
+            from app.startup import display_problem
 
             problem = display_problem()  # before Qt, which would abort the process instead
             if problem:
@@ -25,7 +25,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if sys.platform == "win32":
             import torch  # noqa: F401  - before Qt: there the other order breaks DLL loading
 
-        from .launch import run
+        from app.launch import run
 
         return run(argv[1:])
     from engine.cli import main as cli_main

@@ -6,7 +6,7 @@ import os
 
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, Qt
 
-from .thumbnails import ThumbnailCache
+from app.thumbnails import ThumbnailCache
 
 PathRole = Qt.ItemDataRole.UserRole + 1
 ScoreRole = Qt.ItemDataRole.UserRole + 2

@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage, QPixmap
 from engine.imageio import load_photo
 from engine.photos import IMAGE_EXTENSIONS
 
-from .workers import TaskSlot, Worker
+from app.workers import TaskSlot, Worker
 
 #: long side of a photo decoded for the query view and the compare dialog
 DISPLAY_SIDE = 2048

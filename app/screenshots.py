@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.library import Library
     from resources import sample_photos
 
-    from .gui import MainWindow
+    from app.gui import MainWindow
 
     app = QApplication.instance() or QApplication([])
     win = MainWindow(Library(Path(os.environ["VISUAL_SEARCH_HOME"]) / "library"))
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     dialog.grab().save(str(path))
     print(path)
     dialog.close()
-    from .screenshots_dialogs import dialog_shots  # the wizard's report and defaults, Settings
+    from app.screenshots_dialogs import dialog_shots  # the wizard's report and defaults, Settings
 
     for path in dialog_shots(win, out, wait, settle):
         print(path)

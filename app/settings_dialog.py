@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .settings import DEFAULT_MODEL_DESCRIPTION, DEVICE_DESCRIPTIONS, INDEX_DESCRIPTIONS
+from app.settings import DEFAULT_MODEL_DESCRIPTION, DEVICE_DESCRIPTIONS, INDEX_DESCRIPTIONS
 
 
 def choice_combo(options: list[tuple[str, str, str | None]]) -> QComboBox:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from engine.library import Library
 
-from .settings import Settings
+from app.settings import Settings
 
 
 @dataclass

@@ -16,7 +16,7 @@ from PySide6.QtGui import QImage, QPixmap
 from engine.errors import BadImageError
 from engine.imageio import load_photo
 
-from .photo_loader import pil_to_qimage
+from app.photo_loader import pil_to_qimage
 
 
 class _Loaded(QObject):

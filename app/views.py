@@ -8,7 +8,7 @@ from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QWidget
 
-from .models import EvidenceRole, HeaderRole, HeatRole, NotFoundRole, OutlineRole, PathRole
+from app.models import EvidenceRole, HeaderRole, HeatRole, NotFoundRole, OutlineRole, PathRole
 
 OUTLINE = QColor(40, 255, 120)
 

@@ -25,11 +25,11 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from .curves import CurveWidget
-from .wizard_data import DataPage, ReportPage
-from .wizard_library import ImprovedPage, MinePage
-from .wizard_method import MethodPage
-from .workers import TaskSlot, Worker
+from app.curves import CurveWidget
+from app.wizard_data import DataPage, ReportPage
+from app.wizard_library import ImprovedPage, MinePage
+from app.wizard_method import MethodPage
+from app.workers import TaskSlot, Worker
 
 
 class _Records(QObject):

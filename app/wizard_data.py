@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine.paths import models_dir
 
-from .workers import TaskSlot, Worker
+from app.workers import TaskSlot, Worker
 
 
 class RowsModel(QAbstractTableModel):

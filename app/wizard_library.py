@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 
 from engine.paths import models_dir
 
-from .wizard_data import RowsModel, table_view
-from .workers import TaskSlot, Worker
+from app.wizard_data import RowsModel, table_view
+from app.workers import TaskSlot, Worker
 
 #: what the table shows of ``MinedSet.counts``, in this order
 COUNT_ROWS = (

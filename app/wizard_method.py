@@ -19,8 +19,8 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from .settings_dialog import choice_combo, device_options
-from .workers import TaskSlot, Worker
+from app.settings_dialog import choice_combo, device_options
+from app.workers import TaskSlot, Worker
 
 
 class MethodPage(QWizardPage):

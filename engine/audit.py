@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .evaluation.revisitop import load_ground_truth
-from .evaluation.runner import _find_image, extract_all
-from .extract import Extractor
-from .geometry import FeatureCache, verify
-from .training.data import FolderDataset, LabelledSet, open_dataset
+from engine.evaluation.revisitop import load_ground_truth
+from engine.evaluation.runner import _find_image, extract_all
+from engine.extract import Extractor
+from engine.geometry import FeatureCache, verify
+from engine.training.data import FolderDataset, LabelledSet, open_dataset
 
 #: inliers for a pair to count as evidence of overlap (stricter than re-ranking's 15: an
 #: exclusion list should not drop classes on a chance match)

@@ -19,11 +19,11 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .atomic import write_atomically
-from .config import ModelConfig, loads_json
-from .errors import CheckpointError, ConfigError
-from .models import create_model, list_models
-from .models.base import RetrievalModel
+from engine.atomic import write_atomically
+from engine.config import ModelConfig, loads_json
+from engine.errors import CheckpointError, ConfigError
+from engine.models import create_model, list_models
+from engine.models.base import RetrievalModel
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"

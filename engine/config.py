@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from engine.errors import ConfigError
 
 SCHEMA_VERSION = 1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -104,12 +104,12 @@ class ModelConfig:
 
     def resolved(self) -> ModelConfig:
         """A copy with every default filled in and every value checked."""
-        from .models import registry
+        from engine.models import registry
 
         entry = registry.get_entry(self.architecture)
         params = registry.make_params(self.architecture, self.arch_params)
         backbone = self.backbone or entry.default_backbone
-        from .models.backbones import BACKBONES
+        from engine.models.backbones import BACKBONES
 
         if backbone not in BACKBONES:
             raise ConfigError(f"unknown backbone {backbone!r}; choose from {', '.join(BACKBONES)}")

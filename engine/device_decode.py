@@ -26,8 +26,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .cores import available_cores
-from .imageio import MAX_PIXELS, jpeg_header
+from engine.cores import available_cores
+from engine.imageio import MAX_PIXELS, jpeg_header
 
 #: pixels decoded per ``decode_jpeg`` call at most (a batch of 4000×3000 photos is large)
 MAX_BATCH_PIXELS = 256_000_000

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .cores import available_cores
-from .errors import BadImageError, ConfigError
-from .imageio import PhotoSource, describe_source, load_photo
-from .models.base import RetrievalModel
-from .models.layers import l2n
-from .runtime import Precision, resolve_device, resolve_precision
+from engine.cores import available_cores
+from engine.errors import BadImageError, ConfigError
+from engine.imageio import PhotoSource, describe_source, load_photo
+from engine.models.base import RetrievalModel
+from engine.models.layers import l2n
+from engine.runtime import Precision, resolve_device, resolve_precision
 
 ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]
@@ -119,7 +119,7 @@ class Extractor:
         self.batch_size = int(batch_size or (32 if self.device.type == "cuda" else 1))
         self.bucket = self.batch_size > 1 if bucket is None else bool(bucket)
         if device_decode is None:
-            from .device_decode import device_decoding_works
+            from engine.device_decode import device_decoding_works
 
             device_decode = self.device.type == "cuda" and device_decoding_works(self.device)
         self.device_decode = bool(device_decode)
@@ -310,7 +310,7 @@ class Extractor:
     ) -> Iterator[tuple[int, Extraction | BadImageError]]:
         """``extract`` with the JPEGs decoded on the device, a chunk ahead of the network;
         what the device does not decode goes to Pillow on ``workers`` threads."""
-        from .device_decode import DeviceDecoder
+        from engine.device_decode import DeviceDecoder
 
         total = len(sources)
         n = 4 * self.batch_size  # photos per decoding call

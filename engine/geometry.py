@@ -16,10 +16,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import BadImageError
-from .imageio import PhotoSource
-from .local.features import LocalFeatures
-from .local.features import local_features as _local_features
+from engine.errors import BadImageError
+from engine.imageio import PhotoSource
+from engine.local.features import LocalFeatures
+from engine.local.features import local_features as _local_features
 
 #: long side the local features are computed at
 LOCAL_MAX_SIDE = 640

@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from .errors import BadImageError
-from .rawphoto import is_raw_name, open_raw_preview
+from engine.errors import BadImageError
+from engine.rawphoto import is_raw_name, open_raw_preview
 
 PhotoSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .errors import VisualSearchError
+from engine.errors import VisualSearchError
 
 # --------------------------------------------------------------------------- heatmaps
 
@@ -379,7 +379,7 @@ def draw_overlay(
 def render_overlay(extractor, src, box=None, point=None) -> Image.Image:
     """``src`` at full size with the model's attention over the whole photo, ``box`` outlined and
     ``point`` marked (``src`` is extracted again for its attention map)."""
-    from .imageio import load_photo
+    from engine.imageio import load_photo
 
     photo = load_photo(src, max_side=None).image
     att = extractor.extract_one(src).attention

@@ -6,9 +6,9 @@ import dataclasses
 
 import torch
 
-from .config import ModelConfig
-from .models import create_model, get_entry, list_models
-from .models.backbones import BACKBONES, ResNetBackbone
+from engine.config import ModelConfig
+from engine.models import create_model, get_entry, list_models
+from engine.models.backbones import BACKBONES, ResNetBackbone
 
 
 def _count(module: torch.nn.Module) -> int:

@@ -13,8 +13,8 @@ import os
 
 from PIL import Image
 
-from .errors import BadImageError
-from .photos import RAW_EXTENSIONS
+from engine.errors import BadImageError
+from engine.photos import RAW_EXTENSIONS
 
 NEEDS_EXTRA = "RAW photo: install the 'raw' extra (pip install visual-search[raw]) to index it"
 #: LibRaw's ``sizes.flip`` → the EXIF orientation that makes the preview upright

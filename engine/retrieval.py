@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .local.verify import Verification
+from engine.local.verify import Verification
 
 PIPELINES = ("fused", "local", "global")
 #: photos verified geometrically per query

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import ConfigError
+from engine.errors import ConfigError
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "fp16")

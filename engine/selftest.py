@@ -15,7 +15,7 @@ from pathlib import Path
 def run_self_test() -> dict:
     from resources import sample_photos
 
-    from .library import Library
+    from engine.library import Library
 
     t0 = time.perf_counter()
     photos = sample_photos()

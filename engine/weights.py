@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from .errors import VisualSearchError
-from .paths import home
+from engine.errors import VisualSearchError
+from engine.paths import home
 
 
 class DownloadError(VisualSearchError):
@@ -119,7 +119,7 @@ class WeightsInfo:
 
 def weights_info(backbone: str) -> WeightsInfo:
     """Source and size of torchvision's ImageNet weights for ``backbone`` (e.g. ``resnet50``)."""
-    from .models.backbones import BACKBONES
+    from engine.models.backbones import BACKBONES
 
     if backbone not in BACKBONES:
         raise DownloadError(f"unknown backbone {backbone!r}")
@@ -133,14 +133,14 @@ def weights_info(backbone: str) -> WeightsInfo:
 
 def weights_present(backbone: str) -> bool:
     """True when ``backbone``'s ImageNet weights are already on this machine (ours or torch's)."""
-    from .models.backbones import cached_weights_path, stored_weights_path
+    from engine.models.backbones import cached_weights_path, stored_weights_path
 
     return stored_weights_path(backbone).is_file() or os.path.isfile(cached_weights_path(backbone))
 
 
 def download_backbone(backbone: str, **kwargs) -> Path:
     """Download torchvision's ImageNet weights for ``backbone`` (e.g. ``resnet50``)."""
-    from .models.backbones import BACKBONES
+    from engine.models.backbones import BACKBONES
 
     if backbone not in BACKBONES:
         raise DownloadError(f"unknown backbone {backbone!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from ..workers import TaskSlot, Worker
+from app.workers import TaskSlot, Worker
 
 
 class DownloadsPanel(QWidget):

@@ -9,8 +9,8 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from ..state import AppState
-from ..workers import TaskSlot, Worker
+from app.state import AppState
+from app.workers import TaskSlot, Worker
 
 
 class DuplicatesView(QObject):
@@ -34,7 +34,7 @@ class DuplicatesView(QObject):
         self.task.start(w)
 
     def _on_groups(self, groups) -> None:
-        from ..duplicates_dialog import DuplicatesDialog
+        from app.duplicates_dialog import DuplicatesDialog
 
         lib, spec = self.state.library, self.state.model_spec
         self.dialog = DuplicatesDialog(

@@ -13,10 +13,10 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QSlider, QWidget
 
-from ..models import OTHERS_SHOWN
-from ..state import AppState
-from ..views import rgba_to_qimage
-from ..workers import TaskSlot, Worker
+from app.models import OTHERS_SHOWN
+from app.state import AppState
+from app.views import rgba_to_qimage
+from app.workers import TaskSlot, Worker
 
 #: results that get attention heatmaps
 EXPLAIN_TOP = 24

@@ -22,9 +22,9 @@ from PySide6.QtWidgets import (
 
 from resources import resource_path
 
-from ..models import FoldersModel, PathRole, folder_name
-from ..state import AppState
-from ..workers import TaskSlot, Worker
+from app.models import FoldersModel, PathRole, folder_name
+from app.state import AppState
+from app.workers import TaskSlot, Worker
 
 
 class LibraryPanel(QWidget):
@@ -232,7 +232,7 @@ class LibraryPanel(QWidget):
     def show_errors(self):
         """The photos that could not be indexed, each with its reason, in a table; a window of
         its own (not modal): the main window stays usable."""
-        from ..dialogs import FailedPhotosDialog
+        from app.dialogs import FailedPhotosDialog
 
         rows = [(r.display_path, r.error or "") for r in self.state.library.errors()]
         self.failed_dialog = FailedPhotosDialog(rows, self)

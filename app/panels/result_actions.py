@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 
 from engine.library import export_results
 
-from ..models import evidence_text
+from app.models import evidence_text
 
 
 def open_with_system(path: str) -> bool:
@@ -51,7 +51,7 @@ class ResultActions:
         return False
 
     def compare(self, path: str):
-        from ..dialogs import CompareDialog
+        from app.dialogs import CompareDialog
 
         if not self.last_query:
             return None

@@ -5,8 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtWidgets import QListView, QWidget
 
-from ..models import PathRole, ResultsModel
-from ..views import ResultDelegate
+from app.models import PathRole, ResultsModel
+from app.views import ResultDelegate
 
 
 class ResultsGrid(QListView):

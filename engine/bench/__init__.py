@@ -11,40 +11,40 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import attach
+from engine.lazy import attach
 
 if TYPE_CHECKING:
-    from .batching import bench_batching
-    from .extract import bench_extract
-    from .faiss_gpu import bench_faiss_gpu
-    from .library import (
+    from engine.bench.batching import bench_batching
+    from engine.bench.extract import bench_extract
+    from engine.bench.faiss_gpu import bench_faiss_gpu
+    from engine.bench.library import (
         bench_index,
         bench_rescan,
         bench_search,
         bench_unchanged,
         clustered_unit_vectors,
     )
-    from .local import bench_local
-    from .localize import bench_localize
-    from .quality import bench_quality
-    from .train import bench_ablation, bench_generated, bench_generated_batches, bench_train
+    from engine.bench.local import bench_local
+    from engine.bench.localize import bench_localize
+    from engine.bench.quality import bench_quality
+    from engine.bench.train import bench_ablation, bench_generated, bench_generated_batches, bench_train
 
 _SOURCES = {
-    "bench_batching": ".batching",
-    "bench_faiss_gpu": ".faiss_gpu",
-    "bench_unchanged": ".library",
-    "bench_generated": ".train",
-    "bench_generated_batches": ".train",
-    "bench_extract": ".extract",
-    "bench_index": ".library",
-    "bench_rescan": ".library",
-    "bench_search": ".library",
-    "clustered_unit_vectors": ".library",
-    "bench_local": ".local",
-    "bench_localize": ".localize",
-    "bench_quality": ".quality",
-    "bench_ablation": ".train",
-    "bench_train": ".train",
+    "bench_batching": "engine.bench.batching",
+    "bench_faiss_gpu": "engine.bench.faiss_gpu",
+    "bench_unchanged": "engine.bench.library",
+    "bench_generated": "engine.bench.train",
+    "bench_generated_batches": "engine.bench.train",
+    "bench_extract": "engine.bench.extract",
+    "bench_index": "engine.bench.library",
+    "bench_rescan": "engine.bench.library",
+    "bench_search": "engine.bench.library",
+    "clustered_unit_vectors": "engine.bench.library",
+    "bench_local": "engine.bench.local",
+    "bench_localize": "engine.bench.localize",
+    "bench_quality": "engine.bench.quality",
+    "bench_ablation": "engine.bench.train",
+    "bench_train": "engine.bench.train",
 }
 
 __all__ = [

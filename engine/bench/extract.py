@@ -10,11 +10,11 @@ from pathlib import Path
 
 import torch
 
-from ..config import ModelConfig
-from ..extract import Extractor
-from ..generator import render_scene
-from ..models import create_model, list_models
-from ..models.backbones import ResNetBackbone
+from engine.config import ModelConfig
+from engine.extract import Extractor
+from engine.generator import render_scene
+from engine.models import create_model, list_models
+from engine.models.backbones import ResNetBackbone
 
 
 def _timeit(fn: Callable[[], object], repeats: int, warmup: int, sync: bool) -> float:

@@ -37,7 +37,7 @@ def bench_faiss_gpu(
     """Rows ``{"task": "kmeans" | "search" | "environment", "device": ..., ...}``; sizes from
     ``SMALL`` or ``FULL`` unless given (0 skips a task). ``gpu`` is skipped (logged) where
     FAISS sees none."""
-    from .. import faiss_device
+    from engine import faiss_device
 
     preset = SMALL if small else FULL
     kmeans_n = preset[0] if kmeans_n is None else kmeans_n
@@ -83,8 +83,8 @@ def _torch_check() -> dict:
 def _bench_kmeans(n: int, words: int, iterations: int, devices, log) -> list[dict]:
     import faiss
 
-    from ..faiss_device import kmeans
-    from .library import clustered_unit_vectors
+    from engine.faiss_device import kmeans
+    from engine.bench.library import clustered_unit_vectors
 
     x = clustered_unit_vectors(n, 128, max(words, n // 50), seed=1)
     probe = x[:: max(1, n // 20_000)]
@@ -116,8 +116,8 @@ def _bench_kmeans(n: int, words: int, iterations: int, devices, log) -> list[dic
 
 
 def _bench_search(n: int, queries: int, k: int, devices, log) -> list[dict]:
-    from ..library.vectors import VectorIndex
-    from .library import clustered_unit_vectors
+    from engine.library.vectors import VectorIndex
+    from engine.bench.library import clustered_unit_vectors
 
     dim = 512
     x = clustered_unit_vectors(n + queries, dim, max(10, n // 100), seed=2)

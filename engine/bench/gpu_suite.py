@@ -28,8 +28,8 @@ from collections.abc import Callable
 def _environment() -> dict:
     import torch
 
-    from ..cores import available_cores
-    from ..faiss_device import describe
+    from engine.cores import available_cores
+    from engine.faiss_device import describe
 
     cuda = torch.cuda.is_available()
     return {
@@ -47,7 +47,7 @@ def _environment() -> dict:
 
 def sections(small: bool) -> dict[str, Callable[[], object]]:
     """Section name → the call that measures it (sized for ``small`` or a full run)."""
-    from . import (
+    from engine.bench import (
         bench_extract,
         bench_faiss_gpu,
         bench_generated,

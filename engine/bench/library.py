@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ..generator import render_scene
+from engine.generator import render_scene
 
 
 def clustered_unit_vectors(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
@@ -36,7 +36,7 @@ def bench_search(
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
     """Warm single-query latency (p50/p95 ms) and recall@10 of each index kind vs exact."""
-    from ..library.vectors import VectorIndex
+    from engine.library.vectors import VectorIndex
 
     rows = []
     for n in sizes:
@@ -99,8 +99,8 @@ def bench_rescan(
 ) -> dict:
     """Seconds to re-scan an unchanged library of ``n`` files (synthetic entries: tiny files on
     disk, recorded in the store with a vector each, as if extraction had run)."""
-    from ..library import Library
-    from ..library.store import FileState, fs_bytes
+    from engine.library import Library
+    from engine.library.store import FileState, fs_bytes
 
     root = Path(keep or tempfile.mkdtemp(prefix="vs-rescan-"))
     photos = root / "photos"
@@ -147,7 +147,7 @@ def bench_unchanged(
     import subprocess
     import sys
 
-    from ..library import Library
+    from engine.library import Library
 
     root = Path(tempfile.mkdtemp(prefix="vs-bench-unchanged-"))
     _write_jpegs(root / "photos", count, (160, 120))
@@ -214,7 +214,7 @@ def bench_index(
     """Indexing throughput (photos/s) end to end vs the bare model forward on pre-decoded
     tensors; the ratio shows how much of decoding and I/O the pipeline hides. ``mixed``:
     folders of mixed aspect (landscape, portrait, square: see ``MIXED_ASPECTS``)."""
-    from ..library import Library
+    from engine.library import Library
 
     rows = []
     for size in sizes:

@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..config import ModelConfig
-from ..extract import Extractor
-from ..generator import render_scene
-from ..models import create_model
-from .common import CONTEXT_VARIANTS, context_architectures
+from engine.config import ModelConfig
+from engine.extract import Extractor
+from engine.generator import render_scene
+from engine.models import create_model
+from engine.bench.common import CONTEXT_VARIANTS, context_architectures
 
 
 def bench_localize(
@@ -24,7 +24,7 @@ def bench_localize(
 ) -> dict:
     """Milliseconds per result for click localization and for a heatmap overlay at ``size``
     px (patch features cached vs not), and what smoothing / GCN cost on extraction."""
-    from ..localize import Localizer, heatmap, overlay
+    from engine.localize import Localizer, heatmap, overlay
 
     tmp = Path(tempfile.mkdtemp(prefix="vs-bench-loc-"))
     paths = []

@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ..cores import available_cores
-from ..extract import Extractor
-from ..runtime import resolve_device
-from .common import CONTEXT_VARIANTS
+from engine.cores import available_cores
+from engine.extract import Extractor
+from engine.runtime import resolve_device
+from engine.bench.common import CONTEXT_VARIANTS
 
 
 def bench_train(
@@ -28,11 +28,11 @@ def bench_train(
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
     """Training images/s per method and image size (first step, which warms up, excluded)."""
-    from ..generator import write_training_set
-    from ..models import list_models
-    from ..training.config import LabelledConfig, TrainConfig
-    from ..training.data import FolderDataset
-    from ..training.trainer import Trainer
+    from engine.generator import write_training_set
+    from engine.models import list_models
+    from engine.training.config import LabelledConfig, TrainConfig
+    from engine.training.data import FolderDataset
+    from engine.training.trainer import Trainer
 
     root = Path(tempfile.mkdtemp(prefix="vs-bench-train-"))
     per_class = max(2, (batch_size * (steps + 1)) // 8 + 1)
@@ -93,11 +93,11 @@ def bench_ablation(
 ) -> list[dict]:
     """Train the same model with and without each spatial-context switch on generated data
     and evaluate on unseen objects (Revisited-Oxford protocol, percent mAP)."""
-    from ..evaluation.runner import evaluate_revisitop
-    from ..generator import write_eval_set, write_training_set
-    from ..training.config import LabelledConfig, TrainConfig
-    from ..training.data import FolderDataset
-    from ..training.trainer import Trainer, load_trained_model
+    from engine.evaluation.runner import evaluate_revisitop
+    from engine.generator import write_eval_set, write_training_set
+    from engine.training.config import LabelledConfig, TrainConfig
+    from engine.training.data import FolderDataset
+    from engine.training.trainer import Trainer, load_trained_model
 
     root = Path(tempfile.mkdtemp(prefix="vs-ablation-"))
     write_training_set(
@@ -195,9 +195,9 @@ def bench_generated(
     less two (at most 14). ``small``: a quick check (resnet18, 32 px, 2 identities × 2 views,
     2 steps, no workers) that runs in seconds on a CPU.
     """
-    from ..training.config import GeneratedConfig, TrainConfig
-    from ..training.generated import GeneratedData
-    from ..training.trainer import Trainer
+    from engine.training.config import GeneratedConfig, TrainConfig
+    from engine.training.generated import GeneratedData
+    from engine.training.trainer import Trainer
 
     if small:
         backbone, size, identities, views, steps, workers = "resnet18", 32, 2, 2, 2, 0
@@ -272,7 +272,7 @@ def bench_generated_batches(
     first batch, which warms up caches, is left out."""
     import torch
 
-    from ..training.generated import GeneratedBatches, GeneratedSpec
+    from engine.training.generated import GeneratedBatches, GeneratedSpec
 
     dev = resolve_device(device)
     mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)

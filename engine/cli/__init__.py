@@ -2,6 +2,6 @@
 ``common``, the parser and exit codes in ``entry``. The GUI and the CLI call the same engine
 functions."""
 
-from .entry import COMMANDS, build_parser, main
+from engine.cli.entry import COMMANDS, build_parser, main
 
 __all__ = ["COMMANDS", "build_parser", "main"]

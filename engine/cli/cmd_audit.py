@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_device, add_json, add_model, emit
+from engine.cli.common import add_device, add_json, add_model, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -36,10 +36,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..audit import audit
-    from ..checkpoint import resolve_model
-    from ..extract import Extractor
-    from ..training.data import open_dataset
+    from engine.audit import audit
+    from engine.checkpoint import resolve_model
+    from engine.extract import Extractor
+    from engine.training.data import open_dataset
 
     ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
     train = open_dataset(args.train, images=args.images)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..errors import VisualSearchError
-from .common import RegistryNames, add_device, add_json, add_model, emit
+from engine.errors import VisualSearchError
+from engine.cli.common import RegistryNames, add_device, add_json, add_model, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -63,7 +63,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .. import bench
+    from engine import bench
 
     log = None if args.json else print
     if args.what == "search":

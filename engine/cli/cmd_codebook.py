@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from .common import TerminalProgress, add_json, add_library, emit, open_library
+from engine.cli.common import TerminalProgress, add_json, add_library, emit, open_library
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -45,7 +45,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _photos(folders: list[str]) -> list[Path]:
-    from ..photos import is_photo_name
+    from engine.photos import is_photo_name
 
     out: list[Path] = []
     for folder in folders:
@@ -57,8 +57,8 @@ def _photos(folders: list[str]) -> list[Path]:
 def _choose_kmeans_device(choice: str) -> None:
     """``cpu`` switches FAISS's GPU off for this process (the ``VISUAL_SEARCH_FAISS_GPU``
     switch, which the k-means deep inside ``learn_codebook`` honours); ``gpu`` insists on one."""
-    from .. import faiss_device
-    from ..errors import VisualSearchError
+    from engine import faiss_device
+    from engine.errors import VisualSearchError
 
     if choice == "cpu":
         os.environ[faiss_device.ENV] = "0"
@@ -70,15 +70,15 @@ def _choose_kmeans_device(choice: str) -> None:
 
 
 def _kmeans_device() -> str:
-    from ..faiss_device import describe
+    from engine.faiss_device import describe
 
     return "gpu" if describe()["gpu_used"] else "cpu"
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..errors import VisualSearchError
-    from ..local.codebook import Codebook, default_codebook_path
-    from ..local.learn import learn_codebook
+    from engine.errors import VisualSearchError
+    from engine.local.codebook import Codebook, default_codebook_path
+    from engine.local.learn import learn_codebook
 
     if args.verb == "info":
         book = Codebook.load(args.file or default_codebook_path())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json, emit
+from engine.cli.common import add_json, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -18,7 +18,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..checkpoint import export_checkpoint
+    from engine.checkpoint import export_checkpoint
 
     out = export_checkpoint(args.src, args.dst, half=args.half, image_size=args.image_size)
     size = sum(f.stat().st_size for f in out.iterdir())

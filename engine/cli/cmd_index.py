@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 
-from .common import (
+from engine.cli.common import (
     TerminalProgress,
     add_device,
     add_json,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json, emit
+from engine.cli.common import add_json, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..modelinfo import architecture_table
+    from engine.modelinfo import architecture_table
 
     rows = architecture_table(backbones=args.backbone)
     lines = [

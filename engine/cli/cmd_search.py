@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..errors import BadImageError
-from .common import (
+from engine.errors import BadImageError
+from engine.cli.common import (
     add_device,
     add_json,
     add_library,

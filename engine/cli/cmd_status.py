@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import add_json, add_library, emit, open_library, shown
+from engine.cli.common import add_json, add_library, emit, open_library, shown
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

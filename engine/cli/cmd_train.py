@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 
-from .common import (
+from engine.cli.common import (
     RegistryNames,
     TerminalProgress,
     add_device,
@@ -141,9 +141,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..training.batches import Augment
-    from ..training.data import open_dataset
-    from ..training.trainer import Trainer
+    from engine.training.batches import Augment
+    from engine.training.data import open_dataset
+    from engine.training.trainer import Trainer
 
     if args.data == "library":
         return _train_library(args)
@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     args.lr = args.lr or LABELLED_LR
     args.optimizer = args.optimizer or "sgd"
     if args.data == "synthetic":
-        from ..training.generated import GeneratedData
+        from engine.training.generated import GeneratedData
 
         data = GeneratedData()
     else:
@@ -183,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _config(args: argparse.Namespace, **fields):
-    from ..training.config import GeneratedConfig, LabelledConfig, MinedConfig, TrainConfig
+    from engine.training.config import GeneratedConfig, LabelledConfig, MinedConfig, TrainConfig
 
     return TrainConfig(
         **fields,
@@ -233,8 +233,8 @@ def _epoch_printer(args: argparse.Namespace, bar: TerminalProgress):
 
 def _train_library(args: argparse.Namespace) -> int:
     """``train library``: mine verified matches, train on them, measure before and after."""
-    from ..library.improve import LIBRARY_LR, LIBRARY_OPTIMIZER, improve_model, starting_config
-    from ..training.batches import Augment
+    from engine.library.improve import LIBRARY_LR, LIBRARY_OPTIMIZER, improve_model, starting_config
+    from engine.training.batches import Augment
 
     bar = TerminalProgress(not args.json)
 

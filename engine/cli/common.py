@@ -79,7 +79,7 @@ class RegistryNames:
     """
 
     def __iter__(self):
-        from ..models import registry  # importing the package registers every architecture
+        from engine.models import registry  # importing the package registers every architecture
 
         return iter(registry.list_models())
 
@@ -160,7 +160,7 @@ def open_library(args: argparse.Namespace, mode: str = "read"):
     ``mode``: ``read`` for commands that only read (the database is opened read-only and
     must exist), ``write`` for those that change a library, ``create`` for those that add
     photos (the only ones that make a new library)."""
-    from ..library import Library
+    from engine.library import Library
 
     kw = {"max_features": args.local_features} if getattr(args, "local_features", None) else {}
     return Library(args.library, device=getattr(args, "device", "auto"), mode=mode, **kw)

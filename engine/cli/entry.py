@@ -11,9 +11,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
-from ..errors import VisualSearchError
-from . import (
+from engine import __version__
+from engine.errors import VisualSearchError
+from engine.cli import (
     cmd_audit,
     cmd_bench,
     cmd_codebook,
@@ -32,7 +32,7 @@ from . import (
     cmd_synth,
     cmd_train,
 )
-from .common import shown
+from engine.cli.common import shown
 
 # in the order `visual-search --help` lists them; each has add_parser(subparsers) and run(args)
 COMMANDS = (

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadImageError, VisualSearchError
-from ..local import Codebook, InvertedFile, encode_query, local_features, verify_code
-from ..local.workers import LocalWorkers
-from ..retrieval import VERIFY_TOP, rank_database
+from engine.errors import BadImageError, VisualSearchError
+from engine.local import Codebook, InvertedFile, encode_query, local_features, verify_code
+from engine.local.workers import LocalWorkers
+from engine.retrieval import VERIFY_TOP, rank_database
 
 
 def describe_database(
@@ -134,6 +134,6 @@ class LocalDatabase:
 
 
 def _size(path) -> tuple[int, int]:
-    from ..imageio import load_photo
+    from engine.imageio import load_photo
 
     return load_photo(path, 64).original_size

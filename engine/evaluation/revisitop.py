@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import VisualSearchError
+from engine.errors import VisualSearchError
 
 PROTOCOLS = ("E", "M", "H")
 KAPPAS = (1, 5, 10)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import BadImageError, VisualSearchError
-from ..extract import Extractor
-from ..local.codebook import Codebook, default_codebook
-from ..photos import IMAGE_EXTENSIONS, escapes_folder, is_photo_name
-from ..retrieval import GLOBAL_WEIGHT, PIPELINES, VERIFY_TOP, learned_from_photos
-from .revisitop import GroundTruth, evaluate_ranking, leave_one_out_map, load_ground_truth
+from engine.errors import BadImageError, VisualSearchError
+from engine.extract import Extractor
+from engine.local.codebook import Codebook, default_codebook
+from engine.photos import IMAGE_EXTENSIONS, escapes_folder, is_photo_name
+from engine.retrieval import GLOBAL_WEIGHT, PIPELINES, VERIFY_TOP, learned_from_photos
+from engine.evaluation.revisitop import GroundTruth, evaluate_ranking, leave_one_out_map, load_ground_truth
 
 #: tried in this order after the bare name; the one list of photo extensions, upper case too
 IMAGE_SUFFIXES = tuple(
@@ -106,13 +106,13 @@ def evaluate_revisitop(
     if pipeline == "global":
         scores, ranking = rank(xq, xb)
         if rerank:
-            from ..geometry import rerank_ranking
+            from engine.geometry import rerank_ranking
 
             tr = time.perf_counter()
             ranking = rerank_ranking(q_paths, boxes, all_db, ranking, scores, rerank)
             rerank_seconds = time.perf_counter() - tr
     else:
-        from .pipeline import pipeline_ranking
+        from engine.evaluation.pipeline import pipeline_ranking
 
         book = codebook or default_codebook()
         gw = GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0
@@ -144,7 +144,7 @@ def evaluate_revisitop(
 
 def evaluate_folder_set(ex: Extractor, root: str | os.PathLike) -> dict:
     """Leave-one-out retrieval mAP (percent) on a folder-per-class set."""
-    from ..training.data import FolderDataset
+    from engine.training.data import FolderDataset
 
     ds = FolderDataset(root)
     x = extract_all(ex, [it.path for it in ds.items])

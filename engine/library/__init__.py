@@ -9,27 +9,27 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..lazy import attach
+from engine.lazy import attach
 
 if TYPE_CHECKING:
-    from ..errors import VisualSearchError
-    from .indexer import IndexSummary
-    from .library import Library
-    from .lock import LibraryBusyError, ensure_not_busy
-    from .preload import import_engine
-    from .results import Hit, SearchResult, export_results
+    from engine.errors import VisualSearchError
+    from engine.library.indexer import IndexSummary
+    from engine.library.library import Library
+    from engine.library.lock import LibraryBusyError, ensure_not_busy
+    from engine.library.preload import import_engine
+    from engine.library.results import Hit, SearchResult, export_results
 
 #: public name → the module that defines it
 _SOURCES = {
-    "Hit": ".results",
-    "SearchResult": ".results",
-    "export_results": ".results",
-    "Library": ".library",
-    "ensure_not_busy": ".lock",
-    "LibraryBusyError": ".lock",
-    "IndexSummary": ".indexer",
-    "import_engine": ".preload",
-    "VisualSearchError": "..errors",
+    "Hit": "engine.library.results",
+    "SearchResult": "engine.library.results",
+    "export_results": "engine.library.results",
+    "Library": "engine.library.library",
+    "ensure_not_busy": "engine.library.lock",
+    "LibraryBusyError": "engine.library.lock",
+    "IndexSummary": "engine.library.indexer",
+    "import_engine": "engine.library.preload",
+    "VisualSearchError": "engine.errors",
 }
 
 __all__ = [

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..local.codebook import Codebook
-from ..local.learn import learn_codebook
-from ..local.workers import LocalWorkers
-from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
+from engine.errors import ConfigError
+from engine.local.codebook import Codebook
+from engine.local.learn import learn_codebook
+from engine.local.workers import LocalWorkers
+from engine.library.indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
 
 if TYPE_CHECKING:
-    from .library import Library
+    from engine.library.library import Library
 
 #: a library smaller than this keeps the shipped codebook
 MIN_PHOTOS_TO_LEARN = 200

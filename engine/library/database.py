@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import QueuePool
 
-from .errors import LibraryError, damaged, read_only
+from engine.library.errors import LibraryError, damaged, read_only
 
 # SQLite's primary result codes (the low byte of an extended code)
 SQLITE_READONLY, SQLITE_CORRUPT, SQLITE_CANTOPEN, SQLITE_NOTADB = 8, 11, 14, 26

@@ -21,10 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..local.verify import box_quad, project, verify_codes
-from .localindex import LocalIndex
-from .results import Hit
-from .store import Store
+from engine.local.verify import box_quad, project, verify_codes
+from engine.library.localindex import LocalIndex
+from engine.library.results import Hit
+from engine.library.store import Store
 
 #: perceptual-hash bits within which a pair is a candidate
 PHASH_BITS = 12
@@ -116,8 +116,8 @@ def content_differs(
     spot where something moved. None when a photo cannot be read."""
     import cv2
 
-    from ..errors import BadImageError
-    from ..imageio import load_photo
+    from engine.errors import BadImageError
+    from engine.imageio import load_photo
 
     try:
         ga = np.asarray(load_photo(path_a, max_side=side).image.convert("L"), np.float32)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import shlex
 
-from ..errors import VisualSearchError
+from engine.errors import VisualSearchError
 
 
 class LibraryError(VisualSearchError):

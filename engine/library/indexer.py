@@ -19,15 +19,15 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from ..errors import BadImageError
-from ..local.codebook import Codebook
-from ..local.workers import Described, LocalWorkers
-from .fspath import fs_text
-from .scan import WalkProblem, quick_hash, walk
-from .store import FileRow, FileState, ModelRow, Store
+from engine.errors import BadImageError
+from engine.local.codebook import Codebook
+from engine.local.workers import Described, LocalWorkers
+from engine.library.fspath import fs_text
+from engine.library.scan import WalkProblem, quick_hash, walk
+from engine.library.store import FileRow, FileState, ModelRow, Store
 
 if TYPE_CHECKING:  # torch: loaded with the model, only when there is work
-    from ..extract import Extraction, Extractor
+    from engine.extract import Extraction, Extractor
 
 ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]
@@ -303,7 +303,7 @@ class Indexer:
         if wanted and ex is not None:
             import torch
 
-            from ..extract import Prepared
+            from engine.extract import Prepared
 
             preps = []
             for j in wanted:

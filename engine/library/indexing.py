@@ -9,14 +9,14 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from ..atomic import remove_leftover_temporaries
-from ..errors import ConfigError
-from ..local.workers import LocalWorkers
-from .indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
-from .store import fs_bytes
+from engine.atomic import remove_leftover_temporaries
+from engine.errors import ConfigError
+from engine.local.workers import LocalWorkers
+from engine.library.indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
+from engine.library.store import fs_bytes
 
 if TYPE_CHECKING:
-    from .library import Library
+    from engine.library.library import Library
 
 
 def index_folders(

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import file_digest, write_atomically, write_json_atomically
-from ..local import InvertedFile
-from .store import Store
+from engine.atomic import file_digest, write_atomically, write_json_atomically
+from engine.local import InvertedFile
+from engine.library.store import Store
 
 
 class LocalIndex:

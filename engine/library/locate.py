@@ -7,11 +7,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from ..errors import BadImageError
-from ..local.locate import outline
-from ..local.verify import Verification, verify_code
-from .search import Query
-from .store import FileRow, Store
+from engine.errors import BadImageError
+from engine.local.locate import outline
+from engine.local.verify import Verification, verify_code
+from engine.library.search import Query
+from engine.library.store import FileRow, Store
 
 #: a seed-method outline is drawn only at this confidence or above
 SEED_MIN_SCORE = 0.5

@@ -11,8 +11,8 @@ import errno
 import os
 from pathlib import Path
 
-from ..errors import VisualSearchError
-from .errors import read_only
+from engine.errors import VisualSearchError
+from engine.library.errors import read_only
 
 if os.name == "nt":  # pragma: no cover - exercised on Windows builds
     import msvcrt

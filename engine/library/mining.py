@@ -32,13 +32,13 @@ import time
 
 import numpy as np
 
-from ..errors import BadImageError, VisualSearchError
-from ..local.verify import MIN_INLIERS as VERIFY_MIN_INLIERS
-from ..local.verify import verify_codes
-from ..training.mined import MinedSet
-from .duplicates import MIN_COVER, _cover, connected_components, near_identity
-from .duplicates import MIN_INLIERS as DUPLICATE_INLIERS
-from .library import Library
+from engine.errors import BadImageError, VisualSearchError
+from engine.local.verify import MIN_INLIERS as VERIFY_MIN_INLIERS
+from engine.local.verify import verify_codes
+from engine.training.mined import MinedSet
+from engine.library.duplicates import MIN_COVER, _cover, connected_components, near_identity
+from engine.library.duplicates import MIN_INLIERS as DUPLICATE_INLIERS
+from engine.library.library import Library
 
 #: nearest photos in the inverted file that are verified, per photo
 NEIGHBOURS = 10

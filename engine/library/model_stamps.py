@@ -19,7 +19,7 @@ import json
 import os
 from pathlib import Path
 
-from ..atomic import write_atomically
+from engine.atomic import write_atomically
 
 STAMPS_NAME = "model-stamps.json"
 #: entries kept (the most recent ones); a library rarely sees more than a few models

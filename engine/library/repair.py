@@ -18,15 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import VisualSearchError
-from .database import sqlite_uri
-from .errors import LibraryError, LibraryMissingError
-from .fspath import fs_text
-from .lock import WriterLock
-from .schema import DB_NAME
+from engine.errors import VisualSearchError
+from engine.library.database import sqlite_uri
+from engine.library.errors import LibraryError, LibraryMissingError
+from engine.library.fspath import fs_text
+from engine.library.lock import WriterLock
+from engine.library.schema import DB_NAME
 
 if TYPE_CHECKING:
-    from .indexer import IndexSummary, ProgressFn
+    from engine.library.indexer import IndexSummary, ProgressFn
 
 
 @dataclass
@@ -120,7 +120,7 @@ def repair_library(
     progress: ProgressFn | None = None,
 ) -> RepairReport:
     """Set a damaged library database aside and rebuild what can be rebuilt (see above)."""
-    from .library import Library
+    from engine.library.library import Library
 
     directory = Path(directory).expanduser()
     db_path = directory / DB_NAME

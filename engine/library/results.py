@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .fspath import path_bytes_field
+from engine.library.fspath import path_bytes_field
 
 if TYPE_CHECKING:  # the result types need no torch
-    from ..extract import Box
+    from engine.extract import Box
 
 __all__ = ["Hit", "SearchResult", "export_results"]
 

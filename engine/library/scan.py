@@ -9,8 +9,8 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..photos import IMAGE_EXTENSIONS, is_photo_name  # noqa: F401  (re-exported)
-from .fspath import is_within
+from engine.photos import IMAGE_EXTENSIONS, is_photo_name  # noqa: F401  (re-exported)
+from engine.library.fspath import is_within
 
 #: folders never worth indexing (system, trash and NAS thumbnail folders)
 SKIP_DIRS = {

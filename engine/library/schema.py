@@ -30,7 +30,7 @@ from sqlalchemy import (
     Table,
 )
 
-from .fspath import fs_text
+from engine.library.fspath import fs_text
 
 SCHEMA_VERSION = 2
 DB_NAME = "library.sqlite3"

@@ -11,16 +11,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..extract import Box, Extraction, Extractor, Prepared
-from ..imageio import PhotoSource, describe_source
-from ..local import Codebook, QueryCode, encode_query
-from ..local.verify import Verification, verify_code
-from ..local.workers import describe
-from ..retrieval import PIPELINES, VERIFY_TOP, rank_database
-from .localindex import LocalIndex
-from .results import Hit
-from .store import FileRow, ModelRow, Store
-from .vectors import VectorIndex
+from engine.extract import Box, Extraction, Extractor, Prepared
+from engine.imageio import PhotoSource, describe_source
+from engine.local import Codebook, QueryCode, encode_query
+from engine.local.verify import Verification, verify_code
+from engine.local.workers import describe
+from engine.retrieval import PIPELINES, VERIFY_TOP, rank_database
+from engine.library.localindex import LocalIndex
+from engine.library.results import Hit
+from engine.library.store import FileRow, ModelRow, Store
+from engine.library.vectors import VectorIndex
 
 #: global neighbours merged with the local scores (the others count as global similarity 0)
 GLOBAL_SHORTLIST = 1000

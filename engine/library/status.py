@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .database import not_writable
-from .fspath import path_bytes_field
-from .localindex import LocalIndex
-from .schema import DB_NAME
-from .store import Store, fs_text
-from .vectors import VectorIndex
+from engine.library.database import not_writable
+from engine.library.fspath import path_bytes_field
+from engine.library.localindex import LocalIndex
+from engine.library.schema import DB_NAME
+from engine.library.store import Store, fs_text
+from engine.library.vectors import VectorIndex
 
 
 def cache_state(loaded, reason: str, generation: int) -> tuple[str, str]:

@@ -23,11 +23,11 @@ from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError
 
-from .database import needs_immutable, not_writable, open_engine, translate, translated
-from .errors import LibraryError, LibraryMissingError, read_only
-from .fspath import fs_bytes, fs_text
-from .lock import WriterLock
-from .schema import (
+from engine.library.database import needs_immutable, not_writable, open_engine, translate, translated
+from engine.library.errors import LibraryError, LibraryMissingError, read_only
+from engine.library.fspath import fs_bytes, fs_text
+from engine.library.lock import WriterLock
+from engine.library.schema import (
     DB_NAME,
     FAILED,
     MIGRATIONS,
@@ -45,9 +45,9 @@ from .schema import (
     models_t,
     vectors_t,
 )
-from .store_files import FileTables
-from .store_local import LocalTable
-from .store_vectors import VectorTable
+from engine.library.store_files import FileTables
+from engine.library.store_local import LocalTable
+from engine.library.store_vectors import VectorTable
 
 __all__ = [
     "FAILED",

@@ -12,8 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
-from .fspath import fs_bytes, fs_text, is_within
-from .schema import (
+from engine.library.fspath import fs_bytes, fs_text, is_within
+from engine.library.schema import (
     FAILED,
     IDS_PER_QUERY,
     OK,

@@ -15,8 +15,8 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 
-from ..local.asmk import LocalCode
-from .schema import FAILED, IDS_PER_QUERY, chunks, codebooks_t, files_t, local_codes_t, meta_t
+from engine.local.asmk import LocalCode
+from engine.library.schema import FAILED, IDS_PER_QUERY, chunks, codebooks_t, files_t, local_codes_t, meta_t
 
 
 def _code(r) -> LocalCode:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 from sqlalchemy import bindparam, func, insert, select, update
 
-from .schema import FAILED, IDS_PER_QUERY, OK, chunks, files_t, vectors_t
+from engine.library.schema import FAILED, IDS_PER_QUERY, OK, chunks, files_t, vectors_t
 
 
 class VectorTable:

@@ -26,9 +26,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from .. import faiss_device
-from ..atomic import file_digest, write_atomically, write_json_atomically
-from .store import ModelRow, Store
+from engine import faiss_device
+from engine.atomic import file_digest, write_atomically, write_json_atomically
+from engine.library.store import ModelRow, Store
 
 APPROX_THRESHOLD = 50_000
 #: with a GPU, ``auto`` stays exact (flat, searched on the GPU) up to this many vectors

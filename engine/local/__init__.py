@@ -1,11 +1,11 @@
 """Training-free local features: RootSIFT, a visual-word codebook, ASMK* codes in an inverted
 file, and spatial verification on stored codes."""
 
-from .asmk import LocalCode, QueryCode, encode, encode_query
-from .codebook import Codebook, CodebookError, train_codebook
-from .features import LocalFeatures, local_features, rootsift
-from .ivf import InvertedFile
-from .verify import Verification, verify_code, verify_codes
+from engine.local.asmk import LocalCode, QueryCode, encode, encode_query
+from engine.local.codebook import Codebook, CodebookError, train_codebook
+from engine.local.features import LocalFeatures, local_features, rootsift
+from engine.local.ivf import InvertedFile
+from engine.local.verify import Verification, verify_code, verify_codes
 
 __all__ = [
     "Codebook",

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codebook import Codebook
-from .features import LocalFeatures
+from engine.local.codebook import Codebook
+from engine.local.features import LocalFeatures
 
 BITS = 128
 ALPHA = 3.0

@@ -17,9 +17,9 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from ..atomic import write_atomically
-from ..errors import VisualSearchError
-from ..faiss_device import UseGpu, kmeans, want_gpu
+from engine.atomic import write_atomically
+from engine.errors import VisualSearchError
+from engine.faiss_device import UseGpu, kmeans, want_gpu
 
 FORMAT = "visual-search-codebook"
 VERSION = 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..imageio import PhotoSource, load_photo
+from engine.imageio import PhotoSource, load_photo
 
 #: long side the features are computed at (the photo is never upscaled to reach it)
 LOCAL_MAX_SIDE = 1024

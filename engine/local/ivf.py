@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from .asmk import ALPHA, BITS, TAU, as_u64, selectivity
+from engine.local.asmk import ALPHA, BITS, TAU, as_u64, selectivity
 
 
 class InvertedFile:

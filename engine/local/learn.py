@@ -13,10 +13,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from ..cores import available_cores
-from ..errors import BadImageError, CancelledError
-from .codebook import Codebook, CodebookError, train_codebook
-from .features import local_features
+from engine.cores import available_cores
+from engine.errors import BadImageError, CancelledError
+from engine.local.codebook import Codebook, CodebookError, train_codebook
+from engine.local.features import local_features
 
 ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .verify import Verification, box_quad, project, quad_is_sane
+from engine.local.verify import Verification, box_quad, project, quad_is_sane
 
 #: inliers near a click needed to outline it
 MIN_SUPPORT = 5

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from ..cores import available_cores
-from ..errors import BadImageError
-from ..imageio import PhotoSource, downscale, load_photo
-from .asmk import LocalCode, encode
-from .codebook import Codebook
-from .features import LOCAL_MAX_SIDE, MAX_FEATURES, LocalFeatures, features_from_gray, to_gray
+from engine.cores import available_cores
+from engine.errors import BadImageError
+from engine.imageio import PhotoSource, downscale, load_photo
+from engine.local.asmk import LocalCode, encode
+from engine.local.codebook import Codebook
+from engine.local.features import LOCAL_MAX_SIDE, MAX_FEATURES, LocalFeatures, features_from_gray, to_gray
 
 Box = tuple[float, float, float, float]
 

@@ -16,7 +16,7 @@ import torch
 import torchvision
 from torch import nn
 
-from ..errors import ConfigError
+from engine.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def cached_weights_path(name: str) -> str:
 
 def stored_weights_path(name: str):
     """Where ``visual-search`` keeps ImageNet weights the user downloaded with it."""
-    from ..weights import weights_dir
+    from engine.weights import weights_dir
 
     url = BACKBONES[name].weights.url  # type: ignore[attr-defined]
     return weights_dir() / os.path.basename(urlparse(url).path)

@@ -9,7 +9,7 @@ from types import MappingProxyType
 import torch
 from torch import nn
 
-from .layers import minmax_norm
+from engine.models.layers import minmax_norm
 
 
 @dataclass

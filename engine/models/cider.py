@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .backbones import ResNetBackbone
-from .base import ModelOutput, RetrievalModel
-from .context import SpatialParams, build_context, pool_with_context
-from .layers import AttentionalLocalization, GeM, SelectiveKernel, SqueezeExcitation, Whitening, l2n
-from .registry import register_model
+from engine.models.backbones import ResNetBackbone
+from engine.models.base import ModelOutput, RetrievalModel
+from engine.models.context import SpatialParams, build_context, pool_with_context
+from engine.models.layers import AttentionalLocalization, GeM, SelectiveKernel, SqueezeExcitation, Whitening, l2n
+from engine.models.registry import register_model
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .layers import gem
+from engine.models.layers import gem
 
 
 class LearnableSmoothing(nn.Module):

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from engine.errors import ConfigError
 
 
 @dataclass(frozen=True)

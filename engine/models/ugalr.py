@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
-from .backbones import ResNetBackbone
-from .base import ModelOutput, RetrievalModel, activation_map
-from .context import SpatialParams, build_context, pool_with_context
-from .layers import LALM, GeM, Whitening, l2n, minmax_norm
-from .registry import AuxLoss, register_model
+from engine.models.backbones import ResNetBackbone
+from engine.models.base import ModelOutput, RetrievalModel, activation_map
+from engine.models.context import SpatialParams, build_context, pool_with_context
+from engine.models.layers import LALM, GeM, Whitening, l2n, minmax_norm
+from engine.models.registry import AuxLoss, register_model
 
 
 @dataclass(frozen=True)

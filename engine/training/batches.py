@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..errors import BadImageError
-from ..imageio import load_photo
-from .data import Item
+from engine.errors import BadImageError
+from engine.imageio import load_photo
+from engine.training.data import Item
 
 #: width / height ratios batches are grouped by
 ASPECT_BUCKETS = (9 / 16, 3 / 4, 1.0, 4 / 3, 16 / 9)

@@ -16,10 +16,10 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import ConfigError
-from ..models import get_entry, list_models
-from .batches import Augment
-from .generated import VIEWS_ON, GeneratedSpec
+from engine.errors import ConfigError
+from engine.models import get_entry, list_models
+from engine.training.batches import Augment
+from engine.training.generated import VIEWS_ON, GeneratedSpec
 
 
 @dataclass

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from ..errors import BadImageError, VisualSearchError
-from ..photos import is_photo_name, is_plain_name
+from engine.errors import BadImageError, VisualSearchError
+from engine.photos import is_photo_name, is_plain_name
 
 
 class DatasetError(VisualSearchError):

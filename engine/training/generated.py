@@ -38,9 +38,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..generator import EVAL_IDENTITY_OFFSET, render_scene
-from .gpu_assets import make_assets
-from .gpu_views import ViewAssets, make_views
+from engine.generator import EVAL_IDENTITY_OFFSET, render_scene
+from engine.training.gpu_assets import make_assets
+from engine.training.gpu_views import ViewAssets, make_views
 
 #: rendering happens at twice the training size, then one antialiased downscale
 _SUPERSAMPLE = 2

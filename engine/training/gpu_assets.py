@@ -12,8 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..generator import render_clutter, render_object
-from .gpu_views import CHANNEL_ORDERS, ViewAssets, pixel_maps, sample_grid
+from engine.generator import render_clutter, render_object
+from engine.training.gpu_views import CHANNEL_ORDERS, ViewAssets, pixel_maps, sample_grid
 
 #: side of the object sprites (what :func:`~engine.generator.render_scene` draws too)
 SPRITE_SIZE = 256

@@ -27,11 +27,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..atomic import write_atomically
-from ..config import loads_json
-from ..errors import BadImageError, VisualSearchError
-from ..imageio import load_photo
-from .data import Item
+from engine.atomic import write_atomically
+from engine.config import loads_json
+from engine.errors import BadImageError, VisualSearchError
+from engine.imageio import load_photo
+from engine.training.data import Item
 
 #: photos per class in a batch; the rest of a batch are hard negatives (a quarter)
 PER_CLASS = 2
@@ -265,7 +265,7 @@ def mined_feed(trainer, mcfg, device, tm):
     """What the trainer's feed needs for mined data: the batch loader, the epoch → batches
     function (hard negatives refreshed with ``tm``'s model), the held-out recall@10 as the
     validation figure, and the number of training photos."""
-    from .batches import ImageBatches
+    from engine.training.batches import ImageBatches
 
     cfg, data = trainer.cfg, trainer.data
     ds = ImageBatches(

@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..models import get_entry
-from ..models.layers import gem
-from .config import TrainConfig
-from .heads import ArcFaceHead, LinearHead
-from .losses import contrastive_pairs, multi_positive_infonce, retrieval_accuracy
+from engine.models import get_entry
+from engine.models.layers import gem
+from engine.training.config import TrainConfig
+from engine.training.heads import ArcFaceHead, LinearHead
+from engine.training.losses import contrastive_pairs, multi_positive_infonce, retrieval_accuracy
 
 
 class TrainModule(nn.Module):

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 
 import torch
 
-from ..config import ModelConfig
-from ..cores import available_cores
-from ..models import create_model, get_entry
-from ..runtime import device_kind, resolve_device
-from .config import TrainConfig
-from .objective import TrainModule
+from engine.config import ModelConfig
+from engine.cores import available_cores
+from engine.models import create_model, get_entry
+from engine.runtime import device_kind, resolve_device
+from engine.training.config import TrainConfig
+from engine.training.objective import TrainModule
 
 #: training images/s at 224 px, batch 8 (see the module docstring for how they were measured)
 CPU_IMAGES_PER_S = {"resnet18": 19.8, "resnet34": 8.65, "resnet50": 6.40, "resnet101": 4.08}

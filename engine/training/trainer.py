@@ -39,19 +39,19 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
-from ..atomic import write_atomically
-from ..checkpoint import copy_matching_weights, load_checkpoint, save_checkpoint
-from ..config import ModelConfig, loads_json
-from ..errors import VisualSearchError
-from ..models import create_model
-from ..runtime import resolve_device
-from .batches import ImageBatches, batch_loader, epoch_batches
-from .config import TrainConfig
-from .data import LabelledSet
-from .generated import GeneratedBatches, GeneratedData
-from .losses import retrieval_accuracy
-from .mined import MinedData, mined_feed
-from .objective import TrainModule
+from engine.atomic import write_atomically
+from engine.checkpoint import copy_matching_weights, load_checkpoint, save_checkpoint
+from engine.config import ModelConfig, loads_json
+from engine.errors import VisualSearchError
+from engine.models import create_model
+from engine.runtime import resolve_device
+from engine.training.batches import ImageBatches, batch_loader, epoch_batches
+from engine.training.config import TrainConfig
+from engine.training.data import LabelledSet
+from engine.training.generated import GeneratedBatches, GeneratedData
+from engine.training.losses import retrieval_accuracy
+from engine.training.mined import MinedData, mined_feed
+from engine.training.objective import TrainModule
 
 ProgressFn = Callable[[int, int, str], None]
 StopFn = Callable[[], bool]
