@@ -17,15 +17,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.library import Library, import_engine
-from engine.paths import cache_dir
-
 from app.actions import build_actions
 from app.panels import DownloadsPanel, DuplicatesView, ExplainControls, LibraryPanel, SearchPanel
 from app.settings import Settings
 from app.state import AppState
 from app.thumbnails import ThumbnailCache
 from app.workers import wait_all
+from engine.library import Library, import_engine
+from engine.paths import cache_dir
 
 
 class MainWindow(QMainWindow):
@@ -123,7 +122,7 @@ class MainWindow(QMainWindow):
         self.search_panel.cancel()
 
     def open_wizard(self, **kwargs):
-        from app.wizard import TrainingWizard
+        from app.wizard.window import TrainingWizard
 
         wiz = TrainingWizard(self.library, self.state.model_spec, self, **kwargs)
         wiz.use_model.connect(self.library_panel.switch_model)

@@ -29,10 +29,9 @@ def show_opening(app: QApplication) -> QLabel:
 
 def open_main(args: argparse.Namespace):
     """The main window over the library (this is where the engine is imported)."""
-    from engine.library import Library
-
     from app.gui import MainWindow
     from app.settings import Settings
+    from engine.library import Library
 
     settings, problem = Settings.load()
     lib = Library(args.library, device=settings.device, index_kind=settings.index_kind)

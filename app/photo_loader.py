@@ -1,4 +1,4 @@
-"""Photos on screen: every pixel comes from ``engine.imageio`` (EXIF orientation applied).
+"""Photos on screen: every pixel comes from ``engine.photo.decode`` (EXIF orientation applied).
 
 Decoding runs on a worker and makes a ``QImage``; the ``QPixmap`` is made on the GUI thread.
 """
@@ -9,10 +9,9 @@ from PIL import Image
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from engine.imageio import load_photo
-from engine.photos import IMAGE_EXTENSIONS
-
 from app.workers import TaskSlot, Worker
+from engine.photo.decode import load_photo
+from engine.photo.formats import IMAGE_EXTENSIONS
 
 #: long side of a photo decoded for the query view and the compare dialog
 DISPLAY_SIDE = 2048

@@ -24,10 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QEventLoop, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from app.gui import MainWindow
     from engine.library import Library
     from resources import sample_photos
-
-    from app.gui import MainWindow
 
     app = QApplication.instance() or QApplication([])
     win = MainWindow(Library(Path(os.environ["VISUAL_SEARCH_HOME"]) / "library"))
@@ -56,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     win.add_samples()
     wait(win.library_panel.indexing_finished)
     shot("2-library-indexed")
-    from engine.generator import sample_boxes
+    from engine.training.generator import sample_boxes
 
     query = str(sample_photos()[0])
     sp = win.search_panel

@@ -45,7 +45,7 @@ def choice_combo(options: list[tuple[str, str, str | None]]) -> QComboBox:
 
 
 def device_options() -> list[tuple[str, str, str | None]]:
-    from engine.runtime import cuda_unavailable_reason
+    from engine.network.runtime import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     return [
@@ -54,7 +54,7 @@ def device_options() -> list[tuple[str, str, str | None]]:
 
 
 def index_options() -> list[tuple[str, str, str | None]]:
-    from engine.library.vectors import APPROX_THRESHOLD
+    from engine.library.index.vector_index import APPROX_THRESHOLD
 
     return [
         (k, text.format(threshold=APPROX_THRESHOLD), None) for k, text in INDEX_DESCRIPTIONS.items()
@@ -64,7 +64,7 @@ def index_options() -> list[tuple[str, str, str | None]]:
 def model_description(text: str) -> str:
     """One line about a model choice: ``default``, a registered name (``cider:resnet18`` too),
     or a checkpoint folder."""
-    from engine.models import get_entry, list_models
+    from engine.network.models import get_entry, list_models
 
     name = text.strip().split(":", 1)[0]
     if name in ("", "default"):
@@ -95,8 +95,8 @@ class SettingsDialog(QDialog):
     weights_requested = Signal(str)
 
     def __init__(self, settings, parent=None) -> None:
-        from engine.models import get_entry, list_models
-        from engine.models.backbones import BACKBONES
+        from engine.network.models import get_entry, list_models
+        from engine.network.models.backbones import BACKBONES
 
         super().__init__(parent)
         self.setWindowTitle("Settings")
@@ -206,7 +206,7 @@ class SettingsDialog(QDialog):
         label.setText(combo.itemData(combo.currentIndex(), Qt.ItemDataRole.ToolTipRole) or "")
 
     def _model_changed(self, text: str) -> None:
-        from engine.models.backbones import BACKBONES
+        from engine.network.models.backbones import BACKBONES
 
         self.model_help.setText(model_description(text))
         named = text.strip().split(":", 1)[1] if ":" in text else ""
@@ -214,7 +214,7 @@ class SettingsDialog(QDialog):
         self._weights_changed(self.backbone.currentText())
 
     def _weights_changed(self, backbone: str) -> None:
-        from engine.weights import weights_info, weights_present
+        from engine.network.weights import weights_info, weights_present
 
         info = weights_info(backbone)
         size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "size unknown"
@@ -228,7 +228,7 @@ class SettingsDialog(QDialog):
 
     def confirm_download(self) -> None:
         """Ask before downloading; ``weights_requested`` only after Yes."""
-        from engine.weights import weights_info
+        from engine.network.weights import weights_info
 
         backbone = self.backbone.currentText()
         info = weights_info(backbone)

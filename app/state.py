@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.library import Library
-
 from app.settings import Settings
+from engine.library import Library
 
 
 @dataclass

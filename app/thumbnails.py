@@ -13,10 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from PySide6.QtGui import QImage, QPixmap
 
-from engine.errors import BadImageError
-from engine.imageio import load_photo
-
 from app.photo_loader import pil_to_qimage
+from engine.errors import BadImageError
+from engine.photo.decode import load_photo
 
 
 class _Loaded(QObject):

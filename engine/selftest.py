@@ -13,9 +13,8 @@ from pathlib import Path
 
 
 def run_self_test() -> dict:
-    from resources import sample_photos
-
     from engine.library import Library
+    from resources import sample_photos
 
     t0 = time.perf_counter()
     photos = sample_photos()

@@ -19,7 +19,7 @@ def resource_path(*parts: str) -> Path:
 
 def sample_photos() -> list[Path]:
     """The bundled sample photos, sorted by name."""
-    from engine.photos import is_photo_name  # the one list of photo extensions
+    from engine.photo.formats import is_photo_name  # the one list of photo extensions
 
     d = resource_path("samples")
     return sorted(p for p in d.glob("*") if is_photo_name(os.fsencode(p.name)))

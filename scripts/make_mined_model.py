@@ -24,7 +24,7 @@ from pathlib import Path
 
 
 def write_generated(folder: Path, objects: int, seed: int) -> int:
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     folder.mkdir(parents=True, exist_ok=True)
     kw = {"size": (480, 360), "scale": (0.4, 0.7), "max_rotation": 20, "perspective": 0.08}

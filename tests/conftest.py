@@ -25,7 +25,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 @pytest.fixture
 def scene_jpeg(tmp_path):
     """A small generated JPEG scene with one known object; returns (path, box)."""
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     img, placements = render_scene([3], seed=7, size=(320, 240))
     path = tmp_path / "scene.jpg"
@@ -36,8 +36,8 @@ def scene_jpeg(tmp_path):
 @pytest.fixture(scope="session")
 def tiny_models():
     """One small untrained model per architecture (ResNet-18 backbone), built once."""
-    from engine.config import ModelConfig
-    from engine.models import create_model, list_models
+    from engine.network.config import ModelConfig
+    from engine.network.models import create_model, list_models
 
     return {
         name: create_model(
@@ -55,7 +55,7 @@ MODEL = "gem:resnet18"  # seeded untrained network: the same fingerprint in ever
 @pytest.fixture(scope="session")
 def _photo_template(tmp_path_factory):
     """12 generated photos (4 objects x 3 views) in two sub-folders, made once per session."""
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     root = tmp_path_factory.mktemp("photos-template")
     for ident in range(4):

@@ -29,7 +29,7 @@ def test_import_contracts_hold():
 
 def test_engine_imports_without_qt():
     code = (
-        "import sys, engine.cli, engine.extract, engine.checkpoint; "
+        "import sys, engine.cli, engine.network.extract, engine.network.checkpoint; "
         "print(any(m.startswith(('PySide6', 'shiboken6')) for m in sys.modules))"
     )
     out = subprocess.run(

@@ -11,16 +11,16 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from engine.checkpoint import (
+from engine.errors import CheckpointError, ConfigError
+from engine.network.checkpoint import (
     load_checkpoint,
     model_fingerprint,
     resolve_model,
     save_checkpoint,
 )
-from engine.config import SCHEMA_VERSION
-from engine.errors import CheckpointError, ConfigError
-from engine.extract import Extractor
-from engine.models import list_models
+from engine.network.config import SCHEMA_VERSION
+from engine.network.extract import Extractor
+from engine.network.models import list_models
 
 
 @pytest.fixture
@@ -165,8 +165,8 @@ def test_resolve_model_by_name_dir_and_default(saved):
 
 
 def test_fingerprint_changes_with_weights_and_config(tiny_models):
-    from engine.config import ModelConfig
-    from engine.models import create_model
+    from engine.network.config import ModelConfig
+    from engine.network.models import create_model
 
     a = tiny_models["gem"]
     fp = model_fingerprint(a)

@@ -10,9 +10,9 @@ import sys
 import numpy as np
 import pytest
 
-from engine.checkpoint import save_checkpoint
 from engine.cli import COMMANDS, build_parser, main
-from engine.models import list_models
+from engine.network.checkpoint import save_checkpoint
+from engine.network.models import list_models
 from tests.helpers import png_bomb, truncated_jpeg
 
 

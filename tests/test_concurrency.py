@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from engine.generator import render_scene
 from engine.library import Library, LibraryBusyError
-from engine.library.lock import WriterLock
+from engine.library.store.lock import WriterLock
+from engine.training.generator import render_scene
 from tests.conftest import MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def _index_cmd(photos: Path, libdir: Path, *extra: str) -> list[str]:
 
 def _hold_lock(libdir: Path) -> subprocess.Popen:
     code = (
-        "import sys, time; from engine.library.lock import WriterLock; "
+        "import sys, time; from engine.library.store.lock import WriterLock; "
         "l = WriterLock(sys.argv[1]); l.acquire(); print('locked', flush=True); "
         "time.sleep(120)"
     )

@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from engine.config import ModelConfig
-from engine.models import create_model, list_models
-from engine.models.context import ContextGCN, LearnableSmoothing
+from engine.network.config import ModelConfig
+from engine.network.models import create_model, list_models
+from engine.network.models.context import ContextGCN, LearnableSmoothing
 
 
 def test_smoothing_weights_follow_the_formula_on_a_hand_made_map():
@@ -87,10 +87,10 @@ def test_switches_change_the_descriptor_only_through_their_path(arch):
 
 
 def test_both_switches_train_end_to_end_with_the_trainer(tmp_path):
-    from engine.generator import write_training_set
     from engine.training.batches import Augment
     from engine.training.config import LabelledConfig, TrainConfig
     from engine.training.data import FolderDataset
+    from engine.training.generator import write_training_set
     from engine.training.trainer import Trainer
 
     write_training_set(tmp_path / "data", classes=4, per_class=4, size=(80, 60))
@@ -112,7 +112,7 @@ def test_both_switches_train_end_to_end_with_the_trainer(tmp_path):
     )
     res = Trainer(cfg, FolderDataset(tmp_path / "data"), tmp_path / "out").run()
     assert all(math.isfinite(h["loss"]) for h in res.history)
-    from engine.checkpoint import load_checkpoint
+    from engine.network.checkpoint import load_checkpoint
 
     model = load_checkpoint(tmp_path / "out" / "model")
     assert model.smooth is not None and model.gcn is not None

@@ -8,13 +8,13 @@ import shutil
 import numpy as np
 import pytest
 
-from engine.audit import audit
 from engine.cli import main
+from engine.evaluation.audit import audit
 from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
-from engine.extract import Extractor
-from engine.generator import render_scene, write_eval_set, write_training_set
-from engine.geometry import local_features, rerank_order, verify
+from engine.match.pairs import local_features, rerank_order, verify
+from engine.network.extract import Extractor
 from engine.training.data import FolderDataset
+from engine.training.generator import render_scene, write_eval_set, write_training_set
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def _planted_pair(tmp_path, overlap: bool):
     write_training_set(train, classes=6, per_class=3, size=SIZE, seed=4, first_identity=100)
     planted = []
     if overlap:
-        from engine.generator import EVAL_IDENTITY_OFFSET
+        from engine.training.generator import EVAL_IDENTITY_OFFSET
 
         for q in (0, 2):
             ident = EVAL_IDENTITY_OFFSET + q

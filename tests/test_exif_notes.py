@@ -10,7 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from engine.imageio import load_photo
+from engine.photo.decode import load_photo
 from tests.conftest import MODEL
 from tests.photo_files import two_colour, write_jpeg_with_corrupt_exif
 
@@ -31,8 +31,8 @@ def test_the_warning_becomes_a_note_and_the_orientation_still_applies(tmp_path):
 
 
 def test_the_extractor_carries_the_note(tmp_path):
-    from engine.checkpoint import resolve_model
-    from engine.extract import Extractor
+    from engine.network.checkpoint import resolve_model
+    from engine.network.extract import Extractor
 
     path = write_jpeg_with_corrupt_exif(tmp_path / "cam.jpg", two_colour(96, 64))
     ex = Extractor(resolve_model(MODEL, pretrained="none"), device="cpu", precision="fp32")

@@ -8,10 +8,10 @@ import torch
 from PIL import Image
 
 from engine.errors import BadImageError, ConfigError
-from engine.extract import Extractor
-from engine.generator import render_scene
-from engine.models import list_models
-from engine.runtime import resolve_device, resolve_precision
+from engine.network.extract import Extractor
+from engine.network.models import list_models
+from engine.network.runtime import resolve_device, resolve_precision
+from engine.training.generator import render_scene
 
 
 def _scenes(tmp_path, n, size=(160, 120)):
@@ -52,7 +52,7 @@ def test_bf16_autocast_stays_within_cosine_099_of_fp32(tiny_models, tmp_path, ar
 
 
 def test_auto_precision_follows_cpu_capability(monkeypatch):
-    from engine import runtime
+    from engine.network import runtime
 
     runtime.cpu_has_native_bf16.cache_clear()
     monkeypatch.setenv("VISUAL_SEARCH_NO_BF16", "1")

@@ -10,7 +10,7 @@ import pytest
 
 from engine import faiss_device
 from engine.library import Library
-from engine.library.vectors import VectorIndex
+from engine.library.index.vector_index import VectorIndex
 from tests.conftest import MODEL
 
 
@@ -145,7 +145,7 @@ def test_large_library_path_gives_the_small_library_ids(tmp_path, photos):
 
 
 def test_auto_stays_exact_where_faiss_has_a_gpu(fake_gpu, monkeypatch):
-    from engine.library.vectors import APPROX_THRESHOLD, GPU_EXACT_MAX, VectorIndex
+    from engine.library.index.vector_index import APPROX_THRESHOLD, GPU_EXACT_MAX, VectorIndex
 
     assert VectorIndex.choose_kind("auto", APPROX_THRESHOLD) == "flat"
     assert VectorIndex.choose_kind("auto", GPU_EXACT_MAX) == "hnsw"

@@ -12,10 +12,10 @@ import torch
 import engine.training.generated as generated
 import engine.training.gpu_assets as gpu_assets
 from engine.errors import ConfigError
-from engine.generator import EVAL_IDENTITY_OFFSET
 from engine.training.batches import batch_loader
 from engine.training.config import GeneratedConfig, TrainConfig
 from engine.training.generated import GeneratedBatches, GeneratedData, GeneratedSpec
+from engine.training.generator import EVAL_IDENTITY_OFFSET
 from engine.training.gpu_views import ViewAssets, make_views
 from engine.training.trainer import Trainer
 

@@ -121,7 +121,7 @@ def test_unreadable_dropped_file_shows_an_error_and_the_app_goes_on(
 
 
 def test_cancel_indexing_keeps_what_was_done(window, qtbot, tmp_path):
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     lib = window.library_panel
     many = tmp_path / "many"
@@ -142,7 +142,7 @@ def test_cancel_indexing_keeps_what_was_done(window, qtbot, tmp_path):
 
 
 def test_event_loop_never_stalls_while_indexing_and_searching(window, qtbot, tmp_path):
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     lib, sp = window.library_panel, window.search_panel
     photos = tmp_path / "stall"

@@ -47,7 +47,7 @@ def test_settings_dialog_applies_and_saves(window, qtbot, photos, monkeypatch, t
 
 
 def test_training_wizard_end_to_end(window, qtbot, photos, tmp_path):
-    from engine.generator import write_eval_set, write_training_set
+    from engine.training.generator import write_eval_set, write_training_set
 
     lib = window.library_panel
     write_training_set(tmp_path / "data", classes=4, per_class=4, size=(80, 60))

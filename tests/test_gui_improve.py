@@ -23,7 +23,7 @@ def no_gpu(monkeypatch):
 @pytest.fixture
 def mined_sets(monkeypatch):
     """Every MinedSet that ``mine`` returns, as it returned it."""
-    import engine.library.mining as mining
+    import engine.library.query.mining as mining
 
     found = []
     real = mining.mine
@@ -47,7 +47,7 @@ def open_library(root, folder):
 @pytest.fixture
 def views_library(tmp_path):
     """8 objects, 3 views each, at 480×360: enough verified pairs to train on."""
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     folder = tmp_path / "views"
     folder.mkdir()
@@ -68,7 +68,7 @@ def views_library(tmp_path):
 
 
 def make_wizard(qtbot, lib, **kwargs):
-    from app.wizard import TrainingWizard
+    from app.wizard.window import TrainingWizard
 
     wiz = TrainingWizard(lib, MODEL, workers=0, **kwargs)
     qtbot.addWidget(wiz)
@@ -88,8 +88,8 @@ def table_rows(view) -> dict[str, str]:
 def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
     qtbot, views_library, mined_sets, no_gpu, tmp_path
 ):
-    from engine.checkpoint import load_checkpoint, resolve_model
     from engine.library.improve import starting_config
+    from engine.network.checkpoint import load_checkpoint, resolve_model
     from engine.training.mined import held_out_recall
 
     wiz = make_wizard(qtbot, views_library, train_overrides=dict(pretrained="none"))
@@ -181,7 +181,7 @@ def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
 def test_too_few_verified_matches_say_what_to_do_and_keep_next_disabled(
     qtbot, photos, tmp_path, mined_sets, no_gpu
 ):
-    from engine.library.mining import NotEnoughPairs, require_enough
+    from engine.library.query.mining import NotEnoughPairs, require_enough
 
     lib = open_library(tmp_path / "lib", photos)
     wiz = make_wizard(qtbot, lib, source="library")

@@ -32,8 +32,8 @@ from tests.conftest import MODEL
 def _indexed(tmp_path_factory, _photo_template):
     """The 12 generated photos plus a scene and two altered copies of it (a smaller one and a
     rotated one), indexed once; each test opens its own copy of the library."""
-    from engine.generator import render_scene
     from engine.library import Library
+    from engine.training.generator import render_scene
 
     root = tmp_path_factory.mktemp("matches")
     photos = root / "photos"

@@ -43,7 +43,7 @@ def held_indexing(window, monkeypatch):
 @pytest.fixture
 def with_a_match(photos):
     """``photos`` plus a scene and a smaller copy of it (a verified match); returns the scene."""
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     (photos / "match").mkdir()
     scene, _ = render_scene([5], seed=3, size=(320, 240))
@@ -192,7 +192,7 @@ def test_failed_photos_are_listed_in_a_table_with_their_reasons(window, qtbot, p
 
 
 def test_no_match_in_a_filtered_folder_names_the_folder(window, qtbot, photos, tmp_path):
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     sp = window.search_panel
     query = tmp_path / "elsewhere.jpg"

@@ -113,7 +113,7 @@ def _four_quarters(size=(240, 320)):
     """An upright photo whose quarters show different objects: ``(photo, {quarter: box})``."""
     from PIL import Image
 
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     w, h = size
     photo = Image.new("RGB", size)

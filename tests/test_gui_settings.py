@@ -69,7 +69,7 @@ def click_download(qtbot, dialog) -> QMessageBox:
 
 
 def test_imagenet_weights_ask_first_naming_size_and_source(qtbot, dialog):
-    from engine.weights import weights_info
+    from engine.network.weights import weights_info
 
     dialog.backbone.setCurrentText("resnet50")
     info = weights_info("resnet50")

@@ -17,7 +17,7 @@ def no_gpu(monkeypatch):
 
 @pytest.fixture
 def wizard(qtbot, no_gpu):
-    from app.wizard import TrainingWizard
+    from app.wizard.window import TrainingWizard
 
     wiz = TrainingWizard(library=None)
     qtbot.addWidget(wiz)
@@ -29,7 +29,7 @@ def wizard(qtbot, no_gpu):
 @pytest.fixture
 def data(tmp_path):
     """Three classes of 3 photos, one of which has an unreadable file, and a class of one."""
-    from engine.generator import write_training_set
+    from engine.training.generator import write_training_set
 
     root = tmp_path / "data"
     write_training_set(root, classes=3, per_class=3, size=(64, 48))

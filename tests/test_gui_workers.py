@@ -155,7 +155,7 @@ def test_a_search_does_not_cancel_the_duplicates_scan(
 
 
 def test_downloads_have_their_own_progress_display(window, qtbot, monkeypatch, tmp_path):
-    from engine import weights
+    from engine.network import weights
 
     lib, dl = window.library_panel, window.downloads
     release = threading.Event()

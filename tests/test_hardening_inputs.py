@@ -155,7 +155,7 @@ def test_deeply_nested_config_json_is_refused(tmp_path, capsys):
 
 
 def test_a_sane_checkpoint_config_still_loads(tmp_path, capsys):
-    from engine.checkpoint import read_config
+    from engine.network.checkpoint import read_config
 
     ckpt = _checkpoint(tmp_path, descriptor_dim=256.0, scales=[0.7071, 1, 1.4142])
     cfg = read_config(ckpt)

@@ -19,11 +19,11 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.generator import render_scene
 from engine.library import Library
-from engine.library.errors import LibraryReadOnlyError
-from engine.library.localindex import LocalIndex
-from engine.library.vectors import VectorIndex
+from engine.library.index.inverted import LocalIndex
+from engine.library.index.vector_index import VectorIndex
+from engine.library.store.errors import LibraryReadOnlyError
+from engine.training.generator import render_scene
 from tests.conftest import MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -254,7 +254,7 @@ def _many_photos(root: Path, n: int) -> None:
 KILL_AFTER_FIRST_COMMIT = """
 import os, signal, sys
 from engine.cli import main
-from engine.library.indexer import Indexer
+from engine.library.index.indexer import Indexer
 commit = Indexer._commit
 def commit_then_die(self, batch, summary):
     commit(self, batch, summary)

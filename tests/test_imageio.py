@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, JpegImagePlugin
 
 from engine.errors import BadImageError
-from engine.imageio import HEIF_SUPPORTED, load_photo
+from engine.photo.decode import HEIF_SUPPORTED, load_photo
 from tests.helpers import png_bomb, save_with_orientation, smooth_photo, truncated_jpeg
 
 
@@ -171,7 +171,7 @@ def test_unreadable_file(tmp_path, scene_jpeg):
     p.write_bytes(src.read_bytes())
     p.chmod(0)
     code = (
-        "import sys; from engine.imageio import load_photo; from engine.errors import "
+        "import sys; from engine.photo.decode import load_photo; from engine.errors import "
         "BadImageError\ntry:\n    load_photo(sys.argv[1])\nexcept BadImageError as e:\n"
         "    print(e)"
     )

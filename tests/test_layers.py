@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.models.layers import (
+from engine.network.models.layers import (
     LALM,
     AttentionalLocalization,
     GeM,

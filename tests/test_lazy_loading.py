@@ -51,7 +51,7 @@ def _run(tmp_path: Path, *commands: list[str]) -> list[dict]:
 
 @pytest.fixture
 def checkpoint(tmp_path, tiny_models):
-    from engine.checkpoint import save_checkpoint
+    from engine.network.checkpoint import save_checkpoint
 
     return save_checkpoint(tiny_models["gem"], tmp_path / "ckpt")
 
@@ -93,7 +93,7 @@ def test_a_checkpoint_replaced_on_disk_is_loaded_and_reindexed(
 ):
     import copy
 
-    from engine.checkpoint import save_checkpoint
+    from engine.network.checkpoint import save_checkpoint
 
     lib = tmp_path / "lib"
     (first,) = _run(tmp_path, _index(photos, lib, checkpoint))

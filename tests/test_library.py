@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from engine.extract import Extractor
 from engine.library import Library
-from engine.library.store import LibraryError, Store
+from engine.library.store.store import LibraryError, Store
+from engine.network.extract import Extractor
 from tests.conftest import MODEL
 
 
@@ -140,7 +140,7 @@ def test_near_duplicate_groups(library, photos):
 def test_shots_from_one_spot_where_something_moved_are_not_duplicates(library, tmp_path):
     """Two photos with the same background (a fixed camera) and a different object in front
     match with an identity transform, like a copy; they are still different photos."""
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     folder = tmp_path / "burst"
     folder.mkdir()

@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from engine.cli import main
-from engine.generator import render_scene
 from engine.library import indexer as indexer_mod
-from engine.library.store import Store
+from engine.library.store.store import Store
+from engine.training.generator import render_scene
 from tests.conftest import MODEL
 from tests.helpers import png_bomb, save_with_orientation, truncated_jpeg
 

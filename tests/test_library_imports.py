@@ -22,7 +22,7 @@ def _modules_after(statement: str) -> set[str]:
     return {name.split(".")[0] for name in json.loads(out)}
 
 
-@pytest.mark.parametrize("statement", ["import engine.library.scan", "import engine.library"])
+@pytest.mark.parametrize("statement", ["import engine.library.index.scan", "import engine.library"])
 def test_light_imports_load_no_heavy_module(statement):
     assert _modules_after(statement).isdisjoint(HEAVY)
 

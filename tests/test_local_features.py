@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.generator import render_scene
-from engine.local import (
+from engine.match import (
     Codebook,
     CodebookError,
     InvertedFile,
@@ -19,7 +18,8 @@ from engine.local import (
     train_codebook,
     verify_code,
 )
-from engine.local.features import features_from_gray
+from engine.match.describe import features_from_gray
+from engine.training.generator import render_scene
 
 
 @pytest.fixture(scope="module")
@@ -137,8 +137,8 @@ def test_inverted_file_removal_and_addition_equal_a_fresh_build(book, scenes):
 
 
 def test_rank_database_puts_verified_first_and_scores_them_above_one_half():
-    from engine.local.verify import Verification
-    from engine.retrieval import rank_database
+    from engine.match.rank import rank_database
+    from engine.match.verify import Verification
 
     local = np.array([0.9, 0.5, 0.4, 0.3, 0.0], np.float32)
     checks = {1: Verification(40, 90, True), 3: Verification(15, 50, True)}
@@ -158,8 +158,8 @@ def test_rank_database_puts_verified_first_and_scores_them_above_one_half():
 
 
 def test_only_networks_that_learned_from_photos_are_fused(tiny_models, tmp_path):
-    from engine.checkpoint import load_checkpoint, save_checkpoint
-    from engine.retrieval import learned_from_photos
+    from engine.match.rank import learned_from_photos
+    from engine.network.checkpoint import load_checkpoint, save_checkpoint
 
     model = tiny_models["gem"]
     assert not learned_from_photos(model)  # untrained, no ImageNet weights
@@ -188,8 +188,8 @@ def test_decode_workers_end_when_their_parent_is_killed(tmp_path):
 
     code = """
 import sys, time
-from engine.local.codebook import default_codebook
-from engine.local.workers import LocalWorkers
+from engine.match.codebook import default_codebook
+from engine.match.workers import LocalWorkers
 if __name__ == "__main__":
     pool = LocalWorkers(default_codebook(), workers=2)
     for job in [pool.submit(sys.argv[1]) for _ in range(4)]:

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.generator import render_scene
 from engine.library import Library
-from engine.library.localindex import LocalIndex
-from engine.localize import Localizer, box_iou
+from engine.library.index.inverted import LocalIndex
+from engine.network.seed import Localizer, box_iou
+from engine.training.generator import render_scene
 from tests.conftest import MODEL
 from tests.helpers import smooth_photo
 

@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from engine.cli import main
-from engine.config import ModelConfig
 from engine.errors import VisualSearchError
-from engine.extract import Extractor
-from engine.generator import render_scene
-from engine.localize import (
+from engine.network.config import ModelConfig
+from engine.network.extract import Extractor
+from engine.network.models import create_model
+from engine.network.seed import (
     Localizer,
     box_iou,
     discover,
@@ -23,7 +23,7 @@ from engine.localize import (
     overlay,
     point_to_patch,
 )
-from engine.models import create_model
+from engine.training.generator import render_scene
 
 W, H = 480, 360
 N = 50

@@ -18,7 +18,7 @@ import torch
 from engine.cli import main as cli_main
 from engine.library import Library
 from engine.library.improve import improve_model, starting_config
-from engine.library.mining import NotEnoughPairs, mine, require_enough
+from engine.library.query.mining import NotEnoughPairs, mine, require_enough
 from engine.training.mined import MinedData, MinedSet
 from tests.conftest import MODEL
 from tests.helpers import kill_mid_epoch
@@ -36,7 +36,7 @@ def _object_of(path: str) -> str:
 def planted(tmp_path_factory):
     """8 objects seen in 3 scenes each, 4 scenes with an object of their own, and a smaller
     recompressed copy of one photo (a near-duplicate), indexed once for the module."""
-    from engine.generator import render_scene
+    from engine.training.generator import render_scene
 
     root = tmp_path_factory.mktemp("planted")
     photos = root / "photos"

@@ -6,11 +6,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.config import ModelConfig
 from engine.errors import ConfigError
-from engine.modelinfo import architecture_table
-from engine.models import create_model, get_entry, list_models
-from engine.models.backbones import BACKBONES, ResNetBackbone, cached_weights_path
+from engine.network.config import ModelConfig
+from engine.network.modelinfo import architecture_table
+from engine.network.models import create_model, get_entry, list_models
+from engine.network.models.backbones import BACKBONES, ResNetBackbone, cached_weights_path
 from engine.training.heads import ArcFaceHead, LinearHead
 
 ARCHS = list_models()

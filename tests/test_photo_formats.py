@@ -14,9 +14,9 @@ import pytest
 from PIL import Image
 
 from engine.cli import main
-from engine.imageio import HEIF_SUPPORTED, load_photo
-from engine.photos import is_photo_name
-from engine.rawphoto import NEEDS_EXTRA
+from engine.photo.decode import HEIF_SUPPORTED, load_photo
+from engine.photo.formats import is_photo_name
+from engine.photo.raw import NEEDS_EXTRA
 from tests.conftest import MODEL
 from tests.helpers import STORE_OP
 from tests.photo_files import two_colour, write_dng

@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from engine.cli import main
-from engine.config import ModelConfig
-from engine.generator import write_training_set
-from engine.models import create_model, get_entry, list_models
+from engine.network.config import ModelConfig
+from engine.network.models import create_model, get_entry, list_models
 from engine.training.batches import Augment
 from engine.training.config import GeneratedConfig, LabelledConfig, TrainConfig
 from engine.training.data import FolderDataset
 from engine.training.generated import GeneratedData
+from engine.training.generator import write_training_set
 from engine.training.trainer import Trainer
 
 ARCHS = list_models()
@@ -60,7 +60,7 @@ def _cfg(arch: str, **kw) -> TrainConfig:
 
 def _moved(out, arch: str) -> bool:
     """Did training change the network (compared with the same config untrained)?"""
-    from engine.checkpoint import load_checkpoint
+    from engine.network.checkpoint import load_checkpoint
 
     trained = load_checkpoint(out / "model")
     assert trained.config.architecture == arch

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.weights import DownloadError, download
+from engine.network.weights import DownloadError, download
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,7 +102,7 @@ def test_downloaded_weights_are_used_by_the_backbone(tmp_path, monkeypatch):
     import torch
     import torchvision
 
-    from engine.models.backbones import ResNetBackbone, stored_weights_path
+    from engine.network.models.backbones import ResNetBackbone, stored_weights_path
 
     monkeypatch.setenv("VISUAL_SEARCH_HOME", str(tmp_path / "home"))
     ref = torchvision.models.resnet18(weights=None)

@@ -12,10 +12,10 @@ import torch
 from PIL import Image
 
 from engine.cores import available_cores
-from engine.device_decode import DeviceDecoder, upright
 from engine.errors import BadImageError
-from engine.extract import Extractor, bucket_shape
-from engine.imageio import load_photo
+from engine.network.extract import Extractor, bucket_shape
+from engine.photo.decode import load_photo
+from engine.photo.device_decode import DeviceDecoder, upright
 from tests.conftest import MODEL
 from tests.helpers import save_with_orientation, smooth_photo, truncated_jpeg
 
@@ -48,7 +48,7 @@ def test_mixed_aspects_share_one_batch_and_keep_their_descriptors(tiny_models):
         torch.from_numpy(np.array(smooth_photo(w, h, seed=i))).permute(2, 0, 1).contiguous()
         for i, (h, w) in enumerate(shapes)
     ]
-    from engine.extract import Prepared
+    from engine.network.extract import Prepared
 
     prepared = [Prepared(p, (p.shape[2], p.shape[1]), None, f"p{i}") for i, p in enumerate(photos)]
     exact = Extractor(net, device="cpu", precision="fp32", batch_size=4, bucket=False)
@@ -174,8 +174,8 @@ def test_workers_default_to_the_cores_of_the_affinity_mask(monkeypatch, tiny_mod
     decoding thread, not one per core of the machine."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from engine.local.codebook import default_codebook
-    from engine.local.workers import LocalWorkers
+    from engine.match.codebook import default_codebook
+    from engine.match.workers import LocalWorkers
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
     monkeypatch.delattr(os, "process_cpu_count", raising=False)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.checkpoint import load_checkpoint
-from engine.generator import write_training_set
+from engine.network.checkpoint import load_checkpoint
 from engine.training.batches import Augment
 from engine.training.config import LabelledConfig, TrainConfig
 from engine.training.data import FolderDataset
+from engine.training.generator import write_training_set
 from engine.training.trainer import Trainer, lr_at
 from tests.helpers import kill_mid_epoch
 

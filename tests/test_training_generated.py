@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from engine.checkpoint import load_checkpoint
-from engine.config import ModelConfig
 from engine.evaluation.runner import evaluate_revisitop
-from engine.extract import Extractor
-from engine.generator import EVAL_IDENTITY_OFFSET, write_eval_set
-from engine.models import create_model
+from engine.network.checkpoint import load_checkpoint
+from engine.network.config import ModelConfig
+from engine.network.extract import Extractor
+from engine.network.models import create_model
 from engine.training.config import GeneratedConfig, LabelledConfig, TrainConfig
 from engine.training.generated import GeneratedBatches, GeneratedData, GeneratedSpec, difficulty_at
+from engine.training.generator import EVAL_IDENTITY_OFFSET, write_eval_set
 from engine.training.losses import multi_positive_infonce, retrieval_accuracy
 from engine.training.trainer import Trainer
 

@@ -22,7 +22,7 @@ def test_cpu_defaults_are_small_and_fit_the_budget():
 
 
 def test_gpu_defaults_are_the_papers_and_wait_for_a_measurement():
-    from engine.models import get_entry
+    from engine.network.models import get_entry
     from engine.training.plan import propose
 
     for method in ("cider", "ugalr"):
@@ -63,8 +63,8 @@ def test_one_training_step_is_timed():
 
 
 def test_report_rows_name_classes_counts_and_files(tmp_path):
-    from engine.generator import write_training_set
     from engine.training.data import open_dataset
+    from engine.training.generator import write_training_set
 
     write_training_set(tmp_path, classes=2, per_class=3, size=(64, 48))
     first = sorted(p for p in tmp_path.iterdir() if p.is_dir())[0]
@@ -77,8 +77,8 @@ def test_report_rows_name_classes_counts_and_files(tmp_path):
 
 
 def test_weights_info_names_size_and_source():
-    from engine.models.backbones import BACKBONES
-    from engine.weights import PUBLISHED_SIZE_MB, weights_info
+    from engine.network.models.backbones import BACKBONES
+    from engine.network.weights import PUBLISHED_SIZE_MB, weights_info
 
     for name in BACKBONES:
         info = weights_info(name)
@@ -90,7 +90,7 @@ def test_weights_info_names_size_and_source():
 def test_cuda_unavailable_reason(monkeypatch):
     import torch
 
-    from engine.runtime import cuda_unavailable_reason, device_kind
+    from engine.network.runtime import cuda_unavailable_reason, device_kind
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert cuda_unavailable_reason() in (
@@ -103,7 +103,7 @@ def test_cuda_unavailable_reason(monkeypatch):
 
 
 def test_every_model_has_a_plain_summary():
-    from engine.models import get_entry, list_models
+    from engine.network.models import get_entry, list_models
 
     for name in list_models():
         entry = get_entry(name)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.library import Library
-from engine.library.vectors import VectorIndex
+from engine.library.index.vector_index import VectorIndex
 from tests.conftest import MODEL
 
 

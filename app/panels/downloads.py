@@ -35,7 +35,7 @@ class DownloadsPanel(QWidget):
     def download_weights(self, backbone: str = "resnet50", url: str | None = None) -> None:
         """Fetch ImageNet weights for a backbone (checked, stored under the data folder);
         offline, a message explains it and the current model keeps working."""
-        from engine import weights
+        from engine.network import weights
 
         def fetch(progress, should_stop):
             if url is None:

@@ -20,11 +20,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from resources import resource_path
-
 from app.models import FoldersModel, PathRole, folder_name
 from app.state import AppState
 from app.workers import TaskSlot, Worker
+from resources import resource_path
 
 
 class LibraryPanel(QWidget):

@@ -11,9 +11,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from engine.library import export_results
-
 from app.models import evidence_text
+from engine.library import export_results
 
 
 def open_with_system(path: str) -> bool:

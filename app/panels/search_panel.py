@@ -32,15 +32,15 @@ from app.models import (
     folder_name,
     no_match_text,
 )
+from app.panels.result_actions import ResultActions
+from app.panels.result_overlays import ResultOverlays
+from app.panels.results_grid import ResultsGrid
+from app.panels.welcome import Welcome
 from app.photo_loader import PhotoLoader, photo_file_filter
 from app.state import AppState
 from app.thumbnails import ThumbnailCache
 from app.views import QueryView
 from app.workers import TaskSlot, Worker
-from app.panels.result_actions import ResultActions
-from app.panels.result_overlays import ResultOverlays
-from app.panels.results_grid import ResultsGrid
-from app.panels.welcome import Welcome
 
 #: results asked of the engine (the export writes them all; the grid shows the verified ones
 #: and a handful of the others)

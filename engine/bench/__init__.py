@@ -27,7 +27,12 @@ if TYPE_CHECKING:
     from engine.bench.local import bench_local
     from engine.bench.localize import bench_localize
     from engine.bench.quality import bench_quality
-    from engine.bench.train import bench_ablation, bench_generated, bench_generated_batches, bench_train
+    from engine.bench.train import (
+        bench_ablation,
+        bench_generated,
+        bench_generated_batches,
+        bench_train,
+    )
 
 _SOURCES = {
     "bench_batching": "engine.bench.batching",

@@ -38,10 +38,10 @@ def bench_batching(
 ) -> list[dict]:
     """Per variant: descriptor cosine to the reference (min, 1st percentile, median) and
     global mAP; ``limit`` keeps the first database photos only (a quick look)."""
-    from engine.checkpoint import resolve_model
     from engine.evaluation.revisitop import evaluate_ranking, load_ground_truth
     from engine.evaluation.runner import _find_image, extract_all, rank
-    from engine.extract import Extractor
+    from engine.network.checkpoint import resolve_model
+    from engine.network.extract import Extractor
 
     gt = load_ground_truth(gnd)
     root = Path(images)

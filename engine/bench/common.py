@@ -15,7 +15,7 @@ CONTEXT_VARIANTS: tuple[tuple[str, dict], ...] = (
 
 def context_architectures() -> list[str]:
     """Registered architectures whose hyper-parameters have the smoothing and GCN switches."""
-    from engine.models import get_entry, list_models
+    from engine.network.models import get_entry, list_models
 
     return [
         name

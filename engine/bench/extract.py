@@ -10,11 +10,11 @@ from pathlib import Path
 
 import torch
 
-from engine.config import ModelConfig
-from engine.extract import Extractor
-from engine.generator import render_scene
-from engine.models import create_model, list_models
-from engine.models.backbones import ResNetBackbone
+from engine.network.config import ModelConfig
+from engine.network.extract import Extractor
+from engine.network.models import create_model, list_models
+from engine.network.models.backbones import ResNetBackbone
+from engine.training.generator import render_scene
 
 
 def _timeit(fn: Callable[[], object], repeats: int, warmup: int, sync: bool) -> float:

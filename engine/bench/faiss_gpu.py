@@ -83,8 +83,8 @@ def _torch_check() -> dict:
 def _bench_kmeans(n: int, words: int, iterations: int, devices, log) -> list[dict]:
     import faiss
 
-    from engine.faiss_device import kmeans
     from engine.bench.library import clustered_unit_vectors
+    from engine.faiss_device import kmeans
 
     x = clustered_unit_vectors(n, 128, max(words, n // 50), seed=1)
     probe = x[:: max(1, n // 20_000)]
@@ -116,8 +116,8 @@ def _bench_kmeans(n: int, words: int, iterations: int, devices, log) -> list[dic
 
 
 def _bench_search(n: int, queries: int, k: int, devices, log) -> list[dict]:
-    from engine.library.vectors import VectorIndex
     from engine.bench.library import clustered_unit_vectors
+    from engine.library.index.vector_index import VectorIndex
 
     dim = 512
     x = clustered_unit_vectors(n + queries, dim, max(10, n // 100), seed=2)

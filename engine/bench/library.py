@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from engine.generator import render_scene
+from engine.training.generator import render_scene
 
 
 def clustered_unit_vectors(n: int, d: int, clusters: int, seed: int = 0) -> np.ndarray:
@@ -36,7 +36,7 @@ def bench_search(
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
     """Warm single-query latency (p50/p95 ms) and recall@10 of each index kind vs exact."""
-    from engine.library.vectors import VectorIndex
+    from engine.library.index.vector_index import VectorIndex
 
     rows = []
     for n in sizes:
@@ -100,7 +100,7 @@ def bench_rescan(
     """Seconds to re-scan an unchanged library of ``n`` files (synthetic entries: tiny files on
     disk, recorded in the store with a vector each, as if extraction had run)."""
     from engine.library import Library
-    from engine.library.store import FileState, fs_bytes
+    from engine.library.store.store import FileState, fs_bytes
 
     root = Path(keep or tempfile.mkdtemp(prefix="vs-rescan-"))
     photos = root / "photos"

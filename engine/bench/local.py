@@ -37,15 +37,15 @@ def bench_local(
     model: str = "default",
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
-    from engine.checkpoint import resolve_model
-    from engine.extract import Extractor
-    from engine.library.search import describe_query
-    from engine.local import InvertedFile
-    from engine.local.codebook import default_codebook
-    from engine.local.verify import verify_code
-    from engine.local.workers import LocalWorkers
-    from engine.photos import is_photo_name
-    from engine.retrieval import VERIFY_TOP, rank_database
+    from engine.library.query.search import describe_query
+    from engine.match import InvertedFile
+    from engine.match.codebook import default_codebook
+    from engine.match.rank import VERIFY_TOP, rank_database
+    from engine.match.verify import verify_code
+    from engine.match.workers import LocalWorkers
+    from engine.network.checkpoint import resolve_model
+    from engine.network.extract import Extractor
+    from engine.photo.formats import is_photo_name
 
     paths = sorted(p for p in Path(photos).rglob("*") if is_photo_name(os.fsencode(p.name)))
     if len(paths) < queries + 20:

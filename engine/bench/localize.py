@@ -8,11 +8,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.config import ModelConfig
-from engine.extract import Extractor
-from engine.generator import render_scene
-from engine.models import create_model
 from engine.bench.common import CONTEXT_VARIANTS, context_architectures
+from engine.network.config import ModelConfig
+from engine.network.extract import Extractor
+from engine.network.models import create_model
+from engine.training.generator import render_scene
 
 
 def bench_localize(
@@ -24,7 +24,7 @@ def bench_localize(
 ) -> dict:
     """Milliseconds per result for click localization and for a heatmap overlay at ``size``
     px (patch features cached vs not), and what smoothing / GCN cost on extraction."""
-    from engine.localize import Localizer, heatmap, overlay
+    from engine.network.seed import Localizer, heatmap, overlay
 
     tmp = Path(tempfile.mkdtemp(prefix="vs-bench-loc-"))
     paths = []

@@ -21,13 +21,13 @@ def bench_quality(
     verify: int = 50,
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
-    from engine.checkpoint import resolve_model
     from engine.evaluation.pipeline import LocalDatabase, describe_queries
     from engine.evaluation.revisitop import evaluate_ranking, load_ground_truth
     from engine.evaluation.runner import _find_image, extract_all, rank
-    from engine.extract import Extractor
-    from engine.local.codebook import default_codebook
-    from engine.retrieval import GLOBAL_WEIGHT, learned_from_photos
+    from engine.match.codebook import default_codebook
+    from engine.match.rank import GLOBAL_WEIGHT, learned_from_photos
+    from engine.network.checkpoint import resolve_model
+    from engine.network.extract import Extractor
 
     gt = load_ground_truth(gnd)
     root = Path(images)

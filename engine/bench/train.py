@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.cores import available_cores
-from engine.extract import Extractor
-from engine.runtime import resolve_device
 from engine.bench.common import CONTEXT_VARIANTS
+from engine.cores import available_cores
+from engine.network.extract import Extractor
+from engine.network.runtime import resolve_device
 
 
 def bench_train(
@@ -28,10 +28,10 @@ def bench_train(
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
     """Training images/s per method and image size (first step, which warms up, excluded)."""
-    from engine.generator import write_training_set
-    from engine.models import list_models
+    from engine.network.models import list_models
     from engine.training.config import LabelledConfig, TrainConfig
     from engine.training.data import FolderDataset
+    from engine.training.generator import write_training_set
     from engine.training.trainer import Trainer
 
     root = Path(tempfile.mkdtemp(prefix="vs-bench-train-"))
@@ -94,9 +94,9 @@ def bench_ablation(
     """Train the same model with and without each spatial-context switch on generated data
     and evaluate on unseen objects (Revisited-Oxford protocol, percent mAP)."""
     from engine.evaluation.runner import evaluate_revisitop
-    from engine.generator import write_eval_set, write_training_set
     from engine.training.config import LabelledConfig, TrainConfig
     from engine.training.data import FolderDataset
+    from engine.training.generator import write_eval_set, write_training_set
     from engine.training.trainer import Trainer, load_trained_model
 
     root = Path(tempfile.mkdtemp(prefix="vs-ablation-"))

@@ -36,9 +36,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.audit import audit
-    from engine.checkpoint import resolve_model
-    from engine.extract import Extractor
+    from engine.evaluation.audit import audit
+    from engine.network.checkpoint import resolve_model
+    from engine.network.extract import Extractor
     from engine.training.data import open_dataset
 
     ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.errors import VisualSearchError
 from engine.cli.common import RegistryNames, add_device, add_json, add_model, emit
+from engine.errors import VisualSearchError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -45,7 +45,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def _photos(folders: list[str]) -> list[Path]:
-    from engine.photos import is_photo_name
+    from engine.photo.formats import is_photo_name
 
     out: list[Path] = []
     for folder in folders:
@@ -77,8 +77,8 @@ def _kmeans_device() -> str:
 
 def run(args: argparse.Namespace) -> int:
     from engine.errors import VisualSearchError
-    from engine.local.codebook import Codebook, default_codebook_path
-    from engine.local.learn import learn_codebook
+    from engine.match.codebook import Codebook, default_codebook_path
+    from engine.match.learn import learn_codebook
 
     if args.verb == "info":
         book = Codebook.load(args.file or default_codebook_path())

@@ -6,8 +6,16 @@ import argparse
 import os
 import time
 
+from engine.cli.common import (
+    MODEL_HELP,
+    add_device,
+    add_json,
+    add_model,
+    add_pretrained,
+    bbox,
+    emit,
+)
 from engine.errors import BadImageError
-from engine.cli.common import MODEL_HELP, add_device, add_json, add_model, add_pretrained, bbox, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -33,8 +41,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.checkpoint import resolve_model
-    from engine.extract import Extractor
+    from engine.network.checkpoint import resolve_model
+    from engine.network.extract import Extractor
 
     t0 = time.perf_counter()
     model = resolve_model(args.model, pretrained=args.pretrained)

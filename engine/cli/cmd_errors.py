@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.library.fspath import path_bytes_field
 from engine.cli.common import add_json, add_library, emit, open_library, shown
+from engine.library.store.fspath import path_bytes_field
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.errors import VisualSearchError
 from engine.cli.common import add_device, add_json, add_model, add_pipeline, add_pretrained, emit
+from engine.errors import VisualSearchError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -43,10 +43,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.checkpoint import resolve_model
     from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
-    from engine.extract import Extractor
-    from engine.local.codebook import Codebook
+    from engine.match.codebook import Codebook
+    from engine.network.checkpoint import resolve_model
+    from engine.network.extract import Extractor
 
     ex = Extractor(
         resolve_model(args.model, pretrained=args.pretrained),

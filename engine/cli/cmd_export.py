@@ -18,7 +18,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.checkpoint import export_checkpoint
+    from engine.network.checkpoint import export_checkpoint
 
     out = export_checkpoint(args.src, args.dst, half=args.half, image_size=args.image_size)
     size = sum(f.stat().st_size for f in out.iterdir())

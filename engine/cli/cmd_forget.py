@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.errors import VisualSearchError
 from engine.cli.common import add_json, add_library, emit, open_library, shown
+from engine.errors import VisualSearchError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

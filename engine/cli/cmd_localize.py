@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.errors import BadImageError, VisualSearchError
 from engine.cli.common import add_device, add_json, add_model, emit, point
+from engine.errors import BadImageError, VisualSearchError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -33,9 +33,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.checkpoint import resolve_model
-    from engine.extract import Extractor
-    from engine.localize import Localizer, render_overlay
+    from engine.network.checkpoint import resolve_model
+    from engine.network.extract import Extractor
+    from engine.network.seed import Localizer, render_overlay
 
     ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
     loc = Localizer(ex)

@@ -15,7 +15,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.modelinfo import architecture_table
+    from engine.network.modelinfo import architecture_table
 
     rows = architecture_table(backbones=args.backbone)
     lines = [

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import TerminalProgress, add_device, add_json, add_library, add_model, emit, shown
+from engine.cli.common import (
+    TerminalProgress,
+    add_device,
+    add_json,
+    add_library,
+    add_model,
+    emit,
+    shown,
+)
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -54,7 +62,7 @@ def _text(r: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.library.repair import repair_library
+    from engine.library.store.repair import repair_library
     from engine.paths import default_library_dir
 
     bar = TerminalProgress(not args.json)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 
-from engine.errors import BadImageError
 from engine.cli.common import (
     add_device,
     add_json,
@@ -17,6 +16,7 @@ from engine.cli.common import (
     open_library,
     shown,
 )
+from engine.errors import BadImageError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine import generator
+    from engine.training import generator
 
     size = tuple(args.size)
     if args.what == "train":

@@ -34,7 +34,8 @@ def add_model(p: argparse.ArgumentParser, help: str = LIBRARY_MODEL_HELP) -> Non
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    """``--device`` and ``--precision`` (the choices of ``engine.runtime``, which loads torch)."""
+    """``--device`` and ``--precision`` (the choices of ``engine.network.runtime``, which loads
+    torch)."""
     p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
     p.add_argument(
         "--precision",
@@ -79,7 +80,9 @@ class RegistryNames:
     """
 
     def __iter__(self):
-        from engine.models import registry  # importing the package registers every architecture
+        from engine.network.models import (
+            registry,  # importing the package registers every architecture
+        )
 
         return iter(registry.list_models())
 
@@ -127,7 +130,9 @@ def json_safe(obj):
 def emit(args: argparse.Namespace, obj, text: str) -> None:
     """Print ``obj`` as JSON with ``--json``, else ``text`` (only in the first process under
     torchrun: ``RANK`` > 0 is silent)."""
-    if int(os.environ.get("RANK", "0")) != 0:  # engine.runtime.is_main_process, without torch
+    if (
+        int(os.environ.get("RANK", "0")) != 0
+    ):  # engine.network.runtime.is_main_process, without torch
         return
     if getattr(args, "json", False):
         json.dump(json_safe(obj), sys.stdout, allow_nan=False)

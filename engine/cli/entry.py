@@ -12,7 +12,6 @@ import sys
 from collections.abc import Sequence
 
 from engine import __version__
-from engine.errors import VisualSearchError
 from engine.cli import (
     cmd_audit,
     cmd_bench,
@@ -33,6 +32,7 @@ from engine.cli import (
     cmd_train,
 )
 from engine.cli.common import shown
+from engine.errors import VisualSearchError
 
 # in the order `visual-search --help` lists them; each has add_parser(subparsers) and run(args)
 COMMANDS = (

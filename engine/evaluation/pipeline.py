@@ -1,7 +1,7 @@
 """The product's search pipeline over an evaluation set (what ``evaluate`` measures).
 
 Database photos are described on worker processes (RootSIFT → ASMK* codes), kept in an
-in-memory inverted file, and each box-cropped query is ranked by ``engine.retrieval`` exactly
+in-memory inverted file, and each box-cropped query is ranked by ``engine.match.rank`` exactly
 as a library search ranks it: local and/or global similarity, the top photos verified
 geometrically, verified photos first.
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import BadImageError, VisualSearchError
-from engine.local import Codebook, InvertedFile, encode_query, local_features, verify_code
-from engine.local.workers import LocalWorkers
-from engine.retrieval import VERIFY_TOP, rank_database
+from engine.match import Codebook, InvertedFile, encode_query, local_features, verify_code
+from engine.match.rank import VERIFY_TOP, rank_database
+from engine.match.workers import LocalWorkers
 
 
 def describe_database(
@@ -134,6 +134,6 @@ class LocalDatabase:
 
 
 def _size(path) -> tuple[int, int]:
-    from engine.imageio import load_photo
+    from engine.photo.decode import load_photo
 
     return load_photo(path, 64).original_size

@@ -11,11 +11,16 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import BadImageError, VisualSearchError
-from engine.extract import Extractor
-from engine.local.codebook import Codebook, default_codebook
-from engine.photos import IMAGE_EXTENSIONS, escapes_folder, is_photo_name
-from engine.retrieval import GLOBAL_WEIGHT, PIPELINES, VERIFY_TOP, learned_from_photos
-from engine.evaluation.revisitop import GroundTruth, evaluate_ranking, leave_one_out_map, load_ground_truth
+from engine.evaluation.revisitop import (
+    GroundTruth,
+    evaluate_ranking,
+    leave_one_out_map,
+    load_ground_truth,
+)
+from engine.match.codebook import Codebook, default_codebook
+from engine.match.rank import GLOBAL_WEIGHT, PIPELINES, VERIFY_TOP, learned_from_photos
+from engine.network.extract import Extractor
+from engine.photo.formats import IMAGE_EXTENSIONS, escapes_folder, is_photo_name
 
 #: tried in this order after the bare name; the one list of photo extensions, upper case too
 IMAGE_SUFFIXES = tuple(
@@ -106,7 +111,7 @@ def evaluate_revisitop(
     if pipeline == "global":
         scores, ranking = rank(xq, xb)
         if rerank:
-            from engine.geometry import rerank_ranking
+            from engine.match.pairs import rerank_ranking
 
             tr = time.perf_counter()
             ranking = rerank_ranking(q_paths, boxes, all_db, ranking, scores, rerank)

@@ -2,7 +2,7 @@
 
 ``Library`` (``library.py``) is what the CLI and the GUI use; ``results.py`` holds what a
 search returns. Names are imported on first use (napari's lazy ``__getattr__``), so importing
-a light submodule such as ``engine.library.scan`` loads neither FAISS, SQLAlchemy nor torch.
+a light submodule such as ``engine.library.index.scan`` loads neither FAISS, SQLAlchemy nor torch.
 """
 
 from __future__ import annotations
@@ -13,21 +13,21 @@ from engine.lazy import attach
 
 if TYPE_CHECKING:
     from engine.errors import VisualSearchError
-    from engine.library.indexer import IndexSummary
+    from engine.library.index.indexer import IndexSummary
     from engine.library.library import Library
-    from engine.library.lock import LibraryBusyError, ensure_not_busy
     from engine.library.preload import import_engine
-    from engine.library.results import Hit, SearchResult, export_results
+    from engine.library.query.results import Hit, SearchResult, export_results
+    from engine.library.store.lock import LibraryBusyError, ensure_not_busy
 
 #: public name → the module that defines it
 _SOURCES = {
-    "Hit": "engine.library.results",
-    "SearchResult": "engine.library.results",
-    "export_results": "engine.library.results",
+    "Hit": "engine.library.query.results",
+    "SearchResult": "engine.library.query.results",
+    "export_results": "engine.library.query.results",
     "Library": "engine.library.library",
-    "ensure_not_busy": "engine.library.lock",
-    "LibraryBusyError": "engine.library.lock",
-    "IndexSummary": "engine.library.indexer",
+    "ensure_not_busy": "engine.library.store.lock",
+    "LibraryBusyError": "engine.library.store.lock",
+    "IndexSummary": "engine.library.index.indexer",
     "import_engine": "engine.library.preload",
     "VisualSearchError": "engine.errors",
 }

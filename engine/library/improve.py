@@ -22,14 +22,14 @@ import json
 from pathlib import Path
 
 from engine.atomic import write_atomically
-from engine.checkpoint import load_checkpoint, resolve_model
-from engine.config import loads_json
-from engine.runtime import resolve_device
+from engine.library.library import Library
+from engine.library.query.mining import HOLD_OUT, mine, require_enough
+from engine.network.checkpoint import load_checkpoint, resolve_model
+from engine.network.config import loads_json
+from engine.network.runtime import resolve_device
 from engine.training.config import TrainConfig
 from engine.training.mined import MinedData, MinedSet, held_out_recall
 from engine.training.trainer import Trainer
-from engine.library.library import Library
-from engine.library.mining import HOLD_OUT, mine, require_enough
 
 #: training continues a trained model: AdamW at a small rate (SGD at 1e-3 undid what the
 #: bundled model knew within a few epochs, measured on a generated library)

@@ -17,26 +17,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.imageio import PhotoSource
-from engine.local.codebook import Codebook, CodebookError, default_codebook
-from engine.local.features import MAX_FEATURES
-from engine.local.verify import Verification
-from engine.paths import default_library_dir
-from engine.retrieval import GLOBAL_WEIGHT, VERIFY_TOP, learned_from_photos
-from engine.library.duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
-from engine.library.indexer import IndexSummary, ProgressFn, StopFn
-from engine.library.localindex import LocalIndex
-from engine.library.lock import ensure_not_busy
-from engine.library.model_stamps import ModelStamps
-from engine.library.results import SearchResult
+from engine.library.index.indexer import IndexSummary, ProgressFn, StopFn
+from engine.library.index.inverted import LocalIndex
+from engine.library.index.model_stamps import ModelStamps
+from engine.library.index.vector_index import APPROX_THRESHOLD, VectorIndex
+from engine.library.query.duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
+from engine.library.query.results import SearchResult
 from engine.library.status import library_status
-from engine.library.store import FileRow, ModelRow, Store, fs_text
-from engine.library.vectors import APPROX_THRESHOLD, VectorIndex
+from engine.library.store.lock import ensure_not_busy
+from engine.library.store.store import FileRow, ModelRow, Store, fs_text
+from engine.match.codebook import Codebook, CodebookError, default_codebook
+from engine.match.describe import MAX_FEATURES
+from engine.match.rank import GLOBAL_WEIGHT, VERIFY_TOP, learned_from_photos
+from engine.match.verify import Verification
+from engine.paths import default_library_dir
+from engine.photo.decode import PhotoSource
 
 if TYPE_CHECKING:  # these load torch: imported where a model is needed, not before
-    from engine.extract import Extractor
-    from engine.library.locate import Location
-    from engine.library.search import Query
+    from engine.library.query.outlines import Location
+    from engine.library.query.search import Query
+    from engine.network.extract import Extractor
 
 __all__ = ["Library", "ensure_not_busy"]
 
@@ -110,8 +110,8 @@ class Library:
 
     def model(self, spec: str | None = None) -> tuple[Extractor, ModelRow]:
         """The extractor and store row of a model (cached per spec)."""
-        from engine.checkpoint import model_fingerprint, resolve_model
-        from engine.extract import Extractor
+        from engine.network.checkpoint import model_fingerprint, resolve_model
+        from engine.network.extract import Extractor
 
         spec = self._spec(spec)
         with self._lock:
@@ -201,7 +201,7 @@ class Library:
         Photos under ``exclude`` folders are left out (and leave the library if they were in).
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
         """
-        from engine.library.indexing import index_folders
+        from engine.library.index.folders import index_folders
 
         return index_folders(self, paths, model, progress, should_stop, exclude, local)
 
@@ -214,7 +214,7 @@ class Library:
     ) -> IndexSummary:
         """Learn a codebook from this library and re-encode every photo with it (see
         ``codebook_learning.learn_library_codebook``)."""
-        from engine.library.codebook_learning import learn_library_codebook
+        from engine.library.index.reencode import learn_library_codebook
 
         summary = learn_library_codebook(self, words, max_photos, progress, should_stop)
         with self._lock:
@@ -256,7 +256,7 @@ class Library:
         checked geometrically, verified matches first), ``local`` or ``global`` (the network
         alone; ``rerank=K`` verifies its top K).
         """
-        from engine.library.search import query_name, rank, timer
+        from engine.library.query.search import query_name, rank, timer
 
         clock = timer()
         next(clock)
@@ -307,7 +307,7 @@ class Library:
         with self._lock:
             if key is not None and self._last_query is not None and self._last_query[0] == key:
                 return self._last_query[1]
-        from engine.library.search import describe_query
+        from engine.library.query.search import describe_query
 
         ex, _ = self.model(model)
         q = describe_query(query, box, ex, self.codebook(), self.max_features)
@@ -320,7 +320,7 @@ class Library:
     ) -> Verification:
         """The geometric check of ``query`` against one library photo: inliers, transform,
         and the inlier correspondences (``q_xy``, ``p_xy``) to draw."""
-        from engine.library.locate import evidence
+        from engine.library.query.outlines import evidence
 
         row = self.store.files_by_ids([file_id]).get(file_id)
         if row is None:
@@ -340,12 +340,12 @@ class Library:
         """Outline the query's region (or the object under ``point``) in each photo: by the
         verified geometry, else by the network's patch features when confident, else "not
         found in this photo"."""
-        from engine.library.locate import locate_in
+        from engine.library.query.outlines import locate_in
 
         q = self.query(query, box, model)
         loc = None
         if seed_fallback:
-            from engine.localize import Localizer
+            from engine.network.seed import Localizer
 
             loc = Localizer(self.model(model)[0])
         rows = self.store.files_by_ids(file_ids)

@@ -15,13 +15,13 @@ import importlib
 #: what a search, an index run, heatmaps and outlines import on first use
 MODULES = (
     "torch",
-    "engine.checkpoint",
-    "engine.extract",
-    "engine.device_decode",
-    "engine.library.search",
-    "engine.library.locate",
-    "engine.localize",
-    "engine.library.codebook_learning",
+    "engine.network.checkpoint",
+    "engine.network.extract",
+    "engine.photo.device_decode",
+    "engine.library.query.search",
+    "engine.library.query.outlines",
+    "engine.network.seed",
+    "engine.library.index.reencode",
 )
 
 

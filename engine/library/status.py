@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.library.database import not_writable
-from engine.library.fspath import path_bytes_field
-from engine.library.localindex import LocalIndex
-from engine.library.schema import DB_NAME
-from engine.library.store import Store, fs_text
-from engine.library.vectors import VectorIndex
+from engine.library.index.inverted import LocalIndex
+from engine.library.index.vector_index import VectorIndex
+from engine.library.store.fspath import path_bytes_field
+from engine.library.store.schema import DB_NAME
+from engine.library.store.sqlite import not_writable
+from engine.library.store.store import Store, fs_text
 
 
 def cache_state(loaded, reason: str, generation: int) -> tuple[str, str]:

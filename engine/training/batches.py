@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from engine.errors import BadImageError
-from engine.imageio import load_photo
+from engine.photo.decode import load_photo
 from engine.training.data import Item
 
 #: width / height ratios batches are grouped by

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.models import get_entry, list_models
+from engine.network.models import get_entry, list_models
 from engine.training.batches import Augment
 from engine.training.generated import VIEWS_ON, GeneratedSpec
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from PIL import Image
 
 from engine.errors import BadImageError, VisualSearchError
-from engine.photos import is_photo_name, is_plain_name
+from engine.photo.formats import is_photo_name, is_plain_name
 
 
 class DatasetError(VisualSearchError):

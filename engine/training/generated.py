@@ -1,5 +1,5 @@
 """Unlimited training identities: batches rendered on the fly by the object generator
-(:mod:`engine.generator`).
+(:mod:`engine.training.generator`).
 
 A fixed set of a few hundred classes teaches a network those classes, not general features
 (ArcFace on 300 generated objects scored below the untrained network on unseen ones). Here
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from engine.generator import EVAL_IDENTITY_OFFSET, render_scene
+from engine.training.generator import EVAL_IDENTITY_OFFSET, render_scene
 from engine.training.gpu_assets import make_assets
 from engine.training.gpu_views import ViewAssets, make_views
 

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from engine.generator import render_clutter, render_object
+from engine.training.generator import render_clutter, render_object
 from engine.training.gpu_views import CHANNEL_ORDERS, ViewAssets, pixel_maps, sample_grid
 
-#: side of the object sprites (what :func:`~engine.generator.render_scene` draws too)
+#: side of the object sprites (what :func:`~engine.training.generator.render_scene` draws too)
 SPRITE_SIZE = 256
 #: background pool: slots, and how many steps a slot keeps its background
 BACKGROUND_SLOTS = 256
@@ -53,7 +53,7 @@ def _lerp(a: float, b: float, t: float) -> float:
 
 def _homographies(jitter: torch.Tensor) -> torch.Tensor:
     """(B, 4, 2) corner displacements → (B, 3, 3) maps from the displaced corners to the unit
-    square's (what :func:`engine.generator._perspective` hands PIL)."""
+    square's (what :func:`engine.training.generator._perspective` hands PIL)."""
     src = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]], dtype=torch.float64)
     dst = src + jitter.to(torch.float64)
     B = len(jitter)

@@ -5,9 +5,9 @@ object warped, pasted and blurred, at twice the size, then resized — on a GPU 
 workers cannot keep up with the training step. Here the CPU renders only what is slow to
 draw and the same for every view:
 
-* the object of each identity, once per batch (:func:`~engine.generator.render_object`: an
+* the object of each identity, once per batch (:func:`~engine.training.generator.render_object`: an
   RGBA sprite, alpha = its silhouette);
-* ``P`` clutter backgrounds a batch (:func:`~engine.generator.render_clutter`, at twice the
+* ``P`` clutter backgrounds a batch (:func:`~engine.training.generator.render_clutter`, at twice the
   view size like the CPU renderer's scenes) from a pool of slots, each renewed every so many
   steps (one slot a step, staggered) and cached by each process: once warm, most are not
   drawn again. Every view takes one of them at random, cropped, flipped and with its colour

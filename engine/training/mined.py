@@ -1,4 +1,4 @@
-"""Training on pairs mined from a library (``engine.library.mining`` finds them).
+"""Training on pairs mined from a library (``engine.library.query.mining`` finds them).
 
 :class:`MinedSet` is what mining found, kept on disk as readable JSON (``mined.json``): the
 photos (path and size), the verified pairs with their inliers, the near-duplicate pairs kept
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from engine.atomic import write_atomically
-from engine.config import loads_json
 from engine.errors import BadImageError, VisualSearchError
-from engine.imageio import load_photo
+from engine.network.config import loads_json
+from engine.photo.decode import load_photo
 from engine.training.data import Item
 
 #: photos per class in a batch; the rest of a batch are hard negatives (a quarter)

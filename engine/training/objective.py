@@ -1,7 +1,7 @@
 """The training objective: a model plus its training heads, whose ``forward`` is the loss.
 
 * Labelled sets: ArcFace on the descriptor, plus the architecture's auxiliary loss (the
-  registry's :class:`~engine.models.registry.AuxLoss`) as λ · cross-entropy through a linear
+  registry's :class:`~engine.network.models.registry.AuxLoss`) as λ · cross-entropy through a linear
   head on that embedding. CiDeR-FT's first stage trains the backbone with a plain classifier
   on GeM features; its second stage trains the architecture's ``finetune_head`` alone.
 * Generated objects: instance discrimination (multi-positive InfoNCE) on the descriptor, plus
@@ -17,8 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine.models import get_entry
-from engine.models.layers import gem
+from engine.network.models import get_entry
+from engine.network.models.layers import gem
 from engine.training.config import TrainConfig
 from engine.training.heads import ArcFaceHead, LinearHead
 from engine.training.losses import contrastive_pairs, multi_positive_infonce, retrieval_accuracy

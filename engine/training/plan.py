@@ -26,10 +26,10 @@ from dataclasses import dataclass
 
 import torch
 
-from engine.config import ModelConfig
 from engine.cores import available_cores
-from engine.models import create_model, get_entry
-from engine.runtime import device_kind, resolve_device
+from engine.network.config import ModelConfig
+from engine.network.models import create_model, get_entry
+from engine.network.runtime import device_kind, resolve_device
 from engine.training.config import TrainConfig
 from engine.training.objective import TrainModule
 

@@ -40,11 +40,11 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 
 from engine.atomic import write_atomically
-from engine.checkpoint import copy_matching_weights, load_checkpoint, save_checkpoint
-from engine.config import ModelConfig, loads_json
 from engine.errors import VisualSearchError
-from engine.models import create_model
-from engine.runtime import resolve_device
+from engine.network.checkpoint import copy_matching_weights, load_checkpoint, save_checkpoint
+from engine.network.config import ModelConfig, loads_json
+from engine.network.models import create_model
+from engine.network.runtime import resolve_device
 from engine.training.batches import ImageBatches, batch_loader, epoch_batches
 from engine.training.config import TrainConfig
 from engine.training.data import LabelledSet

@@ -1,0 +1,344 @@
+"""Incremental, crash-safe indexing of photo folders.
+
+1. **Scan** each folder (stat only) and reconcile with the store: unchanged files (same size
+   and mtime) are skipped without decoding; changed files lose their vectors and wait for
+   extraction; a new path whose content hash matches a vanished file is a move and keeps its
+   row, id and vectors; vanished files leave (their vectors go with them).
+2. **Extract** every file that has no vector for the model or no local code for the
+   codebook yet: one decode per photo on worker processes (which also compute RootSIFT and
+   its codes) ahead of inference, and commit small batches: a kill loses at most the batch
+   in flight, and the next run resumes with what is still pending.
+3. **Refresh** the FAISS index from SQLite and save it atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from engine.errors import BadImageError
+from engine.library.index.scan import WalkProblem, quick_hash, walk
+from engine.library.store.fspath import fs_text
+from engine.library.store.store import FileRow, FileState, ModelRow, Store
+from engine.match.codebook import Codebook
+from engine.match.workers import Described, LocalWorkers
+
+if TYPE_CHECKING:  # torch: loaded with the model, only when there is work
+    from engine.network.extract import Extraction, Extractor
+
+ProgressFn = Callable[[int, int, str], None]
+StopFn = Callable[[], bool]
+
+#: photos per extraction commit (or fewer, when COMMIT_SECONDS have passed)
+COMMIT_EVERY = 16
+COMMIT_SECONDS = 2.0
+
+
+class LocalSetup:
+    """The codebook local codes are made with and the processes that make them (started by
+    ``start`` on first use: a run with nothing to describe starts none)."""
+
+    def __init__(self, codebook: Codebook, start: Callable[[], LocalWorkers]) -> None:
+        self.codebook = codebook
+        self._start = start
+        self._workers: LocalWorkers | None = None
+
+    @property
+    def workers(self) -> LocalWorkers:
+        if self._workers is None:
+            self._workers = self._start()
+        return self._workers
+
+
+@dataclass
+class IndexSummary:
+    indexed: int = 0
+    skipped_unchanged: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    cancelled: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+def _fmt_eta(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
+
+
+class Indexer:
+    def __init__(
+        self,
+        store: Store,
+        load_extractor: Callable[[], Extractor],
+        model: ModelRow,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+        exclude: tuple[bytes, ...] = (),
+        local: LocalSetup | None = None,
+    ) -> None:
+        self.exclude = exclude
+        self.local = local
+        self.store = store
+        self._load_extractor = load_extractor
+        self._extractor: Extractor | None = None
+        self.model = model
+        self.progress = progress or (lambda done, total, msg: None)
+        self.should_stop = should_stop or (lambda: False)
+        self.unchanged: set[int] = set()  # ids the scan found unchanged (counted as skipped)
+
+    @property
+    def extractor(self) -> Extractor:
+        """The network, loaded by ``load_extractor`` on first use (never, when no photo needs
+        a vector)."""
+        if self._extractor is None:
+            self._extractor = self._load_extractor()
+        return self._extractor
+
+    # ----------------------------------------------------------------- scan
+
+    def scan(self, folders: list[tuple[int, bytes]], summary: IndexSummary) -> None:
+        """Reconcile the store with the files under ``folders`` ``[(id, path)]``."""
+        stored = self._stored(folders)
+        found = self._walk(folders, summary)
+        if found is None:
+            return
+        new, changed, vanished, self.unchanged = self._compare(found, stored, summary)
+        moved, added = self._match_moves(new, vanished, summary)
+        self.store.move_files(moved)
+        self.store.add_files(added)
+        self.store.reset_files(self._rehash(changed, summary))
+        self.store.remove_files([r.id for r in vanished.values()])
+        summary.removed += len(vanished)
+        for fid, _ in folders:
+            self.store.mark_scanned(fid)
+
+    def _stored(self, folders: list[tuple[int, bytes]]) -> dict[bytes, FileRow]:
+        """What the store holds under ``folders``, by path."""
+        stored: dict[bytes, FileRow] = {}
+        for fid, _ in folders:
+            stored.update(self.store.files_in_folder(fid))
+        return stored
+
+    def _walk(
+        self, folders: list[tuple[int, bytes]], summary: IndexSummary
+    ) -> dict[bytes, FileState] | None:
+        """Every photo on disk under ``folders`` (stat only), or None when stopped."""
+        found: dict[bytes, FileState] = {}
+        problems: list[WalkProblem] = []
+        n = 0
+        for fid, root in folders:
+            for e in walk(root, problems, self.exclude):
+                found[e.path] = FileState(fid, e.path, e.size, e.mtime_ns, error=e.error)
+                n += 1
+                if n % 2000 == 0:
+                    self.progress(n, 0, f"scanning: {n} photos found")
+                    if self.should_stop():
+                        summary.cancelled = True
+                        return None
+        summary.problems.extend(f"{fs_text(p.path)}: {p.reason}" for p in problems)
+        return found
+
+    @staticmethod
+    def _compare(
+        found: dict[bytes, FileState], stored: dict[bytes, FileRow], summary: IndexSummary
+    ) -> tuple[list[FileState], list[tuple[FileRow, FileState]], dict[bytes, FileRow], set[int]]:
+        """Split what was found into new paths, changed files and the ids of unchanged ones
+        (same size and mtime, counted in ``summary``), and list the stored files that
+        vanished."""
+        new, changed, unchanged = [], [], set()
+        for path, f in found.items():
+            row = stored.get(path)
+            if row is None:
+                new.append(f)
+            elif row.size == f.size and row.mtime_ns == f.mtime_ns and f.error is None:
+                unchanged.add(row.id)
+            else:
+                changed.append((row, f))
+        summary.skipped_unchanged = len(unchanged)  # extract_pending takes out pending ones
+        vanished = {p: r for p, r in stored.items() if p not in found}
+        return new, changed, vanished, unchanged
+
+    @staticmethod
+    def _match_moves(
+        new: list[FileState], vanished: dict[bytes, FileRow], summary: IndexSummary
+    ) -> tuple[list[tuple[int, FileState]], list[FileState]]:
+        """Hash the new files; one with the content of a vanished file is that file moved (it
+        keeps its row, id and vectors, and leaves ``vanished``). Returns (moves, additions)."""
+        by_hash: dict[tuple[str, int], list[FileRow]] = {}
+        for r in vanished.values():
+            if r.content_hash:
+                by_hash.setdefault((r.content_hash, r.size), []).append(r)
+        moved, added = [], []
+        for f in new:
+            f = replace(f, content_hash=None if f.error else quick_hash(f.path, f.size))
+            cands = by_hash.get((f.content_hash, f.size)) if f.content_hash else None
+            if cands:
+                r = cands.pop()
+                del vanished[r.path]
+                moved.append((r.id, f))
+            else:
+                added.append(f)
+                if f.error:
+                    summary.failed += 1
+        summary.moved += len(moved)
+        return moved, added
+
+    @staticmethod
+    def _rehash(
+        changed: list[tuple[FileRow, FileState]], summary: IndexSummary
+    ) -> list[tuple[int, FileState]]:
+        """Changed files with their new content hash, as ``(file id, state)``."""
+        out = []
+        for row, f in changed:
+            out.append(
+                (row.id, replace(f, content_hash=None if f.error else quick_hash(f.path, f.size)))
+            )
+            if f.error:
+                summary.failed += 1
+        return out
+
+    # ----------------------------------------------------------------- extract
+
+    def extract_pending(self, folder_ids: list[int], summary: IndexSummary) -> None:
+        """Decode every photo that lacks this model's vector or this codebook's local code
+        once, on worker processes, and commit both in small batches."""
+        pending = self.store.pending_for_model(self.model.id, folder_ids)
+        need_vec = {r.id for r in pending}
+        need_loc: set[int] = set()
+        if self.local is not None:
+            need_loc = set(self.store.pending_local(self.local.codebook.fingerprint, folder_ids))
+            extra = need_loc - need_vec
+            rows = self.store.files_by_ids(extra)
+            pending = sorted([*pending, *rows.values()], key=lambda r: r.path)
+        # unchanged files still waiting (a killed run's, or a new model's) are work, not skips:
+        # indexed + unchanged + failed then adds up to the photos found
+        summary.skipped_unchanged -= sum(1 for r in pending if r.id in self.unchanged)
+        total = len(pending)
+        if not total:
+            return
+        t0 = time.perf_counter()
+        done = 0
+        batch: list[tuple[FileRow, Extraction | BadImageError | None, Described | None]] = []
+        last_commit = time.perf_counter()
+        for row, out, desc in self._described(pending, need_vec, need_loc):
+            batch.append((row, out, desc))
+            done += 1
+            if len(batch) >= COMMIT_EVERY or time.perf_counter() - last_commit > COMMIT_SECONDS:
+                self._commit(batch, summary)
+                batch = []
+                last_commit = time.perf_counter()
+            elapsed = time.perf_counter() - t0
+            rate = done / max(elapsed, 1e-9)
+            self.progress(
+                done,
+                total,
+                f"indexing: {rate:.1f} photos/s, ETA {_fmt_eta((total - done) / max(rate, 1e-9))}",
+            )
+        if batch:
+            self._commit(batch, summary)
+        if done < total:
+            summary.cancelled = True
+
+    def _described(self, pending: list[FileRow], need_vec: set[int], need_loc: set[int]):
+        """Yield ``(row, Extraction | BadImageError | None, Described | None)`` in order:
+        decoding (and SIFT) run ahead on the worker processes, the network on this thread in
+        batches of ``extractor.batch_size``; the model loads only if a vector is missing."""
+        if self.local is None:
+            paths = [os.fsdecode(r.path) for r in pending]
+            for i, out in self.extractor.extract(paths, should_stop=self.should_stop):
+                yield pending[i], out, None
+            return
+        ex = self.extractor if need_vec else None
+        batch = ex.batch_size if ex is not None else 1
+        workers = self.local.workers
+        ahead = 2 * workers.workers + batch
+
+        def submit(r: FileRow):
+            return workers.submit(
+                os.fsdecode(r.path),
+                image_size=ex.image_size if ex is not None and r.id in need_vec else None,
+                local=r.id in need_loc,
+            )
+
+        futures = [submit(r) for r in pending[:ahead]]
+        window: list[tuple[FileRow, Described | BadImageError]] = []
+        for i, row in enumerate(pending):
+            if self.should_stop():
+                for f in futures:
+                    f.cancel()
+                break
+            d = futures.pop(0).result()
+            if i + ahead < len(pending):
+                futures.append(submit(pending[i + ahead]))
+            window.append((row, d))
+            if len(window) >= batch:
+                yield from self._run_network(ex, window)
+                window = []
+        yield from self._run_network(ex, window)
+
+    @staticmethod
+    def _run_network(ex: Extractor | None, window: list[tuple[FileRow, Described | BadImageError]]):
+        """The network on the photos of ``window`` that need a vector, as one call (equal or
+        bucketed shapes share a batch); yields the window in order."""
+        wanted = [
+            j
+            for j, (_, d) in enumerate(window)
+            if isinstance(d, Described) and d.pixels is not None
+        ]
+        outs: dict[int, Extraction] = {}
+        if wanted and ex is not None:
+            import torch
+
+            from engine.network.extract import Prepared
+
+            preps = []
+            for j in wanted:
+                row, d = window[j]
+                pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
+                preps.append(Prepared(pixels, d.original_size, None, os.fsdecode(row.path)))
+            outs = dict(zip(wanted, ex.run(preps), strict=True))
+        for j, (row, d) in enumerate(window):
+            if isinstance(d, BadImageError):
+                yield row, d, None
+            else:
+                yield row, outs.get(j), d
+
+    def _commit(self, batch, summary: IndexSummary) -> None:
+        # each ``out``: an Extraction, a BadImageError, or None (only local codes were made)
+        extracted = [(row, out, d) for row, out, d in batch if _is_extraction(out)]
+        done = [(row.id, out.descriptor, out.original_size) for row, out, _ in extracted]
+        failed = [(row.id, str(out)) for row, out, _ in batch if isinstance(out, BadImageError)]
+        # what decoding noticed on a photo it indexed (damaged EXIF...), kept as its note
+        notes = {
+            row.id: "indexed; " + "; ".join(d.notes if d is not None else out.notes)
+            for row, out, d in extracted
+            if (d.notes if d is not None else out.notes)
+        }
+        self.store.record_extractions(self.model.id, done, failed, notes)
+        if self.local is not None:
+            codes = [
+                (row.id, d.code, d.phash)
+                for row, _, d in batch
+                if d is not None and d.code is not None
+            ]
+            self.store.record_local(self.local.codebook.fingerprint, codes)
+        summary.indexed += sum(1 for _, out, d in batch if not isinstance(out, BadImageError))
+        summary.failed += len(failed)
+
+
+def _is_extraction(out) -> bool:
+    return out is not None and not isinstance(out, BadImageError)

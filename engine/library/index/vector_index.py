@@ -1,0 +1,288 @@
+"""The FAISS index: a cache derived from the vectors in SQLite, never the source of truth.
+
+Exact inner-product search (``IndexFlatIP``) by default; above ``APPROX_THRESHOLD`` vectors an
+HNSW graph (``IndexHNSWFlat``, M=32, efSearch=128) is chosen automatically, except where
+faiss-gpu sees a GPU: there the index stays exact up to ``GPU_EXACT_MAX`` vectors. Ids are
+file ids.
+
+A flat index of ``GPU_EXACT_MIN`` vectors or more, opened where faiss-gpu sees a GPU, is
+searched through a GPU copy of its bare flat index made once per open (``exact_copy``); the CPU
+index stays the one saved and changed. Searches restricted to some ids stay on the CPU.
+
+The index is saved atomically (temp file, fsync, rename) next to a JSON sidecar recording the
+model generation it reflects, its size and a BLAKE2b of the whole file. On load, a missing or
+damaged index (any byte changed, truncated, garbage) is rebuilt from SQLite, a stale one
+(generation moved on) catches up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from engine import faiss_device
+from engine.atomic import file_digest, write_atomically, write_json_atomically
+from engine.library.store.store import ModelRow, Store
+
+APPROX_THRESHOLD = 50_000
+#: with a GPU, ``auto`` stays exact (flat, searched on the GPU) up to this many vectors
+GPU_EXACT_MAX = 5_000_000
+HNSW_M = 32
+HNSW_EF_SEARCH = 128
+HNSW_EF_CONSTRUCTION = 80
+KINDS = ("auto", "flat", "hnsw")
+#: a flat index this large is searched on the GPU when there is one (below, the transfer and
+#: the kernel launches cost more than the CPU scan)
+GPU_EXACT_MIN = 100_000
+
+
+def gpu_available() -> bool:
+    return faiss_device.gpu_count() > 0
+
+
+@dataclass
+class IndexInfo:
+    kind: str
+    count: int
+    dim: int
+    generation: int
+    rebuilt: bool
+    reason: str | None
+    on_gpu: bool
+
+
+class VectorIndex:
+    """One model's vectors in FAISS. ``search(xq (nq, d) float32, k) -> (D, I) (nq, k)``."""
+
+    def __init__(self, index: faiss.Index, kind: str, dim: int, generation: int) -> None:
+        self.index = index
+        self.kind = kind
+        self.dim = dim
+        self.generation = generation
+        self.rebuilt = False
+        self.reason: str | None = None
+        #: ``(flat, ids)``: the bare flat index (a GPU copy, or the CPU one itself) and the file
+        #: id of each of its rows, ``(ntotal,) int64``; None until ``exact_copy``
+        self._exact: tuple[faiss.Index, np.ndarray] | None = None
+
+    @property
+    def on_gpu(self) -> bool:
+        return self._exact is not None and faiss_device.on_gpu(self._exact[0])
+
+    @property
+    def ntotal(self) -> int:
+        return int(self.index.ntotal)
+
+    # ----------------------------------------------------------------- build
+
+    @staticmethod
+    def choose_kind(kind: str, count: int, threshold: int = APPROX_THRESHOLD) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"index kind must be one of {KINDS}, not {kind!r}")
+        if kind != "auto":
+            return kind
+        if count < threshold:
+            return "flat"
+        # where FAISS has a GPU, exact search of a few million vectors takes milliseconds there
+        return "flat" if gpu_available() and count < GPU_EXACT_MAX else "hnsw"
+
+    @classmethod
+    def empty(cls, dim: int, kind: str, generation: int = 0) -> VectorIndex:
+        if kind == "hnsw":
+            base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            base.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            base.hnsw.efSearch = HNSW_EF_SEARCH
+        else:
+            base = faiss.IndexFlatIP(dim)
+        return cls(faiss.IndexIDMap2(base), kind, dim, generation)
+
+    def add(self, ids: np.ndarray, xb: np.ndarray) -> None:
+        """``ids (n,) int64``, ``xb (n, d) float32``."""
+        self._exact = None  # its id array (and a GPU copy's rows) no longer match
+        self.index.add_with_ids(
+            np.ascontiguousarray(xb, dtype=np.float32), np.ascontiguousarray(ids, dtype=np.int64)
+        )
+
+    @classmethod
+    def build(
+        cls, store: Store, model: ModelRow, kind: str = "auto", threshold: int = APPROX_THRESHOLD
+    ) -> VectorIndex:
+        """Build from the vectors stored in SQLite (the generation is read first, so a
+        concurrent writer can only make the result look stale, never wrongly fresh)."""
+        generation = store.generation(model.id)
+        count = store.count_vectors(model.id)
+        vi = cls.empty(model.dim, cls.choose_kind(kind, count, threshold), generation)
+        for ids, xb in store.iter_vectors(model.id):
+            vi.add(ids, xb)
+        return vi
+
+    # ----------------------------------------------------------------- persistence
+
+    @staticmethod
+    def paths(directory: Path, fingerprint: str) -> tuple[Path, Path]:
+        return directory / f"{fingerprint}.faiss", directory / f"{fingerprint}.json"
+
+    def save(self, directory: str | os.PathLike, fingerprint: str) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        ipath, mpath = self.paths(directory, fingerprint)
+        meta: dict = {}
+
+        def write(tmp: str) -> None:
+            faiss.write_index(self.index, tmp)
+            meta.update(
+                generation=self.generation,
+                kind=self.kind,
+                dim=self.dim,
+                count=self.ntotal,
+                blake2b=file_digest(tmp),
+            )
+
+        write_atomically(ipath, write)
+        write_json_atomically(mpath, meta)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, fingerprint: str) -> tuple[VectorIndex | None, str]:
+        """The saved index, or ``(None, reason)`` when it is missing or damaged."""
+        ipath, mpath = cls.paths(Path(directory), fingerprint)
+        if not ipath.exists() or not mpath.exists():
+            return None, "missing"
+        try:
+            meta = json.loads(mpath.read_text())
+            if "blake2b" not in meta:
+                return None, "saved by an older version"
+            if file_digest(ipath) != meta["blake2b"]:
+                return None, "damaged (checksum mismatch)"
+            index = faiss.read_index(str(ipath))
+        except Exception as e:
+            return None, f"damaged ({type(e).__name__})"
+        if index.ntotal != meta["count"] or index.d != meta["dim"]:
+            return None, "damaged (size mismatch)"
+        return cls(index, meta["kind"], int(meta["dim"]), int(meta["generation"])), "ok"
+
+    @classmethod
+    def open(
+        cls,
+        store: Store,
+        model: ModelRow,
+        directory: str | os.PathLike,
+        kind: str = "auto",
+        threshold: int = APPROX_THRESHOLD,
+        save: bool = True,
+        use_gpu: faiss_device.UseGpu | None = None,
+        gpu_min: int = GPU_EXACT_MIN,
+    ) -> VectorIndex:
+        """Load the saved index if it reflects the store's current generation, else rebuild
+        (and save, when ``save``) it. A flat index of ``gpu_min`` vectors or more is then
+        searched through a GPU copy when ``use_gpu`` picks the GPU (``None``/"auto": when
+        faiss-gpu sees one)."""
+        loaded, reason = cls.load(directory, model.fingerprint)
+        generation = store.generation(model.id)
+        want = cls.choose_kind(kind, store.count_vectors(model.id), threshold)
+        if loaded is not None and loaded.kind == want and loaded.generation == generation:
+            vi = loaded
+        elif (
+            loaded is not None
+            and loaded.kind == want
+            and loaded.generation < generation
+            and loaded.catch_up(store, model, generation)
+        ):
+            vi = loaded
+            vi.reason = "updated"
+            if save:
+                with contextlib.suppress(OSError):  # a read-only library still searches
+                    vi.save(directory, model.fingerprint)
+        else:
+            if loaded is not None:
+                reason = "stale" if loaded.generation != generation else f"kind {loaded.kind}"
+            vi = cls.build(store, model, kind, threshold)
+            vi.rebuilt, vi.reason = True, reason
+            if save:
+                with contextlib.suppress(OSError):
+                    vi.save(directory, model.fingerprint)
+        if vi.kind == "flat" and vi.ntotal >= gpu_min:
+            vi.exact_copy("auto" if use_gpu is None else use_gpu)
+        return vi
+
+    def ids(self) -> np.ndarray:
+        """The file ids held, ``(ntotal,) int64``."""
+        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+
+    def catch_up(self, store: Store, model: ModelRow, generation: int) -> bool:
+        """Apply what changed in SQLite since this index's generation: vectors written later
+        are (re)added, ids that left SQLite are removed. Returns False when the change needs a
+        full rebuild (an HNSW graph cannot remove points)."""
+        held = self.ids()
+        gone = np.setdiff1d(held, store.vector_ids(model.id), assume_unique=True)
+        fresh = list(store.iter_vectors(model.id, newer_than=self.generation))
+        fresh_ids = np.concatenate([i for i, _ in fresh]) if fresh else np.zeros(0, np.int64)
+        replace = np.intersect1d(held, fresh_ids, assume_unique=True)
+        remove = np.union1d(gone, replace)
+        if len(remove):
+            if self.kind != "flat":
+                return False
+            self._exact = None
+            self.index.remove_ids(faiss.IDSelectorBatch(remove.astype(np.int64)))
+        for ids, xb in fresh:
+            self.add(ids, xb)
+        self.generation = generation
+        return True
+
+    def exact_copy(self, use_gpu: faiss_device.UseGpu = "auto") -> None:
+        """Search a flat index through its bare ``IndexFlatIP`` and an array of the file ids,
+        on GPU 0 when ``use_gpu`` picks it (a copy), else the CPU index's own flat (no copy):
+        the same search as the ``IndexIDMap2``, whose labels are rows of that array. Adding or
+        removing vectors drops it; the next open makes it again."""
+        if self.kind != "flat":
+            raise ValueError("only a flat index has an exact copy")
+        flat = faiss.downcast_index(self.index.index)
+        self._exact = (faiss_device.to_device(flat, use_gpu), self.ids())
+
+    def to_gpu(self) -> None:
+        """Search through a GPU copy, when faiss sees a GPU (``exact_copy``)."""
+        if self.kind == "flat" and not self.on_gpu:
+            self.exact_copy(True)
+
+    # ----------------------------------------------------------------- search
+
+    def search(
+        self, xq: np.ndarray, k: int, ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``xq (nq, d) float32`` → ``D, I (nq, k)``; ``I`` is -1 where fewer than k exist.
+
+        ``ids`` restricts the search to those file ids.
+        """
+        xq = np.ascontiguousarray(np.atleast_2d(xq), dtype=np.float32)
+        k = max(1, min(int(k), max(self.ntotal, 1)))
+        exact = self._exact
+        if ids is None and exact is not None:
+            flat, rows = exact
+            if not faiss_device.on_gpu(flat) or k <= faiss_device.GPU_MAX_K:
+                with faiss_device.lock_for(flat):
+                    D, I = flat.search(xq, k)
+                return D, np.where(I >= 0, rows[np.maximum(I, 0)], -1)
+        if ids is None:
+            return self.index.search(xq, k)
+        sel = faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64))
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, 4 * k))
+        else:
+            params = faiss.SearchParameters(sel=sel)
+        return self.index.search(xq, k, params=params)
+
+    def info(self) -> IndexInfo:
+        return IndexInfo(
+            self.kind,
+            self.ntotal,
+            self.dim,
+            self.generation,
+            self.rebuilt,
+            self.reason,
+            self.on_gpu,
+        )

@@ -1,0 +1,229 @@
+"""Near-duplicate groups by geometric verification, never by chains of similar descriptors.
+
+Candidate pairs come from two cheap passes: perceptual hashes within ``PHASH_BITS`` bits of
+each other, and each photo's ``NEIGHBOURS`` nearest photos in the local inverted file. Each
+candidate pair is verified on the stored codes. A pair is a near-duplicate when the
+transform is close to a similarity with little rotation and no perspective (a resize, a
+recompression, a small crop: ``near_identity``), the inliers are a fair share of the
+features (small photos, enlarged for SIFT, keep few stable ones: 5 % at 128 px) and one
+photo covers most of the other — the test that separates a copy from another photo of the
+same object — and, mapped onto each other, the two photos show the same content: shots from
+a fixed camera where something moved share their background exactly, but differ where it
+moved (``content_differs``). Groups are the connected components of
+such pairs; every pair keeps its evidence. Because each link needs near-identical content, a
+chain cannot join photos that merely look alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.library.index.inverted import LocalIndex
+from engine.library.query.results import Hit
+from engine.library.store.store import Store
+from engine.match.verify import box_quad, project, verify_codes
+
+#: perceptual-hash bits within which a pair is a candidate
+PHASH_BITS = 12
+#: nearest photos in the inverted file that are candidates
+NEIGHBOURS = 6
+#: inliers needed, and their share of the smaller photo's features (the ``threshold``)
+MIN_INLIERS = 20
+MIN_RATIO = 0.05
+#: the transform: rotation below this (degrees); the perspective terms change the projective
+#: denominator by at most this across the photo
+MAX_ROTATION = 8.0
+MAX_PERSPECTIVE = 0.05
+#: the smaller photo, mapped into the larger, covers at least this share of it
+MIN_COVER = 0.6
+#: the content check: photos compared at this long side; a pixel differs beyond this many
+#: standard deviations; a duplicate differs on at most this share of the overlap (measured:
+#: 0.00 for a resized recompressed copy and a crop, 0.42–0.57 between shots of a tripod
+#: camera where a chessboard moved — OpenCV's calibration photos, which share their
+#: background exactly and used to form one group)
+CONTENT_SIDE = 160
+DIFFERENT = 0.5
+MAX_DIFFERING = 0.1
+
+
+@dataclass
+class Pair:
+    a: int
+    b: int
+    inliers: int
+    ratio: float
+    cover: float
+
+    def to_dict(self, paths: dict[int, str]) -> dict:
+        return {
+            "a": paths.get(self.a),
+            "b": paths.get(self.b),
+            "inliers": self.inliers,
+            "inlier_ratio": round(self.ratio, 3),
+            "cover": round(self.cover, 3),
+        }
+
+
+class DuplicateGroup(list):
+    """The group's photos (``Hit`` items, sorted by path) and ``pairs``: its evidence."""
+
+    def __init__(self, hits: list[Hit], pairs: list[Pair]) -> None:
+        super().__init__(hits)
+        self.pairs = pairs
+
+
+def connected_components(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
+    """The groups of nodes that ``edges`` join (union-find), each sorted."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for x in list(parent):
+        groups.setdefault(find(x), []).append(x)
+    return [sorted(g) for g in groups.values()]
+
+
+def near_identity(H: np.ndarray, size: tuple[float, float]) -> bool:
+    """A similarity-like transform over a photo of ``size``: no perspective, little rotation,
+    no shear."""
+    H = H / H[2, 2]
+    if abs(H[2, 0]) * size[0] + abs(H[2, 1]) * size[1] > MAX_PERSPECTIVE:
+        return False
+    a = H[:2, :2]
+    sx, sy = np.linalg.norm(a[:, 0]), np.linalg.norm(a[:, 1])
+    if min(sx, sy) <= 0 or max(sx, sy) / min(sx, sy) > 1.1:
+        return False
+    angle = np.degrees(np.arctan2(a[1, 0], a[0, 0]))
+    return abs(angle) <= MAX_ROTATION
+
+
+def content_differs(
+    path_a: str, path_b: str, H: np.ndarray, a_size, b_size, side: int = CONTENT_SIDE
+) -> float | None:
+    """The share of the overlap where the two photos differ, once photo a is mapped onto
+    photo b by ``H`` (both small, grey, blurred, brightness and contrast normalised): about
+    0 for a copy, a resize, a recompression or a crop; large for another shot from the same
+    spot where something moved. None when a photo cannot be read."""
+    import cv2
+
+    from engine.errors import BadImageError
+    from engine.photo.decode import load_photo
+
+    try:
+        ga = np.asarray(load_photo(path_a, max_side=side).image.convert("L"), np.float32)
+        gb = np.asarray(load_photo(path_b, max_side=side).image.convert("L"), np.float32)
+    except (BadImageError, OSError):
+        return None
+    sa = np.diag([ga.shape[1] / a_size[0], ga.shape[0] / a_size[1], 1.0])
+    sb = np.diag([gb.shape[1] / b_size[0], gb.shape[0] / b_size[1], 1.0])
+    hs = sb @ H @ np.linalg.inv(sa)
+    size = (gb.shape[1], gb.shape[0])
+    warped = cv2.warpPerspective(ga, hs, size)
+    inside = cv2.warpPerspective(np.ones_like(ga), hs, size) > 0.99
+    inside = cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if inside.sum() < 64:
+        return None
+    x = cv2.GaussianBlur(warped, (5, 5), 0)[inside]
+    y = cv2.GaussianBlur(gb, (5, 5), 0)[inside]
+    x = (x - x.mean()) / (x.std() + 1e-6)
+    y = (y - y.mean()) / (y.std() + 1e-6)
+    return float((np.abs(x - y) > DIFFERENT).mean())
+
+
+def _cover(H: np.ndarray, a_size, b_size) -> float:
+    """Share of the smaller photo's area that lands inside the other, in its coordinates."""
+    import cv2
+
+    quad = project(H, box_quad((0, 0, *a_size)))
+    ab = abs(cv2.contourArea(quad.astype(np.float32)))
+    bw, bh = b_size
+    inter, _ = cv2.intersectConvexConvex(quad.astype(np.float32), box_quad((0, 0, bw, bh)))
+    return float(inter / max(min(ab, bw * bh), 1.0))
+
+
+def candidate_pairs(store: Store, li: LocalIndex, codebook: str) -> set[tuple[int, int]]:
+    cands: set[tuple[int, int]] = set()
+    ids, hashes = store.phashes(codebook)
+    u = hashes.view(np.uint64)
+    for start in range(0, len(ids), 1024):
+        x = np.bitwise_count(u[start : start + 1024, None] ^ u[None, :])
+        for i, j in zip(*np.nonzero(x <= PHASH_BITS), strict=True):
+            a, b = int(ids[start + i]), int(ids[j])
+            if a < b:
+                cands.add((a, b))
+    for fid, code in store.iter_local_codes(codebook):
+        if not len(code.words):
+            continue
+        _, I = li.ivf.search(code.words, code.bits, NEIGHBOURS + 1)
+        cands.update((min(fid, int(j)), max(fid, int(j))) for j in I if int(j) != fid)
+    return cands
+
+
+def find_duplicates(
+    store: Store, li: LocalIndex, codebook: str, min_ratio: float = MIN_RATIO, should_stop=None
+) -> list[DuplicateGroup]:
+    """Groups of near-duplicates, largest first, each sorted by path, with their evidence."""
+    cands = sorted(candidate_pairs(store, li, codebook))
+    involved = sorted({i for p in cands for i in p})
+    rows = store.files_by_ids(involved)
+    pairs: list[Pair] = []
+    codes: dict = {}
+    for a, b in cands:
+        if should_stop is not None and should_stop():
+            return []
+        if a not in rows or b not in rows or not rows[a].width or not rows[b].width:
+            continue
+        for i in (a, b):
+            if i not in codes:
+                codes.update(store.local_codes_for(codebook, [i]))
+        ca, cb = codes.get(a), codes.get(b)
+        if ca is None or cb is None or min(len(ca), len(cb)) < MIN_INLIERS:
+            continue
+        sa, sb = (rows[a].width, rows[a].height), (rows[b].width, rows[b].height)
+        if sa[0] * sa[1] > sb[0] * sb[1]:  # map the smaller photo into the larger
+            a, b, ca, cb, sa, sb = b, a, cb, ca, sb, sa
+        v = verify_codes(ca, sa, cb, sb, MIN_INLIERS)
+        if not v.verified or v.H is None:
+            continue
+        ratio = v.inliers / min(len(ca), len(cb))
+        if ratio < min_ratio or not near_identity(v.H, sa):
+            continue
+        cover = _cover(v.H, sa, sb)
+        if cover < MIN_COVER:
+            continue
+        differs = content_differs(rows[a].display_path, rows[b].display_path, v.H, sa, sb)
+        if differs is not None and differs <= MAX_DIFFERING:
+            pairs.append(Pair(min(a, b), max(a, b), v.inliers, ratio, cover))
+    out = []
+    for ms in connected_components((p.a, p.b) for p in pairs):
+        group = set(ms)
+        best = {m: max((p.inliers for p in pairs if m in (p.a, p.b)), default=0) for m in ms}
+        hits = sorted(
+            (
+                Hit(
+                    m,
+                    rows[m].display_path,
+                    1.0,
+                    rows[m].width,
+                    rows[m].height,
+                    inliers=best[m],
+                    verified=True,
+                )
+                for m in ms
+            ),
+            key=lambda h: h.path,
+        )
+        group_pairs = [p for p in pairs if p.a in group]
+        out.append(DuplicateGroup(hits, group_pairs))
+    out.sort(key=lambda g: (-len(g), g[0].path))
+    return out

@@ -1,0 +1,220 @@
+"""Folders and files in the library database (mixed into ``Store``; see ``store.py``).
+
+Reads return plain rows (``FileRow``); writes take what a scan saw (``FileState``) and run
+``ROWS_PER_TRANSACTION`` rows per transaction, so a kill loses at most the chunk in flight.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+
+from engine.library.store.fspath import fs_bytes, fs_text, is_within
+from engine.library.store.schema import (
+    FAILED,
+    IDS_PER_QUERY,
+    OK,
+    ROWS_PER_TRANSACTION,
+    FileRow,
+    FileState,
+    chunks,
+    files_t,
+    folders_t,
+    vectors_t,
+)
+
+
+class FileTables:
+    """Folder and file methods of ``Store``, which provides ``begin``, ``connect``,
+    ``_bump_all`` and ``_drop_derived``."""
+
+    # ----------------------------------------------------------------- folders
+
+    def folders(self) -> list[tuple[int, bytes]]:
+        with self.connect() as c:
+            return [(r.id, r.path) for r in c.execute(select(folders_t).order_by(folders_t.c.path))]
+
+    def add_folder(self, path: str | os.PathLike) -> tuple[int, bytes, list[str]]:
+        """Register a folder; returns ``(id, path, notes)``.
+
+        A folder inside an already registered one is not added twice (the parent covers it);
+        a new parent of registered folders absorbs them and their files.
+        """
+        p = fs_bytes(path)
+        notes: list[str] = []
+        now = time.time()
+        with self.begin() as c:
+            rows = c.execute(select(folders_t.c.id, folders_t.c.path)).all()
+            for fid, fp in rows:
+                if is_within(p, fp):
+                    if p != fp:
+                        notes.append(f"{fs_text(p)} is inside {fs_text(fp)}, already indexed")
+                    return fid, fp, notes
+            new_id = c.execute(insert(folders_t).values(path=p, added_at=now)).inserted_primary_key[
+                0
+            ]
+            for fid, fp in rows:
+                if is_within(fp, p):  # never equal here: that returned above
+                    c.execute(
+                        update(files_t).where(files_t.c.folder_id == fid).values(folder_id=new_id)
+                    )
+                    c.execute(delete(folders_t).where(folders_t.c.id == fid))
+                    notes.append(f"{fs_text(fp)} is now covered by {fs_text(p)}")
+            return new_id, p, notes
+
+    def folder_for(self, path: str | os.PathLike) -> tuple[int, bytes] | None:
+        """The registered folder that holds ``path``, if any."""
+        p = fs_bytes(path)
+        for fid, fp in self.folders():
+            if is_within(p, fp):
+                return fid, fp
+        return None
+
+    def mark_scanned(self, folder_id: int) -> None:
+        with self.begin() as c:
+            c.execute(
+                update(folders_t).where(folders_t.c.id == folder_id).values(scanned_at=time.time())
+            )
+
+    def forget(self, path: str | os.PathLike) -> tuple[int, int]:
+        """Remove a folder (or a single file) and its vectors. Returns (folders, files) removed."""
+        p = fs_bytes(path)
+        with self.begin() as c:
+            fid = c.execute(select(folders_t.c.id).where(folders_t.c.path == p)).scalar()
+            if fid is not None:
+                n = c.execute(select(func.count()).where(files_t.c.folder_id == fid)).scalar_one()
+                self._bump_all(c)
+                c.execute(delete(folders_t).where(folders_t.c.id == fid))
+                return 1, int(n)
+            n = c.execute(delete(files_t).where(files_t.c.path == p)).rowcount
+            if n:
+                self._bump_all(c)
+            return 0, int(n)
+
+    # ----------------------------------------------------------------- files: reading
+
+    def files_in_folder(self, folder_id: int) -> dict[bytes, FileRow]:
+        with self.connect() as c:
+            rows = c.execute(select(files_t).where(files_t.c.folder_id == folder_id))
+            return {r.path: FileRow(**r._asdict()) for r in rows}
+
+    def file_ids_under(self, path: str | os.PathLike) -> list[int]:
+        """Ids of the files at or below ``path`` (empty when no registered folder holds it)."""
+        hit = self.folder_for(path)
+        if hit is None:
+            return []
+        prefix = fs_bytes(path)
+        return [r.id for r in self.files_in_folder(hit[0]).values() if is_within(r.path, prefix)]
+
+    def file_by_path(self, path: str | os.PathLike) -> FileRow | None:
+        with self.connect() as c:
+            r = c.execute(select(files_t).where(files_t.c.path == fs_bytes(path))).first()
+            return FileRow(**r._asdict()) if r else None
+
+    def files_by_ids(self, ids: Iterable[int]) -> dict[int, FileRow]:
+        ids = [int(i) for i in ids]
+        out: dict[int, FileRow] = {}
+        with self.connect() as c:
+            for chunk in chunks(ids, IDS_PER_QUERY):
+                for r in c.execute(select(files_t).where(files_t.c.id.in_(chunk))):
+                    out[r.id] = FileRow(**r._asdict())
+        return out
+
+    def ok_files(self) -> list[FileRow]:
+        """Every decoded file, by path."""
+        with self.connect() as c:
+            rows = c.execute(select(files_t).where(files_t.c.status == OK).order_by(files_t.c.path))
+            return [FileRow(**r._asdict()) for r in rows]
+
+    def failed_files(self) -> list[FileRow]:
+        """Files that failed, and indexed files with a note (their ``error``), by path."""
+        noted = and_(files_t.c.status == OK, files_t.c.error.is_not(None))
+        with self.connect() as c:
+            rows = c.execute(
+                select(files_t)
+                .where(or_(files_t.c.status == FAILED, noted))
+                .order_by(files_t.c.path)
+            )
+            return [FileRow(**r._asdict()) for r in rows]
+
+    def pending_for_model(
+        self, model_id: int, folder_ids: list[int] | None = None
+    ) -> list[FileRow]:
+        """Files that are not failed and have no vector for ``model_id`` yet, by path."""
+        has = select(vectors_t.c.file_id).where(vectors_t.c.model_id == model_id)
+        q = select(files_t).where(files_t.c.status != FAILED, files_t.c.id.not_in(has))
+        if folder_ids is not None:
+            q = q.where(files_t.c.folder_id.in_(folder_ids))
+        with self.connect() as c:
+            return [FileRow(**r._asdict()) for r in c.execute(q.order_by(files_t.c.path))]
+
+    # ----------------------------------------------------------------- files: what a scan found
+
+    def add_files(self, files: Sequence[FileState]) -> None:
+        """Record new files: waiting for extraction, or failed when their state has an error."""
+        now = time.time()
+        rows = [
+            {
+                "folder_id": f.folder_id,
+                "path": f.path,
+                "size": f.size,
+                "mtime_ns": f.mtime_ns,
+                "content_hash": f.content_hash,
+                "status": f.status,
+                "error": f.error or None,
+                "updated_at": now,
+            }
+            for f in files
+        ]
+        for chunk in chunks(rows, ROWS_PER_TRANSACTION):
+            with self.begin() as c:
+                c.execute(insert(files_t), chunk)
+
+    def move_files(self, moves: Sequence[tuple[int, FileState]]) -> None:
+        """``(file id, new state)``: a file found under a new path with the same content keeps
+        its row, id and vectors; only its path, folder and mtime change."""
+        now = time.time()
+        rows = [
+            {"b_id": i, "path": f.path, "folder_id": f.folder_id, "mtime_ns": f.mtime_ns}
+            for i, f in moves
+        ]
+        stmt = update(files_t).where(files_t.c.id == bindparam("b_id")).values(updated_at=now)
+        for chunk in chunks(rows, ROWS_PER_TRANSACTION):
+            with self.begin() as c:
+                c.execute(stmt, chunk)
+
+    def reset_files(self, changes: Sequence[tuple[int, FileState]]) -> None:
+        """``(file id, new state)``: a file whose size or mtime changed loses what was derived
+        from its pixels (vectors, dimensions) and waits for extraction again."""
+        now = time.time()
+        rows = [
+            {
+                "b_id": i,
+                "folder_id": f.folder_id,
+                "size": f.size,
+                "mtime_ns": f.mtime_ns,
+                "content_hash": f.content_hash,
+                "status": f.status,
+                "error": f.error or None,
+            }
+            for i, f in changes
+        ]
+        stmt = (
+            update(files_t)
+            .where(files_t.c.id == bindparam("b_id"))
+            .values(width=None, height=None, updated_at=now)
+        )
+        for chunk in chunks(rows, ROWS_PER_TRANSACTION):
+            with self.begin() as c:
+                self._drop_derived(c, [r["b_id"] for r in chunk])
+                c.execute(stmt, chunk)
+
+    def remove_files(self, file_ids: Sequence[int]) -> None:
+        """Files that are gone from disk leave the library, with their vectors."""
+        for chunk in chunks(list(file_ids), ROWS_PER_TRANSACTION):
+            with self.begin() as c:
+                c.execute(delete(files_t).where(files_t.c.id.in_(chunk)))
+                self._bump_all(c)

@@ -1,0 +1,208 @@
+"""The inverted file over ASMK* codes: for each visual word, the photos that have it and
+their 128-bit aggregated residual.
+
+Postings are kept as flat arrays sorted by word (``offsets (k+1,)`` into ``img (P,) int32`` and
+``bits (P, 2) uint64``), so a query gathers the lists of its words with a few numpy operations,
+scores them with popcounts and sums per photo with ``bincount``. Photo ``i`` of the file has
+id ``ids[i]`` (a library file id) and normaliser ``gamma[i]`` = 1/sqrt(self-similarity).
+Word weights are a smoothed idf, w_c = log(1 + N / n_c) (never 0, so a tiny library where
+every photo has every word still ranks), recomputed whenever the file is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from engine.match.asmk import ALPHA, BITS, TAU, as_u64, selectivity
+
+
+class InvertedFile:
+    """``search(words, bits, k) -> (D, I)``: ASMK* similarities and file ids, best first."""
+
+    def __init__(
+        self,
+        words: int,
+        ids: np.ndarray,
+        offsets: np.ndarray,
+        img: np.ndarray,
+        bits: np.ndarray,
+        alpha: float = ALPHA,
+        tau: float = TAU,
+    ) -> None:
+        self.words = int(words)
+        self.ids = np.ascontiguousarray(ids, np.int64)
+        self.offsets = np.ascontiguousarray(offsets, np.int64)
+        self.img = np.ascontiguousarray(img, np.int32)
+        self.bits = np.ascontiguousarray(bits, np.uint64).reshape(-1, 2)
+        self.alpha, self.tau = float(alpha), float(tau)
+        n = len(self.ids)
+        df = np.diff(self.offsets).astype(np.float64)
+        self.idf = np.where(df > 0, np.log1p(max(n, 1) / np.maximum(df, 1)), 0.0).astype(np.float32)
+        # self-similarity of a photo: Σ_c w_c σ(1) = Σ_c w_c over its words
+        word_of = np.repeat(np.arange(self.words), np.diff(self.offsets))
+        self_sim = np.bincount(self.img, weights=self.idf[word_of], minlength=n)
+        self.gamma = (1.0 / np.sqrt(np.maximum(self_sim, 1e-12))).astype(np.float32)
+        self.gamma[self_sim <= 0] = 0.0
+        self._pos = {int(i): p for p, i in enumerate(self.ids.tolist())}
+        u = 1.0 - 2.0 * np.arange(BITS + 1, dtype=np.float32) / BITS
+        self._lut = selectivity(u, self.alpha, self.tau)
+
+    # ---------------------------------------------------------------- building
+
+    @classmethod
+    def build(cls, words: int, items: Iterable[tuple[int, np.ndarray, np.ndarray]]) -> InvertedFile:
+        """From ``(file_id, words (m,), bits (m, 16) uint8)`` per photo."""
+        ids, wl, bl, il = [], [], [], []
+        for n, (fid, w, b) in enumerate(items):
+            ids.append(int(fid))
+            wl.append(np.asarray(w, np.int64))
+            bl.append(as_u64(b))
+            il.append(np.full(len(w), n, np.int32))
+        return cls._from_lists(words, ids, wl, bl, il)
+
+    @classmethod
+    def _from_lists(cls, words, ids, wl, bl, il) -> InvertedFile:
+        if wl:
+            w = np.concatenate(wl)
+            b = np.concatenate(bl)
+            img = np.concatenate(il)
+        else:
+            w, b, img = np.zeros(0, np.int64), np.zeros((0, 2), np.uint64), np.zeros(0, np.int32)
+        if len(w) and (w.min() < 0 or w.max() >= words):
+            raise ValueError("a code refers to a word outside the codebook")
+        order = np.argsort(w, kind="stable")
+        offsets = np.zeros(words + 1, np.int64)
+        np.cumsum(np.bincount(w, minlength=words), out=offsets[1:])
+        return cls(words, np.asarray(ids, np.int64), offsets, img[order], b[order])
+
+    def without(self, file_ids: Iterable[int]) -> InvertedFile:
+        """A copy without the given photos (deleted, or about to be re-encoded)."""
+        drop = {int(i) for i in file_ids}
+        keep = np.array([int(i) not in drop for i in self.ids.tolist()], bool)
+        if keep.all():
+            return self
+        remap = np.cumsum(keep) - 1
+        post = keep[self.img]
+        word_of = np.repeat(np.arange(self.words), np.diff(self.offsets))[post]
+        offsets = np.zeros(self.words + 1, np.int64)
+        np.cumsum(np.bincount(word_of, minlength=self.words), out=offsets[1:])
+        return InvertedFile(
+            self.words,
+            self.ids[keep],
+            offsets,
+            remap[self.img[post]].astype(np.int32),
+            self.bits[post],
+            self.alpha,
+            self.tau,
+        )
+
+    def plus(self, items: Iterable[tuple[int, np.ndarray, np.ndarray]]) -> InvertedFile:
+        """A copy with more photos (their ids must not be in the file already)."""
+        items = list(items)
+        if not items:
+            return self
+        base = len(self.ids)
+        word_of = np.repeat(np.arange(self.words), np.diff(self.offsets))
+        ids = [*self.ids.tolist()]
+        wl, bl, il = [word_of], [self.bits], [self.img]
+        for n, (fid, w, b) in enumerate(items):
+            if int(fid) in self._pos:
+                raise ValueError(f"file {fid} is already in the inverted file")
+            ids.append(int(fid))
+            wl.append(np.asarray(w, np.int64))
+            bl.append(as_u64(b))
+            il.append(np.full(len(w), base + n, np.int32))
+        return self._from_lists(self.words, ids, wl, bl, il)
+
+    # ---------------------------------------------------------------- querying
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @property
+    def postings(self) -> int:
+        return len(self.img)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = (self.ids, self.offsets, self.img, self.bits, self.idf, self.gamma)
+        return int(sum(a.nbytes for a in arrays))
+
+    def __contains__(self, file_id: int) -> bool:
+        return int(file_id) in self._pos
+
+    def scores(self, words: np.ndarray, bits: np.ndarray) -> np.ndarray:
+        """ASMK* similarity of the query to every photo, ``(N,) float32`` in [0, 1]."""
+        n = len(self.ids)
+        words = np.asarray(words, np.int64)
+        if n == 0 or len(words) == 0:
+            return np.zeros(n, np.float32)
+        starts = self.offsets[words]
+        lens = self.offsets[words + 1] - starts
+        total = int(lens.sum())
+        if total == 0:
+            return np.zeros(n, np.float32)
+        # positions of every posting of every query word, without a Python loop
+        first = np.cumsum(lens) - lens
+        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lens)
+        qb = as_u64(bits)
+        post = self.bits[pos]
+        h = np.bitwise_count(post[:, 0] ^ np.repeat(qb[:, 0], lens))
+        h += np.bitwise_count(post[:, 1] ^ np.repeat(qb[:, 1], lens))
+        w = self.idf[words]
+        # σ_α(1 − 2h/B) looked up by Hamming distance h, then weighted per query word
+        s = self._lut[h] * np.repeat(w, lens)
+        sim = np.bincount(self.img[pos], weights=s, minlength=n).astype(np.float32)
+        q_gamma = 1.0 / np.sqrt(max(float(w.sum()), 1e-12))
+        return sim * self.gamma * np.float32(q_gamma)
+
+    def search(
+        self, words: np.ndarray, bits: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most similar photos: ``D (k',) float32``, ``I (k',) int64`` file ids.
+
+        ``allowed (N,) bool`` restricts the result to some photos (a folder filter). Photos
+        with no shared word (similarity 0) are not returned.
+        """
+        s = self.scores(words, bits)
+        if allowed is not None:
+            s = np.where(allowed, s, 0.0)
+        cand = np.flatnonzero(s > 0)
+        if len(cand) > k:
+            cand = cand[np.argpartition(-s[cand], k - 1)[:k]]
+        order = cand[np.lexsort((self.ids[cand], -s[cand]))]
+        return s[order], self.ids[order]
+
+    def mask(self, file_ids: Iterable[int]) -> np.ndarray:
+        """``(N,) bool``, true for the given file ids."""
+        m = np.zeros(len(self.ids), bool)
+        for i in file_ids:
+            p = self._pos.get(int(i))
+            if p is not None:
+                m[p] = True
+        return m
+
+    # ---------------------------------------------------------------- persistence
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "words": np.array([self.words], np.int64),
+            "ids": self.ids,
+            "offsets": self.offsets,
+            "img": self.img,
+            "bits": self.bits,
+            "params": np.array([self.alpha, self.tau], np.float64),
+        }
+
+    @classmethod
+    def from_arrays(cls, a: dict[str, np.ndarray]) -> InvertedFile:
+        words = int(a["words"][0])
+        offsets, img, ids = a["offsets"], a["img"], a["ids"]
+        if len(offsets) != words + 1 or offsets[-1] != len(img) or len(a["bits"]) != len(img):
+            raise ValueError("inverted file arrays are inconsistent")
+        if len(img) and (img.min() < 0 or img.max() >= len(ids)):
+            raise ValueError("inverted file refers to a photo it does not list")
+        alpha, tau = (float(x) for x in a["params"])
+        return cls(words, ids, offsets, img, a["bits"], alpha, tau)

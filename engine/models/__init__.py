@@ -1,7 +1,0 @@
-"""Retrieval models, registered by name (importing this package registers them all)."""
-
-from engine.models import cider, gem, ugalr  # noqa: F401  (registration side effect)
-from engine.models.base import ModelOutput, RetrievalModel
-from engine.models.registry import create_model, get_entry, list_models
-
-__all__ = ["ModelOutput", "RetrievalModel", "create_model", "get_entry", "list_models"]
