@@ -151,7 +151,7 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     assert summary["failed"] == 0
 
     lib = Library(libdir, device="cpu")
-    with lib.store.connect() as c:
+    with lib.store.db.connect() as c:
         files = c.execute(text("SELECT count(*), count(DISTINCT path) FROM files")).one()
         per_file = c.execute(
             text("SELECT max(c) FROM (SELECT count(*) c FROM vectors GROUP BY file_id, model_id)")

@@ -132,7 +132,7 @@ def test_large_library_path_gives_the_small_library_ids(tmp_path, photos):
     large = VectorIndex.open(lib.store, row, lib.index_dir, "flat", save=False, gpu_min=1)
     assert small._exact is None and large._exact is not None
     assert not large.on_gpu and not large.info().on_gpu
-    xq = np.stack([x for _, xb in lib.store.iter_vectors(row.id) for x in xb])
+    xq = np.stack([x for _, xb in lib.store.vectors.iter_vectors(row.id) for x in xb])
     for k in (1, 5, 12):
         Ds, Is = small.search(xq, k)
         Dl, Il = large.search(xq, k)

@@ -179,7 +179,7 @@ def test_an_empty_library_offers_the_samples_and_adds_them_only_when_asked(windo
     assert sp.pages.currentWidget() is welcome and welcome.isVisible()
     assert welcome.samples_button.isVisible() and welcome.add_button.isVisible()
     assert not welcome.open_button.isVisible()
-    assert window.library.store.folders() == []  # nothing was added without asking
+    assert window.library.store.files.folders() == []  # nothing was added without asking
     with qtbot.waitSignal(lib.indexing_finished, timeout=120_000) as blocker:
         qtbot.mouseClick(welcome.samples_button, Qt.MouseButton.LeftButton)
     assert blocker.args[0].indexed == len(sample_photos()) >= 10

@@ -90,5 +90,5 @@ def test_training_wizard_end_to_end(window, qtbot, photos, tmp_path):
         wiz.accept()  # "use this model" is checked
     assert reindexed.args[0].indexed == 12
     assert window.state.model_spec == str(tmp_path / "trained" / "model")
-    assert len(window.library.store.models()) == 2  # the old vectors are still there
+    assert len(window.library.store.models.all()) == 2  # the old vectors are still there
     wiz.shutdown()

@@ -158,11 +158,11 @@ def test_removing_a_folder_asks_first_and_says_the_files_stay(window, qtbot, pho
     box = seen[0]
     assert "not touched" in box.informativeText() and "photos" in box.informativeText()
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
-    assert window.library.store.folders()  # still there
+    assert window.library.store.files.folders()  # still there
     _answer_next_modal(lambda box: box.button(QMessageBox.StandardButton.Yes).click())
     assert lib.remove_selected_folder()
     qtbot.waitUntil(lambda: lib.folders.rowCount() == 0, timeout=10_000)
-    assert window.library.store.folders() == []
+    assert window.library.store.files.folders() == []
     assert sorted(os.listdir(photos / "home")) == on_disk  # the files on disk are untouched
 
 

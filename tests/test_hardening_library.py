@@ -195,7 +195,7 @@ def test_any_changed_byte_of_a_large_faiss_file_is_caught(tmp_path):
     vi = VectorIndex.empty(256, "flat", generation=3)
     vi.add(np.arange(4000), rng.standard_normal((4000, 256)).astype(np.float32))
     vi.save(tmp_path, "m")
-    path, _ = VectorIndex.paths(tmp_path, "m")
+    path = VectorIndex.file(tmp_path, "m").path
     assert path.stat().st_size > 3 << 20  # the middle lies outside the first and last MiB
     data = bytearray(path.read_bytes())
     mid = len(data) // 2
@@ -235,7 +235,7 @@ def test_a_damaged_index_is_named_in_status_and_search_stays_right(tmp_path, pho
     assert st["models"][0]["index_state"] == "current" and st["codebooks"][0]["index"] == "current"
     with Library(lib, device="cpu") as library:  # the store moves on, the saved index not
         _, row = library.model(MODEL)
-        library.store.bump_generation(row.id)
+        library.store.models.bump_generation(row.id)
     assert main(["status", "--library", lib, "--json"]) == 0
     assert _json(capsys)["models"][0]["index_state"] == "stale"
 

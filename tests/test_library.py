@@ -11,7 +11,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from engine.library import Library
-from engine.library.store.store import LibraryError, Store
+from engine.library.store import LibraryError, Store
 from engine.network.extract import Extractor
 from tests.conftest import MODEL
 
@@ -37,13 +37,13 @@ def test_changed_file_is_reindexed(library, photos):
     library.index([photos], model=MODEL)
     _, row = library.model(MODEL)
     target = photos / "trips" / "obj0_0.jpg"
-    fid = library.store.file_by_path(target).id
-    before = library.store.vectors_for(row.id, [fid])[fid].copy()
+    fid = library.store.files.file_by_path(target).id
+    before = library.store.vectors.vectors_for(row.id, [fid])[fid].copy()
     Image.open(photos / "home" / "obj3_2.jpg").save(target, quality=80)
     os.utime(target, ns=(1, 1_000_000_000))
     s = library.index([photos], model=MODEL)
     assert (s.indexed, s.skipped_unchanged) == (1, 11)
-    after = library.store.vectors_for(row.id, [fid])[fid]
+    after = library.store.vectors.vectors_for(row.id, [fid])[fid]
     assert not np.allclose(before, after)
 
 
@@ -51,8 +51,8 @@ def test_moved_file_keeps_its_descriptor(library, photos, monkeypatch):
     library.index([photos], model=MODEL)
     _, row = library.model(MODEL)
     old = photos / "trips" / "obj1_0.jpg"
-    fid = library.store.file_by_path(old).id
-    vec = library.store.vectors_for(row.id, [fid])[fid].copy()
+    fid = library.store.files.file_by_path(old).id
+    vec = library.store.vectors.vectors_for(row.id, [fid])[fid].copy()
     new = photos / "home" / "renamed.jpg"
     shutil.move(old, new)
     calls = []
@@ -63,9 +63,9 @@ def test_moved_file_keeps_its_descriptor(library, photos, monkeypatch):
     s = library.index([photos], model=MODEL)
     assert (s.moved, s.indexed, s.removed) == (1, 0, 0)
     assert calls == []
-    moved = library.store.file_by_path(new)
-    assert moved.id == fid and library.store.file_by_path(old) is None
-    assert np.array_equal(library.store.vectors_for(row.id, [fid])[fid], vec)
+    moved = library.store.files.file_by_path(new)
+    assert moved.id == fid and library.store.files.file_by_path(old) is None
+    assert np.array_equal(library.store.vectors.vectors_for(row.id, [fid])[fid], vec)
 
 
 def test_deleted_file_leaves_the_index(library, photos):
@@ -77,7 +77,7 @@ def test_deleted_file_leaves_the_index(library, photos):
     res = library.search(photos / "trips" / "obj2_0.jpg", k=50)
     assert str(gone) not in [h.path for h in res.hits]
     assert len(res.hits) == 10  # 11 left, minus the query itself
-    with library.store.connect() as c:
+    with library.store.db.connect() as c:
         orphans = c.execute(
             text(
                 "SELECT count(*) FROM vectors v LEFT JOIN files f ON f.id = v.file_id "
@@ -90,10 +90,10 @@ def test_deleted_file_leaves_the_index(library, photos):
 def test_two_models_keep_their_own_vectors(library, photos):
     library.index([photos], model=MODEL)
     library.index([photos], model="cider:resnet18")
-    models = {m.spec: m for m in library.store.models()}
+    models = {m.spec: m for m in library.store.models.all()}
     assert set(models) == {MODEL, "cider:resnet18"}
     for m in models.values():
-        assert library.store.count_vectors(m.id) == 12
+        assert library.store.vectors.count_vectors(m.id) == 12
     assert library.current_model_spec() == "cider:resnet18"
     a = library.search(photos / "home" / "obj0_2.jpg", model=MODEL, k=3)
     b = library.search(photos / "home" / "obj0_2.jpg", model="cider:resnet18", k=3)
@@ -156,7 +156,7 @@ def test_shots_from_one_spot_where_something_moved_are_not_duplicates(library, t
 def test_nested_folders_are_not_indexed_twice(library, photos):
     library.index([photos / "trips"], model=MODEL)
     s = library.index([photos], model=MODEL)  # the parent absorbs the child folder
-    assert [p for _, p in library.store.folders()] == [os.fsencode(photos)]
+    assert [p for _, p in library.store.files.folders()] == [os.fsencode(photos)]
     assert s.indexed == 4 and s.skipped_unchanged == 8
     s2 = library.index([photos / "home"], model=MODEL)
     assert s2.indexed == 0 and "already indexed" in s2.problems[0]
@@ -181,7 +181,7 @@ def test_status_counts(library, photos):
 
 
 def test_cancel_keeps_what_was_committed_and_resumes(library, photos):
-    from engine.library import indexer
+    from engine.library.index import indexer
 
     calls = {"n": 0}
 
@@ -199,7 +199,7 @@ def test_cancel_keeps_what_was_committed_and_resumes(library, photos):
     s2 = library.index([photos], model=MODEL)
     assert s2.indexed == 12 - s.indexed and not s2.cancelled
     _, row = library.model(MODEL)
-    assert library.store.count_vectors(row.id) == 12
+    assert library.store.vectors.count_vectors(row.id) == 12
 
 
 def test_progress_reports_rate_and_eta(library, photos):
@@ -211,7 +211,7 @@ def test_progress_reports_rate_and_eta(library, photos):
 
 def test_newer_or_foreign_database_refused(tmp_path):
     lib = Library(tmp_path / "lib")
-    with lib.store.begin() as c:
+    with lib.store.db.begin() as c:
         c.execute(text("UPDATE meta SET value='99' WHERE key='schema_version'"))
     lib.close()
     with pytest.raises(LibraryError, match="newer visual-search"):
@@ -238,7 +238,7 @@ def test_excluded_folders_are_left_out(library, photos):
 
 
 def test_rerank_verifies_a_longer_shortlist_than_it_returns(library, photos, monkeypatch):
-    from engine.library import search
+    from engine.library.query import search
 
     library.index([photos], model=MODEL)
     q = photos / "home" / "obj1_2.jpg"

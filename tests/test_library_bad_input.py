@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from engine.cli import main
-from engine.library import indexer as indexer_mod
-from engine.library.store.store import Store
+from engine.library.index import indexer as indexer_mod
+from engine.library.store.files import FileTable
 from engine.training.generator import render_scene
 from tests.conftest import MODEL
 from tests.helpers import png_bomb, save_with_orientation, truncated_jpeg
@@ -75,14 +75,14 @@ def test_bad_files_are_reported_and_everything_else_indexed(library, messy):
     # every EXIF orientation gives (nearly) the upright photo's descriptor
     ids = {
         os.path.basename(r.display_path): r.id
-        for r in library.store.files_in_folder(library.store.folders()[0][0]).values()
+        for r in library.store.files.files_in_folder(library.store.files.folders()[0][0]).values()
     }
-    vecs = library.store.vectors_for(row.id, [ids[f"orient{o}.jpg"] for o in range(1, 9)])
+    vecs = library.store.vectors.vectors_for(row.id, [ids[f"orient{o}.jpg"] for o in range(1, 9)])
     ref = vecs[ids["orient1.jpg"]]
     for o in range(2, 9):
         assert float(np.dot(ref, vecs[ids[f"orient{o}.jpg"]])) > 0.99, o
     # the non-UTF-8 name survives exactly
-    latin = library.store.file_by_path(os.path.join(os.fsencode(root), b"caf\xe9-latin1.jpg"))
+    latin = library.store.files.file_by_path(os.path.join(os.fsencode(root), b"caf\xe9-latin1.jpg"))
     assert latin is not None and latin.status == "ok"
 
 
@@ -103,18 +103,18 @@ def test_errors_and_search_cli_handle_odd_names(messy, tmp_path, capsys):
 
 def test_file_deleted_between_scan_and_decode(library, photos, monkeypatch):
     victim = photos / "trips" / "obj3_1.jpg"
-    orig = Store.pending_for_model
+    orig = FileTable.pending_for_model
 
     def pending_then_delete(self, *a, **k):
         rows = orig(self, *a, **k)
         victim.unlink()  # the scan saw it; the decoder will not
         return rows
 
-    monkeypatch.setattr(Store, "pending_for_model", pending_then_delete)
+    monkeypatch.setattr(FileTable, "pending_for_model", pending_then_delete)
     s = library.index([photos], model=MODEL)
     assert (s.indexed, s.failed) == (11, 1)
     assert [r.error for r in library.errors()] == ["file not found"]
-    monkeypatch.setattr(Store, "pending_for_model", orig)
+    monkeypatch.setattr(FileTable, "pending_for_model", orig)
     s2 = library.index([photos], model=MODEL)  # the next scan drops it
     assert s2.removed == 1 and library.errors() == []
 
@@ -138,7 +138,7 @@ def test_folder_disappearing_mid_run(library, photos, monkeypatch):
 
 
 def test_unreadable_folder_is_a_note_not_a_crash(library, photos, monkeypatch):
-    from engine.library import scan
+    from engine.library.index import scan
 
     real = os.scandir
 

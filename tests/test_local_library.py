@@ -95,7 +95,7 @@ def test_blank_tiny_and_huge_photos_are_indexed_or_refused_with_a_reason(tmp_pat
         assert s.indexed == 4 and s.failed == 1
         assert [e.display_path.endswith("broken.jpg") for e in lib.errors()] == [True]
         book = lib.codebook().fingerprint
-        assert len(lib.store.local_ids(book)) == 4  # blank and tiny have empty codes
+        assert len(lib.store.codes.local_ids(book)) == 4  # blank and tiny have empty codes
         res = lib.search(photos / "scene.jpg", k=3)
         assert res.no_match  # nothing else shows the scene
         blank = lib.search(photos / "blank.jpg", k=3)
@@ -110,7 +110,7 @@ def test_deleted_photos_never_appear_and_moves_keep_their_codes(tmp_path):
     with Library(tmp_path / "lib", device="cpu") as lib:
         lib.index([photos], model=MODEL)
         book = lib.codebook().fingerprint
-        before = dict(lib.store.iter_local_codes(book))
+        before = dict(lib.store.codes.iter_local_codes(book))
         gone = photos / "a" / "s2.jpg"
         query = _jpeg(Image.open(gone))
         (photos / "b").mkdir()
@@ -118,8 +118,8 @@ def test_deleted_photos_never_appear_and_moves_keep_their_codes(tmp_path):
         gone.unlink()
         s = lib.index([photos], model=MODEL)
         assert s.moved == 1 and s.removed == 1 and s.indexed == 0  # nothing re-extracted
-        after = dict(lib.store.iter_local_codes(book))
-        moved_id = lib.store.file_by_path(photos / "b" / "moved.jpg").id
+        after = dict(lib.store.codes.iter_local_codes(book))
+        moved_id = lib.store.files.file_by_path(photos / "b" / "moved.jpg").id
         assert moved_id in before and after[moved_id].to_bytes() == before[moved_id].to_bytes()
         res = lib.search(query, k=10)
         assert str(gone) not in [h.path for h in res.hits] and res.no_match
@@ -131,7 +131,7 @@ def test_a_damaged_inverted_file_is_rebuilt_from_sqlite_with_a_reason(clutter, t
     lib, _, target = clutter
     book = lib.codebook()
     want = [h.path for h in lib.search(target, k=5).hits]
-    npz, _meta = LocalIndex.paths(lib.index_dir, book.fingerprint)
+    npz = LocalIndex.file(lib.index_dir, book.fingerprint).path
     data = bytearray(npz.read_bytes())
     data[len(data) // 2] ^= 0xFF  # one byte in the middle
     npz.write_bytes(bytes(data))
@@ -164,7 +164,7 @@ def test_geometric_localization_beats_the_seed_method(tmp_path):
         seed = Localizer(lib.model(MODEL)[0])
         geo, sd = [], []
         for qa, qbox, rb, rbox in pairs:
-            fid = lib.store.file_by_path(rb).id
+            fid = lib.store.files.file_by_path(rb).id
             loc = lib.locate(qa, [fid], box=tuple(qbox), seed_fallback=False)[0]
             geo.append(box_iou(loc.box, rbox) if loc.found else 0.0)
             sd.append(box_iou(seed.localize(qa, rb, box=tuple(qbox)).box, rbox))
@@ -200,7 +200,7 @@ def test_duplicates_are_exactly_the_planted_sets(tmp_path):
 
 
 def test_learning_the_codebook_from_the_library_re_encodes_it(clutter, tmp_path, monkeypatch):
-    from engine.library import codebook_learning
+    from engine.library.index import reencode as codebook_learning
 
     lib, _, target = clutter
     copy = tmp_path / "lib"
@@ -215,7 +215,7 @@ def test_learning_the_codebook_from_the_library_re_encodes_it(clutter, tmp_path,
         book = small.codebook()
         assert book.fingerprint != shipped and book.size == 256 and not summary.cancelled
         assert summary.indexed == 16 and any("local features" in m for m in seen)
-        assert small.store.codebook_centroids(book.fingerprint).shape == (256, 128)
+        assert small.store.codes.codebook_centroids(book.fingerprint).shape == (256, 128)
         res = small.search(_jpeg(Image.open(target).rotate(90, expand=True)), k=3)
         assert res.hits[0].path == str(target) and res.hits[0].verified
     with Library(copy, device="cpu") as again:  # kept in SQLite: the same codebook reopens

@@ -137,9 +137,9 @@ def test_extraction_with_device_decoding_agrees_with_pillow(tmp_path, tiny_model
 
 def _vectors_by_path(lib, row) -> dict[bytes, np.ndarray]:
     rows = {}
-    for fid, _ in lib.store.folders():
-        rows.update(lib.store.files_in_folder(fid))
-    vecs = lib.store.vectors_for(row.id, [r.id for r in rows.values()])
+    for fid, _ in lib.store.files.folders():
+        rows.update(lib.store.files.files_in_folder(fid))
+    vecs = lib.store.vectors.vectors_for(row.id, [r.id for r in rows.values()])
     return {path: vecs[r.id] for path, r in rows.items()}
 
 

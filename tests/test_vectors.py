@@ -73,7 +73,8 @@ def test_damaged_index_file_is_detected_and_rebuilt(tmp_path, photos, damage):
     q = photos / "trips" / "obj0_0.jpg"
     want = [(h.path, round(h.score, 5)) for h in lib.search(q, k=5).hits]
     _, row = lib.model(MODEL)
-    ipath, mpath = VectorIndex.paths(lib.index_dir, row.fingerprint)
+    cache = VectorIndex.file(lib.index_dir, row.fingerprint)
+    ipath, mpath = cache.path, cache.meta_path
     data = ipath.read_bytes()
     if damage == "truncate":
         ipath.write_bytes(data[: len(data) // 3])
@@ -108,11 +109,16 @@ def test_saved_index_follows_the_store_generation(tmp_path, photos):
     vi = other.vector_index(row2)
     assert vi.ntotal == 12 and vi.generation > old_gen and not vi.rebuilt
     # a generation moved on behind the saved index's back: it catches up (nothing to apply)
-    new_gen = other.store.bump_generation(row2.id)
+    new_gen = other.store.models.bump_generation(row2.id)
     third = Library(tmp_path / "lib", device="cpu")
     _, row3 = third.model(MODEL)
     vi3 = third.vector_index(row3)
-    assert (vi3.reason, vi3.rebuilt, vi3.generation, vi3.ntotal) == ("updated", False, new_gen, 12)
+    assert (vi3.reason, vi3.rebuilt, vi3.generation, vi3.ntotal) == (
+        "caught up",
+        False,
+        new_gen,
+        12,
+    )
     for x in (lib, other, third):
         x.close()
 
@@ -124,7 +130,8 @@ def test_an_older_saved_index_catches_up_by_delta(tmp_path, photos, kind):
     lib = Library(tmp_path / "lib", device="cpu", index_kind=kind)
     lib.index([photos / "home"], model=MODEL)
     _, row = lib.model(MODEL)
-    ipath, mpath = VectorIndex.paths(lib.index_dir, row.fingerprint)
+    cache = VectorIndex.file(lib.index_dir, row.fingerprint)
+    ipath, mpath = cache.path, cache.meta_path
     shutil.copy(ipath, tmp_path / "old.faiss")
     shutil.copy(mpath, tmp_path / "old.json")
 
@@ -137,7 +144,7 @@ def test_an_older_saved_index_catches_up_by_delta(tmp_path, photos, kind):
 
     lib.index([photos / "trips"], model=MODEL)  # only additions since the old index
     other, vi = reopen_with_old_index()
-    assert (vi.reason, vi.rebuilt, vi.ntotal) == ("updated", False, 12)
+    assert (vi.reason, vi.rebuilt, vi.ntotal) == ("caught up", False, 12)
     q = photos / "trips" / "obj3_0.jpg"
     assert [h.path for h in other.search(q, k=11).hits] == [
         h.path for h in lib.search(q, k=11).hits
@@ -149,7 +156,7 @@ def test_an_older_saved_index_catches_up_by_delta(tmp_path, photos, kind):
     other, vi = reopen_with_old_index()
     assert vi.ntotal == 11
     if kind == "flat":
-        assert (vi.reason, vi.rebuilt) == ("updated", False)
+        assert (vi.reason, vi.rebuilt) == ("caught up", False)
     else:  # an HNSW graph cannot drop points
         assert (vi.reason, vi.rebuilt) == ("stale", True)
     assert str(photos / "home" / "obj1_2.jpg") not in [h.path for h in other.search(q, k=20).hits]

@@ -100,7 +100,7 @@ def bench_rescan(
     """Seconds to re-scan an unchanged library of ``n`` files (synthetic entries: tiny files on
     disk, recorded in the store with a vector each, as if extraction had run)."""
     from engine.library import Library
-    from engine.library.store.store import FileState, fs_bytes
+    from engine.library.store import FileState, fs_bytes
 
     root = Path(keep or tempfile.mkdtemp(prefix="vs-rescan-"))
     photos = root / "photos"
@@ -109,7 +109,7 @@ def bench_rescan(
     t = time.perf_counter()
     if not photos.exists():
         photos.mkdir(parents=True)
-        fid, _, _ = lib.store.add_folder(photos)
+        fid, _, _ = lib.store.files.add_folder(photos)
         files = []
         for i in range(n):
             sub = photos / f"{i // 1000:03d}"
@@ -119,11 +119,11 @@ def bench_rescan(
             p.write_bytes(b"\xff\xd8\xff")
             st = p.stat()
             files.append(FileState(fid, fs_bytes(p), st.st_size, st.st_mtime_ns))
-        lib.store.add_files(files)
+        lib.store.files.add_files(files)
         vec = np.zeros(row.dim, np.float32)
         vec[0] = 1
-        ids = [r.id for r in lib.store.files_in_folder(fid).values()]
-        lib.store.record_extractions(row.id, [(i, vec, None) for i in ids])
+        ids = [r.id for r in lib.store.files.files_in_folder(fid).values()]
+        lib.store.vectors.record_extractions(row.id, [(i, vec, None) for i in ids])
     setup = time.perf_counter() - t
     lib.vector_index(row)  # build and save the cache once, as a real run would have
     times = []

@@ -24,8 +24,8 @@ from engine.library.index.vector_index import APPROX_THRESHOLD, VectorIndex
 from engine.library.query.duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
 from engine.library.query.results import SearchResult
 from engine.library.status import library_status
+from engine.library.store import FileRow, ModelRow, Store, fs_text
 from engine.library.store.lock import ensure_not_busy
-from engine.library.store.store import FileRow, ModelRow, Store, fs_text
 from engine.match.codebook import Codebook, CodebookError, default_codebook
 from engine.match.describe import MAX_FEATURES
 from engine.match.rank import GLOBAL_WEIGHT, VERIFY_TOP, learned_from_photos
@@ -99,7 +99,7 @@ class Library:
 
     def current_model_spec(self) -> str:
         """The model most recently used to index this library (``default`` for a new one)."""
-        models = self.store.models()
+        models = self.store.models.all()
         return models[0].spec if models else "default"
 
     def _spec(self, spec: str | None) -> str:
@@ -119,7 +119,7 @@ class Library:
                 net = resolve_model(spec)
                 ex = Extractor(net, device=self.device)
                 fingerprint = model_fingerprint(net)
-                row = self.store.ensure_model(
+                row = self.store.models.ensure(
                     fingerprint, spec, net.config.to_dict(), int(net.num_features)
                 )
                 if not self.read_only:
@@ -135,16 +135,16 @@ class Library:
             if spec in self._models:
                 return self._models[spec][1]
             fingerprint = ModelStamps(self.index_dir).fingerprint(spec)
-            row = self.store.model(fingerprint) if fingerprint else None
+            row = self.store.models.get(fingerprint) if fingerprint else None
             if row is None:
                 return self.model(spec)[1]
-            return self.store.ensure_model(row.fingerprint, spec, row.config, row.dim)
+            return self.store.models.ensure(row.fingerprint, spec, row.config, row.dim)
 
     def vector_index(self, row: ModelRow) -> VectorIndex:
         """The FAISS index of ``row``'s vectors, rebuilt if the store has moved on."""
         with self._lock:
             cached = self._indexes.get(row.fingerprint)
-            if cached is not None and cached.generation == self.store.generation(row.id):
+            if cached is not None and cached.generation == self.store.models.generation(row.id):
                 return cached
             vi = VectorIndex.open(
                 self.store, row, self.index_dir, self.index_kind, self.approx_threshold
@@ -156,18 +156,18 @@ class Library:
         """The codebook local codes are made with: one learned from this library (kept in
         SQLite) when one was made active, else the generic codebook shipped with the product."""
         with self._lock:
-            active = self.store.active_codebook()
+            active = self.store.codes.active_codebook()
             if self._codebook is not None and self._codebook.fingerprint == (
                 active or self._codebook.fingerprint
             ):
                 return self._codebook
             book = None
             if active:
-                centroids = self.store.codebook_centroids(active)
+                centroids = self.store.codes.codebook_centroids(active)
                 book = Codebook(centroids) if centroids is not None else None
             if book is None:
                 book = default_codebook()
-            self.store.ensure_codebook(book.fingerprint, book.size, book.meta)
+            self.store.codes.ensure_codebook(book.fingerprint, book.size, book.meta)
             self._codebook = book
             return book
 
@@ -176,7 +176,7 @@ class Library:
         book = book or self.codebook()
         with self._lock:
             li = self._local
-            gen = self.store.local_generation(book.fingerprint)
+            gen = self.store.codes.local_generation(book.fingerprint)
             if li is not None and li.codebook == book.fingerprint and li.generation == gen:
                 return li
             self._local = LocalIndex.open(self.store, book.fingerprint, book.size, self.index_dir)
@@ -228,13 +228,13 @@ class Library:
         should_stop: StopFn | None = None,
     ) -> IndexSummary:
         """Re-scan every registered folder that still exists."""
-        paths = [fs_text(p) for _, p in self.store.folders() if os.path.isdir(p)]
+        paths = [fs_text(p) for _, p in self.store.files.folders() if os.path.isdir(p)]
         return self.index(paths, model, progress, should_stop) if paths else IndexSummary()
 
     def forget(self, path: str | os.PathLike) -> tuple[int, int]:
         """Remove a folder (or one file) from the library; the photos themselves are untouched."""
         with self.store.writer_lock():
-            return self.store.forget(path)
+            return self.store.files.forget(path)
 
     # ----------------------------------------------------------------- reading
 
@@ -269,7 +269,9 @@ class Library:
         li = self.local_index(book)
         t_index = next(clock)
         self_id = self._query_file_id(query, box) if exclude_self else None
-        ids = None if folder is None else np.array(self.store.file_ids_under(folder), np.int64)
+        ids = (
+            None if folder is None else np.array(self.store.files.file_ids_under(folder), np.int64)
+        )
         top = max(rerank, verify) if pipeline != "global" else rerank
         hits, matches = rank(q, self.store, book, li, vi, row, pipeline, ids, self_id, top, k, gw)
         t_search = next(clock)
@@ -322,7 +324,7 @@ class Library:
         and the inlier correspondences (``q_xy``, ``p_xy``) to draw."""
         from engine.library.query.outlines import evidence
 
-        row = self.store.files_by_ids([file_id]).get(file_id)
+        row = self.store.files.files_by_ids([file_id]).get(file_id)
         if row is None:
             return Verification.none()
         return evidence(self.query(query, box, model), self.store, self.codebook().fingerprint, row)
@@ -348,7 +350,7 @@ class Library:
             from engine.network.seed import Localizer
 
             loc = Localizer(self.model(model)[0])
-        rows = self.store.files_by_ids(file_ids)
+        rows = self.store.files.files_by_ids(file_ids)
         out = []
         for fid in file_ids:
             if should_stop is not None and should_stop():
@@ -366,7 +368,7 @@ class Library:
         photo does not find its own photo either."""
         if not isinstance(query, (str, os.PathLike)):
             return None
-        r = self.store.file_by_path(query)
+        r = self.store.files.file_by_path(query)
         return r.id if r else None
 
     def duplicates(
@@ -381,7 +383,7 @@ class Library:
         )
 
     def errors(self) -> list[FileRow]:
-        return self.store.failed_files()
+        return self.store.files.failed_files()
 
     def status(self) -> dict:
         try:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import VectorIndex
+from engine.library.store import Store, fs_text
 from engine.library.store.fspath import path_bytes_field
 from engine.library.store.schema import DB_NAME
 from engine.library.store.sqlite import not_writable
-from engine.library.store.store import Store, fs_text
 
 
 def cache_state(loaded, reason: str, generation: int) -> tuple[str, str]:
@@ -38,7 +38,7 @@ def library_status(
     """The report behind ``visual-search status`` (JSON-ready)."""
     counts = store.counts()
     folders = []
-    for fid, path in store.folders():
+    for fid, path in store.files.folders():
         c = counts["folders"].get(fid, {})
         folders.append(
             {
@@ -51,7 +51,7 @@ def library_status(
             }
         )
     models = []
-    for m in store.models():
+    for m in store.models.all():
         loaded, reason = VectorIndex.load(index_dir, m.fingerprint)
         state, note = cache_state(loaded, reason, m.generation)
         models.append(
@@ -69,10 +69,10 @@ def library_status(
             }
         )
     codebooks = []
-    for b in store.codebooks():
+    for b in store.codes.codebooks():
         loaded, reason = LocalIndex.load(index_dir, b["fingerprint"])
-        state, note = cache_state(loaded, reason, store.local_generation(b["fingerprint"]))
-        photos, nbytes = store.local_bytes(b["fingerprint"])
+        state, note = cache_state(loaded, reason, store.codes.local_generation(b["fingerprint"]))
+        photos, nbytes = store.codes.local_bytes(b["fingerprint"])
         codebooks.append(
             {
                 "fingerprint": b["fingerprint"],

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from engine.atomic import remove_leftover_temporaries
 from engine.errors import ConfigError
 from engine.library.index.indexer import Indexer, IndexSummary, LocalSetup, ProgressFn, StopFn
-from engine.library.store.store import fs_bytes
+from engine.library.store import fs_bytes
 from engine.match.workers import LocalWorkers
 
 if TYPE_CHECKING:
@@ -40,12 +40,12 @@ def index_folders(
         summary = IndexSummary()
         folders = []
         for p in paths:
-            fid, fp, notes = lib.store.add_folder(p)
+            fid, fp, notes = lib.store.files.add_folder(p)
             summary.problems.extend(notes)
             if (fid, fp) not in folders:
                 folders.append((fid, fp))
         # a folder absorbed by a parent added in the same call is gone: use the survivors
-        alive = {fid for fid, _ in lib.store.folders()}
+        alive = {fid for fid, _ in lib.store.files.folders()}
         folders = [(fid, fp) for fid, fp in folders if fid in alive]
         skip = tuple(fs_bytes(x) for x in exclude or ())
         book = lib.codebook()
@@ -62,7 +62,7 @@ def index_folders(
             if not summary.cancelled:
                 indexer.extract_pending([fid for fid, _ in folders], summary)
         if local and not summary.cancelled:  # every photo has this codebook's codes
-            lib.store.drop_other_codebooks(book.fingerprint)
+            lib.store.codes.drop_other_codebooks(book.fingerprint)
             for f in lib.index_dir.glob("local-*"):
                 if book.fingerprint not in f.name:
                     f.unlink(missing_ok=True)

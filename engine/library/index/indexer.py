@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from engine.errors import BadImageError
 from engine.library.index.scan import WalkProblem, quick_hash, walk
+from engine.library.store import FileRow, FileState, ModelRow, Store
 from engine.library.store.fspath import fs_text
-from engine.library.store.store import FileRow, FileState, ModelRow, Store
 from engine.match.codebook import Codebook
 from engine.match.workers import Described, LocalWorkers
 
@@ -118,19 +118,19 @@ class Indexer:
             return
         new, changed, vanished, self.unchanged = self._compare(found, stored, summary)
         moved, added = self._match_moves(new, vanished, summary)
-        self.store.move_files(moved)
-        self.store.add_files(added)
-        self.store.reset_files(self._rehash(changed, summary))
-        self.store.remove_files([r.id for r in vanished.values()])
+        self.store.files.move_files(moved)
+        self.store.files.add_files(added)
+        self.store.files.reset_files(self._rehash(changed, summary))
+        self.store.files.remove_files([r.id for r in vanished.values()])
         summary.removed += len(vanished)
         for fid, _ in folders:
-            self.store.mark_scanned(fid)
+            self.store.files.mark_scanned(fid)
 
     def _stored(self, folders: list[tuple[int, bytes]]) -> dict[bytes, FileRow]:
         """What the store holds under ``folders``, by path."""
         stored: dict[bytes, FileRow] = {}
         for fid, _ in folders:
-            stored.update(self.store.files_in_folder(fid))
+            stored.update(self.store.files.files_in_folder(fid))
         return stored
 
     def _walk(
@@ -216,13 +216,15 @@ class Indexer:
     def extract_pending(self, folder_ids: list[int], summary: IndexSummary) -> None:
         """Decode every photo that lacks this model's vector or this codebook's local code
         once, on worker processes, and commit both in small batches."""
-        pending = self.store.pending_for_model(self.model.id, folder_ids)
+        pending = self.store.files.pending_for_model(self.model.id, folder_ids)
         need_vec = {r.id for r in pending}
         need_loc: set[int] = set()
         if self.local is not None:
-            need_loc = set(self.store.pending_local(self.local.codebook.fingerprint, folder_ids))
+            need_loc = set(
+                self.store.codes.pending_local(self.local.codebook.fingerprint, folder_ids)
+            )
             extra = need_loc - need_vec
-            rows = self.store.files_by_ids(extra)
+            rows = self.store.files.files_by_ids(extra)
             pending = sorted([*pending, *rows.values()], key=lambda r: r.path)
         # unchanged files still waiting (a killed run's, or a new model's) are work, not skips:
         # indexed + unchanged + failed then adds up to the photos found
@@ -328,14 +330,14 @@ class Indexer:
             for row, out, d in extracted
             if (d.notes if d is not None else out.notes)
         }
-        self.store.record_extractions(self.model.id, done, failed, notes)
+        self.store.vectors.record_extractions(self.model.id, done, failed, notes)
         if self.local is not None:
             codes = [
                 (row.id, d.code, d.phash)
                 for row, _, d in batch
                 if d is not None and d.code is not None
             ]
-            self.store.record_local(self.local.codebook.fingerprint, codes)
+            self.store.codes.record_local(self.local.codebook.fingerprint, codes)
         summary.indexed += sum(1 for _, out, d in batch if not isinstance(out, BadImageError))
         summary.failed += len(failed)
 

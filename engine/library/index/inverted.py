@@ -10,15 +10,13 @@ code, so it costs nothing here.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from engine.atomic import file_digest, write_atomically, write_json_atomically
-from engine.library.store.store import Store
+from engine.library.index.cache import CacheFile, reconcile
+from engine.library.store import Store
 from engine.match import InvertedFile
 
 
@@ -40,58 +38,44 @@ class LocalIndex:
     def build(cls, store: Store, codebook: str, words: int) -> LocalIndex:
         """From every code of ``codebook`` in SQLite (generation read first: a concurrent
         writer can only make the result look stale, never wrongly fresh)."""
-        generation = store.local_generation(codebook)
-        items = ((fid, c.words, c.bits) for fid, c in store.iter_local_codes(codebook))
+        generation = store.codes.local_generation(codebook)
+        items = ((fid, c.words, c.bits) for fid, c in store.codes.iter_local_codes(codebook))
         return cls(InvertedFile.build(words, items), codebook, generation)
 
-    def catch_up(self, store: Store, generation: int) -> None:
+    def catch_up(self, store: Store) -> bool:
         held = self.ivf.ids
-        gone = np.setdiff1d(held, store.local_ids(self.codebook))
-        fresh = list(store.iter_local_codes(self.codebook, newer_than=self.generation))
+        gone = np.setdiff1d(held, store.codes.local_ids(self.codebook))
+        fresh = list(store.codes.iter_local_codes(self.codebook, newer_than=self.generation))
         redo = [fid for fid, _ in fresh if fid in self.ivf]
         self.ivf = self.ivf.without([*gone.tolist(), *redo]).plus(
             (fid, c.words, c.bits) for fid, c in fresh
         )
-        self.generation = generation
+        return True
+
+    @staticmethod
+    def file(directory: str | os.PathLike, codebook: str) -> CacheFile:
+        return CacheFile(directory, f"local-{codebook}", ".npz")
 
     def save(self, directory: str | os.PathLike) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        ipath, mpath = self.paths(directory, self.codebook)
-        meta: dict = {}
-
         def write(tmp: str) -> None:
             with open(tmp, "wb") as f:
                 np.savez(f, **self.ivf.arrays())
-            meta.update(
-                generation=self.generation,
-                count=len(self.ivf),
-                words=self.ivf.words,
-                blake2b=file_digest(tmp),
-            )
 
-        write_atomically(ipath, write)
-        write_json_atomically(mpath, meta)
+        meta = {"generation": self.generation, "count": len(self.ivf), "words": self.ivf.words}
+        self.file(directory, self.codebook).save(write, meta)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, codebook: str) -> tuple[LocalIndex | None, str]:
         """The saved file, or ``(None, reason)`` when it is missing or damaged."""
-        ipath, mpath = cls.paths(Path(directory), codebook)
-        if not ipath.exists() or not mpath.exists():
-            return None, "missing"
-        try:
-            meta = json.loads(mpath.read_text())
-            if "blake2b" not in meta:
-                return None, "saved by an older version"
-            if file_digest(ipath) != meta["blake2b"]:
-                return None, "damaged (checksum mismatch)"
-            with np.load(ipath, allow_pickle=False) as z:
+
+        def read(path: Path, meta: dict) -> LocalIndex:
+            with np.load(path, allow_pickle=False) as z:
                 ivf = InvertedFile.from_arrays({k: z[k] for k in z.files})
-        except Exception as e:
-            return None, f"damaged ({type(e).__name__})"
-        if len(ivf) != meta["count"]:
-            return None, "damaged (size mismatch)"
-        return cls(ivf, codebook, int(meta["generation"])), "ok"
+            if len(ivf) != meta["count"]:
+                raise ValueError("size mismatch")
+            return cls(ivf, codebook, int(meta["generation"]))
+
+        return cls.file(directory, codebook).load(read)
 
     @classmethod
     def open(
@@ -102,22 +86,15 @@ class LocalIndex:
         directory: str | os.PathLike,
         save: bool = True,
     ) -> LocalIndex:
-        """The saved file if current, caught up if stale, rebuilt if missing or damaged."""
+        """The saved file if current, caught up if stale, rebuilt if missing or damaged (see
+        ``cache.reconcile``)."""
         loaded, reason = cls.load(directory, codebook)
-        generation = store.local_generation(codebook)
-        if loaded is not None and loaded.ivf.words != words:
-            loaded, reason = None, "damaged (word count mismatch)"
-        if loaded is not None and loaded.generation == generation:
-            return loaded
-        if loaded is not None and loaded.generation < generation:
-            loaded.catch_up(store, generation)
-            li, li.reason = loaded, "caught up"
-        else:
-            if loaded is not None:
-                reason = "newer than the store"
-            li = cls.build(store, codebook, words)
-            li.rebuilt, li.reason = True, reason
-        if save:
-            with contextlib.suppress(OSError):  # a read-only library still searches
-                li.save(directory)
-        return li
+        return reconcile(
+            loaded,
+            reason,
+            store.codes.local_generation(codebook),
+            build=lambda: cls.build(store, codebook, words),
+            catch_up=lambda li: li.catch_up(store),
+            save=(lambda li: li.save(directory)) if save else None,
+            shape_ok=lambda li: None if li.ivf.words == words else "damaged (word count mismatch)",
+        )

@@ -37,7 +37,7 @@ def learn_library_codebook(
     re-encoding is complete; a cancelled run keeps the previous codebook.
     """
     lib.store.writer_lock()  # a read-only library is refused before the long work
-    rows = [r for r in lib.store.ok_files() if os.path.exists(r.path)]
+    rows = [r for r in lib.store.files.ok_files() if os.path.exists(r.path)]
     if len(rows) < MIN_PHOTOS_TO_LEARN:
         raise ConfigError(
             f"the library has {len(rows)} photos; learning a codebook needs "
@@ -50,7 +50,7 @@ def learn_library_codebook(
     book = learn_codebook(paths, words, progress=progress, should_stop=should_stop)
     summary = _encode_with(lib, book, progress, should_stop)
     if not summary.cancelled:
-        lib.store.set_active_codebook(book.fingerprint)
+        lib.store.codes.set_active_codebook(book.fingerprint)
     return summary
 
 
@@ -58,13 +58,13 @@ def _encode_with(lib: Library, book: Codebook, progress, should_stop) -> IndexSu
     t0 = time.perf_counter()
     summary = IndexSummary()
     with lib.store.writer_lock():
-        lib.store.ensure_codebook(book.fingerprint, book.size, book.meta, book.centroids)
+        lib.store.codes.ensure_codebook(book.fingerprint, book.size, book.meta, book.centroids)
         row = lib.model_row()  # the network loads only for a photo that lacks its vector
         with LocalWorkers(book, max_features=lib.max_features) as workers:
             local = LocalSetup(book, lambda: workers)  # every photo is re-encoded
             load = lambda: lib.model()[0]  # noqa: E731
             indexer = Indexer(lib.store, load, row, progress, should_stop, local=local)
-            indexer.extract_pending([fid for fid, _ in lib.store.folders()], summary)
+            indexer.extract_pending([fid for fid, _ in lib.store.files.folders()], summary)
         lib.local_index(book)
     summary.seconds = time.perf_counter() - t0
     return summary

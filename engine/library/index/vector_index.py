@@ -17,8 +17,6 @@ damaged index (any byte changed, truncated, garbage) is rebuilt from SQLite, a s
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +25,8 @@ import faiss
 import numpy as np
 
 from engine import faiss_device
-from engine.atomic import file_digest, write_atomically, write_json_atomically
-from engine.library.store.store import ModelRow, Store
+from engine.library.index.cache import CacheFile, reconcile
+from engine.library.store import ModelRow, Store
 
 APPROX_THRESHOLD = 50_000
 #: with a GPU, ``auto`` stays exact (flat, searched on the GPU) up to this many vectors
@@ -115,56 +113,35 @@ class VectorIndex:
     ) -> VectorIndex:
         """Build from the vectors stored in SQLite (the generation is read first, so a
         concurrent writer can only make the result look stale, never wrongly fresh)."""
-        generation = store.generation(model.id)
-        count = store.count_vectors(model.id)
+        generation = store.models.generation(model.id)
+        count = store.vectors.count_vectors(model.id)
         vi = cls.empty(model.dim, cls.choose_kind(kind, count, threshold), generation)
-        for ids, xb in store.iter_vectors(model.id):
+        for ids, xb in store.vectors.iter_vectors(model.id):
             vi.add(ids, xb)
         return vi
 
     # ----------------------------------------------------------------- persistence
 
     @staticmethod
-    def paths(directory: Path, fingerprint: str) -> tuple[Path, Path]:
-        return directory / f"{fingerprint}.faiss", directory / f"{fingerprint}.json"
+    def file(directory: str | os.PathLike, fingerprint: str) -> CacheFile:
+        return CacheFile(directory, fingerprint, ".faiss")
 
     def save(self, directory: str | os.PathLike, fingerprint: str) -> None:
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        ipath, mpath = self.paths(directory, fingerprint)
-        meta: dict = {}
-
-        def write(tmp: str) -> None:
-            faiss.write_index(self.index, tmp)
-            meta.update(
-                generation=self.generation,
-                kind=self.kind,
-                dim=self.dim,
-                count=self.ntotal,
-                blake2b=file_digest(tmp),
-            )
-
-        write_atomically(ipath, write)
-        write_json_atomically(mpath, meta)
+        meta = {"generation": self.generation, "kind": self.kind, "dim": self.dim}
+        meta["count"] = self.ntotal
+        self.file(directory, fingerprint).save(lambda tmp: faiss.write_index(self.index, tmp), meta)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, fingerprint: str) -> tuple[VectorIndex | None, str]:
         """The saved index, or ``(None, reason)`` when it is missing or damaged."""
-        ipath, mpath = cls.paths(Path(directory), fingerprint)
-        if not ipath.exists() or not mpath.exists():
-            return None, "missing"
-        try:
-            meta = json.loads(mpath.read_text())
-            if "blake2b" not in meta:
-                return None, "saved by an older version"
-            if file_digest(ipath) != meta["blake2b"]:
-                return None, "damaged (checksum mismatch)"
-            index = faiss.read_index(str(ipath))
-        except Exception as e:
-            return None, f"damaged ({type(e).__name__})"
-        if index.ntotal != meta["count"] or index.d != meta["dim"]:
-            return None, "damaged (size mismatch)"
-        return cls(index, meta["kind"], int(meta["dim"]), int(meta["generation"])), "ok"
+
+        def read(path: Path, meta: dict) -> VectorIndex:
+            index = faiss.read_index(str(path))
+            if index.ntotal != meta["count"] or index.d != meta["dim"]:
+                raise ValueError("size mismatch")
+            return cls(index, meta["kind"], int(meta["dim"]), int(meta["generation"]))
+
+        return cls.file(directory, fingerprint).load(read)
 
     @classmethod
     def open(
@@ -178,34 +155,21 @@ class VectorIndex:
         use_gpu: faiss_device.UseGpu | None = None,
         gpu_min: int = GPU_EXACT_MIN,
     ) -> VectorIndex:
-        """Load the saved index if it reflects the store's current generation, else rebuild
-        (and save, when ``save``) it. A flat index of ``gpu_min`` vectors or more is then
-        searched through a GPU copy when ``use_gpu`` picks the GPU (``None``/"auto": when
-        faiss-gpu sees one)."""
+        """The saved index if it reflects the store's current generation, caught up if older,
+        else rebuilt (and saved, when ``save``; see ``cache.reconcile``). A flat index of
+        ``gpu_min`` vectors or more is then searched through a GPU copy when ``use_gpu`` picks
+        the GPU (``None``/"auto": when faiss-gpu sees one)."""
         loaded, reason = cls.load(directory, model.fingerprint)
-        generation = store.generation(model.id)
-        want = cls.choose_kind(kind, store.count_vectors(model.id), threshold)
-        if loaded is not None and loaded.kind == want and loaded.generation == generation:
-            vi = loaded
-        elif (
-            loaded is not None
-            and loaded.kind == want
-            and loaded.generation < generation
-            and loaded.catch_up(store, model, generation)
-        ):
-            vi = loaded
-            vi.reason = "updated"
-            if save:
-                with contextlib.suppress(OSError):  # a read-only library still searches
-                    vi.save(directory, model.fingerprint)
-        else:
-            if loaded is not None:
-                reason = "stale" if loaded.generation != generation else f"kind {loaded.kind}"
-            vi = cls.build(store, model, kind, threshold)
-            vi.rebuilt, vi.reason = True, reason
-            if save:
-                with contextlib.suppress(OSError):
-                    vi.save(directory, model.fingerprint)
+        want = cls.choose_kind(kind, store.vectors.count_vectors(model.id), threshold)
+        vi = reconcile(
+            loaded,
+            reason,
+            store.models.generation(model.id),
+            build=lambda: cls.build(store, model, kind, threshold),
+            catch_up=lambda v: v.catch_up(store, model),
+            save=(lambda v: v.save(directory, model.fingerprint)) if save else None,
+            shape_ok=lambda v: None if v.kind == want else f"kind {v.kind}",
+        )
         if vi.kind == "flat" and vi.ntotal >= gpu_min:
             vi.exact_copy("auto" if use_gpu is None else use_gpu)
         return vi
@@ -214,13 +178,13 @@ class VectorIndex:
         """The file ids held, ``(ntotal,) int64``."""
         return faiss.vector_to_array(self.index.id_map).astype(np.int64)
 
-    def catch_up(self, store: Store, model: ModelRow, generation: int) -> bool:
+    def catch_up(self, store: Store, model: ModelRow) -> bool:
         """Apply what changed in SQLite since this index's generation: vectors written later
         are (re)added, ids that left SQLite are removed. Returns False when the change needs a
         full rebuild (an HNSW graph cannot remove points)."""
         held = self.ids()
-        gone = np.setdiff1d(held, store.vector_ids(model.id), assume_unique=True)
-        fresh = list(store.iter_vectors(model.id, newer_than=self.generation))
+        gone = np.setdiff1d(held, store.vectors.vector_ids(model.id), assume_unique=True)
+        fresh = list(store.vectors.iter_vectors(model.id, newer_than=self.generation))
         fresh_ids = np.concatenate([i for i, _ in fresh]) if fresh else np.zeros(0, np.int64)
         replace = np.intersect1d(held, fresh_ids, assume_unique=True)
         remove = np.union1d(gone, replace)
@@ -231,7 +195,6 @@ class VectorIndex:
             self.index.remove_ids(faiss.IDSelectorBatch(remove.astype(np.int64)))
         for ids, xb in fresh:
             self.add(ids, xb)
-        self.generation = generation
         return True
 
     def exact_copy(self, use_gpu: faiss_device.UseGpu = "auto") -> None:

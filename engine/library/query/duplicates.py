@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.library.index.inverted import LocalIndex
 from engine.library.query.results import Hit
-from engine.library.store.store import Store
+from engine.library.store import Store
 from engine.match.verify import box_quad, project, verify_codes
 
 #: perceptual-hash bits within which a pair is a candidate
@@ -153,7 +153,7 @@ def _cover(H: np.ndarray, a_size, b_size) -> float:
 
 def candidate_pairs(store: Store, li: LocalIndex, codebook: str) -> set[tuple[int, int]]:
     cands: set[tuple[int, int]] = set()
-    ids, hashes = store.phashes(codebook)
+    ids, hashes = store.codes.phashes(codebook)
     u = hashes.view(np.uint64)
     for start in range(0, len(ids), 1024):
         x = np.bitwise_count(u[start : start + 1024, None] ^ u[None, :])
@@ -161,7 +161,7 @@ def candidate_pairs(store: Store, li: LocalIndex, codebook: str) -> set[tuple[in
             a, b = int(ids[start + i]), int(ids[j])
             if a < b:
                 cands.add((a, b))
-    for fid, code in store.iter_local_codes(codebook):
+    for fid, code in store.codes.iter_local_codes(codebook):
         if not len(code.words):
             continue
         _, I = li.ivf.search(code.words, code.bits, NEIGHBOURS + 1)
@@ -175,7 +175,7 @@ def find_duplicates(
     """Groups of near-duplicates, largest first, each sorted by path, with their evidence."""
     cands = sorted(candidate_pairs(store, li, codebook))
     involved = sorted({i for p in cands for i in p})
-    rows = store.files_by_ids(involved)
+    rows = store.files.files_by_ids(involved)
     pairs: list[Pair] = []
     codes: dict = {}
     for a, b in cands:
@@ -185,7 +185,7 @@ def find_duplicates(
             continue
         for i in (a, b):
             if i not in codes:
-                codes.update(store.local_codes_for(codebook, [i]))
+                codes.update(store.codes.local_codes_for(codebook, [i]))
         ca, cb = codes.get(a), codes.get(b)
         if ca is None or cb is None or min(len(ca), len(cb)) < MIN_INLIERS:
             continue

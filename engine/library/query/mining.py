@@ -86,8 +86,8 @@ def mine(
     t0 = time.perf_counter()
     store = library.store
     book = library.codebook()
-    codes = dict(store.iter_local_codes(book.fingerprint))
-    rows = store.files_by_ids(list(codes))
+    codes = dict(store.codes.iter_local_codes(book.fingerprint))
+    rows = store.files.files_by_ids(list(codes))
     ids = sorted(i for i in codes if rows.get(i) is not None and rows[i].width)
     size = {i: (rows[i].width, rows[i].height) for i in ids}
     positives: list[tuple[int, int, int]] = []
@@ -218,7 +218,7 @@ def _hard_negatives(library, model, in_class, codes, size, verified):
     _, row = library.model(model)
     vi = library.vector_index(row)
     members = sorted(in_class)
-    vectors = library.store.vectors_for(row.id, members)
+    vectors = library.store.vectors.vectors_for(row.id, members)
     linked = {(a, b) for a, b, _ in verified}
     out: dict[int, list[int]] = {}
     for fid in members:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from engine.errors import BadImageError
 from engine.library.query.search import Query
-from engine.library.store.store import FileRow, Store
+from engine.library.store import FileRow, Store
 from engine.match.localize import outline
 from engine.match.verify import Verification, verify_code
 
@@ -52,7 +52,7 @@ class Location:
 
 def evidence(q: Query, store: Store, codebook: str, row: FileRow) -> Verification:
     """The verification of the query against one library photo (inlier pairs included)."""
-    code = store.local_codes_for(codebook, [row.id]).get(row.id)
+    code = store.codes.local_codes_for(codebook, [row.id]).get(row.id)
     if code is None or not row.width:
         return Verification.none()
     return verify_code(q.code.assign, q.code.feats.kp, q.box, code, (row.width, row.height))

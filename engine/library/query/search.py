@@ -14,7 +14,7 @@ import torch
 from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import VectorIndex
 from engine.library.query.results import Hit
-from engine.library.store.store import FileRow, ModelRow, Store
+from engine.library.store import FileRow, ModelRow, Store
 from engine.match import Codebook, QueryCode, encode_query
 from engine.match.rank import PIPELINES, VERIFY_TOP, rank_database
 from engine.match.verify import Verification, verify_code
@@ -98,12 +98,12 @@ def rank(
 
     def file_row(fid: int) -> FileRow | None:
         if fid not in rows:
-            rows.update(store.files_by_ids([fid]))
+            rows.update(store.files.files_by_ids([fid]))
         return rows.get(fid)
 
     def verify(pos: int) -> Verification:
         fid = int(universe[pos])
-        code = store.local_codes_for(book.fingerprint, [fid]).get(fid)
+        code = store.codes.local_codes_for(book.fingerprint, [fid]).get(fid)
         r = file_row(fid)
         if code is None or r is None or not r.width:
             return Verification.none()
@@ -120,7 +120,9 @@ def rank(
         allowed=allowed,
     )
     top = [int(p) for p in ranking.order[: k + 8] if allowed[p]]
-    rows.update(store.files_by_ids(int(universe[p]) for p in top if int(universe[p]) not in rows))
+    rows.update(
+        store.files.files_by_ids(int(universe[p]) for p in top if int(universe[p]) not in rows)
+    )
     hits: list[Hit] = []
     for pos in top:
         r = rows.get(int(universe[pos]))

@@ -1,4 +1,4 @@
-"""Local-feature codes in the library database (mixed into ``Store``; see ``store.py``).
+"""Local-feature codes in the library database (``Store.codes``).
 
 Per file and codebook, everything needed to rebuild the inverted file and to verify a match
 without reading the photo again: ASMK* words and bits, each feature's word and keypoint, and a
@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 from sqlalchemy import delete, func, insert, select, update
 
+from engine.library.store.database import Database
 from engine.library.store.schema import (
     FAILED,
     IDS_PER_QUERY,
@@ -31,9 +32,11 @@ def _code(r) -> LocalCode:
     return LocalCode.from_bytes(r.words, r.bits, r.fwords, r.kp)
 
 
-class LocalTable:
-    """Local-code methods of ``Store``, which provides ``begin``, ``connect`` and
-    ``read_only``."""
+class CodeTable:
+    """Codebooks and per-photo local-feature codes of a library database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # ----------------------------------------------------------------- codebooks
 
@@ -42,9 +45,9 @@ class LocalTable:
     ) -> None:
         """Register a codebook (``centroids`` kept for one learned from this library); a
         read-only library is left as it is."""
-        if self.read_only:
+        if self.db.read_only:
             return
-        with self.begin() as c:
+        with self.db.begin() as c:
             if c.execute(
                 select(codebooks_t.c.fingerprint).where(codebooks_t.c.fingerprint == fingerprint)
             ).first():
@@ -64,13 +67,13 @@ class LocalTable:
 
     def active_codebook(self) -> str | None:
         """The fingerprint of the learned codebook in use, or None for the shipped one."""
-        with self.connect() as c:
+        with self.db.connect() as c:
             return c.execute(
                 select(meta_t.c.value).where(meta_t.c.key == "active_codebook")
             ).scalar_one_or_none()
 
     def set_active_codebook(self, fingerprint: str | None) -> None:
-        with self.begin() as c:
+        with self.db.begin() as c:
             c.execute(delete(meta_t).where(meta_t.c.key == "active_codebook"))
             if fingerprint:
                 c.execute(insert(meta_t).values(key="active_codebook", value=fingerprint))
@@ -78,14 +81,14 @@ class LocalTable:
     def drop_other_codebooks(self, keep: str) -> int:
         """Delete the codes (and rows) of every codebook but ``keep``; returns how many went.
         A learned codebook that is not in use goes too: learning again is cheap."""
-        with self.begin() as c:
+        with self.db.begin() as c:
             gone = c.execute(delete(codebooks_t).where(codebooks_t.c.fingerprint != keep))
             c.execute(delete(local_codes_t).where(local_codes_t.c.codebook != keep))
             return int(gone.rowcount or 0)
 
     def codebooks(self) -> list[dict]:
         """Every codebook with codes here: fingerprint, words, learned, meta, codes, created."""
-        with self.connect() as c:
+        with self.db.connect() as c:
             counts = dict(
                 c.execute(
                     select(local_codes_t.c.codebook, func.count()).group_by(
@@ -116,14 +119,14 @@ class LocalTable:
 
     def codebook_centroids(self, fingerprint: str) -> np.ndarray | None:
         """The centroids of a codebook learned from this library, ``(k, 128) float32``."""
-        with self.connect() as c:
+        with self.db.connect() as c:
             blob = c.execute(
                 select(codebooks_t.c.centroids).where(codebooks_t.c.fingerprint == fingerprint)
             ).scalar_one_or_none()
         return None if blob is None else np.frombuffer(blob, np.float32).reshape(-1, 128).copy()
 
     def local_generation(self, fingerprint: str) -> int:
-        with self.connect() as c:
+        with self.db.connect() as c:
             g = c.execute(
                 select(codebooks_t.c.generation).where(codebooks_t.c.fingerprint == fingerprint)
             ).scalar_one_or_none()
@@ -137,7 +140,7 @@ class LocalTable:
         q = select(files_t.c.id).where(files_t.c.status != FAILED, files_t.c.id.not_in(has))
         if folder_ids is not None:
             q = q.where(files_t.c.folder_id.in_(folder_ids))
-        with self.connect() as c:
+        with self.db.connect() as c:
             return [int(i) for i in c.execute(q.order_by(files_t.c.path)).scalars()]
 
     def record_local(
@@ -147,7 +150,7 @@ class LocalTable:
         generation of the codebook."""
         if not items:
             return
-        with self.begin() as c:
+        with self.db.begin() as c:
             c.execute(
                 update(codebooks_t)
                 .where(codebooks_t.c.fingerprint == fingerprint)
@@ -186,7 +189,7 @@ class LocalTable:
             q = q.where(t.c.generation > newer_than)
         last = -1
         while True:
-            with self.connect() as c:
+            with self.db.connect() as c:
                 rows = c.execute(
                     q.where(t.c.file_id > last).order_by(t.c.file_id).limit(chunk)
                 ).all()
@@ -199,7 +202,7 @@ class LocalTable:
     def local_codes_for(self, fingerprint: str, file_ids: Iterable[int]) -> dict[int, LocalCode]:
         t = local_codes_t
         out: dict[int, LocalCode] = {}
-        with self.connect() as c:
+        with self.db.connect() as c:
             for part in chunks(list(file_ids), IDS_PER_QUERY):
                 q = select(t.c.file_id, t.c.words, t.c.bits, t.c.fwords, t.c.kp).where(
                     t.c.codebook == fingerprint, t.c.file_id.in_(part)
@@ -208,7 +211,7 @@ class LocalTable:
         return out
 
     def local_ids(self, fingerprint: str) -> np.ndarray:
-        with self.connect() as c:
+        with self.db.connect() as c:
             ids = c.execute(
                 select(local_codes_t.c.file_id).where(local_codes_t.c.codebook == fingerprint)
             ).scalars()
@@ -217,7 +220,7 @@ class LocalTable:
     def phashes(self, fingerprint: str) -> tuple[np.ndarray, np.ndarray]:
         """``ids (n,) int64`` and their 64-bit perceptual hashes ``(n,) int64``."""
         t = local_codes_t
-        with self.connect() as c:
+        with self.db.connect() as c:
             rows = c.execute(
                 select(t.c.file_id, t.c.phash).where(
                     t.c.codebook == fingerprint, t.c.phash.is_not(None)
@@ -236,7 +239,7 @@ class LocalTable:
             + func.length(t.c.kp)
             + 8
         )
-        with self.connect() as c:
+        with self.db.connect() as c:
             n, b = c.execute(
                 select(func.count(), func.coalesce(func.sum(size), 0)).where(
                     t.c.codebook == fingerprint

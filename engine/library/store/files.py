@@ -1,4 +1,4 @@
-"""Folders and files in the library database (mixed into ``Store``; see ``store.py``).
+"""Folders and files in the library database (``Store.files``).
 
 Reads return plain rows (``FileRow``); writes take what a scan saw (``FileState``) and run
 ``ROWS_PER_TRANSACTION`` rows per transaction, so a kill loses at most the chunk in flight.
@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 
+from engine.library.store.database import Database
 from engine.library.store.fspath import fs_bytes, fs_text, is_within
 from engine.library.store.schema import (
     FAILED,
@@ -20,21 +21,25 @@ from engine.library.store.schema import (
     ROWS_PER_TRANSACTION,
     FileRow,
     FileState,
+    advance_all,
     chunks,
+    drop_derived,
     files_t,
     folders_t,
     vectors_t,
 )
 
 
-class FileTables:
-    """Folder and file methods of ``Store``, which provides ``begin``, ``connect``,
-    ``_bump_all`` and ``_drop_derived``."""
+class FileTable:
+    """The folders and files of a library database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # ----------------------------------------------------------------- folders
 
     def folders(self) -> list[tuple[int, bytes]]:
-        with self.connect() as c:
+        with self.db.connect() as c:
             return [(r.id, r.path) for r in c.execute(select(folders_t).order_by(folders_t.c.path))]
 
     def add_folder(self, path: str | os.PathLike) -> tuple[int, bytes, list[str]]:
@@ -46,7 +51,7 @@ class FileTables:
         p = fs_bytes(path)
         notes: list[str] = []
         now = time.time()
-        with self.begin() as c:
+        with self.db.begin() as c:
             rows = c.execute(select(folders_t.c.id, folders_t.c.path)).all()
             for fid, fp in rows:
                 if is_within(p, fp):
@@ -74,7 +79,7 @@ class FileTables:
         return None
 
     def mark_scanned(self, folder_id: int) -> None:
-        with self.begin() as c:
+        with self.db.begin() as c:
             c.execute(
                 update(folders_t).where(folders_t.c.id == folder_id).values(scanned_at=time.time())
             )
@@ -82,22 +87,22 @@ class FileTables:
     def forget(self, path: str | os.PathLike) -> tuple[int, int]:
         """Remove a folder (or a single file) and its vectors. Returns (folders, files) removed."""
         p = fs_bytes(path)
-        with self.begin() as c:
+        with self.db.begin() as c:
             fid = c.execute(select(folders_t.c.id).where(folders_t.c.path == p)).scalar()
             if fid is not None:
                 n = c.execute(select(func.count()).where(files_t.c.folder_id == fid)).scalar_one()
-                self._bump_all(c)
+                advance_all(c)
                 c.execute(delete(folders_t).where(folders_t.c.id == fid))
                 return 1, int(n)
             n = c.execute(delete(files_t).where(files_t.c.path == p)).rowcount
             if n:
-                self._bump_all(c)
+                advance_all(c)
             return 0, int(n)
 
     # ----------------------------------------------------------------- files: reading
 
     def files_in_folder(self, folder_id: int) -> dict[bytes, FileRow]:
-        with self.connect() as c:
+        with self.db.connect() as c:
             rows = c.execute(select(files_t).where(files_t.c.folder_id == folder_id))
             return {r.path: FileRow(**r._asdict()) for r in rows}
 
@@ -110,14 +115,14 @@ class FileTables:
         return [r.id for r in self.files_in_folder(hit[0]).values() if is_within(r.path, prefix)]
 
     def file_by_path(self, path: str | os.PathLike) -> FileRow | None:
-        with self.connect() as c:
+        with self.db.connect() as c:
             r = c.execute(select(files_t).where(files_t.c.path == fs_bytes(path))).first()
             return FileRow(**r._asdict()) if r else None
 
     def files_by_ids(self, ids: Iterable[int]) -> dict[int, FileRow]:
         ids = [int(i) for i in ids]
         out: dict[int, FileRow] = {}
-        with self.connect() as c:
+        with self.db.connect() as c:
             for chunk in chunks(ids, IDS_PER_QUERY):
                 for r in c.execute(select(files_t).where(files_t.c.id.in_(chunk))):
                     out[r.id] = FileRow(**r._asdict())
@@ -125,14 +130,14 @@ class FileTables:
 
     def ok_files(self) -> list[FileRow]:
         """Every decoded file, by path."""
-        with self.connect() as c:
+        with self.db.connect() as c:
             rows = c.execute(select(files_t).where(files_t.c.status == OK).order_by(files_t.c.path))
             return [FileRow(**r._asdict()) for r in rows]
 
     def failed_files(self) -> list[FileRow]:
         """Files that failed, and indexed files with a note (their ``error``), by path."""
         noted = and_(files_t.c.status == OK, files_t.c.error.is_not(None))
-        with self.connect() as c:
+        with self.db.connect() as c:
             rows = c.execute(
                 select(files_t)
                 .where(or_(files_t.c.status == FAILED, noted))
@@ -148,7 +153,7 @@ class FileTables:
         q = select(files_t).where(files_t.c.status != FAILED, files_t.c.id.not_in(has))
         if folder_ids is not None:
             q = q.where(files_t.c.folder_id.in_(folder_ids))
-        with self.connect() as c:
+        with self.db.connect() as c:
             return [FileRow(**r._asdict()) for r in c.execute(q.order_by(files_t.c.path))]
 
     # ----------------------------------------------------------------- files: what a scan found
@@ -170,7 +175,7 @@ class FileTables:
             for f in files
         ]
         for chunk in chunks(rows, ROWS_PER_TRANSACTION):
-            with self.begin() as c:
+            with self.db.begin() as c:
                 c.execute(insert(files_t), chunk)
 
     def move_files(self, moves: Sequence[tuple[int, FileState]]) -> None:
@@ -183,7 +188,7 @@ class FileTables:
         ]
         stmt = update(files_t).where(files_t.c.id == bindparam("b_id")).values(updated_at=now)
         for chunk in chunks(rows, ROWS_PER_TRANSACTION):
-            with self.begin() as c:
+            with self.db.begin() as c:
                 c.execute(stmt, chunk)
 
     def reset_files(self, changes: Sequence[tuple[int, FileState]]) -> None:
@@ -208,13 +213,13 @@ class FileTables:
             .values(width=None, height=None, updated_at=now)
         )
         for chunk in chunks(rows, ROWS_PER_TRANSACTION):
-            with self.begin() as c:
-                self._drop_derived(c, [r["b_id"] for r in chunk])
+            with self.db.begin() as c:
+                drop_derived(c, [r["b_id"] for r in chunk])
                 c.execute(stmt, chunk)
 
     def remove_files(self, file_ids: Sequence[int]) -> None:
         """Files that are gone from disk leave the library, with their vectors."""
         for chunk in chunks(list(file_ids), ROWS_PER_TRANSACTION):
-            with self.begin() as c:
+            with self.db.begin() as c:
                 c.execute(delete(files_t).where(files_t.c.id.in_(chunk)))
-                self._bump_all(c)
+                advance_all(c)

@@ -8,7 +8,10 @@ a codebook learned from the library, its centroids) and ``local_codes`` (per fil
 codebook: ASMK* words and bits, each feature's word and keypoint, a perceptual hash). Paths
 are stored as the file system's bytes, so names that are not valid UTF-8 survive.
 
-Only ``store.py`` runs SQL against these tables; everything else calls ``Store`` methods.
+Only this package runs SQL against these tables; everything else calls the methods of
+``Store``'s parts. Changes to what was derived from a file's pixels advance generations
+(``advance_model``, ``advance_all``, ``drop_derived`` below, the only places that do), which
+tells a saved FAISS index or inverted file it must catch up.
 """
 
 from __future__ import annotations
@@ -28,7 +31,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    delete,
+    select,
+    update,
 )
+from sqlalchemy.engine import Connection
 
 from engine.library.store.fspath import fs_text
 
@@ -212,3 +219,35 @@ def chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """``items`` in consecutive slices of at most ``size``."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# --------------------------------------------------------------------------- generations
+
+
+def advance_model(c: Connection, model_id: int) -> int:
+    """Advance a model's generation inside transaction ``c``; returns the new value."""
+    c.execute(
+        update(models_t)
+        .where(models_t.c.id == model_id)
+        .values(generation=models_t.c.generation + 1)
+    )
+    return int(
+        c.execute(select(models_t.c.generation).where(models_t.c.id == model_id)).scalar_one()
+    )
+
+
+def advance_all(c: Connection) -> None:
+    """Advance every model's and codebook's generation inside ``c`` (files left or lost what
+    was computed from them)."""
+    c.execute(update(models_t).values(generation=models_t.c.generation + 1))
+    c.execute(update(codebooks_t).values(generation=codebooks_t.c.generation + 1))
+
+
+def drop_derived(c: Connection, file_ids: Sequence[int]) -> None:
+    """Inside ``c``, delete what was computed from these files' pixels for every model and
+    codebook (vectors and local codes) and advance every generation. Deleted files lose it by
+    cascade."""
+    file_ids = list(file_ids)
+    c.execute(delete(vectors_t).where(vectors_t.c.file_id.in_(file_ids)))
+    c.execute(delete(local_codes_t).where(local_codes_t.c.file_id.in_(file_ids)))
+    advance_all(c)

@@ -1,4 +1,4 @@
-"""Per-model descriptors in the library database (mixed into ``Store``; see ``store.py``).
+"""Per-model descriptors in the library database (``Store.vectors``).
 
 Every write advances the model's generation, and each vector records the generation that
 wrote it, so a saved FAISS index can catch up by delta (``VectorIndex.catch_up``).
@@ -12,11 +12,23 @@ from collections.abc import Iterable, Iterator, Sequence
 import numpy as np
 from sqlalchemy import bindparam, func, insert, select, update
 
-from engine.library.store.schema import FAILED, IDS_PER_QUERY, OK, chunks, files_t, vectors_t
+from engine.library.store.database import Database
+from engine.library.store.schema import (
+    FAILED,
+    IDS_PER_QUERY,
+    OK,
+    advance_model,
+    chunks,
+    files_t,
+    vectors_t,
+)
 
 
 class VectorTable:
-    """Vector methods of ``Store``, which provides ``begin``, ``connect`` and ``_bump``."""
+    """Per-model descriptors of a library database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     # ----------------------------------------------------------------- vectors
 
@@ -32,8 +44,8 @@ class VectorTable:
         ``notes`` as the reason shown by ``errors``, if any); ``failed`` ``(file id, error)``
         mark the file failed."""
         now = time.time()
-        with self.begin() as c:
-            generation = self._bump(c, model_id)
+        with self.db.begin() as c:
+            generation = advance_model(c, model_id)
             if failed:
                 c.execute(
                     update(files_t)
@@ -71,7 +83,7 @@ class VectorTable:
             )
 
     def count_vectors(self, model_id: int) -> int:
-        with self.connect() as c:
+        with self.db.connect() as c:
             return int(
                 c.execute(
                     select(func.count())
@@ -82,7 +94,7 @@ class VectorTable:
 
     def vector_ids(self, model_id: int) -> np.ndarray:
         """File ids that have a vector for ``model_id``, ``(n,) int64``."""
-        with self.connect() as c:
+        with self.db.connect() as c:
             rows = c.execute(select(vectors_t.c.file_id).where(vectors_t.c.model_id == model_id))
             return np.fromiter((r[0] for r in rows), dtype=np.int64)
 
@@ -95,7 +107,7 @@ class VectorTable:
         cond = [vectors_t.c.model_id == model_id]
         if newer_than is not None:
             cond.append(vectors_t.c.generation > newer_than)
-        with self.connect() as c:
+        with self.db.connect() as c:
             while True:
                 rows = c.execute(
                     select(vectors_t.c.file_id, vectors_t.c.vector)
@@ -113,7 +125,7 @@ class VectorTable:
     def vectors_for(self, model_id: int, file_ids: Iterable[int]) -> dict[int, np.ndarray]:
         ids = [int(i) for i in file_ids]
         out = {}
-        with self.connect() as c:
+        with self.db.connect() as c:
             for chunk in chunks(ids, IDS_PER_QUERY):
                 rows = c.execute(
                     select(vectors_t.c.file_id, vectors_t.c.vector).where(
