@@ -55,7 +55,7 @@ def main() -> int:
     args = ap.parse_args()
 
     from engine.library import Library
-    from engine.library.improve import improve_model, starting_config
+    from engine.library.improve.training import improve_model, starting_config
 
     out = Path(args.out)
     folders = [str(Path(p).resolve()) for p in args.photos]

@@ -11,7 +11,9 @@ import pytest
 from engine.cli import main
 from engine.evaluation.audit import audit
 from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
-from engine.match.pairs import local_features, rerank_order, verify
+from engine.match import DescribedCache, verify_query
+from engine.match.codebook import default_codebook
+from engine.match.verify import MIN_INLIERS
 from engine.network.extract import Extractor
 from engine.training.data import FolderDataset
 from engine.training.generator import render_scene, write_eval_set, write_training_set
@@ -65,20 +67,20 @@ def test_geometric_reranking_beats_the_untrained_network(extractor, eval_set):
     assert min(local["M"]["mAP"], fused["M"]["mAP"]) > plain["M"]["mAP"] + 10
 
 
-def test_verify_same_object_beats_other_objects(tmp_path):
+def test_the_one_verifier_tells_the_same_object_from_another(tmp_path):
     kw = dict(size=(320, 240), occlusion=0, scale=(0.6, 0.75), max_rotation=15)
-    a, _ = render_scene([7], seed=1, **kw)
-    b, _ = render_scene([7], seed=2, **kw)
-    c, _ = render_scene([8], seed=3, **kw)
-    fa, fb, fc = (local_features(im) for im in (a, b, c))
-    same, other = verify(fa, fb).inliers, verify(fa, fc).inliers
-    assert same >= 15 > other
-    assert verify(fa, local_features(a.crop((0, 0, 4, 4)))).inliers == 0  # too few features
-
-
-def test_rerank_order():
-    assert rerank_order([3, 40, 0, 20, 16], min_inliers=15) == [1, 3, 4, 0, 2]
-    assert rerank_order([1, 2, 3], min_inliers=15) == [0, 1, 2]
+    paths = []
+    for name, ident, seed in (("a", 7, 1), ("b", 7, 2), ("c", 8, 3)):
+        im, _ = render_scene([ident], seed=seed, **kw)
+        paths.append(tmp_path / f"{name}.png")
+        im.save(paths[-1])
+    cache = DescribedCache(default_codebook())
+    query, region = cache.query(paths[0])
+    same = verify_query(query, region, *cache.photo(paths[1]))
+    other = verify_query(query, region, *cache.photo(paths[2]))
+    assert same.verified and same.inliers >= MIN_INLIERS > other.inliers and not other.verified
+    tiny, tiny_region = cache.query(paths[0], (0, 0, 4, 4))
+    assert not verify_query(tiny, tiny_region, *cache.photo(paths[1])).verified
 
 
 def test_leave_one_out_on_a_folder_set(extractor, tmp_path):
@@ -121,7 +123,7 @@ def test_audit_finds_planted_overlap_and_nothing_else(extractor, tmp_path, overl
     rep = audit(extractor, FolderDataset(train), ev["gnd"], shortlist=50)
     assert sorted(rep.overlapping) == sorted(planted)
     for ev_list in rep.overlapping.values():
-        assert all(e.inliers >= 15 for e in ev_list)
+        assert all(e.inliers >= MIN_INLIERS for e in ev_list)
     out = tmp_path / "exclude.txt"
     rep.write_exclusions(out)
     ds = FolderDataset(train, exclude={ln for ln in out.read_text().split() if "#" not in ln})

@@ -23,7 +23,7 @@ def no_gpu(monkeypatch):
 @pytest.fixture
 def mined_sets(monkeypatch):
     """Every MinedSet that ``mine`` returns, as it returned it."""
-    import engine.library.query.mining as mining
+    import engine.library.improve.mining as mining
 
     found = []
     real = mining.mine
@@ -88,7 +88,7 @@ def table_rows(view) -> dict[str, str]:
 def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
     qtbot, views_library, mined_sets, no_gpu, tmp_path
 ):
-    from engine.library.improve import starting_config
+    from engine.library.improve.training import starting_config
     from engine.network.checkpoint import load_checkpoint, resolve_model
     from engine.training.mined import held_out_recall
 
@@ -181,7 +181,7 @@ def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
 def test_too_few_verified_matches_say_what_to_do_and_keep_next_disabled(
     qtbot, photos, tmp_path, mined_sets, no_gpu
 ):
-    from engine.library.query.mining import NotEnoughPairs, require_enough
+    from engine.library.improve.mining import NotEnoughPairs, require_enough
 
     lib = open_library(tmp_path / "lib", photos)
     wiz = make_wizard(qtbot, lib, source="library")

@@ -237,19 +237,16 @@ def test_excluded_folders_are_left_out(library, photos):
     assert s2.removed == 8 and library.status()["files"]["indexed"] == 4
 
 
-def test_rerank_verifies_a_longer_shortlist_than_it_returns(library, photos, monkeypatch):
-    from engine.library.query import search
-
+def test_rerank_verifies_a_longer_shortlist_than_it_returns(library, photos):
     library.index([photos], model=MODEL)
     q = photos / "home" / "obj1_2.jpg"
-    calls = []
-    real = search.verify_code
-    monkeypatch.setattr(search, "verify_code", lambda *a: calls.append(1) or real(*a))
     rr = library.search(q, k=3, rerank=11, pipeline="global")
-    assert len(calls) == 11  # the whole shortlist was verified ...
+    evidence = library.session(q).evidence
+    assert evidence.verifications == 11  # the whole shortlist was verified ...
     assert len(rr.hits) == 3  # ... and the best three returned
     verified = [h for h in rr.hits if h.verified]
     assert rr.hits[: len(verified)] == sorted(verified, key=lambda h: -h.inliers)
-    calls.clear()
     fused = library.search(q, k=3, verify=7)
-    assert len(calls) == 7 and fused.pipeline == "fused"
+    assert fused.pipeline == "fused" and library.session(q).evidence is evidence
+    # the fused shortlist's photos that the first search checked are not checked again
+    assert 11 <= evidence.verifications <= 18 and evidence.verifications == len(evidence.checks)

@@ -9,6 +9,7 @@ from PIL import Image
 from engine.match import (
     Codebook,
     CodebookError,
+    DescribeSettings,
     InvertedFile,
     LocalCode,
     encode,
@@ -43,7 +44,7 @@ def test_rootsift_is_l1_then_sqrt_and_unit_l2():
 
 def test_features_are_rootsift_with_keypoints_in_original_pixels(scenes):
     im = scenes[0]
-    f = local_features(im, max_side=240)  # decoded at half size
+    f = local_features(im, settings=DescribeSettings(long_side=240))  # decoded at half size
     assert 50 < len(f) <= 1000 and f.kp.shape == (len(f), 4)
     np.testing.assert_allclose(np.linalg.norm(f.desc, axis=1), 1.0, rtol=1e-4)
     assert (f.desc >= 0).all()
@@ -142,12 +143,20 @@ def test_rank_database_puts_verified_first_and_scores_them_above_one_half():
 
     local = np.array([0.9, 0.5, 0.4, 0.3, 0.0], np.float32)
     checks = {1: Verification(40, 90, True), 3: Verification(15, 50, True)}
-    r = rank_database(5, "local", None, local, lambda p: checks.get(p, Verification.none()), 4)
+    r = rank_database(
+        5, "local", None, local, lambda ps: [checks.get(p, Verification.none()) for p in ps], 4
+    )
     assert r.order.tolist() == [1, 3, 0, 2, 4] and r.matches == 2
     assert r.score[1] > r.score[3] >= 0.5 > r.score[0] > r.score[2]
     allowed = np.array([True, False, True, True, True])
     r = rank_database(
-        5, "local", None, local, lambda p: checks.get(p, Verification.none()), 4, allowed=allowed
+        5,
+        "local",
+        None,
+        local,
+        lambda ps: [checks.get(p, Verification.none()) for p in ps],
+        4,
+        allowed=allowed,
     )
     assert r.order.tolist()[-1] == 1 and 1 not in r.checks
     g = np.array([0.1, 0.2, 0.3, 0.9, 0.5], np.float32)

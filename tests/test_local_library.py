@@ -12,7 +12,8 @@ from PIL import Image
 
 from engine.library import Library
 from engine.library.index.inverted import LocalIndex
-from engine.network.seed import Localizer, box_iou
+from engine.network.seed import Localizer
+from engine.photo.overlay import box_iou
 from engine.training.generator import render_scene
 from tests.conftest import MODEL
 from tests.helpers import smooth_photo
@@ -200,7 +201,7 @@ def test_duplicates_are_exactly_the_planted_sets(tmp_path):
 
 
 def test_learning_the_codebook_from_the_library_re_encodes_it(clutter, tmp_path, monkeypatch):
-    from engine.library.index import reencode as codebook_learning
+    from engine.library.index import indexing as codebook_learning
 
     lib, _, target = clutter
     copy = tmp_path / "lib"

@@ -10,19 +10,12 @@ from PIL import Image
 
 from engine.cli import main
 from engine.errors import VisualSearchError
+from engine.network.attention import explain
 from engine.network.config import ModelConfig
 from engine.network.extract import Extractor
 from engine.network.models import create_model
-from engine.network.seed import (
-    Localizer,
-    box_iou,
-    discover,
-    explain,
-    heatmap,
-    localize_pair,
-    overlay,
-    point_to_patch,
-)
+from engine.network.seed import Localizer, discover, localize_pair, point_to_patch
+from engine.photo.overlay import box_iou, heatmap, overlay
 from engine.training.generator import render_scene
 
 W, H = 480, 360

@@ -17,8 +17,8 @@ import torch
 
 from engine.cli import main as cli_main
 from engine.library import Library
-from engine.library.improve import improve_model, starting_config
-from engine.library.query.mining import NotEnoughPairs, mine, require_enough
+from engine.library.improve.mining import NotEnoughPairs, mine, require_enough
+from engine.library.improve.training import improve_model, starting_config
 from engine.training.mined import MinedData, MinedSet
 from tests.conftest import MODEL
 from tests.helpers import kill_mid_epoch

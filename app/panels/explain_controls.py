@@ -43,8 +43,8 @@ def shown_hits(res) -> list:
 def match_heat_rgba(points, size: tuple[float, float], side: int) -> np.ndarray:
     """``(H, W, 4) uint8``: the density of matched ``points (n, 2)`` over a photo of ``size``
     (W, H), at most ``side`` px on its long side. Worker threads."""
-    from engine.match.localize import match_heat
-    from engine.network.seed import heatmap, overlay
+    from engine.match.heat import match_heat
+    from engine.photo.overlay import heatmap, overlay
 
     s = min(1.0, side / max(size))
     out = (max(1, round(size[0] * s)), max(1, round(size[1] * s)))
@@ -166,7 +166,8 @@ class ExplainControls(QWidget):
 
     def _attention_heats(self) -> Worker:
         """The query's attention from the search; the top results' from the network."""
-        from engine.network.seed import explain, heatmap, overlay
+        from engine.network.attention import explain
+        from engine.photo.overlay import heatmap, overlay
 
         res, spec, library = self.result, self.state.model_spec, self.state.library
         size = self._query_size()

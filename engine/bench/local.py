@@ -41,7 +41,7 @@ def bench_local(
     from engine.match import InvertedFile
     from engine.match.codebook import default_codebook
     from engine.match.rank import VERIFY_TOP, rank_database
-    from engine.match.verify import verify_code
+    from engine.match.verify import verify_query
     from engine.match.workers import LocalWorkers
     from engine.network.checkpoint import resolve_model
     from engine.network.extract import Extractor
@@ -78,9 +78,11 @@ def bench_local(
             sims = ivf.scores(*q.code.terms(n))
             t_s = time.perf_counter()
 
-            def verify(pos, q=q):
-                j = pos % len(codes)
-                return verify_code(q.code.assign, q.code.feats.kp, q.box, codes[j], sizes_wh[j])
+            def verify(positions, q=q):
+                return [
+                    verify_query(q.code, q.box, codes[p % len(codes)], sizes_wh[p % len(codes)])
+                    for p in positions
+                ]
 
             rank_database(n, "local", None, sims, verify, VERIFY_TOP)
             t_v = time.perf_counter()

@@ -24,7 +24,8 @@ def bench_localize(
 ) -> dict:
     """Milliseconds per result for click localization and for a heatmap overlay at ``size``
     px (patch features cached vs not), and what smoothing / GCN cost on extraction."""
-    from engine.network.seed import Localizer, heatmap, overlay
+    from engine.network.seed import Localizer
+    from engine.photo.overlay import heatmap, overlay
 
     tmp = Path(tempfile.mkdtemp(prefix="vs-bench-loc-"))
     paths = []

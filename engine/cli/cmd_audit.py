@@ -26,8 +26,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--min-inliers",
         type=int,
-        default=20,
-        help="RANSAC inliers for a pair to count as evidence (default 20)",
+        default=None,
+        help="also require this many inliers of a verified pair (default: verified is enough, "
+        "as in a search)",
     )
     add_model(p)
     add_json(p)
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
 
     ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
     train = open_dataset(args.train, images=args.images)
-    rep = audit(ex, train, args.eval, shortlist=args.shortlist, min_inliers=args.min_inliers)
+    rep = audit(ex, train, args.eval, shortlist=args.shortlist, min_inliers=args.min_inliers or 0)
     if args.out:
         rep.write_exclusions(args.out)
     d = rep.to_dict()

@@ -33,9 +33,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.network.attention import render_overlay
     from engine.network.checkpoint import resolve_model
     from engine.network.extract import Extractor
-    from engine.network.seed import Localizer, render_overlay
+    from engine.network.seed import Localizer
 
     ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
     loc = Localizer(ex)

@@ -62,7 +62,7 @@ def _text(r: dict) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.library.store.repair import repair_library
+    from engine.library.repair import repair_library
     from engine.paths import default_library_dir
 
     bar = TerminalProgress(not args.json)

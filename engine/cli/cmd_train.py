@@ -233,7 +233,12 @@ def _epoch_printer(args: argparse.Namespace, bar: TerminalProgress):
 
 def _train_library(args: argparse.Namespace) -> int:
     """``train library``: mine verified matches, train on them, measure before and after."""
-    from engine.library.improve import LIBRARY_LR, LIBRARY_OPTIMIZER, improve_model, starting_config
+    from engine.library.improve.training import (
+        LIBRARY_LR,
+        LIBRARY_OPTIMIZER,
+        improve_model,
+        starting_config,
+    )
     from engine.training.batches import Augment
 
     bar = TerminalProgress(not args.json)

@@ -18,13 +18,11 @@ import numpy as np
 
 from engine.evaluation.revisitop import load_ground_truth
 from engine.evaluation.runner import _find_image, extract_all
-from engine.match.pairs import FeatureCache, verify
+from engine.match import DescribedCache, verify_query
+from engine.match.codebook import default_codebook
+from engine.match.verify import MIN_INLIERS
 from engine.network.extract import Extractor
 from engine.training.data import FolderDataset, LabelledSet, open_dataset
-
-#: inliers for a pair to count as evidence of overlap (stricter than re-ranking's 15: an
-#: exclusion list should not drop classes on a chance match)
-AUDIT_MIN_INLIERS = 20
 
 
 @dataclass
@@ -74,24 +72,29 @@ def audit(
     train: LabelledSet | str | os.PathLike,
     evaluation: str | os.PathLike,
     shortlist: int = 50,
-    min_inliers: int = AUDIT_MIN_INLIERS,
+    min_inliers: int = MIN_INLIERS,
     progress: Callable[[int, int, str], None] | None = None,
 ) -> AuditReport:
-    """Report training classes that show the same object/place as evaluation queries."""
+    """Report training classes that show the same object/place as evaluation queries: a pair
+    counts when the one verifier calls it verified (``min_inliers`` can only make it
+    stricter)."""
     ds = train if isinstance(train, LabelledSet) else open_dataset(train)
     q_paths, boxes = _eval_queries(evaluation)
     xb = extract_all(ex, [it.path for it in ds.items])
     xq = extract_all(ex, q_paths, boxes=boxes)
     sims = xq @ xb.T
-    cache = FeatureCache()
+    cache = DescribedCache(default_codebook())
     report = AuditReport(train_classes=len(ds.classes), queries=len(q_paths))
     k = min(shortlist, len(ds.items))
     for qi, q in enumerate(q_paths):
-        qf = cache.get(q, boxes[qi])
+        query = cache.query(q, boxes[qi])
         for j in np.argsort(-sims[qi])[:k]:
             item = ds.items[int(j)]
-            v = verify(qf, cache.get(item.path))
-            if v.inliers >= min_inliers:
+            photo = cache.photo(item.path)
+            if query is None or photo is None:
+                continue
+            v = verify_query(query[0], query[1], photo[0], photo[1])
+            if v.verified and v.inliers >= min_inliers:
                 cid = ds.classes[item.label]
                 report.overlapping.setdefault(cid, []).append(
                     Evidence(str(q), str(item.path), v.inliers, round(float(sims[qi, j]), 4))

@@ -15,7 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import BadImageError, VisualSearchError
-from engine.match import Codebook, InvertedFile, encode_query, local_features, verify_code
+from engine.match import (
+    Codebook,
+    DescribedCache,
+    InvertedFile,
+    Verification,
+    encode_query,
+    local_features,
+    verify_query,
+)
 from engine.match.rank import VERIFY_TOP, rank_database
 from engine.match.workers import LocalWorkers
 
@@ -54,10 +62,7 @@ def pipeline_ranking(
     """``ranking (nq, ndb)`` of every database photo per query, and timing figures."""
     n = len(db_paths)
     if pipeline == "global":
-        ranking = np.stack(
-            [rank_database(n, "global", global_sims[i]).order for i in range(len(q_paths))]
-        )
-        return ranking, {}
+        return global_ranking(q_paths, boxes, db_paths, global_sims, codebook, verify_top), {}
     t0 = time.perf_counter()
     db = LocalDatabase.describe(db_paths, codebook, progress)
     t1 = time.perf_counter()
@@ -68,6 +73,37 @@ def pipeline_ranking(
     # a query's own description (decode, RootSIFT, multiple assignment) is part of its cost
     info["ms_per_query"] += round(1000 * (t2 - t1) / max(len(q_paths), 1), 1)
     return ranking, info
+
+
+def global_ranking(
+    q_paths: list[Path],
+    boxes: list,
+    db_paths: list[Path],
+    global_sims: np.ndarray,
+    codebook: Codebook,
+    verify_top: int = 0,
+) -> np.ndarray:
+    """The network's ranking, its top ``verify_top`` verified by the one verifier (each photo
+    described once, when it first reaches a shortlist) and put first as a search would."""
+    n = len(db_paths)
+    cache = DescribedCache(codebook)
+    rows = []
+    for i, q in enumerate(q_paths):
+        query = cache.query(q, boxes[i]) if verify_top else None
+
+        def verify(positions: list[int], query=query) -> list[Verification]:
+            out = []
+            for pos in positions:
+                photo = cache.photo(db_paths[pos])
+                if query is None or photo is None:
+                    out.append(Verification.none())
+                else:
+                    out.append(verify_query(query[0], query[1], photo[0], photo[1]))
+            return out
+
+        r = rank_database(n, "global", global_sims[i], None, verify, verify_top)
+        rows.append(r.order)
+    return np.stack(rows) if rows else np.zeros((0, n), np.int64)
 
 
 def describe_queries(q_paths: list[Path], boxes: list, codebook: Codebook) -> list:
@@ -115,9 +151,9 @@ class LocalDatabase:
                 pipeline,
                 None if global_sims is None else global_sims[i],
                 self.ivf.scores(*qc.terms(len(self.ivf))),
-                lambda pos, qc=qc, qbox=qbox: verify_code(
-                    qc.assign, qc.feats.kp, qbox, codes[pos], sizes[pos]
-                ),
+                lambda ps, qc=qc, qbox=qbox: [
+                    verify_query(qc, qbox, codes[p], sizes[p]) for p in ps
+                ],
                 verify_top,
                 global_weight,
             )

@@ -109,13 +109,12 @@ def evaluate_revisitop(
     info: dict = {}
     rerank_seconds = 0.0
     if pipeline == "global":
-        scores, ranking = rank(xq, xb)
-        if rerank:
-            from engine.match.pairs import rerank_ranking
+        from engine.evaluation.pipeline import global_ranking
 
-            tr = time.perf_counter()
-            ranking = rerank_ranking(q_paths, boxes, all_db, ranking, scores, rerank)
-            rerank_seconds = time.perf_counter() - tr
+        tr = time.perf_counter()
+        book = codebook or default_codebook()
+        ranking = global_ranking(q_paths, boxes, all_db, sims, book, rerank)
+        rerank_seconds = time.perf_counter() - tr if rerank else 0.0
     else:
         from engine.evaluation.pipeline import pipeline_ranking
 

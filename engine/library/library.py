@@ -1,11 +1,16 @@
-"""A photo library: folders indexed into SQLite (source of truth) plus a FAISS index (cache).
+"""A photo library: folders indexed into SQLite (source of truth) plus caches beside it.
 
 ``Library(dir)`` is what the CLI and the GUI use::
 
     with Library("~/my-library") as lib:
         summary = lib.index(["~/Pictures"], model="default", progress=..., should_stop=...)
         result = lib.search("query.jpg", box=(10, 10, 200, 200), k=20)
+        outlines = lib.locate("query.jpg", [h.file_id for h in result.hits], point=(320, 240))
         groups = lib.duplicates()
+
+It is made of parts: ``store`` (the database), ``networks`` (extractors per model),
+``caches`` (FAISS indexes, the codebook, the inverted file) and the last query's session, whose
+evidence every later call about that query reads.
 """
 
 from __future__ import annotations
@@ -13,34 +18,31 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from engine.library.index.indexer import IndexSummary, ProgressFn, StopFn
+from engine.library.index.caches import Caches
+from engine.library.index.indexer import IndexSummary
+from engine.library.index.indexing import LibraryIndexing
 from engine.library.index.inverted import LocalIndex
-from engine.library.index.model_stamps import ModelStamps
 from engine.library.index.vector_index import APPROX_THRESHOLD, VectorIndex
+from engine.library.networks import Networks
 from engine.library.query.duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
 from engine.library.query.results import SearchResult
+from engine.library.query.session import Evidence, Query, QuerySession
 from engine.library.status import library_status
 from engine.library.store import FileRow, ModelRow, Store, fs_text
 from engine.library.store.lock import ensure_not_busy
-from engine.match.codebook import Codebook, CodebookError, default_codebook
-from engine.match.describe import MAX_FEATURES
+from engine.match.codebook import Codebook, CodebookError
+from engine.match.describe import DEFAULT, DescribeSettings
+from engine.match.localize import Location, locate
 from engine.match.rank import GLOBAL_WEIGHT, VERIFY_TOP, learned_from_photos
 from engine.match.verify import Verification
 from engine.paths import default_library_dir
-from engine.photo.decode import PhotoSource
-
-if TYPE_CHECKING:  # these load torch: imported where a model is needed, not before
-    from engine.library.query.outlines import Location
-    from engine.library.query.search import Query
-    from engine.network.extract import Extractor
+from engine.photo.decode import Box, PhotoSource
+from engine.tasks import ProgressFn, StopFn
 
 __all__ = ["Library", "ensure_not_busy"]
-
-Box = tuple[float, float, float, float]
 
 
 class Library:
@@ -50,30 +52,35 @@ class Library:
         device: str = "auto",
         index_kind: str = "auto",
         approx_threshold: int = APPROX_THRESHOLD,
-        max_features: int = MAX_FEATURES,
+        max_features: int | None = None,
         mode: str = "create",
+        precision: str = "auto",
     ) -> None:
-        """``max_features``: the strongest RootSIFT features kept per photo (and query).
+        """``max_features``: the strongest RootSIFT features kept per photo (and query);
         ``mode``: ``create`` (made if missing), ``write`` (must exist) or ``read`` (must
-        exist; nothing is written to its database). One that cannot be written searches."""
+        exist; nothing is written to its database). One that cannot be written searches.
+        ``device`` and ``precision`` run the network (``engine.network.runtime``)."""
         self.dir = Path(directory).expanduser() if directory else default_library_dir()
-        self.max_features = int(max_features)
+        self.settings: DescribeSettings = DEFAULT.with_features(max_features)
         self.store = Store(self.dir, mode)
         self.index_dir = self.dir / "index"
-        self.device = device
-        self.index_kind = index_kind
-        self.approx_threshold = approx_threshold
-        self._models: dict[str, tuple[Extractor, ModelRow]] = {}
-        self._indexes: dict[str, VectorIndex] = {}
+        self.networks = Networks(self.store, self.index_dir, device, precision)
+        self.caches = Caches(self.store, self.index_dir, index_kind, approx_threshold)
         self._lock = threading.RLock()
-        self._codebook: Codebook | None = None
-        self._local: LocalIndex | None = None
-        self._last_query: tuple | None = None
+        self._session: QuerySession | None = None
 
     @property
     def read_only(self) -> bool:
         """Whether this library can only be searched (see ``store.read_only_reason``)."""
         return self.store.read_only
+
+    @property
+    def max_features(self) -> int:
+        return self.settings.max_features
+
+    @property
+    def device(self) -> str:
+        return self.networks.device
 
     def close(self) -> None:
         self.store.close()
@@ -84,105 +91,41 @@ class Library:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # ----------------------------------------------------------------- models
+    # ----------------------------------------------------------------- models and caches
 
     def configure(self, device: str | None = None, index_kind: str | None = None) -> None:
         """Use another device or index type from now on; loaded models and indexes are
         dropped, so the next call loads them afresh."""
+        self.networks.configure(device=device)
+        self.caches.configure(index_kind=index_kind)
         with self._lock:
-            if device is not None:
-                self.device = device
-            if index_kind is not None:
-                self.index_kind = index_kind
-            self._models.clear()
-            self._indexes.clear()
+            self._session = None
 
     def current_model_spec(self) -> str:
         """The model most recently used to index this library (``default`` for a new one)."""
-        models = self.store.models.all()
-        return models[0].spec if models else "default"
+        return self.networks.current_spec()
 
-    def _spec(self, spec: str | None) -> str:
-        spec = spec or self.current_model_spec()
-        if os.path.isdir(os.path.expanduser(spec)):
-            spec = os.path.abspath(os.path.expanduser(spec))
-        return spec
-
-    def model(self, spec: str | None = None) -> tuple[Extractor, ModelRow]:
+    def model(self, spec: str | None = None):
         """The extractor and store row of a model (cached per spec)."""
-        from engine.network.checkpoint import model_fingerprint, resolve_model
-        from engine.network.extract import Extractor
-
-        spec = self._spec(spec)
-        with self._lock:
-            if spec not in self._models:
-                net = resolve_model(spec)
-                ex = Extractor(net, device=self.device)
-                fingerprint = model_fingerprint(net)
-                row = self.store.models.ensure(
-                    fingerprint, spec, net.config.to_dict(), int(net.num_features)
-                )
-                if not self.read_only:
-                    ModelStamps(self.index_dir).record(spec, fingerprint)
-                self._models[spec] = (ex, row)
-            return self._models[spec]
+        return self.networks.load(spec)
 
     def model_row(self, spec: str | None = None) -> ModelRow:
-        """The store row of a model, without loading it when its checkpoint files are those
-        of an earlier load (see ``model_stamps``); else as ``model(spec)[1]``."""
-        spec = self._spec(spec)
-        with self._lock:
-            if spec in self._models:
-                return self._models[spec][1]
-            fingerprint = ModelStamps(self.index_dir).fingerprint(spec)
-            row = self.store.models.get(fingerprint) if fingerprint else None
-            if row is None:
-                return self.model(spec)[1]
-            return self.store.models.ensure(row.fingerprint, spec, row.config, row.dim)
+        """The store row of a model, without loading it where its files were seen before."""
+        return self.networks.row(spec)
 
     def vector_index(self, row: ModelRow) -> VectorIndex:
-        """The FAISS index of ``row``'s vectors, rebuilt if the store has moved on."""
-        with self._lock:
-            cached = self._indexes.get(row.fingerprint)
-            if cached is not None and cached.generation == self.store.models.generation(row.id):
-                return cached
-            vi = VectorIndex.open(
-                self.store, row, self.index_dir, self.index_kind, self.approx_threshold
-            )
-            self._indexes[row.fingerprint] = vi
-            return vi
+        return self.caches.vectors(row)
 
     def codebook(self) -> Codebook:
-        """The codebook local codes are made with: one learned from this library (kept in
-        SQLite) when one was made active, else the generic codebook shipped with the product."""
-        with self._lock:
-            active = self.store.codes.active_codebook()
-            if self._codebook is not None and self._codebook.fingerprint == (
-                active or self._codebook.fingerprint
-            ):
-                return self._codebook
-            book = None
-            if active:
-                centroids = self.store.codes.codebook_centroids(active)
-                book = Codebook(centroids) if centroids is not None else None
-            if book is None:
-                book = default_codebook()
-            self.store.codes.ensure_codebook(book.fingerprint, book.size, book.meta)
-            self._codebook = book
-            return book
+        return self.caches.codebook()
 
     def local_index(self, book: Codebook | None = None) -> LocalIndex:
-        """The inverted file of the codebook's codes, caught up or rebuilt from SQLite."""
-        book = book or self.codebook()
-        with self._lock:
-            li = self._local
-            gen = self.store.codes.local_generation(book.fingerprint)
-            if li is not None and li.codebook == book.fingerprint and li.generation == gen:
-                return li
-            self._local = LocalIndex.open(self.store, book.fingerprint, book.size, self.index_dir)
-            return self._local
+        return self.caches.local(book)
 
     # ----------------------------------------------------------------- writing
+
+    def _indexing(self) -> LibraryIndexing:
+        return LibraryIndexing(self.store, self.networks, self.caches, self.settings)
 
     def index(
         self,
@@ -201,9 +144,7 @@ class Library:
         Photos under ``exclude`` folders are left out (and leave the library if they were in).
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
         """
-        from engine.library.index.folders import index_folders
-
-        return index_folders(self, paths, model, progress, should_stop, exclude, local)
+        return self._indexing().index_folders(paths, model, progress, should_stop, exclude, local)
 
     def learn_codebook(
         self,
@@ -213,13 +154,8 @@ class Library:
         should_stop: StopFn | None = None,
     ) -> IndexSummary:
         """Learn a codebook from this library and re-encode every photo with it (see
-        ``codebook_learning.learn_library_codebook``)."""
-        from engine.library.index.reencode import learn_library_codebook
-
-        summary = learn_library_codebook(self, words, max_photos, progress, should_stop)
-        with self._lock:
-            self._codebook = None
-        return summary
+        ``LibraryIndexing.learn_codebook``)."""
+        return self._indexing().learn_codebook(words, max_photos, progress, should_stop)
 
     def rescan(
         self,
@@ -254,26 +190,31 @@ class Library:
 
         ``pipeline``: ``fused`` (default: local and global similarity, the best ``verify``
         checked geometrically, verified matches first), ``local`` or ``global`` (the network
-        alone; ``rerank=K`` verifies its top K).
+        alone; ``rerank=K`` verifies its top K). Photos this query was already checked against
+        (an earlier page of the same search) are not checked again.
         """
-        from engine.library.query.search import query_name, rank, timer
+        from engine.library.query.search import SearchRequest, query_name, rank, timer
 
         clock = timer()
         next(clock)
         ex, row = self.model(model)
-        book = self.codebook()
-        gw = GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0
-        q = self.query(query, box, model)
+        session = self.session(query, box, model)
         t_extract = next(clock)
         vi = self.vector_index(row) if pipeline != "local" else None
-        li = self.local_index(book)
+        li = self.local_index()
         t_index = next(clock)
-        self_id = self._query_file_id(query, box) if exclude_self else None
-        ids = (
-            None if folder is None else np.array(self.store.files.file_ids_under(folder), np.int64)
+        request = SearchRequest(
+            pipeline=pipeline,
+            k=k,
+            verify_top=max(rerank, verify) if pipeline != "global" else rerank,
+            allowed_ids=None
+            if folder is None
+            else np.array(self.store.files.file_ids_under(folder), np.int64),
+            exclude_id=self._query_file_id(query) if exclude_self else None,
+            global_weight=GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0,
         )
-        top = max(rerank, verify) if pipeline != "global" else rerank
-        hits, matches = rank(q, self.store, book, li, vi, row, pipeline, ids, self_id, top, k, gw)
+        q = session.query
+        hits, matches = rank(q, request, session.evidence, li, vi)
         t_search = next(clock)
         out = q.extraction
         return SearchResult(
@@ -287,47 +228,61 @@ class Library:
             model=row.spec,
             index_kind=vi.kind if vi is not None else "local",
             seconds=t_extract + t_index + t_search,
-            excluded_self=self_id is not None,
+            excluded_self=request.exclude_id is not None,
             timings={"extract": t_extract, "index": t_index, "search": t_search},
             pipeline=pipeline,
             matches=matches,
-            global_weight=gw if pipeline == "fused" else float(pipeline == "global"),
+            global_weight=request.global_weight
+            if pipeline == "fused"
+            else float(pipeline == "global"),
         )
 
-    def query(self, query: PhotoSource, box: Box | None = None, model: str | None = None) -> Query:
-        """The decoded query (network output and local features), cached for the last one, so
-        outlines and evidence after a search do not decode it again."""
-        if isinstance(query, (str, os.PathLike)):
-            try:
-                st = os.stat(query)
-                key = (os.fspath(query), st.st_mtime_ns, st.st_size, box, model)
-            except OSError:
-                key = None  # let the decoder report the problem
-        else:
-            key = None  # bytes and images are decoded every time
+    def _query_key(self, query: PhotoSource, box: Box | None, model: str | None) -> tuple | None:
+        """What identifies a query's session: the file's path, mtime and size (bytes and
+        images are described every time), the box, the model, and the codebook with its
+        generation (a re-indexed library checks again)."""
+        if not isinstance(query, (str, os.PathLike)):
+            return None
+        try:
+            st = os.stat(query)
+        except OSError:
+            return None  # let the decoder report the problem
+        book = self.codebook().fingerprint
+        generation = self.store.codes.local_generation(book)
+        spec = self.networks.spec(model)
+        return (os.fspath(query), st.st_mtime_ns, st.st_size, box, spec, book, generation)
 
+    def session(
+        self, query: PhotoSource, box: Box | None = None, model: str | None = None
+    ) -> QuerySession:
+        """The query described once, with the evidence of every check made against it; the
+        last one is kept, so outlines, heatmaps and the next page do not decode or verify
+        again."""
+        from engine.library.query.session import describe_query
+
+        key = self._query_key(query, box, model)
         with self._lock:
-            if key is not None and self._last_query is not None and self._last_query[0] == key:
-                return self._last_query[1]
-        from engine.library.query.search import describe_query
-
+            s = self._session
+            if key is not None and s is not None and s.key == key:
+                return s
         ex, _ = self.model(model)
-        q = describe_query(query, box, ex, self.codebook(), self.max_features)
+        book = self.codebook()
+        q = describe_query(query, box, ex, book, self.settings)
+        s = QuerySession(key, q, Evidence(q, self.store, book.fingerprint))
         with self._lock:
-            self._last_query = (key, q)
-        return q
+            self._session = s
+        return s
+
+    def query(self, query: PhotoSource, box: Box | None = None, model: str | None = None) -> Query:
+        """The decoded query (network output and local features) of the current session."""
+        return self.session(query, box, model).query
 
     def evidence(
         self, query: PhotoSource, file_id: int, box: Box | None = None, model: str | None = None
     ) -> Verification:
         """The geometric check of ``query`` against one library photo: inliers, transform,
-        and the inlier correspondences (``q_xy``, ``p_xy``) to draw."""
-        from engine.library.query.outlines import evidence
-
-        row = self.store.files.files_by_ids([file_id]).get(file_id)
-        if row is None:
-            return Verification.none()
-        return evidence(self.query(query, box, model), self.store, self.codebook().fingerprint, row)
+        and the inlier correspondences (``q_xy``, ``p_xy``) to draw. Made once per query."""
+        return self.session(query, box, model).evidence.of([file_id])[file_id]
 
     def locate(
         self,
@@ -341,29 +296,38 @@ class Library:
     ) -> list[Location]:
         """Outline the query's region (or the object under ``point``) in each photo: by the
         verified geometry, else by the network's patch features when confident, else "not
-        found in this photo"."""
-        from engine.library.query.outlines import locate_in
-
-        q = self.query(query, box, model)
-        loc = None
-        if seed_fallback:
-            from engine.network.seed import Localizer
-
-            loc = Localizer(self.model(model)[0])
-        rows = self.store.files.files_by_ids(file_ids)
+        found in this photo". Reads the session's evidence; verifies only photos it lacks."""
+        s = self.session(query, box, model)
+        checks = s.evidence.of(file_ids)
+        q = s.query
         out = []
         for fid in file_ids:
             if should_stop is not None and should_stop():
                 break
-            if fid in rows:
-                out.append(
-                    locate_in(
-                        q, self.store, self.codebook().fingerprint, rows[fid], point, loc, query
-                    )
-                )
+            row = s.evidence.row(fid)
+            if row is None:
+                continue
+            seed = self._seed(query, q, row, model) if seed_fallback else None
+            size = (float(row.width or 0), float(row.height or 0))
+            out.append(locate(fid, row.display_path, checks[fid], q.box, size, point, seed))
         return out
 
-    def _query_file_id(self, query: PhotoSource, box: Box | None) -> int | None:
+    def _seed(self, query: PhotoSource, q: Query, row: FileRow, model: str | None):
+        """The network's seed method in one photo, as ``engine.match.localize`` calls it."""
+        if not isinstance(query, (str, os.PathLike)):
+            return None
+        full = (0.0, 0.0, *(float(v) for v in q.original_size))
+        box = None if tuple(q.box) == full else q.box
+
+        def seed(point):
+            loc = self.networks.seed_localizer(model).localize(
+                query, os.fsdecode(row.path), point=point, box=box
+            )
+            return loc.box, loc.score
+
+        return seed
+
+    def _query_file_id(self, query: PhotoSource) -> int | None:
         """The library's id for a query photo that is itself in the library: a region of a
         photo does not find its own photo either."""
         if not isinstance(query, (str, os.PathLike)):

@@ -19,9 +19,9 @@ MODULES = (
     "engine.network.extract",
     "engine.photo.device_decode",
     "engine.library.query.search",
-    "engine.library.query.outlines",
+    "engine.library.query.session",
     "engine.network.seed",
-    "engine.library.index.reencode",
+    "engine.library.index.indexing",
 )
 
 

@@ -1,4 +1,7 @@
-"""RootSIFT local features: OpenCV SIFT → L1-normalise → element-wise square root.
+"""How a photo is described for matching: RootSIFT at one set of settings, its visual-word code
+and its perceptual hash, from one decode.
+
+RootSIFT: OpenCV SIFT → L1-normalise → element-wise square root.
 
 The Euclidean distance between two RootSIFT vectors is the Hellinger kernel on the SIFT
 histograms, and every RootSIFT vector has unit L2 norm (its squares sum to the L1 norm, 1).
@@ -8,25 +11,49 @@ original upright photo, so they stay valid whatever size the photo was decoded a
 
 from __future__ import annotations
 
+import os
 import threading
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from engine.photo.decode import PhotoSource, load_photo
+from engine.errors import BadImageError
+from engine.match.asmk import LocalCode, QueryCode, encode, encode_query
+from engine.match.codebook import Codebook
+from engine.photo.decode import Box, PhotoSource, downscale, load_photo
 
-#: long side the features are computed at (the photo is never upscaled to reach it)
-LOCAL_MAX_SIDE = 1024
-#: the strongest keypoints kept per photo at default settings
-MAX_FEATURES = 1000
-#: smaller photos or query boxes are enlarged to this long side so SIFT's scales fit
-MIN_SIDE = 320
 #: below this size (either side) a photo has no usable local features
 MIN_PHOTO_SIDE = 16
-#: a low contrast threshold: flat, low-contrast photos and small boxes still get keypoints;
-#: ``nfeatures`` then keeps the strongest
-CONTRAST_THRESHOLD = 0.01
+
+
+@dataclass(frozen=True)
+class DescribeSettings:
+    """The one set of settings every command describes photos with (search, indexing,
+    evaluation, the audit, duplicates, localization).
+
+    long_side: the long side features are computed at (a photo is never upscaled to reach
+    it); max_features: the strongest keypoints kept; min_side: smaller photos or query boxes
+    are enlarged to this long side so SIFT's scales fit; contrast_threshold: low, so that flat,
+    low-contrast photos and small boxes still get keypoints (``max_features`` keeps the
+    strongest).
+    """
+
+    long_side: int = 1024
+    max_features: int = 1000
+    min_side: int = 320
+    contrast_threshold: float = 0.01
+
+    def with_features(self, max_features: int | None) -> DescribeSettings:
+        """The same settings with another feature cap (``None``: unchanged)."""
+        return self if max_features is None else replace(self, max_features=int(max_features))
+
+
+#: what the product uses unless a library is opened with another feature cap
+DEFAULT = DescribeSettings()
+#: the default feature cap (``index --local-features`` changes it)
+MAX_FEATURES = DEFAULT.max_features
 
 
 @dataclass
@@ -58,11 +85,13 @@ class LocalFeatures:
 _tls = threading.local()
 
 
-def _sift(max_features: int):
+def _sift(settings: DescribeSettings):
     cache = getattr(_tls, "sift", None)
-    if cache is None or cache[0] != max_features:
-        sift = cv2.SIFT_create(nfeatures=max_features, contrastThreshold=CONTRAST_THRESHOLD)
-        _tls.sift = cache = (max_features, sift)
+    if cache is None or cache[0] != settings:
+        sift = cv2.SIFT_create(
+            nfeatures=settings.max_features, contrastThreshold=settings.contrast_threshold
+        )
+        _tls.sift = cache = (settings, sift)
     return cache[1]
 
 
@@ -77,7 +106,7 @@ def features_from_gray(
     gray: np.ndarray,
     to_original: float = 1.0,
     offset: tuple[float, float] = (0.0, 0.0),
-    max_features: int = MAX_FEATURES,
+    settings: DescribeSettings = DEFAULT,
 ) -> LocalFeatures:
     """RootSIFT of a ``(H, W) uint8`` image.
 
@@ -87,14 +116,14 @@ def features_from_gray(
     if gray.ndim != 2 or min(gray.shape) < MIN_PHOTO_SIDE:
         return LocalFeatures.empty()
     up = 1.0
-    if max(gray.shape) < MIN_SIDE:  # a small region: enlarge so SIFT's scales fit
-        up = MIN_SIDE / max(gray.shape)
+    if max(gray.shape) < settings.min_side:  # a small region: enlarge so SIFT's scales fit
+        up = settings.min_side / max(gray.shape)
         size = (round(gray.shape[1] * up), round(gray.shape[0] * up))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC)
-    kps, desc = _sift(max_features).detectAndCompute(np.ascontiguousarray(gray), None)
+    kps, desc = _sift(settings).detectAndCompute(np.ascontiguousarray(gray), None)
     if desc is None or not kps:
         return LocalFeatures.empty()
-    kps, desc = kps[:max_features], desc[:max_features]
+    kps, desc = kps[: settings.max_features], desc[: settings.max_features]
     f = to_original / up
     kp = np.array([(k.pt[0], k.pt[1], k.size, k.angle) for k in kps], np.float32)
     kp[:, :3] *= f
@@ -112,12 +141,125 @@ def to_gray(image) -> np.ndarray:
 
 
 def local_features(
-    src: PhotoSource,
-    box=None,
-    max_side: int = LOCAL_MAX_SIDE,
-    max_features: int = MAX_FEATURES,
+    src: PhotoSource, box=None, settings: DescribeSettings = DEFAULT
 ) -> LocalFeatures:
     """RootSIFT features of a photo (or of ``box`` in it). Raises ``BadImageError``."""
-    photo = load_photo(src, max_side, box)
+    photo = load_photo(src, settings.long_side, box)
     offset = (photo.box[0], photo.box[1]) if photo.box is not None else (0.0, 0.0)
-    return features_from_gray(to_gray(photo.image), 1.0 / photo.scale, offset, max_features)
+    return features_from_gray(to_gray(photo.image), 1.0 / photo.scale, offset, settings)
+
+
+def phash(gray: np.ndarray) -> int:
+    """DCT perceptual hash: 64 bits, the signs of the 8×8 lowest frequencies (DC excluded)
+    of a 32×32 reduction against their median."""
+    small = cv2.resize(gray, (32, 32), interpolation=cv2.INTER_AREA).astype(np.float32)
+    low = cv2.dct(small)[:8, :8].reshape(-1)
+    bits = (low > np.median(low[1:])).astype(np.uint8)
+    bits[0] = 0
+    return int.from_bytes(np.packbits(bits).tobytes(), "big", signed=True)
+
+
+def hamming64(a: int, b: int) -> int:
+    return int((a ^ b) & 0xFFFFFFFFFFFFFFFF).bit_count()
+
+
+@dataclass
+class Described:
+    """One photo, decoded once.
+
+    code: its local data (None when not asked for); feats: the RootSIFT features (when
+    ``keep_features``); phash: 64-bit perceptual hash; original_size (W, H) upright;
+    pixels: ``(H, W, 3) uint8`` RGB with long side ≤ ``image_size`` for the network (None
+    when not asked for); box: the crop applied, in original pixels.
+    """
+
+    code: LocalCode | None
+    phash: int
+    original_size: tuple[int, int]
+    pixels: np.ndarray | None
+    box: Box | None
+    feats: LocalFeatures | None = None
+    notes: list[str] = field(default_factory=list)  # what decoding noticed (damaged EXIF...)
+
+
+def describe(
+    src: PhotoSource,
+    codebook: Codebook | None,
+    box: Box | None = None,
+    image_size: int | None = None,
+    settings: DescribeSettings = DEFAULT,
+    local: bool = True,
+    keep_features: bool = False,
+) -> Described:
+    """Decode ``src`` once at the larger of the two sizes; RootSIFT → code (when ``local``
+    and a ``codebook`` is given: a query keeps its features with ``keep_features`` and needs
+    no database code); pixels for the network by resizing the same decode (when
+    ``image_size``). Raises ``BadImageError``."""
+    side = max(settings.long_side if local else 0, image_size or 0) or settings.long_side
+    photo = load_photo(src, side, box)
+    rgb = photo.image
+    offset = (photo.box[0], photo.box[1]) if photo.box is not None else (0.0, 0.0)
+    small = downscale(rgb, settings.long_side)
+    gray = to_gray(small)
+    feats = LocalFeatures.empty()
+    if local:
+        to_orig = 1.0 / (photo.scale * small.width / rgb.width)
+        feats = features_from_gray(gray, to_orig, offset, settings)
+    pixels = np.asarray(downscale(rgb, image_size), np.uint8) if image_size else None
+    code = encode(feats, codebook) if local and codebook is not None else None
+    return Described(
+        code,
+        phash(gray),
+        photo.original_size,
+        pixels,
+        photo.box,
+        feats if keep_features else None,
+        photo.notes,
+    )
+
+
+class DescribedCache:
+    """Photos described with one codebook, per (path, box), LRU and thread-safe: for checking
+    pairs of photos that are not in a library (``evaluate``'s re-ranking, the overlap audit).
+    A photo that cannot be read gives None."""
+
+    def __init__(
+        self, codebook: Codebook, settings: DescribeSettings = DEFAULT, capacity: int = 2048
+    ) -> None:
+        self.codebook = codebook
+        self.settings = settings
+        self.capacity = capacity
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _get(self, src: PhotoSource, box: Box | None) -> Described | None:
+        key = (
+            os.fspath(src) if isinstance(src, (str, os.PathLike)) else id(src),
+            tuple(box) if box else None,
+        )
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        try:
+            d = describe(src, self.codebook, box, settings=self.settings, keep_features=True)
+        except (BadImageError, OSError):
+            d = None
+        with self._lock:
+            self._data[key] = d
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+        return d
+
+    def photo(self, src: PhotoSource) -> tuple[LocalCode, tuple[int, int]] | None:
+        """A photo's code and its size ``(W, H)``, as a library stores them."""
+        d = self._get(src, None)
+        return None if d is None else (d.code, d.original_size)
+
+    def query(self, src: PhotoSource, box: Box | None = None) -> tuple[QueryCode, Box] | None:
+        """A query's code (multiple assignment) and the region searched, in its pixels."""
+        d = self._get(src, box)
+        if d is None:
+            return None
+        region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))
+        return encode_query(d.feats, self.codebook), tuple(region)

@@ -8,7 +8,7 @@ on the photos, the seed and the settings.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -17,9 +17,7 @@ from engine.cores import available_cores
 from engine.errors import BadImageError, CancelledError
 from engine.match.codebook import Codebook, CodebookError, train_codebook
 from engine.match.describe import local_features
-
-ProgressFn = Callable[[int, int, str], None]
-StopFn = Callable[[], bool]
+from engine.tasks import ProgressFn, StopFn
 
 
 def _sample(args: tuple[str, int, int]) -> np.ndarray | None:

@@ -10,11 +10,13 @@ geometry cannot say where the clicked thing is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from engine.errors import VisualSearchError
 from engine.match.verify import Verification, box_quad, project, quad_is_sane
 
 #: inliers near a click needed to outline it
@@ -73,18 +75,74 @@ def outline(
     return Outline(poly, _box_of(poly, photo_size), conf, len(near))
 
 
-def match_heat(points: np.ndarray, size: tuple[int, int], sigma: float = 0.04) -> np.ndarray:
-    """ "Where it matched": density of verified match points ``(n, 2)`` over a photo of
-    ``size = (W, H)``, as ``(h, w) float32`` in [0, 1] at most 256 px on its long side
-    (``engine.network.seed.heatmap`` upsamples it). ``sigma`` is a fraction of the long side."""
-    w, h = size
-    f = 256.0 / max(w, h, 1)
-    hw = (max(1, round(h * f)), max(1, round(w * f)))
-    heat = np.zeros(hw, np.float32)
-    if len(points):
-        xy = np.clip(np.round(np.asarray(points, np.float32) * f), 0, [hw[1] - 1, hw[0] - 1])
-        np.add.at(heat, (xy[:, 1].astype(int), xy[:, 0].astype(int)), 1.0)
-        s = max(1.0, sigma * max(hw))
-        heat = cv2.GaussianBlur(heat, (0, 0), s)
-        heat /= max(float(heat.max()), 1e-12)
-    return heat
+#: a seed-method outline is drawn only at this confidence or above
+SEED_MIN_SCORE = 0.5
+
+
+@dataclass
+class Location:
+    """The object in one result.
+
+    method: ``geometry`` (the verified transform), ``seed`` (network patch features) or None
+    (not found here); box ``(x0, y0, x1, y1)`` and polygon ``[[x, y], ...]`` in the result's
+    pixels; confidence in [0, 1]; reason: why nothing was found.
+    """
+
+    file_id: int
+    path: str
+    method: str | None
+    box: tuple[float, float, float, float] | None
+    polygon: list[list[float]] | None
+    confidence: float
+    reason: str | None = None
+
+    @property
+    def found(self) -> bool:
+        return self.method is not None
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "found": self.found,
+            "method": self.method,
+            "box": None if self.box is None else [round(v, 1) for v in self.box],
+            "polygon": self.polygon,
+            "confidence": round(self.confidence, 3),
+            "reason": self.reason,
+        }
+
+
+#: the network's seed method for one photo: ``seed(point) -> (box, confidence)``; it may raise
+#: ``VisualSearchError`` with a reason
+SeedFn = Callable[[tuple[float, float] | None], tuple[tuple[float, float, float, float], float]]
+
+
+def locate(
+    file_id: int,
+    path: str,
+    v: Verification,
+    region,
+    photo_size: tuple[float, float],
+    point: tuple[float, float] | None = None,
+    seed: SeedFn | None = None,
+) -> Location:
+    """The query region (or the object under ``point``) in one photo, from its verification:
+    by geometry; in a verified photo where the click has too few inliers around it, by the
+    network's seed method when confident; otherwise "not found in this photo"."""
+    o = outline(v, region, photo_size, point) if v.verified else None
+    if o is not None:
+        poly = o.polygon.round(1).tolist()
+        return Location(file_id, path, "geometry", o.box, poly, o.confidence)
+    # the network's patch features only localise inside a photo the geometry verified (they
+    # score high on any photo, so alone they are no evidence that the object is there)
+    if v.verified and seed is not None:
+        try:
+            box, score = seed(point)
+        except VisualSearchError as e:
+            return Location(file_id, path, None, None, None, 0.0, str(e))
+        if score >= SEED_MIN_SCORE:
+            x0, y0, x1, y1 = (float(c) for c in box)
+            poly = [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]
+            return Location(file_id, path, "seed", (x0, y0, x1, y1), poly, float(score))
+    why = "no geometric match" if not v.verified else "no matching features near the click"
+    return Location(file_id, path, None, None, None, 0.0, f"not found in this photo ({why})")

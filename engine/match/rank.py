@@ -6,7 +6,8 @@ that verifies one photo geometrically. It
 
 1. scores every photo with ``base = local + global_weight · global`` (one of them for the
    ``local`` and ``global`` pipelines),
-2. verifies the ``verify_top`` best by ``base`` (the global pipeline passes 0 unless asked),
+2. verifies the ``verify_top`` best by ``base`` in one call of ``verify(positions)`` (the global
+   pipeline passes 0 unless asked),
 3. orders verified photos first, by inliers, then the rest by ``base``.
 
 ``score`` is readable on its own: a verified photo scores 0.5 + 0.5 · n / (n + 20) for n
@@ -15,7 +16,7 @@ inliers (0.5 and above), any other photo 0.5 · base / (1 + global_weight) (belo
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -77,7 +78,7 @@ def rank_database(
     pipeline: str = "fused",
     global_sims: np.ndarray | None = None,
     local_sims: np.ndarray | None = None,
-    verify: Callable[[int], Verification] | None = None,
+    verify: Callable[[list[int]], Sequence[Verification]] | None = None,
     verify_top: int = VERIFY_TOP,
     global_weight: float | None = None,
     allowed: np.ndarray | None = None,
@@ -103,10 +104,9 @@ def rank_database(
     prelim = np.lexsort((np.arange(n), -key))
     checks: dict[int, Verification] = {}
     if verify is not None and verify_top > 0:
-        for pos in prelim[: min(verify_top, n)]:
-            if allowed is not None and not allowed[pos]:
-                break
-            checks[int(pos)] = v = verify(int(pos))
+        short = [int(p) for p in prelim[: min(verify_top, n)] if allowed is None or allowed[p]]
+        for pos, v in zip(short, verify(short), strict=True):
+            checks[pos] = v
             if v.verified:
                 score[pos] = verified_score(v.inliers)
     inl = np.zeros(n, np.int64)

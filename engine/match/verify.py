@@ -1,5 +1,13 @@
-"""Spatial verification on stored codes: tentative correspondences from shared visual words,
-a RANSAC homography (OpenCV's USAC MAGSAC++), the inlier count as evidence.
+"""The one verifier: whether a query and a photo show the same thing, and the evidence.
+
+Search, ``evaluate``, the overlap audit, duplicates, the compare view, localization and the
+"where it matched" heatmap all call it (``verify_query`` for a query against a photo's code,
+``verify_codes`` for two photos' codes), with one estimator, one minimum inlier count and one
+definition of ``verified``; stricter uses (duplicates, mining) add their own tests on top of a
+verified pair, never a second verifier.
+
+Tentative correspondences come from shared visual words, a RANSAC homography (OpenCV's USAC
+MAGSAC++) keeps the consistent ones, the one-to-one inlier count is the evidence.
 
 The query has its RootSIFT descriptors and several words per feature; a library photo has,
 per feature, its nearest word and keypoint (``LocalCode``). A query feature and a photo
@@ -20,9 +28,13 @@ to a convex quadrilateral that keeps a reasonable share of its area.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from engine.match.asmk import LocalCode, QueryCode
 
 #: one-to-one inliers needed to call a pair verified (see README: measured on generated
 #: pairs and the codebook's own training photos, never on the evaluation set)
@@ -204,6 +216,14 @@ def verify_code(
     return _fit_pairs(
         query_kp[qi], code.kp.astype(np.float32)[pi], photo_size, query_box, min_inliers
     )
+
+
+def verify_query(
+    query: QueryCode, region, code: LocalCode, photo_size: tuple[float, float]
+) -> Verification:
+    """A query (its features' words and keypoints; ``region`` the searched box in its pixels)
+    against a photo's stored code (of a photo of ``photo_size = (W, H)``)."""
+    return verify_code(query.assign, query.feats.kp, region, code, photo_size)
 
 
 def _fit_pairs(q_kp, p_kp, photo_size, query_box, min_inliers) -> Verification:

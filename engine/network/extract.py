@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -30,11 +30,8 @@ from engine.errors import BadImageError, ConfigError
 from engine.network.models.base import RetrievalModel
 from engine.network.models.layers import l2n
 from engine.network.runtime import Precision, resolve_device, resolve_precision
-from engine.photo.decode import PhotoSource, describe_source, load_photo
-
-ProgressFn = Callable[[int, int, str], None]
-StopFn = Callable[[], bool]
-Box = tuple[float, float, float, float]
+from engine.photo.decode import Box, PhotoSource, describe_source, load_photo
+from engine.tasks import ProgressFn, StopFn
 
 #: scaled inputs are never made smaller than this on their short side
 MIN_SCALED_SIDE = 16

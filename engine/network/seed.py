@@ -1,7 +1,6 @@
-"""Where the model looked, and where the object is — without box labels.
+"""The seed method (third paper): where an object is, from the network's patch features and
+without box labels.
 
-* ``heatmap`` / ``overlay``: an attention map at feature resolution, upsampled to the photo as
-  floats in [0, 1], and a ready RGBA colour overlay (what the GUI draws).
 * ``discover``: unsupervised object discovery (LOST-style): patch-similarity graph; the seed
   is the patch with the lowest degree (objects are smaller than background, so their patches
   correlate with fewer others); the seed grows to the low-degree patches similar to it; the
@@ -22,53 +21,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from engine.errors import VisualSearchError
-
-# --------------------------------------------------------------------------- heatmaps
-
-# anchor colours of the overlay's colour map (dark blue → cyan → yellow → red)
-_ANCHORS = np.array(
-    [
-        [0.05, 0.03, 0.35],
-        [0.10, 0.45, 0.85],
-        [0.15, 0.80, 0.75],
-        [0.95, 0.90, 0.20],
-        [0.90, 0.15, 0.10],
-    ],
-    np.float32,
-)
-_LUT = np.stack(
-    [
-        np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(_ANCHORS)), _ANCHORS[:, ch])
-        for ch in range(3)
-    ],
-    axis=1,
-)
-LUT_RGB = (np.clip(_LUT, 0, 1) * 255).astype(np.uint8)  # (256, 3)
-
-
-def heatmap(attention: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``attention (h, w)`` → ``(H, W) float32`` in [0, 1] for a photo of ``size = (W, H)``
-    (bilinear; re-normalised to the full range)."""
-    a = np.asarray(attention, np.float32)
-    if a.ndim != 2 or a.size == 0:
-        raise VisualSearchError("attention must be a non-empty 2-D map")
-    img = Image.fromarray(a, mode="F").resize(size, Image.Resampling.BILINEAR)
-    h = np.asarray(img, np.float32)
-    lo, hi = float(h.min()), float(h.max())
-    return (h - lo) / (hi - lo) if hi > lo else np.zeros_like(h)
-
-
-def overlay(heat: np.ndarray, opacity: float = 0.5) -> np.ndarray:
-    """``(H, W)`` in [0, 1] → ``(H, W, 4) uint8`` RGBA; alpha grows with the heat."""
-    idx = np.clip((np.asarray(heat) * 255).round(), 0, 255).astype(np.uint8)
-    rgba = np.empty((*idx.shape, 4), np.uint8)
-    rgba[..., :3] = LUT_RGB[idx]
-    rgba[..., 3] = np.clip(255 * opacity * (0.25 + 0.75 * heat), 0, 255).astype(np.uint8)
-    return rgba
-
 
 #: photos whose pixel standard deviation (0-255) is below this are blank
 BLANK_STD = 2.0
@@ -311,76 +265,3 @@ class Localizer:
             return localize_pair(fq, q_size, seed, fr, r_size)
 
         return self._lru_get(self._results, key, make)
-
-
-def box_iou(a, b) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-# --------------------------------------------------------------------------- drawing
-
-
-@dataclass
-class Explanation:
-    """Heatmap data for one photo: ``heat (H, W)`` in [0, 1] over the photo (or its box
-    region), ``rgba (H, W, 4)`` the colour overlay, ``attention (h, w)`` the raw map."""
-
-    heat: np.ndarray
-    rgba: np.ndarray
-    attention: np.ndarray
-    box: tuple[float, float, float, float] | None
-
-
-def explain(extractor, src, box=None, opacity: float = 0.5, max_side: int = 1024) -> Explanation:
-    """Where the model looked in a photo, as floats and as a ready overlay."""
-    out = extractor.extract_one(src, box=box)
-    if out.box:
-        w, h = out.box[2] - out.box[0], out.box[3] - out.box[1]
-    else:
-        w, h = out.original_size
-    s = min(1.0, max_side / max(w, h))
-    heat = heatmap(out.attention, (max(1, round(w * s)), max(1, round(h * s))))
-    return Explanation(heat, overlay(heat, opacity), out.attention, out.box)
-
-
-def draw_overlay(
-    photo: Image.Image,
-    heat: np.ndarray | None,
-    box=None,
-    colour=(0, 255, 90),
-    opacity: float = 0.45,
-    point=None,
-) -> Image.Image:
-    """The photo with its heatmap blended in, the found box outlined and the click marked."""
-    from PIL import ImageDraw
-
-    base = photo.convert("RGBA")
-    if heat is not None:
-        layer = Image.fromarray(overlay(heat, opacity), "RGBA").resize(base.size)
-        base = Image.alpha_composite(base, layer)
-    d = ImageDraw.Draw(base)
-    width = max(2, round(max(base.size) / 200))
-    if box is not None:
-        d.rectangle([box[0], box[1], box[2] - 1, box[3] - 1], outline=(*colour, 255), width=width)
-    if point is not None:
-        r = 3 * width
-        d.ellipse(
-            [point[0] - r, point[1] - r, point[0] + r, point[1] + r],
-            outline=(255, 255, 255, 255),
-            width=width,
-        )
-    return base.convert("RGB")
-
-
-def render_overlay(extractor, src, box=None, point=None) -> Image.Image:
-    """``src`` at full size with the model's attention over the whole photo, ``box`` outlined and
-    ``point`` marked (``src`` is extracted again for its attention map)."""
-    from engine.photo.decode import load_photo
-
-    photo = load_photo(src, max_side=None).image
-    att = extractor.extract_one(src).attention
-    return draw_overlay(photo, heatmap(att, photo.size), box, point=point)

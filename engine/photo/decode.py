@@ -29,6 +29,8 @@ from engine.errors import BadImageError
 from engine.photo.raw import is_raw_name, open_raw_preview
 
 PhotoSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image
+#: a region of a photo, ``(x0, y0, x1, y1)`` in the pixels of the full upright photo
+Box = tuple[float, float, float, float]
 
 #: refuse images with more pixels than this (a 200 MP photo is already unusual)
 MAX_PIXELS = 200_000_000

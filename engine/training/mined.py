@@ -1,4 +1,4 @@
-"""Training on pairs mined from a library (``engine.library.query.mining`` finds them).
+"""Training on pairs mined from a library (``engine.library.improve.mining`` finds them).
 
 :class:`MinedSet` is what mining found, kept on disk as readable JSON (``mined.json``): the
 photos (path and size), the verified pairs with their inliers, the near-duplicate pairs kept

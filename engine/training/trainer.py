@@ -45,6 +45,7 @@ from engine.network.checkpoint import copy_matching_weights, load_checkpoint, sa
 from engine.network.config import ModelConfig, loads_json
 from engine.network.models import create_model
 from engine.network.runtime import resolve_device
+from engine.tasks import ProgressFn, StopFn
 from engine.training.batches import ImageBatches, batch_loader, epoch_batches
 from engine.training.config import TrainConfig
 from engine.training.data import LabelledSet
@@ -53,8 +54,6 @@ from engine.training.losses import retrieval_accuracy
 from engine.training.mined import MinedData, mined_feed
 from engine.training.objective import TrainModule
 
-ProgressFn = Callable[[int, int, str], None]
-StopFn = Callable[[], bool]
 RecordFn = Callable[[dict], None]
 
 

@@ -1,1 +1,2 @@
-"""TODO"""
+"""Indexing a library: scanning folders, describing new photos on worker processes, and the
+caches derived from the database (FAISS indexes, the inverted file) with their one policy."""

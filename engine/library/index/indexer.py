@@ -24,13 +24,13 @@ from engine.library.index.scan import WalkProblem, quick_hash, walk
 from engine.library.store import FileRow, FileState, ModelRow, Store
 from engine.library.store.fspath import fs_text
 from engine.match.codebook import Codebook
-from engine.match.workers import Described, LocalWorkers
+from engine.match.describe import Described
+from engine.match.workers import LocalWorkers
+from engine.tasks import ProgressFn, StopFn
 
 if TYPE_CHECKING:  # torch: loaded with the model, only when there is work
     from engine.network.extract import Extraction, Extractor
 
-ProgressFn = Callable[[int, int, str], None]
-StopFn = Callable[[], bool]
 
 #: photos per extraction commit (or fewer, when COMMIT_SECONDS have passed)
 COMMIT_EVERY = 16

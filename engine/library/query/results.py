@@ -11,10 +11,14 @@ import numpy as np
 
 from engine.library.store.fspath import path_bytes_field
 
-if TYPE_CHECKING:  # the result types need no torch
-    from engine.network.extract import Box
+if TYPE_CHECKING:
+    from engine.match.verify import Verification
+    from engine.photo.decode import Box
 
-__all__ = ["Hit", "SearchResult", "export_results"]
+__all__ = ["OTHERS_SHOWN", "Hit", "SearchResult", "export_results"]
+
+#: results that only look alike, shown after the verified matches: a handful, not the ranking
+OTHERS_SHOWN = 12
 
 
 @dataclass
@@ -32,6 +36,9 @@ class Hit:
     local_score: float | None = None  # ASMK* similarity of the local features
     verified: bool = False  # a geometric transform explains enough matches
     quad: list[list[float]] | None = None  # the query box's corners in this photo, if verified
+    #: the geometric check as it was made (inlier pairs in both photos, the transform); what
+    #: heatmaps, the compare view and outlines read
+    evidence: Verification | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict:
         def r(x):
@@ -76,6 +83,15 @@ class SearchResult:
     matches: int = 0
     #: weight of the network's cosine in the ranking (0: shown, not fused; see retrieval.py)
     global_weight: float = 0.0
+
+    def shown(self, others: int | None = OTHERS_SHOWN) -> tuple[list[Hit], list[Hit]]:
+        """What a person is shown: the verified matches, then at most ``others`` (None: all) of
+        the rest. A global-only search verifies nothing: all its hits come as ranked."""
+        if self.pipeline == "global":
+            return [], list(self.hits)
+        verified = [h for h in self.hits if h.verified]
+        rest = [h for h in self.hits if not h.verified]
+        return verified, rest if others is None else rest[:others]
 
     @property
     def no_match(self) -> bool:

@@ -1,6 +1,6 @@
-"""A library search, step by step: decode the query once, describe it (network descriptor and
-RootSIFT codes), score every photo by the local inverted file and the global index, verify
-the best geometrically and assemble the hits (``engine.match.rank`` does the ranking)."""
+"""Ranking a library for one query: score every photo by the local inverted file and the global
+index, verify the best through the query's evidence, and assemble the hits
+(``engine.match.rank`` orders them, as for ``evaluate``)."""
 
 from __future__ import annotations
 
@@ -9,120 +9,89 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import VectorIndex
 from engine.library.query.results import Hit
-from engine.library.store import FileRow, ModelRow, Store
-from engine.match import Codebook, QueryCode, encode_query
+from engine.library.query.session import Evidence, Query
 from engine.match.rank import PIPELINES, VERIFY_TOP, rank_database
-from engine.match.verify import Verification, verify_code
-from engine.match.workers import describe
-from engine.network.extract import Box, Extraction, Extractor, Prepared
-from engine.photo.decode import PhotoSource, describe_source
+from engine.photo.decode import PhotoSource
 
 #: global neighbours merged with the local scores (the others count as global similarity 0)
 GLOBAL_SHORTLIST = 1000
 
 
 @dataclass
-class Query:
-    """A decoded query: the network's view of it and its local features."""
+class SearchRequest:
+    """What to rank: ``pipeline`` (fused, local or global), the ``k`` hits wanted, how many of
+    the best to verify, the photos allowed (a folder filter; None: all) and the one left out
+    (the query photo itself), and the weight of the network's cosine."""
 
-    extraction: Extraction
-    code: QueryCode
-    box: Box  # the region searched, in original pixels (the whole photo when no box)
+    pipeline: str = "fused"
+    k: int = 20
+    verify_top: int = VERIFY_TOP
+    allowed_ids: np.ndarray | None = None
+    exclude_id: int | None = None
+    global_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.pipeline not in PIPELINES:
+            raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}")
 
 
-def describe_query(
-    src: PhotoSource, box: Box | None, ex: Extractor, book: Codebook, max_features: int = 1000
-) -> Query:
-    """One decode: RootSIFT at the local size, the network's input from the same pixels."""
-    d = describe(
-        src,
-        book,
-        box,
-        ex.image_size,
-        max_features=max_features,
-        keep_features=True,
-        encode_code=False,
-    )
-    pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
-    out = ex.run([Prepared(pixels, d.original_size, d.box, describe_source(src))])[0]
-    region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))
-    return Query(out, encode_query(d.feats, book), tuple(region))
+def _global_scores(q: Query, req: SearchRequest, vi: VectorIndex | None):
+    """``(ids, similarities)`` of the query's global neighbours (empty for the local pipeline)."""
+    if req.pipeline == "local" or vi is None or not vi.ntotal:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    want = min(vi.ntotal, max(GLOBAL_SHORTLIST, req.k + req.verify_top + 1))
+    D, I = vi.search(q.extraction.descriptor[None], want, req.allowed_ids)
+    keep = I[0] >= 0
+    return I[0][keep].astype(np.int64), D[0][keep]
 
 
 def rank(
     q: Query,
-    store: Store,
-    book: Codebook,
+    req: SearchRequest,
+    evidence: Evidence,
     li: LocalIndex | None,
     vi: VectorIndex | None,
-    row: ModelRow,
-    pipeline: str,
-    allowed_ids: np.ndarray | None,
-    exclude_id: int | None,
-    verify_top: int,
-    k: int,
-    global_weight: float = 0.0,
 ) -> tuple[list[Hit], int]:
-    """The top ``k`` hits and the number of verified matches."""
-    if pipeline not in PIPELINES:
-        raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}")
+    """The top ``req.k`` hits and the number of verified matches. Verification goes through
+    ``evidence``: photos it already checked for this query are not checked again."""
     ids = li.ivf.ids if li is not None else np.zeros(0, np.int64)
     local = li.ivf.scores(*q.code.terms(len(li.ivf))) if li is not None else None
-    g_ids = np.zeros(0, np.int64)
-    g_sim = np.zeros(0, np.float32)
-    if pipeline != "local" and vi is not None and vi.ntotal:
-        want = min(vi.ntotal, max(GLOBAL_SHORTLIST, k + verify_top + 1))
-        D, I = vi.search(q.extraction.descriptor[None], want, allowed_ids)
-        keep = I[0] >= 0
-        g_ids, g_sim = I[0][keep].astype(np.int64), D[0][keep]
-    universe = np.union1d(ids, g_ids) if pipeline != "local" else ids
+    g_ids, g_sim = _global_scores(q, req, vi)
+    universe = np.union1d(ids, g_ids) if req.pipeline != "local" else ids
     n = len(universe)
     local_u = np.zeros(n, np.float32)
     if local is not None and len(ids):
         local_u[np.searchsorted(universe, ids)] = local
     global_u = None
-    if pipeline != "local":
+    if req.pipeline != "local":
         global_u = np.zeros(n, np.float32)
         global_u[np.searchsorted(universe, g_ids)] = g_sim
     allowed = np.ones(n, bool)
-    if allowed_ids is not None:
-        allowed &= np.isin(universe, allowed_ids)
-    if exclude_id is not None:
-        allowed &= universe != exclude_id
-    rows: dict[int, FileRow] = {}
+    if req.allowed_ids is not None:
+        allowed &= np.isin(universe, req.allowed_ids)
+    if req.exclude_id is not None:
+        allowed &= universe != req.exclude_id
 
-    def file_row(fid: int) -> FileRow | None:
-        if fid not in rows:
-            rows.update(store.files.files_by_ids([fid]))
-        return rows.get(fid)
-
-    def verify(pos: int) -> Verification:
-        fid = int(universe[pos])
-        code = store.codes.local_codes_for(book.fingerprint, [fid]).get(fid)
-        r = file_row(fid)
-        if code is None or r is None or not r.width:
-            return Verification.none()
-        return verify_code(q.code.assign, q.code.feats.kp, q.box, code, (r.width, r.height))
+    def verify(positions: list[int]):
+        checks = evidence.of(int(universe[p]) for p in positions)
+        return list(checks.values())
 
     ranking = rank_database(
         n,
-        pipeline,
+        req.pipeline,
         global_u,
         local_u,
         verify if li is not None else None,
-        verify_top,
-        global_weight,
+        req.verify_top,
+        req.global_weight,
         allowed=allowed,
     )
-    top = [int(p) for p in ranking.order[: k + 8] if allowed[p]]
-    rows.update(
-        store.files.files_by_ids(int(universe[p]) for p in top if int(universe[p]) not in rows)
-    )
+    top = [int(p) for p in ranking.order[: req.k + 8] if allowed[p]]
+    rows = evidence.store.files.files_by_ids(int(universe[p]) for p in top)
     hits: list[Hit] = []
     for pos in top:
         r = rows.get(int(universe[pos]))
@@ -141,9 +110,10 @@ def rank(
                 local_score=None if local is None else float(local_u[pos]),
                 verified=bool(v is not None and v.verified),
                 quad=None if v is None or v.quad is None else v.quad.round(1).tolist(),
+                evidence=v,
             )
         )
-        if len(hits) == k:
+        if len(hits) == req.k:
             break
     return hits, ranking.matches
 
@@ -162,4 +132,4 @@ def timer():
         t = now
 
 
-__all__ = ["VERIFY_TOP", "Query", "describe_query", "query_name", "rank", "timer"]
+__all__ = ["VERIFY_TOP", "SearchRequest", "query_name", "rank", "timer"]

@@ -22,8 +22,8 @@ import json
 from pathlib import Path
 
 from engine.atomic import write_atomically
+from engine.library.improve.mining import HOLD_OUT, mine, require_enough
 from engine.library.library import Library
-from engine.library.query.mining import HOLD_OUT, mine, require_enough
 from engine.network.checkpoint import load_checkpoint, resolve_model
 from engine.network.config import loads_json
 from engine.network.runtime import resolve_device
