@@ -10,8 +10,9 @@ import pytest
 
 from engine.cli import main
 from engine.evaluation.audit import audit
+from engine.evaluation.pipeline import DescribedCache
 from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
-from engine.match import DescribedCache, verify_query
+from engine.match import verify_query
 from engine.match.codebook import default_codebook
 from engine.match.verify import MIN_INLIERS
 from engine.network.extract import Extractor

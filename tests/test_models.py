@@ -10,7 +10,8 @@ from engine.errors import ConfigError
 from engine.network.config import ModelConfig
 from engine.network.modelinfo import architecture_table
 from engine.network.models import create_model, get_entry, list_models
-from engine.network.models.backbones import BACKBONES, ResNetBackbone, cached_weights_path
+from engine.network.models.backbones import BACKBONES, ResNetBackbone
+from engine.network.weights import cached_weights_path
 from engine.training.heads import ArcFaceHead, LinearHead
 
 ARCHS = list_models()

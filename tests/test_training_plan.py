@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -77,13 +79,19 @@ def test_report_rows_name_classes_counts_and_files(tmp_path):
 
 
 def test_weights_info_names_size_and_source():
-    from engine.network.models.backbones import BACKBONES
-    from engine.network.weights import PUBLISHED_SIZE_MB, weights_info
+    import torch
 
+    from engine.network.models.backbones import BACKBONES
+    from engine.network.weights import BACKBONE_NAMES, cached_weights_path, weights_info
+
+    assert set(BACKBONE_NAMES) == set(BACKBONES)
     for name in BACKBONES:
         info = weights_info(name)
-        assert info.host == "download.pytorch.org"
-        assert info.size_mb == pytest.approx(PUBLISHED_SIZE_MB[info.filename], rel=0.01)
+        tv = BACKBONES[name].weights  # torchvision's own table
+        assert info.host == "download.pytorch.org" and info.url == tv.url
+        assert info.size_mb == pytest.approx(tv.meta["_file_size"], rel=0.01)
+        want = Path(torch.hub.get_dir()) / "checkpoints" / info.filename
+        assert Path(cached_weights_path(name)) == want
     assert 90 < weights_info("resnet50").size_mb < 110
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.evaluation.pipeline import DescribedCache
 from engine.evaluation.revisitop import load_ground_truth
 from engine.evaluation.runner import _find_image, extract_all
-from engine.match import DescribedCache, verify_query
+from engine.match import verify_query
 from engine.match.codebook import default_codebook
 from engine.match.verify import MIN_INLIERS
 from engine.network.extract import Extractor

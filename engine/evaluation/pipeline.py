@@ -8,7 +8,10 @@ geometrically, verified photos first.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,10 +19,16 @@ import numpy as np
 
 from engine.errors import BadImageError, VisualSearchError
 from engine.match import (
+    DEFAULT,
     Codebook,
-    DescribedCache,
+    Described,
+    DescribeSettings,
     InvertedFile,
+    LocalCode,
+    QueryCode,
     Verification,
+    describe,
+    encode,
     encode_query,
     local_features,
     verify_query,
@@ -173,3 +182,48 @@ def _size(path) -> tuple[int, int]:
     from engine.photo.decode import load_photo
 
     return load_photo(path, 64).original_size
+
+
+class DescribedCache:
+    """Photos described and coded with one codebook, per (path, box), LRU and thread-safe:
+    for checking pairs of photos that are not in a library (the global pipeline's re-ranking,
+    the overlap audit). A photo that cannot be read gives None."""
+
+    def __init__(
+        self, codebook: Codebook, settings: DescribeSettings = DEFAULT, capacity: int = 2048
+    ) -> None:
+        self.codebook = codebook
+        self.settings = settings
+        self.capacity = capacity
+        self._data: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _get(self, src, box) -> Described | None:
+        key = (os.fspath(src), tuple(box) if box else None)
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                return self._data[key]
+        try:
+            d = describe(src, box, settings=self.settings)
+            d.code = encode(d.feats, self.codebook)
+        except (BadImageError, OSError):
+            d = None
+        with self._lock:
+            self._data[key] = d
+            while len(self._data) > self.capacity:
+                self._data.popitem(last=False)
+        return d
+
+    def photo(self, src) -> tuple[LocalCode, tuple[int, int]] | None:
+        """A photo's code and its size ``(W, H)``, as a library stores them."""
+        d = self._get(src, None)
+        return None if d is None else (d.code, d.original_size)
+
+    def query(self, src, box=None) -> tuple[QueryCode, tuple] | None:
+        """A query's code (multiple assignment) and the region searched, in its pixels."""
+        d = self._get(src, box)
+        if d is None:
+            return None
+        region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))
+        return encode_query(d.feats, self.codebook), tuple(region)

@@ -2,7 +2,7 @@
 first use, with the store row its vectors are kept under.
 
 Loading a network imports torch and hashes its weights; a checkpoint whose files were seen
-before names its row without loading (``index.model_stamps``), so an ``index`` with nothing new
+before names its row without loading (``model_stamps``), so an ``index`` with nothing new
 never loads one.
 """
 
@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.library.index.model_stamps import ModelStamps
+from engine.library.model_stamps import ModelStamps
 from engine.library.store import ModelRow, Store
 
 if TYPE_CHECKING:  # these load torch: imported where a model is needed, not before

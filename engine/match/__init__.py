@@ -6,7 +6,6 @@ from engine.match.codebook import Codebook, CodebookError, train_codebook
 from engine.match.describe import (
     DEFAULT,
     Described,
-    DescribedCache,
     DescribeSettings,
     LocalFeatures,
     describe,
@@ -22,7 +21,6 @@ __all__ = [
     "CodebookError",
     "DescribeSettings",
     "Described",
-    "DescribedCache",
     "InvertedFile",
     "LocalCode",
     "LocalFeatures",

@@ -14,14 +14,11 @@ matches geometrically: the ASMK* words and bits, plus each feature's word and ke
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from engine.match.codebook import Codebook
-
-if TYPE_CHECKING:  # describe imports this module to encode what it describes
-    from engine.match.describe import LocalFeatures
+from engine.match.describe import LocalFeatures
 
 BITS = 128
 ALPHA = 3.0

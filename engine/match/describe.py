@@ -11,17 +11,12 @@ original upright photo, so they stay valid whatever size the photo was decoded a
 
 from __future__ import annotations
 
-import os
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
 
-from engine.errors import BadImageError
-from engine.match.asmk import LocalCode, QueryCode, encode, encode_query
-from engine.match.codebook import Codebook
 from engine.photo.decode import Box, PhotoSource, downscale, load_photo
 
 #: below this size (either side) a photo has no usable local features
@@ -173,7 +168,8 @@ class Described:
     when not asked for); box: the crop applied, in original pixels.
     """
 
-    code: LocalCode | None
+    #: its ``asmk.LocalCode``, set by the caller that encodes it (this module is below asmk)
+    code: object | None
     phash: int
     original_size: tuple[int, int]
     pixels: np.ndarray | None
@@ -184,17 +180,14 @@ class Described:
 
 def describe(
     src: PhotoSource,
-    codebook: Codebook | None,
     box: Box | None = None,
     image_size: int | None = None,
     settings: DescribeSettings = DEFAULT,
     local: bool = True,
-    keep_features: bool = False,
 ) -> Described:
-    """Decode ``src`` once at the larger of the two sizes; RootSIFT → code (when ``local``
-    and a ``codebook`` is given: a query keeps its features with ``keep_features`` and needs
-    no database code); pixels for the network by resizing the same decode (when
-    ``image_size``). Raises ``BadImageError``."""
+    """Decode ``src`` once at the larger of the two sizes; RootSIFT (when ``local``); pixels
+    for the network by resizing the same decode (when ``image_size``). Raises
+    ``BadImageError``."""
     side = max(settings.long_side if local else 0, image_size or 0) or settings.long_side
     photo = load_photo(src, side, box)
     rgb = photo.image
@@ -206,60 +199,4 @@ def describe(
         to_orig = 1.0 / (photo.scale * small.width / rgb.width)
         feats = features_from_gray(gray, to_orig, offset, settings)
     pixels = np.asarray(downscale(rgb, image_size), np.uint8) if image_size else None
-    code = encode(feats, codebook) if local and codebook is not None else None
-    return Described(
-        code,
-        phash(gray),
-        photo.original_size,
-        pixels,
-        photo.box,
-        feats if keep_features else None,
-        photo.notes,
-    )
-
-
-class DescribedCache:
-    """Photos described with one codebook, per (path, box), LRU and thread-safe: for checking
-    pairs of photos that are not in a library (``evaluate``'s re-ranking, the overlap audit).
-    A photo that cannot be read gives None."""
-
-    def __init__(
-        self, codebook: Codebook, settings: DescribeSettings = DEFAULT, capacity: int = 2048
-    ) -> None:
-        self.codebook = codebook
-        self.settings = settings
-        self.capacity = capacity
-        self._data: OrderedDict = OrderedDict()
-        self._lock = threading.Lock()
-
-    def _get(self, src: PhotoSource, box: Box | None) -> Described | None:
-        key = (
-            os.fspath(src) if isinstance(src, (str, os.PathLike)) else id(src),
-            tuple(box) if box else None,
-        )
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                return self._data[key]
-        try:
-            d = describe(src, self.codebook, box, settings=self.settings, keep_features=True)
-        except (BadImageError, OSError):
-            d = None
-        with self._lock:
-            self._data[key] = d
-            while len(self._data) > self.capacity:
-                self._data.popitem(last=False)
-        return d
-
-    def photo(self, src: PhotoSource) -> tuple[LocalCode, tuple[int, int]] | None:
-        """A photo's code and its size ``(W, H)``, as a library stores them."""
-        d = self._get(src, None)
-        return None if d is None else (d.code, d.original_size)
-
-    def query(self, src: PhotoSource, box: Box | None = None) -> tuple[QueryCode, Box] | None:
-        """A query's code (multiple assignment) and the region searched, in its pixels."""
-        d = self._get(src, box)
-        if d is None:
-            return None
-        region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))
-        return encode_query(d.feats, self.codebook), tuple(region)
+    return Described(None, phash(gray), photo.original_size, pixels, photo.box, feats, photo.notes)

@@ -175,7 +175,6 @@ def fit(
     p_xy: np.ndarray,
     photo_size: tuple[float, float],
     query_box,
-    min_inliers: int = MIN_INLIERS,
 ) -> Verification:
     """RANSAC homography from ``q_xy (n, 2)`` to ``p_xy (n, 2)`` (original pixels)."""
     n = len(q_xy)
@@ -196,7 +195,7 @@ def fit(
     qi, pi = _one_to_one(q_xy[inl], p_xy[inl])
     count = len(qi)
     quad = project(H, box_quad(query_box))
-    ok = count >= min_inliers and quad_is_sane(quad, photo_size)
+    ok = count >= MIN_INLIERS and quad_is_sane(quad, photo_size)
     return Verification(count, n, ok, H, quad if ok else None, qi, pi)
 
 
@@ -206,16 +205,13 @@ def verify_code(
     query_box,
     code,
     photo_size: tuple[float, float],
-    min_inliers: int = MIN_INLIERS,
 ) -> Verification:
     """Verify a query (features' words ``(n, m)`` and keypoints ``(n, 4)``) against a stored
     ``LocalCode`` of a photo of ``photo_size = (W, H)``."""
     qi, pi = correspondences(query_assign, code.fwords)
     if len(qi) < 4:
         return Verification.none(len(qi))
-    return _fit_pairs(
-        query_kp[qi], code.kp.astype(np.float32)[pi], photo_size, query_box, min_inliers
-    )
+    return _fit_pairs(query_kp[qi], code.kp.astype(np.float32)[pi], photo_size, query_box)
 
 
 def verify_query(
@@ -226,22 +222,20 @@ def verify_query(
     return verify_code(query.assign, query.feats.kp, region, code, photo_size)
 
 
-def _fit_pairs(q_kp, p_kp, photo_size, query_box, min_inliers) -> Verification:
+def _fit_pairs(q_kp, p_kp, photo_size, query_box) -> Verification:
     n = len(q_kp)
     keep = consistent(q_kp, p_kp)
     if keep.sum() < 4:
         return Verification.none(n)
-    v = fit(q_kp[keep, :2], p_kp[keep, :2], photo_size, query_box, min_inliers)
+    v = fit(q_kp[keep, :2], p_kp[keep, :2], photo_size, query_box)
     v.matches = n
     return v
 
 
-def verify_codes(a, a_size, b, b_size, min_inliers: int = MIN_INLIERS) -> Verification:
+def verify_codes(a, a_size, b, b_size) -> Verification:
     """Two stored codes against each other (each feature has one word): duplicates."""
     qi, pi = correspondences(a.fwords.astype(np.int64)[:, None], b.fwords)
     if len(qi) < 4:
         return Verification.none(len(qi))
     box = (0.0, 0.0, float(a_size[0]), float(a_size[1]))
-    return _fit_pairs(
-        a.kp.astype(np.float32)[qi], b.kp.astype(np.float32)[pi], b_size, box, min_inliers
-    )
+    return _fit_pairs(a.kp.astype(np.float32)[qi], b.kp.astype(np.float32)[pi], b_size, box)

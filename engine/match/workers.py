@@ -21,6 +21,7 @@ import numpy as np
 
 from engine.cores import available_cores
 from engine.errors import BadImageError
+from engine.match.asmk import encode
 from engine.match.codebook import Codebook
 from engine.match.describe import DEFAULT, DescribeSettings, describe
 from engine.photo.decode import Box, PhotoSource
@@ -45,11 +46,15 @@ def _exit_with_parent(parent: int, every: float = 0.5) -> None:
 
 def _run(src, box, image_size, settings, local):
     try:
-        return describe(src, _book, box, image_size, settings, local)
+        d = describe(src, box, image_size, settings, local)
     except BadImageError as e:
         return e
     except OSError as e:  # a file that vanished or became unreadable after the scan
         return BadImageError(f"cannot read: {e.strerror or e}")
+    if local:
+        d.code = encode(d.feats, _book)
+    d.feats = None  # the code holds what a library keeps; the descriptors stay here
+    return d
 
 
 class LocalWorkers:

@@ -92,12 +92,36 @@ def download(
 
 #: published sizes (MB) of torchvision's ResNet ImageNet checkpoints, for torchvision versions
 #: whose weights metadata does not carry ``_file_size``
-PUBLISHED_SIZE_MB = {
-    "resnet18-f37072fd.pth": 44.661,
-    "resnet34-b627a593.pth": 83.275,
-    "resnet50-11ad3fa6.pth": 97.79,
-    "resnet101-cd907fc2.pth": 170.53,
+#: torchvision's ImageNet weights of each backbone: where they are published and their size in
+#: MB (a test checks both against torchvision's own tables); torch is not needed to read them
+IMAGENET: dict[str, tuple[str, float]] = {
+    "resnet18": ("https://download.pytorch.org/models/resnet18-f37072fd.pth", 44.661),
+    "resnet34": ("https://download.pytorch.org/models/resnet34-b627a593.pth", 83.275),
+    "resnet50": ("https://download.pytorch.org/models/resnet50-11ad3fa6.pth", 97.79),
+    "resnet101": ("https://download.pytorch.org/models/resnet101-cd907fc2.pth", 170.53),
 }
+#: the backbones every architecture can be built on
+BACKBONE_NAMES = tuple(IMAGENET)
+
+
+def _filename(backbone: str) -> str:
+    if backbone not in IMAGENET:
+        raise DownloadError(f"unknown backbone {backbone!r}")
+    return os.path.basename(urlparse(IMAGENET[backbone][0]).path)
+
+
+def cached_weights_path(backbone: str) -> str:
+    """Where torch keeps (or would keep) the ImageNet weights of ``backbone``: its hub's
+    ``checkpoints`` folder (``$TORCH_HOME/hub``, else ``$XDG_CACHE_HOME/torch/hub``, else
+    ``~/.cache/torch/hub``, as ``torch.hub.get_dir`` finds it)."""
+    cache = os.getenv("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    torch_home = os.path.expanduser(os.getenv("TORCH_HOME", os.path.join(cache, "torch")))
+    return os.path.join(torch_home, "hub", "checkpoints", _filename(backbone))
+
+
+def stored_weights_path(backbone: str) -> Path:
+    """Where ``visual-search`` keeps ImageNet weights the user downloaded with it."""
+    return weights_dir() / _filename(backbone)
 
 
 @dataclass(frozen=True)
@@ -119,29 +143,19 @@ class WeightsInfo:
 
 def weights_info(backbone: str) -> WeightsInfo:
     """Source and size of torchvision's ImageNet weights for ``backbone`` (e.g. ``resnet50``)."""
-    from engine.network.models.backbones import BACKBONES
-
-    if backbone not in BACKBONES:
+    if backbone not in IMAGENET:
         raise DownloadError(f"unknown backbone {backbone!r}")
-    w = BACKBONES[backbone].weights
-    url = w.url  # type: ignore[attr-defined]
-    size = w.meta.get("_file_size")  # type: ignore[attr-defined]
-    if size is None:
-        size = PUBLISHED_SIZE_MB.get(os.path.basename(urlparse(url).path))
-    return WeightsInfo(backbone, url, float(size) if size is not None else None)
+    url, size = IMAGENET[backbone]
+    return WeightsInfo(backbone, url, size)
 
 
 def weights_present(backbone: str) -> bool:
     """True when ``backbone``'s ImageNet weights are already on this machine (ours or torch's)."""
-    from engine.network.models.backbones import cached_weights_path, stored_weights_path
-
     return stored_weights_path(backbone).is_file() or os.path.isfile(cached_weights_path(backbone))
 
 
 def download_backbone(backbone: str, **kwargs) -> Path:
     """Download torchvision's ImageNet weights for ``backbone`` (e.g. ``resnet50``)."""
-    from engine.network.models.backbones import BACKBONES
-
-    if backbone not in BACKBONES:
+    if backbone not in IMAGENET:
         raise DownloadError(f"unknown backbone {backbone!r}")
-    return download(BACKBONES[backbone].weights.url, **kwargs)  # type: ignore[attr-defined]
+    return download(IMAGENET[backbone][0], **kwargs)

@@ -186,7 +186,8 @@ def _held_out(classes, positives, share: float, rng: random.Random) -> list[int]
 
 def _verify_stored(pair, codes, size, min_inliers: int):
     """The pair verified on its stored codes (the smaller photo mapped into the larger), with
-    the smaller one's size; None when there are too few features."""
+    the smaller one's size; None when there are too few features. ``min_inliers`` is asked of
+    a verified pair on top of the verifier's own verdict."""
     a, b = pair
     ca, cb = codes[a], codes[b]
     if min(len(ca), len(cb)) < min_inliers:
@@ -194,7 +195,10 @@ def _verify_stored(pair, codes, size, min_inliers: int):
     sa, sb = size[a], size[b]
     if sa[0] * sa[1] > sb[0] * sb[1]:
         a, b, ca, cb, sa, sb = b, a, cb, ca, sb, sa
-    return verify_codes(ca, sa, cb, sb, min_inliers), (sa, sb)
+    v = verify_codes(ca, sa, cb, sb)
+    if v.verified and v.inliers < min_inliers:
+        v.verified = False
+    return v, (sa, sb)
 
 
 def _near_duplicate(pair, codes, size) -> bool:

@@ -30,7 +30,8 @@ from engine.match.verify import box_quad, project, verify_codes
 PHASH_BITS = 12
 #: nearest photos in the inverted file that are candidates
 NEIGHBOURS = 6
-#: inliers needed, and their share of the smaller photo's features (the ``threshold``)
+#: a duplicate is a verified pair (the one verifier's verdict) with at least this many inliers,
+#: making at least ``MIN_RATIO`` of the smaller photo's features (the ``threshold``)
 MIN_INLIERS = 20
 MIN_RATIO = 0.05
 #: the transform: rotation below this (degrees); the perspective terms change the projective
@@ -192,8 +193,8 @@ def find_duplicates(
         sa, sb = (rows[a].width, rows[a].height), (rows[b].width, rows[b].height)
         if sa[0] * sa[1] > sb[0] * sb[1]:  # map the smaller photo into the larger
             a, b, ca, cb, sa, sb = b, a, cb, ca, sb, sa
-        v = verify_codes(ca, sa, cb, sb, MIN_INLIERS)
-        if not v.verified or v.H is None:
+        v = verify_codes(ca, sa, cb, sb)
+        if not v.verified or v.H is None or v.inliers < MIN_INLIERS:
             continue
         ratio = v.inliers / min(len(ca), len(cb))
         if ratio < min_ratio or not near_identity(v.H, sa):

@@ -46,7 +46,7 @@ def describe_query(
 
     from engine.network.extract import Prepared
 
-    d = describe(src, None, box, ex.image_size, settings, keep_features=True)
+    d = describe(src, box, ex.image_size, settings)
     pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
     out = ex.run([Prepared(pixels, d.original_size, d.box, describe_source(src))])[0]
     region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))

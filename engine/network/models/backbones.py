@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import torch
 import torchvision
 from torch import nn
 
 from engine.errors import ConfigError
+from engine.network.weights import cached_weights_path, stored_weights_path
 
 
 @dataclass(frozen=True)
@@ -55,21 +55,6 @@ BACKBONES: dict[str, BackboneSpec] = {
 }
 
 PRETRAINED_CHOICES = ("none", "cache", "download")
-
-
-def cached_weights_path(name: str) -> str:
-    """Where torchvision keeps (or would keep) the ImageNet weights of backbone ``name``."""
-    url = BACKBONES[name].weights.url  # type: ignore[attr-defined]
-    filename = os.path.basename(urlparse(url).path)
-    return os.path.join(torch.hub.get_dir(), "checkpoints", filename)
-
-
-def stored_weights_path(name: str):
-    """Where ``visual-search`` keeps ImageNet weights the user downloaded with it."""
-    from engine.network.weights import weights_dir
-
-    url = BACKBONES[name].weights.url  # type: ignore[attr-defined]
-    return weights_dir() / os.path.basename(urlparse(url).path)
 
 
 class ResNetBackbone(nn.Module):
