@@ -49,7 +49,7 @@ def tiny_models():
     }
 
 
-MODEL = "gem:resnet18"  # seeded untrained network: the same fingerprint in every process
+from tests.helpers import MODEL  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -99,16 +99,6 @@ def window(qtbot, tmp_path):
     yield win
     win.shutdown()
     lib.close()
-
-
-def indexed_and_searched(window, qtbot, photos, query):
-    """Index ``photos`` in ``window``, search ``query`` and wait until its photo is shown."""
-    panel = window.search_panel
-    with qtbot.waitSignal(window.library_panel.indexing_finished, timeout=120_000):
-        window.library_panel.index_folders([str(photos)])
-    with qtbot.waitSignal(panel.search_finished, timeout=60_000):
-        panel.search(str(query))
-    qtbot.waitUntil(lambda: panel.shown_path == str(query), timeout=20_000)
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,4 +1,5 @@
-"""Builders for awkward files the loader must survive."""
+"""What tests share that is not a fixture: the repository root, the seeded test model, and
+builders for awkward files the loader must survive."""
 
 from __future__ import annotations
 
@@ -13,6 +14,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+#: the repository's root folder
+ROOT = Path(__file__).resolve().parents[1]
+#: a seeded untrained network: the same fingerprint in every process
+MODEL = "gem:resnet18"
 
 # PIL transpose that exif_transpose applies for each orientation, and its inverse
 UPRIGHT_OP = {
@@ -81,3 +87,13 @@ def kill_mid_epoch(p: subprocess.Popen, state: Path, timeout: float = 300) -> di
     os.kill(p.pid, signal.SIGKILL)
     p.wait()
     return json.loads(state.read_text())
+
+
+def indexed_and_searched(window, qtbot, photos, query):
+    """Index ``photos`` in ``window``, search ``query`` and wait until its photo is shown."""
+    panel = window.search_panel
+    with qtbot.waitSignal(window.library_panel.indexing_finished, timeout=120_000):
+        window.library_panel.index_folders([str(photos)])
+    with qtbot.waitSignal(panel.search_finished, timeout=60_000):
+        panel.search(str(query))
+    qtbot.waitUntil(lambda: panel.shown_path == str(query), timeout=20_000)

@@ -44,6 +44,7 @@ def match_heat_rgba(points, size: tuple[float, float], side: int) -> np.ndarray:
     """``(H, W, 4) uint8``: the density of matched ``points (n, 2)`` over a photo of ``size``
     (W, H), at most ``side`` px on its long side. Worker threads."""
     from engine.match.heat import match_heat
+
     from engine.photo.overlay import heatmap, overlay
 
     s = min(1.0, side / max(size))

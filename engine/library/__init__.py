@@ -1,48 +1,36 @@
-"""A photo library: folders indexed into SQLite (source of truth) plus a FAISS index (cache).
-
-``Library`` (``library.py``) is what the CLI and the GUI use; ``results.py`` holds what a
-search returns. Names are imported on first use (napari's lazy ``__getattr__``), so importing
-a light submodule such as ``engine.library.index.scan`` loads neither FAISS, SQLAlchemy nor torch.
-"""
+"""A photo library: folders indexed into SQLite (source of truth) plus caches beside it — the
+public API the command line and the window use (``Library``, what a search returns, and
+improving the model from the library's photos)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from engine.lazy import attach
 
-if TYPE_CHECKING:
-    from engine.errors import VisualSearchError
-    from engine.library.index.indexer import IndexSummary
-    from engine.library.library import Library
-    from engine.library.preload import import_engine
-    from engine.library.query.results import Hit, SearchResult, export_results
-    from engine.library.store.lock import LibraryBusyError, ensure_not_busy
-
-#: public name → the module that defines it
+#: public name → the module that defines it (imported on first use, so importing this package
+#: loads neither FAISS, SQLAlchemy nor torch)
 _SOURCES = {
+    "APPROX_THRESHOLD": "engine.library.index.vector_index",
+    "INDEX_KINDS": "engine.library.index.vector_index",
+    "DuplicateGroup": "engine.library.query.duplicates",
     "Hit": "engine.library.query.results",
-    "SearchResult": "engine.library.query.results",
-    "export_results": "engine.library.query.results",
-    "Library": "engine.library.library",
-    "ensure_not_busy": "engine.library.store.lock",
-    "LibraryBusyError": "engine.library.store.lock",
     "IndexSummary": "engine.library.index.indexer",
-    "import_engine": "engine.library.preload",
+    "Library": "engine.library.library",
+    "LibraryBusyError": "engine.library.store.lock",
+    "Location": "engine.match.localize",
+    "NotEnoughPairs": "engine.library.improve.mining",
+    "OTHERS_SHOWN": "engine.library.query.results",
+    "SearchResult": "engine.library.query.results",
     "VisualSearchError": "engine.errors",
+    "ensure_not_busy": "engine.library.store.lock",
+    "export_results": "engine.library.query.results",
+    "import_engine": "engine.library.preload",
+    "improve_model": "engine.library.improve.training",
+    "library_config": "engine.library.improve.training",
+    "mine": "engine.library.improve.mining",
+    "require_enough": "engine.library.improve.mining",
+    "starting_config": "engine.library.improve.training",
 }
 
-__all__ = [
-    "Hit",
-    "IndexSummary",
-    "Library",
-    "LibraryBusyError",
-    "SearchResult",
-    "VisualSearchError",
-    "ensure_not_busy",
-    "export_results",
-    "import_engine",
-]
-
+__all__ = sorted(_SOURCES)
 
 __getattr__, __dir__ = attach(__name__, _SOURCES)

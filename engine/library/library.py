@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 
 from engine.library.index.caches import Caches
+from engine.library.index.folders import FolderIndexing
 from engine.library.index.indexer import IndexSummary
-from engine.library.index.indexing import LibraryIndexing
 from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import APPROX_THRESHOLD, VectorIndex
 from engine.library.networks import Networks
@@ -124,8 +124,8 @@ class Library:
 
     # ----------------------------------------------------------------- writing
 
-    def _indexing(self) -> LibraryIndexing:
-        return LibraryIndexing(self.store, self.networks, self.caches, self.settings)
+    def _indexing(self) -> FolderIndexing:
+        return FolderIndexing(self.store, self.networks, self.caches, self.settings)
 
     def index(
         self,
@@ -154,7 +154,7 @@ class Library:
         should_stop: StopFn | None = None,
     ) -> IndexSummary:
         """Learn a codebook from this library and re-encode every photo with it (see
-        ``LibraryIndexing.learn_codebook``)."""
+        ``FolderIndexing.learn_codebook``)."""
         return self._indexing().learn_codebook(words, max_photos, progress, should_stop)
 
     def rescan(
@@ -236,6 +236,15 @@ class Library:
             if pipeline == "fused"
             else float(pipeline == "global"),
         )
+
+    def attention_overlay(
+        self, src: PhotoSource, model: str | None = None, max_side: int = 320
+    ) -> np.ndarray:
+        """``(H, W, 4) uint8``: where the network looked in a photo, as a colour overlay at most
+        ``max_side`` px on its long side. Raises ``BadImageError``."""
+        from engine.network.attention import explain
+
+        return explain(self.model(model)[0], src, opacity=1.0, max_side=max_side).rgba
 
     def _query_key(self, query: PhotoSource, box: Box | None, model: str | None) -> tuple | None:
         """What identifies a query's session: the file's path, mtime and size (bytes and

@@ -21,7 +21,7 @@ MODULES = (
     "engine.library.query.search",
     "engine.library.query.session",
     "engine.network.seed",
-    "engine.library.index.indexing",
+    "engine.library.index.folders",
 )
 
 

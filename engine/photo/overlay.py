@@ -2,12 +2,14 @@
 
 ``heatmap(attention, (W, H))`` turns any low-resolution map (the network's attention, the
 density of matched points) into floats in [0, 1] over the photo; ``overlay(heat, opacity)``
-gives the ready RGBA colour overlay the window draws; ``draw_overlay`` blends them into the
-photo with a box and a click marked.
+gives the ready RGBA colour overlay the window draws (``attention_overlay``,
+``points_overlay``: both steps at a chosen size; ``points_heat``: the density of matched
+points); ``draw_overlay`` blends them into the photo with a box and a click marked.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -90,3 +92,37 @@ def box_iou(a, b) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def points_heat(points: np.ndarray, size: tuple[int, int], sigma: float = 0.04) -> np.ndarray:
+    """ "Where it matched": the density of points ``(n, 2)`` (verified match points) over a
+    photo of ``size = (W, H)``, as ``(h, w) float32`` in [0, 1] at most 256 px on its long side
+    (``heatmap`` upsamples it). ``sigma`` is a fraction of the long side."""
+    w, h = size
+    f = 256.0 / max(w, h, 1)
+    hw = (max(1, round(h * f)), max(1, round(w * f)))
+    heat = np.zeros(hw, np.float32)
+    if len(points):
+        xy = np.clip(np.round(np.asarray(points, np.float32) * f), 0, [hw[1] - 1, hw[0] - 1])
+        np.add.at(heat, (xy[:, 1].astype(int), xy[:, 0].astype(int)), 1.0)
+        s = max(1.0, sigma * max(hw))
+        heat = cv2.GaussianBlur(heat, (0, 0), s)
+        heat /= max(float(heat.max()), 1e-12)
+    return heat
+
+
+def points_overlay(points, size: tuple[float, float], side: int) -> np.ndarray:
+    """``(H, W, 4) uint8``: the colour overlay of the density of ``points (n, 2)`` over a photo
+    of ``size`` (W, H), at most ``side`` px on its long side."""
+    s = min(1.0, side / max(size))
+    out = (max(1, round(size[0] * s)), max(1, round(size[1] * s)))
+    heat = points_heat(np.asarray(points, np.float32).reshape(-1, 2), (size[0], size[1]))
+    return overlay(heatmap(heat, out), 1.0)
+
+
+def attention_overlay(attention: np.ndarray, size: tuple[float, float], side: int) -> np.ndarray:
+    """``(H, W, 4) uint8``: the colour overlay of an attention map over a photo (or region) of
+    ``size`` (W, H), at most ``side`` px on its long side."""
+    s = min(1.0, side / max(size))
+    out = (max(1, round(size[0] * s)), max(1, round(size[1] * s)))
+    return overlay(heatmap(attention, out), 1.0)

@@ -1,1 +1,23 @@
-"""Training-only pieces: heads and losses (kept out of the modules that inference loads)."""
+"""Training the retrieval networks: data sets (folders, GLDv2 CSVs, generated objects, pairs
+mined from a library), the trainer with its losses and heads, and plans for this machine."""
+
+from engine.lazy import attach
+
+#: public name → the module that defines it (imported on first use)
+_SOURCES = {
+    "MinedData": "engine.training.mined",
+    "TrainConfig": "engine.training.config",
+    "Trainer": "engine.training.trainer",
+    "available_cores": "engine.cores",
+    "cpu_images_per_s": "engine.training.plan",
+    "measure_images_per_s": "engine.training.plan",
+    "open_dataset": "engine.training.data",
+    "plan_for_this_machine": "engine.training.plan",
+    "propose": "engine.training.plan",
+    "sample_boxes": "engine.training.generator",
+    "write_training_set": "engine.training.generator",
+}
+
+__all__ = sorted(_SOURCES)
+
+__getattr__, __dir__ = attach(__name__, _SOURCES)

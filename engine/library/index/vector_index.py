@@ -34,7 +34,7 @@ GPU_EXACT_MAX = 5_000_000
 HNSW_M = 32
 HNSW_EF_SEARCH = 128
 HNSW_EF_CONSTRUCTION = 80
-KINDS = ("auto", "flat", "hnsw")
+INDEX_KINDS = ("auto", "flat", "hnsw")
 #: a flat index this large is searched on the GPU when there is one (below, the transfer and
 #: the kernel launches cost more than the CPU scan)
 GPU_EXACT_MIN = 100_000
@@ -81,8 +81,8 @@ class VectorIndex:
 
     @staticmethod
     def choose_kind(kind: str, count: int, threshold: int = APPROX_THRESHOLD) -> str:
-        if kind not in KINDS:
-            raise ValueError(f"index kind must be one of {KINDS}, not {kind!r}")
+        if kind not in INDEX_KINDS:
+            raise ValueError(f"index kind must be one of {INDEX_KINDS}, not {kind!r}")
         if kind != "auto":
             return kind
         if count < threshold:

@@ -1,0 +1,210 @@
+"""The wizard's "Improve the model from my photos": a real library is mined, a tiny model is
+trained on its verified matches, and the held-out figures before and after are shown."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from PySide6.QtWidgets import QWizard
+
+from tests.helpers import MODEL
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """A machine without a CUDA GPU, whatever this one has."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.fixture
+def mined_sets(monkeypatch):
+    """Every MinedSet that ``mine`` returns, as it returned it."""
+    import engine.library.improve.mining as mining
+
+    found = []
+    real = mining.mine
+
+    def spy(*args, **kwargs):
+        found.append(real(*args, **kwargs))
+        return found[-1]
+
+    monkeypatch.setattr(mining, "mine", spy)
+    return found
+
+
+def open_library(root, folder):
+    from engine.library import Library
+
+    lib = Library(root, device="cpu")
+    lib.index([str(folder)], model=MODEL)
+    return lib
+
+
+@pytest.fixture
+def views_library(tmp_path):
+    """8 objects, 3 views each, at 480×360: enough verified pairs to train on."""
+    from engine.training.generator import render_scene
+
+    folder = tmp_path / "views"
+    folder.mkdir()
+    for ident in range(8):
+        for view in range(3):
+            img, _ = render_scene(
+                [ident],
+                seed=100 * ident + view,
+                size=(480, 360),
+                scale=(0.5, 0.7),
+                max_rotation=15,
+                perspective=0.05,
+            )
+            img.save(folder / f"obj{ident}_{view}.jpg", quality=90)
+    lib = open_library(tmp_path / "lib", folder)
+    yield lib
+    lib.close()
+
+
+def make_wizard(qtbot, lib, **kwargs):
+    from app.wizard.window import TrainingWizard
+
+    wiz = TrainingWizard(lib, MODEL, workers=0, **kwargs)
+    qtbot.addWidget(wiz)
+    wiz.show()
+    return wiz
+
+
+def next_button(wiz):
+    return wiz.button(QWizard.WizardButton.NextButton)
+
+
+def table_rows(view) -> dict[str, str]:
+    model = view.model()
+    return {model.index(r, 0).data(): model.index(r, 1).data() for r in range(model.rowCount())}
+
+
+def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
+    qtbot, views_library, mined_sets, no_gpu, tmp_path
+):
+    from engine.library.improve.training import starting_config
+    from engine.network.checkpoint import load_checkpoint, resolve_model
+    from engine.training.mined import held_out_recall
+
+    wiz = make_wizard(qtbot, views_library, train_overrides=dict(pretrained="none"))
+    try:
+        # the first page's choice: no data folder is needed
+        assert not next_button(wiz).isEnabled()
+        wiz.data_page.from_library.click()
+        assert not wiz.data_page.labelled_box.isEnabled()
+        with qtbot.waitSignal(wiz.mined_ready, timeout=240_000) as mined_signal:
+            next_button(wiz).click()
+        page = wiz.mine_page
+        assert wiz.currentPage() is page
+        (mined,) = mined_sets
+        assert mined_signal.args[0] is mined
+        c = mined.counts
+        assert c["photos_checked"] == 24 and c["classes"] >= 4 and c["held_out_photos"] >= 1
+        assert table_rows(page.view) == {
+            "Photos checked": str(c["photos_checked"]),
+            "Verified pairs (the same thing from another view)": str(c["pairs"]),
+            "Photos with a match": str(c["photos_with_a_positive"]),
+            "Groups (photos of one object or place)": str(c["classes"]),
+            "Photos held out to measure the model": str(c["held_out_photos"]),
+            "Hard negatives (look alike, but do not match)": str(c["negatives"]),
+            "Near-duplicate pairs left out": str(c["near_duplicate_pairs"]),
+        }
+        assert "Not enough" not in page.message.text()
+        page.out.setText(str(tmp_path / "improved"))
+        assert next_button(wiz).isEnabled()
+
+        # the method page continues the library's model, with the estimate
+        next_button(wiz).click()
+        mp = wiz.method_page
+        start = starting_config(views_library.model(MODEL)[1].spec)
+        assert (mp.method.currentText(), mp.backbone.currentText(), mp.size.value()) == (
+            start.method,
+            start.backbone,
+            start.image_size,
+        )
+        assert "CPU" in mp.estimate.text() and "photos ×" in mp.estimate.text()
+        assert "continues the model the library uses" in mp.notice.text()
+        mp.epochs.setValue(1)
+        mp.batch.setValue(8)
+        mp.size.setValue(96)
+        mp.device.setCurrentText("cpu")
+
+        # training: the curves fill, Cancel keeps what was done, Resume finishes it
+        tp = wiz.train_page
+        with qtbot.waitSignal(wiz.training_done, timeout=300_000) as stopped:
+            next_button(wiz).click()
+            tp.cancel.click()  # the trainer stops after its first step
+        assert stopped.args[0].cancelled and tp.resume.isEnabled()
+        assert len(tp.curves.series["loss"]) == 1
+        assert not next_button(wiz).isEnabled()
+        before = stopped.args[0].before
+        with qtbot.waitSignal(wiz.training_done, timeout=300_000) as done:
+            tp.resume.click()
+        res = done.args[0]
+        assert not res.cancelled and res.epochs_done == 1
+        assert len(tp.curves.series["loss"]) > 1
+        out = tmp_path / "improved"
+        # measured once, before the first step, and read back from the run's figures on resume
+        assert res.before == before == json.loads((out / "improve.json").read_text())["before"]
+        assert (out / "mined.json").is_file() and (out / "model").is_dir()
+
+        # the figures: the current and the trained model on the held-out verified matches
+        next_button(wiz).click()
+        ip = wiz.improved_page
+        assert wiz.currentPage() is ip
+        want_before = held_out_recall(resolve_model(MODEL), mined, 96)
+        want_after = held_out_recall(load_checkpoint(out / "model"), mined, 96)
+        for got, want in ((res.before, want_before), (res.after, want_after)):
+            assert got["queries"] == want["queries"] >= 1
+            assert math.isclose(got["recall@10"], want["recall@10"], abs_tol=1e-6)
+        assert ip.headline.text() == (
+            f"recall@10 of held-out verified matches: before {want_before['recall@10']:.2f}, "
+            f"after {want_after['recall@10']:.2f}"
+        )
+        assert ip.use.isEnabled() and ip.use.isVisible()
+        # proposed only when the trained model finds at least as many held-out matches
+        assert ip.use.isChecked() == (want_after["recall@10"] >= want_before["recall@10"])
+        ip.use.setChecked(True)
+        with qtbot.waitSignal(wiz.use_model, timeout=5_000) as used:
+            wiz.accept()
+        assert used.args[0] == str(out / "model")
+    finally:
+        wiz.shutdown()
+
+
+def test_too_few_verified_matches_say_what_to_do_and_keep_next_disabled(
+    qtbot, photos, tmp_path, mined_sets, no_gpu
+):
+    from engine.library.improve.mining import NotEnoughPairs, require_enough
+
+    lib = open_library(tmp_path / "lib", photos)
+    wiz = make_wizard(qtbot, lib, source="library")
+    try:
+        page = wiz.mine_page
+        assert wiz.currentPage() is page  # the data page is skipped, mining has started
+        assert page.cancel.isEnabled() and not page.again.isEnabled()
+        page.cancel.click()
+        qtbot.waitUntil(page.again.isEnabled, timeout=120_000)
+        assert page.status.text().startswith("Cancelled") and not mined_sets
+        assert not next_button(wiz).isEnabled()
+        page.again.click()
+        qtbot.waitUntil(lambda: len(mined_sets) == 1 and page.again.isEnabled(), timeout=120_000)
+        (mined,) = mined_sets
+        with pytest.raises(NotEnoughPairs) as too_few:
+            require_enough(mined)
+        text = page.message.text()
+        assert text.startswith("Not enough to learn from") and str(too_few.value) in text
+        assert "add more photos of the same places or objects" in text
+        assert "different views" in text
+        assert table_rows(page.view)["Photos checked"] == "12"
+        assert not next_button(wiz).isEnabled()
+        assert not page.cancel.isEnabled()
+    finally:
+        wiz.shutdown()
+        lib.close()

@@ -1,0 +1,35 @@
+"""``scripts/gpu-bench.sh --small``: the prepared GPU benchmark runs end to end (on this CPU,
+at toy sizes) and prints every section as JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+from tests.helpers import ROOT
+
+
+def test_gpu_bench_small_prints_every_section(tmp_path):
+    out = tmp_path / "bench.json"
+    p = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "gpu-bench.sh"), "--small", "--out", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    printed = json.loads(p.stdout)
+    assert printed == json.loads(out.read_text())
+    for name in ("environment", "extract", "index", "unchanged", "train", "faiss"):
+        section = printed[name]
+        assert not (isinstance(section, dict) and "error" in section), (name, section)
+    env = printed["environment"]
+    assert env["cores"] >= 1 and env["faiss"]["faiss_version"]
+    assert all(r["extract_images_per_s"] > 0 for r in printed["extract"])
+    assert set(printed["extract"][0]["batch_forward_images_per_s"]) == {"1", "2"}
+    (index,) = printed["index"]
+    assert index["photos"] == 6 and index["index_photos_per_s"] > 0
+    assert printed["unchanged"]["torch_imported"] is False
+    assert {r["views_on"] for r in printed["train"]} == {"cpu", "device"}
+    assert {r["task"] for r in printed["faiss"]} >= {"kmeans", "search"}
