@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             args.library or default_library_dir(),
             model=args.model,
             device=args.device,
+            precision=args.precision,
             reindex=args.reindex,
             progress=bar,
         )

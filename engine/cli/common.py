@@ -167,8 +167,13 @@ def open_library(args: argparse.Namespace, mode: str = "read"):
     photos (the only ones that make a new library)."""
     from engine.library import Library
 
-    kw = {"max_features": args.local_features} if getattr(args, "local_features", None) else {}
-    return Library(args.library, device=getattr(args, "device", "auto"), mode=mode, **kw)
+    return Library(
+        args.library,
+        device=getattr(args, "device", "auto"),
+        mode=mode,
+        max_features=getattr(args, "local_features", None),
+        precision=getattr(args, "precision", "auto"),
+    )
 
 
 class TerminalProgress:

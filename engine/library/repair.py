@@ -26,7 +26,8 @@ from engine.library.store.schema import DB_NAME
 from engine.library.store.sqlite import sqlite_uri
 
 if TYPE_CHECKING:
-    from engine.library.index.indexer import IndexSummary, ProgressFn
+    from engine.library.index.indexer import IndexSummary
+    from engine.tasks import ProgressFn
 
 
 @dataclass
@@ -118,9 +119,10 @@ def repair_library(
     device: str = "auto",
     reindex: bool = True,
     progress: ProgressFn | None = None,
+    precision: str = "auto",
 ) -> RepairReport:
     """Set a damaged library database aside and rebuild what can be rebuilt (see above)."""
-    from engine.library.library import Library
+    from engine.library import Library
 
     directory = Path(directory).expanduser()
     db_path = directory / DB_NAME
@@ -136,7 +138,7 @@ def repair_library(
     report.folders = [fs_text(p) for p in found]
     report.missing = [fs_text(p) for p in found if not os.path.isdir(p)]
     report.model = model or spec
-    with Library(directory, device=device, mode="create") as lib:
+    with Library(directory, device=device, mode="create", precision=precision) as lib:
         here = [p for p in report.folders if p not in report.missing]
         if reindex and here:
             try:
