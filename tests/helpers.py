@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import struct
 import subprocess
 import time
@@ -97,3 +98,20 @@ def indexed_and_searched(window, qtbot, photos, query):
     with qtbot.waitSignal(panel.search_finished, timeout=60_000):
         panel.search(str(query))
     qtbot.waitUntil(lambda: panel.shown_path == str(query), timeout=20_000)
+
+
+def damage_all_but_folders(db: Path) -> bytes:
+    """Overwrite every page of the database but the first and those of the folders and
+    models tables (one row each: their root page)."""
+    con = sqlite3.connect(db)
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    keep = {1}
+    keep |= {r[0] for r in con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'folders'")}
+    keep |= {r[0] for r in con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'models'")}
+    con.close()
+    data = bytearray(db.read_bytes())
+    for p in range(2, len(data) // page + 1):
+        if p not in keep:
+            data[(p - 1) * page : p * page] = b"\xa5" * page
+    db.write_bytes(bytes(data))
+    return bytes(data)

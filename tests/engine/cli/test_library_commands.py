@@ -6,7 +6,7 @@ import json
 import shutil
 
 from engine.cli import main
-from tests.helpers import MODEL
+from tests.helpers import MODEL, damage_all_but_folders
 
 
 def _json(capsys):
@@ -84,3 +84,25 @@ def test_search_errors(tmp_path, photos, capsys):
     assert "q.jpg: not a recognised image format" in err and err.count("\n") == 1
     assert main(["index", str(tmp_path / "missing"), "--library", lib]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_precision_reaches_the_network_in_index_search_and_repair(tmp_path, photos, monkeypatch):
+    from engine.network import extract
+
+    seen = []
+    init = extract.Extractor.__init__
+
+    def recording(self, model, device="auto", precision="auto", **kw):
+        seen.append(precision)
+        init(self, model, device=device, precision=precision, **kw)
+
+    monkeypatch.setattr(extract.Extractor, "__init__", recording)
+    lib = str(tmp_path / "lib")
+    common = ["--library", lib, "--model", MODEL, "--device", "cpu"]
+    assert main(["index", str(photos), *common, "--precision", "fp32"]) == 0
+    assert (
+        main(["search", str(photos / "home" / "obj1_2.jpg"), *common, "--precision", "bf16"]) == 0
+    )
+    damage_all_but_folders(tmp_path / "lib" / "library.sqlite3")
+    assert main(["repair", "--library", lib, "--model", MODEL, "--precision", "bf16"]) == 0
+    assert seen == ["fp32", "bf16", "bf16"]

@@ -24,7 +24,7 @@ from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import VectorIndex
 from engine.library.store.errors import LibraryReadOnlyError
 from engine.training.generator import render_scene
-from tests.helpers import MODEL, ROOT
+from tests.helpers import MODEL, ROOT, damage_all_but_folders
 
 # runs several commands in one interpreter; prints [{rc, out, err}, ...] as JSON
 RUNNER = """
@@ -334,29 +334,12 @@ def test_a_kill_inside_the_index_save_leaves_nothing_that_breaks_the_next_run(
 # ----------------------------------------------------------------------------- item 7
 
 
-def _damage_all_but_folders(db: Path) -> bytes:
-    """Overwrite every page of the database but the first and those of the folders and
-    models tables (one row each: their root page)."""
-    con = sqlite3.connect(db)
-    page = con.execute("PRAGMA page_size").fetchone()[0]
-    keep = {1}
-    keep |= {r[0] for r in con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'folders'")}
-    keep |= {r[0] for r in con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'models'")}
-    con.close()
-    data = bytearray(db.read_bytes())
-    for p in range(2, len(data) // page + 1):
-        if p not in keep:
-            data[(p - 1) * page : p * page] = b"\xa5" * page
-    db.write_bytes(bytes(data))
-    return bytes(data)
-
-
 def test_a_damaged_database_says_what_to_do_and_repair_rebuilds(tmp_path, photos, capsys):
     lib = str(tmp_path / "lib")
     assert main(["index", str(photos), "--library", lib, "--model", MODEL]) == 0
     capsys.readouterr()
     db = tmp_path / "lib" / "library.sqlite3"
-    damaged = _damage_all_but_folders(db)
+    damaged = damage_all_but_folders(db)
     q = photos / "trips" / "obj2_1.jpg"
     for argv in (["status"], ["search", str(q)], ["index", str(photos), "--model", MODEL]):
         assert main([*argv, "--library", lib]) == 1, argv
