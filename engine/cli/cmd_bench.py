@@ -10,24 +10,7 @@ from engine.errors import VisualSearchError
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure speed (prints figures; never asserts)")
-    p.add_argument(
-        "what",
-        choices=[
-            "extract",
-            "index",
-            "rescan",
-            "search",
-            "local",
-            "quality",
-            "train",
-            "localize",
-            "ablation",
-            "unchanged",
-            "batching",
-            "faiss",
-            "generated",
-        ],
-    )
+    p.add_argument("what", choices=list(_BENCHES))
     p.add_argument("--n", type=int, nargs="+", help="search/rescan: library sizes")
     p.add_argument("--dim", type=int, default=512, help="search: vector dimension")
     p.add_argument("--photos", default=None, help="local: a folder of real photos")
@@ -62,73 +45,116 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _needs(args: argparse.Namespace, message: str, *options: str) -> None:
+    """Refuse the bench when one of the ``options`` it needs was not given."""
+    if not all(getattr(args, o) for o in options):
+        raise VisualSearchError(message)
+
+
+def _search(bench, args, log):
+    return bench.bench_search(sizes=args.n or [10_000, 100_000, 1_000_000], dim=args.dim, log=log)
+
+
+def _rescan(bench, args, log):
+    return bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
+
+
+def _quality(bench, args, log):
+    _needs(args, "bench quality needs --gnd FILE --images DIR", "gnd", "images")
+    return bench.bench_quality(args.gnd, args.images, model=args.model or "default", log=log)
+
+
+def _local(bench, args, log):
+    _needs(args, "bench local needs --photos DIR (real photos)", "photos")
+    sizes = tuple(args.n or (10_000, 100_000))
+    return bench.bench_local(args.photos, sizes, model=args.model or "default", log=log)
+
+
+def _ablation(bench, args, log):
+    return bench.bench_ablation(log=log)
+
+
+def _localize(bench, args, log):
+    return bench.bench_localize(
+        size=(args.sizes or [1024])[0], backbone=args.backbone, device=args.device, log=log
+    )
+
+
+def _train(bench, args, log):
+    return bench.bench_train(
+        sizes=tuple(args.sizes or (224, 512)), backbone=args.backbone, device=args.device, log=log
+    )
+
+
+def _index(bench, args, log):
+    return bench.bench_index(
+        count=args.count or 40, model=args.model or "default", mixed=args.mixed, log=log
+    )
+
+
+def _unchanged(bench, args, log):
+    return bench.bench_unchanged(count=args.count or 300, log=log)
+
+
+def _batching(bench, args, log):
+    _needs(args, "bench batching needs --gnd FILE --images DIR", "gnd", "images")
+    return bench.bench_batching(
+        args.gnd, args.images, model=args.model or "default", limit=args.limit, log=log
+    )
+
+
+def _faiss(bench, args, log):
+    return bench.bench_faiss_gpu(small=args.small, with_torch=True, log=log)
+
+
+def _generated(bench, args, log):
+    return bench.bench_generated(
+        methods=tuple(args.models or ("gem",)),
+        size=(args.sizes or [224])[0],
+        backbone=args.backbone,
+        device=args.device,
+        small=args.small,
+        log=log,
+    )
+
+
+def _extract(bench, args, log):
+    return bench.bench_extract(
+        models=args.models or list(RegistryNames()),
+        backbone=args.backbone,
+        sizes=args.sizes or [512, 1024],
+        repeats=args.repeats,
+        device=args.device,
+        precision=args.precision,
+        compile=args.compile,
+        channels_last=not args.no_channels_last,
+        batch_sizes=tuple(args.batch_sizes),
+        log=log,
+    )
+
+
+#: bench name → ``(engine.bench, args, log) → rows``, in the order ``--help`` lists them
+_BENCHES = {
+    "extract": _extract,
+    "index": _index,
+    "rescan": _rescan,
+    "search": _search,
+    "local": _local,
+    "quality": _quality,
+    "train": _train,
+    "localize": _localize,
+    "ablation": _ablation,
+    "unchanged": _unchanged,
+    "batching": _batching,
+    "faiss": _faiss,
+    "generated": _generated,
+}
+
+
 def run(args: argparse.Namespace) -> int:
     from engine import bench
 
-    log = None if args.json else print
-    if args.what == "search":
-        sizes = args.n or [10_000, 100_000, 1_000_000]
-        rows = bench.bench_search(sizes=sizes, dim=args.dim, log=log)
-    elif args.what == "rescan":
-        rows = bench.bench_rescan(n=(args.n or [100_000])[0], log=log)
-    elif args.what == "quality":
-        if not (args.gnd and args.images):
-            raise VisualSearchError("bench quality needs --gnd FILE --images DIR")
-        rows = bench.bench_quality(args.gnd, args.images, model=args.model or "default", log=log)
-    elif args.what == "local":
-        if not args.photos:
-            raise VisualSearchError("bench local needs --photos DIR (real photos)")
-        sizes = tuple(args.n or (10_000, 100_000))
-        rows = bench.bench_local(args.photos, sizes, model=args.model or "default", log=log)
-    elif args.what == "ablation":
-        rows = bench.bench_ablation(log=log)
-    elif args.what == "localize":
-        rows = bench.bench_localize(
-            size=(args.sizes or [1024])[0], backbone=args.backbone, device=args.device, log=log
-        )
-    elif args.what == "train":
-        rows = bench.bench_train(
-            sizes=tuple(args.sizes or (224, 512)),
-            backbone=args.backbone,
-            device=args.device,
-            log=log,
-        )
-    elif args.what == "index":
-        rows = bench.bench_index(
-            count=args.count or 40, model=args.model or "default", mixed=args.mixed, log=log
-        )
-    elif args.what == "unchanged":
-        rows = bench.bench_unchanged(count=args.count or 300, log=log)
-    elif args.what == "batching":
-        if not (args.gnd and args.images):
-            raise VisualSearchError("bench batching needs --gnd FILE --images DIR")
-        rows = bench.bench_batching(
-            args.gnd, args.images, model=args.model or "default", limit=args.limit, log=log
-        )
-    elif args.what == "faiss":
-        rows = bench.bench_faiss_gpu(small=args.small, with_torch=True, log=log)
-    elif args.what == "generated":
-        rows = bench.bench_generated(
-            methods=tuple(args.models or ("gem",)),
-            size=(args.sizes or [224])[0],
-            backbone=args.backbone,
-            device=args.device,
-            small=args.small,
-            log=log,
-        )
-    else:
-        rows = bench.bench_extract(
-            models=args.models or list(RegistryNames()),
-            backbone=args.backbone,
-            sizes=args.sizes or [512, 1024],
-            repeats=args.repeats,
-            device=args.device,
-            precision=args.precision,
-            compile=args.compile,
-            channels_last=not args.no_channels_last,
-            batch_sizes=tuple(args.batch_sizes),
-            log=log,
-        )
+    rows = _BENCHES[args.what](bench, args, None if args.json else print)
     if args.json:
         emit(args, rows, "")
     return 0

@@ -144,12 +144,11 @@ class GroundTruth:
         return out
 
 
-def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
-    """Read and check a revisitop ``gnd_*.pkl``; every problem is a one-line error."""
-    p = os.fspath(path)
+def _read_pickle(p: str) -> object:
+    """The unpickled contents of ``p``; every way reading it fails is one ``GroundTruthError``."""
     try:
         with open(p, "rb") as f:
-            raw = safe_load_pickle(f.read())
+            return safe_load_pickle(f.read())
     except GroundTruthError as e:
         raise GroundTruthError(f"{p}: {e}") from None
     except FileNotFoundError:
@@ -169,29 +168,38 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
         UnicodeDecodeError,
     ) as e:
         raise GroundTruthError(f"{p}: not a readable ground-truth pickle ({e})") from None
+
+
+def _query_entry(p: str, i: int, g: object, n: int) -> dict:
+    """Query ``i``'s checked entry: ``easy``, ``hard``, ``junk`` as index arrays into an
+    ``imlist`` of ``n`` names, ``bbx`` as 4 floats or None."""
+    if not isinstance(g, dict):
+        raise GroundTruthError(f"{p}: gnd[{i}] is not a dict")
+    entry = {}
+    for key in ("easy", "hard", "junk"):
+        arr = np.asarray(g.get(key, []), dtype=np.int64).reshape(-1)
+        if arr.size and (arr.min() < 0 or arr.max() >= n):
+            raise GroundTruthError(f"{p}: gnd[{i}].{key} indexes outside imlist")
+        entry[key] = arr
+    bbx = g.get("bbx")
+    if bbx is not None:
+        bbx = [float(v) for v in np.asarray(bbx, dtype=np.float64).reshape(-1)]
+        if len(bbx) != 4:
+            raise GroundTruthError(f"{p}: gnd[{i}].bbx must have 4 numbers")
+    entry["bbx"] = bbx
+    return entry
+
+
+def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
+    """Read and check a revisitop ``gnd_*.pkl``; every problem is a one-line error."""
+    p = os.fspath(path)
+    raw = _read_pickle(p)
     if not isinstance(raw, dict) or not {"imlist", "qimlist", "gnd"} <= set(raw):
         raise GroundTruthError(f"{p}: expected a dict with imlist, qimlist and gnd")
     imlist, qimlist, gnd = list(raw["imlist"]), list(raw["qimlist"]), list(raw["gnd"])
     if len(gnd) != len(qimlist):
         raise GroundTruthError(f"{p}: {len(qimlist)} queries but {len(gnd)} gnd entries")
-    n = len(imlist)
-    out = []
-    for i, g in enumerate(gnd):
-        if not isinstance(g, dict):
-            raise GroundTruthError(f"{p}: gnd[{i}] is not a dict")
-        entry = {}
-        for key in ("easy", "hard", "junk"):
-            arr = np.asarray(g.get(key, []), dtype=np.int64).reshape(-1)
-            if arr.size and (arr.min() < 0 or arr.max() >= n):
-                raise GroundTruthError(f"{p}: gnd[{i}].{key} indexes outside imlist")
-            entry[key] = arr
-        bbx = g.get("bbx")
-        if bbx is not None:
-            bbx = [float(v) for v in np.asarray(bbx, dtype=np.float64).reshape(-1)]
-            if len(bbx) != 4:
-                raise GroundTruthError(f"{p}: gnd[{i}].bbx must have 4 numbers")
-        entry["bbx"] = bbx
-        out.append(entry)
+    out = [_query_entry(p, i, g, len(imlist)) for i, g in enumerate(gnd)]
     name = os.path.basename(p).removeprefix("gnd_").removesuffix(".pkl")
     return GroundTruth([str(x) for x in imlist], [str(x) for x in qimlist], out, name)
 

@@ -260,11 +260,8 @@ class Extractor:
             )
             return
 
-        def prep(i: int):
-            try:
-                return self.prepare(sources[i], boxes[i])
-            except BadImageError as e:
-                return e
+        def prep(i: int) -> Prepared | BadImageError:
+            return self._prepare_or_error(sources[i], boxes[i])
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             ahead = max(2 * workers, self.batch_size * 2)
@@ -293,9 +290,16 @@ class Extractor:
                     for (j, _), out in zip(chunk, outs, strict=True):
                         done += 1
                         yield j, out
-                if progress is not None:
-                    rate = done / max(time.perf_counter() - t0, 1e-9)
-                    progress(done, total, f"{rate:.1f} images/s")
+                _report(progress, done, total, t0)
+
+    def _prepare_or_error(
+        self, src: PhotoSource, box: Box | None = None
+    ) -> Prepared | BadImageError:
+        """``prepare(src, box)``, or the ``BadImageError`` that says why it cannot be."""
+        try:
+            return self.prepare(src, box)
+        except BadImageError as e:
+            return e
 
     def _extract_device_decoded(
         self,
@@ -314,10 +318,7 @@ class Extractor:
         t0 = time.perf_counter()
 
         def cpu(i: int) -> Prepared | BadImageError:
-            try:
-                return self.prepare(sources[i])
-            except BadImageError as e:
-                return e
+            return self._prepare_or_error(sources[i])
 
         with (
             DeviceDecoder(self.device, self.image_size, threads=workers) as dec,
@@ -346,7 +347,11 @@ class Extractor:
                 outs = dict(zip(good, ran, strict=True))
                 for j, it in enumerate(items):
                     yield start + j, outs.get(j, it)
-                if progress is not None:
-                    done = min(start + n, total)
-                    rate = done / max(time.perf_counter() - t0, 1e-9)
-                    progress(done, total, f"{rate:.1f} images/s")
+                _report(progress, min(start + n, total), total, t0)
+
+
+def _report(progress: ProgressFn | None, done: int, total: int, t0: float) -> None:
+    """Tell ``progress`` how many photos are done and at what rate since ``t0``."""
+    if progress is not None:
+        rate = done / max(time.perf_counter() - t0, 1e-9)
+        progress(done, total, f"{rate:.1f} images/s")

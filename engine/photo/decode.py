@@ -112,24 +112,34 @@ def _open(src: PhotoSource, notes: list[str]) -> Image.Image:
     if isinstance(src, (bytes, bytearray, memoryview)):
         if len(src) == 0:
             raise BadImageError("empty data (0 bytes)")
-        fp: io.IOBase | str = io.BytesIO(bytes(src))
-    else:
-        path = Path(os.fsdecode(src))
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            if path.is_symlink():
-                raise BadImageError("broken symbolic link") from None
-            raise BadImageError("file not found") from None
-        except OSError as e:
-            raise BadImageError(f"cannot access file ({e.strerror or e})") from None
-        if not path.is_file():
-            raise BadImageError("not a regular file")
-        if st.st_size == 0:
-            raise BadImageError("empty file (0 bytes)")
-        if is_raw_name(path):
-            return open_raw_preview(path)
-        fp = str(path)
+        return _pil_open(io.BytesIO(bytes(src)), notes)
+    path = _photo_file(src)
+    if is_raw_name(path):
+        return open_raw_preview(path)
+    return _pil_open(str(path), notes)
+
+
+def _photo_file(src: str | os.PathLike) -> Path:
+    """``src`` as a path, once it is known to be a non-empty regular file."""
+    path = Path(os.fsdecode(src))
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise BadImageError("broken symbolic link") from None
+        raise BadImageError("file not found") from None
+    except OSError as e:
+        raise BadImageError(f"cannot access file ({e.strerror or e})") from None
+    if not path.is_file():
+        raise BadImageError("not a regular file")
+    if st.st_size == 0:
+        raise BadImageError("empty file (0 bytes)")
+    return path
+
+
+def _pil_open(fp: io.IOBase | str, notes: list[str]) -> Image.Image:
+    """Pillow's lazy open (the header only): its warnings become ``notes``, its failures a
+    one-line ``BadImageError``."""
     try:
         with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -143,19 +153,23 @@ def _open(src: PhotoSource, notes: list[str]) -> Image.Image:
             f"image too large (decompression bomb guard, limit {MAX_PIXELS:,} pixels)"
         ) from None
     except UnidentifiedImageError:
-        name = fp if isinstance(fp, str) else ""
-        if name.lower().endswith((".heic", ".heif")):
-            if HEIF_SUPPORTED:
-                raise BadImageError("damaged or unsupported HEIC/HEIF file") from None
-            raise BadImageError(
-                "unsupported format: HEIC/HEIF (the pillow-heif package is missing: "
-                "reinstall visual-search)"
-            ) from None
-        raise BadImageError("not a recognised image format") from None
+        raise _unrecognised(fp if isinstance(fp, str) else "") from None
     except PermissionError:
         raise BadImageError("permission denied") from None
     except OSError as e:
         raise BadImageError(f"cannot read image ({e.strerror or e})") from None
+
+
+def _unrecognised(name: str) -> BadImageError:
+    """Why Pillow did not recognise the file ``name`` ("" for bytes)."""
+    if name.lower().endswith((".heic", ".heif")):
+        if HEIF_SUPPORTED:
+            return BadImageError("damaged or unsupported HEIC/HEIF file")
+        return BadImageError(
+            "unsupported format: HEIC/HEIF (the pillow-heif package is missing: "
+            "reinstall visual-search)"
+        )
+    return BadImageError("not a recognised image format")
 
 
 def _orientation(im: Image.Image, notes: list[str]) -> int:
@@ -253,6 +267,33 @@ def downscale(im: Image.Image, max_side: int | None) -> Image.Image:
     return im
 
 
+def _checked_size(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
+    """``size`` (the stored ``(W, H)``) once it is known to hold between 1 and ``max_pixels``
+    pixels."""
+    raw_w, raw_h = size
+    if raw_w <= 0 or raw_h <= 0:
+        raise BadImageError("image has no pixels")
+    if raw_w * raw_h > max_pixels:
+        raise BadImageError(
+            f"image too large ({raw_w}x{raw_h} = {raw_w * raw_h:,} pixels, limit {max_pixels:,})"
+        )
+    return raw_w, raw_h
+
+
+def _decode_pixels(im: Image.Image) -> None:
+    """Decode ``im``'s pixels (at its draft size); a damaged file is a one-line
+    ``BadImageError``."""
+    try:
+        im.load()
+    except (OSError, SyntaxError, ValueError) as e:
+        msg = str(e).lower()
+        if "truncated" in msg or "premature" in msg or "broken data" in msg:
+            raise BadImageError("truncated or corrupt image data") from None
+        raise BadImageError(f"cannot decode image ({e})") from None
+    except Image.DecompressionBombError:
+        raise BadImageError("image too large (decompression bomb guard)") from None
+
+
 def load_photo(
     src: PhotoSource,
     max_side: int | None = 1024,
@@ -269,14 +310,7 @@ def load_photo(
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
     try:
-        raw_w, raw_h = im.size
-        if raw_w <= 0 or raw_h <= 0:
-            raise BadImageError("image has no pixels")
-        if raw_w * raw_h > max_pixels:
-            raise BadImageError(
-                f"image too large ({raw_w}x{raw_h} = {raw_w * raw_h:,} pixels, "
-                f"limit {max_pixels:,})"
-            )
+        raw_w, raw_h = _checked_size(im.size, max_pixels)
         orient = _orientation(im, notes)
         up_w, up_h = (raw_h, raw_w) if orient in _TRANSPOSED else (raw_w, raw_h)
         crop = _check_box(box, (up_w, up_h)) if box is not None else None
@@ -286,15 +320,7 @@ def load_photo(
         if max_side and region_long > max_side and im.format == "JPEG":
             s = max_side / region_long
             im.draft("RGB", (math.ceil(raw_w * s), math.ceil(raw_h * s)))
-        try:
-            im.load()
-        except (OSError, SyntaxError, ValueError) as e:
-            msg = str(e).lower()
-            if "truncated" in msg or "premature" in msg or "broken data" in msg:
-                raise BadImageError("truncated or corrupt image data") from None
-            raise BadImageError(f"cannot decode image ({e})") from None
-        except Image.DecompressionBombError:
-            raise BadImageError("image too large (decompression bomb guard)") from None
+        _decode_pixels(im)
         if orient != 1:
             im = im.transpose(_UPRIGHT[orient])  # the EXIF it came from is not read again
             im.info.pop("exif", None)

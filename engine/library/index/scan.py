@@ -57,8 +57,7 @@ def walk(
         st = os.stat(root)
         visited.add((st.st_dev, st.st_ino))
     except OSError as e:
-        if problems is not None:
-            problems.append(WalkProblem(root, _reason(e)))
+        _note(problems, root, e)
         return
     stack = [root]
     while stack:
@@ -67,8 +66,7 @@ def walk(
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            if problems is not None:
-                problems.append(WalkProblem(d, _reason(e)))
+            _note(problems, d, e)
             continue
         subdirs = []
         for e in entries:
@@ -83,27 +81,33 @@ def walk(
                 try:
                     s = os.stat(e.path)
                 except OSError as err:
-                    if problems is not None:
-                        problems.append(WalkProblem(e.path, _reason(err)))
+                    _note(problems, e.path, err)
                     continue
                 key = (s.st_dev, s.st_ino)
                 if key in visited or _excluded(e.path, exclude):
                     continue
                 visited.add(key)
                 subdirs.append(e.path)
-                continue
-            if not is_photo_name(name):
-                continue
-            try:
-                s = os.stat(e.path)
-            except OSError as err:
-                yield Entry(e.path, 0, 0, _reason(err, e.is_symlink()))
-                continue
-            if not stat.S_ISREG(s.st_mode):
-                yield Entry(e.path, 0, 0, "not a regular file")
-                continue
-            yield Entry(e.path, s.st_size, s.st_mtime_ns)
+            elif is_photo_name(name):
+                yield _photo_entry(e)
         stack.extend(reversed(subdirs))
+
+
+def _note(problems: list[WalkProblem] | None, path: bytes, e: OSError) -> None:
+    """Record that ``path`` could not be read, when the caller collects ``problems``."""
+    if problems is not None:
+        problems.append(WalkProblem(path, _reason(e)))
+
+
+def _photo_entry(e: os.DirEntry[bytes]) -> Entry:
+    """The walk's entry for a photo file: its size and time, or why it cannot be stat'ed."""
+    try:
+        s = os.stat(e.path)
+    except OSError as err:
+        return Entry(e.path, 0, 0, _reason(err, e.is_symlink()))
+    if not stat.S_ISREG(s.st_mode):
+        return Entry(e.path, 0, 0, "not a regular file")
+    return Entry(e.path, s.st_size, s.st_mtime_ns)
 
 
 def _excluded(path: bytes, exclude: tuple[bytes, ...]) -> bool:

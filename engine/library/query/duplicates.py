@@ -170,6 +170,52 @@ def candidate_pairs(store: Store, li: LocalIndex, codebook: str) -> set[tuple[in
     return cands
 
 
+def _judge_pair(a: int, b: int, rows: dict, ca, cb, min_ratio: float) -> Pair | None:
+    """The evidence that photos ``a`` and ``b`` (their file ``rows``, their stored local codes
+    ``ca``, ``cb``) are near-duplicates, or None when they are not (or cannot be told)."""
+    if ca is None or cb is None or min(len(ca), len(cb)) < MIN_INLIERS:
+        return None
+    sa, sb = (rows[a].width, rows[a].height), (rows[b].width, rows[b].height)
+    if sa[0] * sa[1] > sb[0] * sb[1]:  # map the smaller photo into the larger
+        a, b, ca, cb, sa, sb = b, a, cb, ca, sb, sa
+    v = verify_codes(ca, sa, cb, sb)
+    if not v.verified or v.H is None or v.inliers < MIN_INLIERS:
+        return None
+    ratio = v.inliers / min(len(ca), len(cb))
+    if ratio < min_ratio or not near_identity(v.H, sa):
+        return None
+    cover = _cover(v.H, sa, sb)
+    if cover < MIN_COVER:
+        return None
+    differs = content_differs(rows[a].display_path, rows[b].display_path, v.H, sa, sb)
+    if differs is not None and differs <= MAX_DIFFERING:
+        return Pair(min(a, b), max(a, b), v.inliers, ratio, cover)
+    return None
+
+
+def _group(members: list[int], pairs: list[Pair], rows: dict) -> DuplicateGroup:
+    """One group: its photos sorted by path, each with its best pair's inliers, and the pairs
+    that join them."""
+    group = set(members)
+    best = {m: max((p.inliers for p in pairs if m in (p.a, p.b)), default=0) for m in members}
+    hits = sorted(
+        (
+            Hit(
+                m,
+                rows[m].display_path,
+                1.0,
+                rows[m].width,
+                rows[m].height,
+                inliers=best[m],
+                verified=True,
+            )
+            for m in members
+        ),
+        key=lambda h: h.path,
+    )
+    return DuplicateGroup(hits, [p for p in pairs if p.a in group])
+
+
 def find_duplicates(
     store: Store, li: LocalIndex, codebook: str, min_ratio: float = MIN_RATIO, should_stop=None
 ) -> list[DuplicateGroup]:
@@ -187,44 +233,9 @@ def find_duplicates(
         for i in (a, b):
             if i not in codes:
                 codes.update(store.codes.local_codes_for(codebook, [i]))
-        ca, cb = codes.get(a), codes.get(b)
-        if ca is None or cb is None or min(len(ca), len(cb)) < MIN_INLIERS:
-            continue
-        sa, sb = (rows[a].width, rows[a].height), (rows[b].width, rows[b].height)
-        if sa[0] * sa[1] > sb[0] * sb[1]:  # map the smaller photo into the larger
-            a, b, ca, cb, sa, sb = b, a, cb, ca, sb, sa
-        v = verify_codes(ca, sa, cb, sb)
-        if not v.verified or v.H is None or v.inliers < MIN_INLIERS:
-            continue
-        ratio = v.inliers / min(len(ca), len(cb))
-        if ratio < min_ratio or not near_identity(v.H, sa):
-            continue
-        cover = _cover(v.H, sa, sb)
-        if cover < MIN_COVER:
-            continue
-        differs = content_differs(rows[a].display_path, rows[b].display_path, v.H, sa, sb)
-        if differs is not None and differs <= MAX_DIFFERING:
-            pairs.append(Pair(min(a, b), max(a, b), v.inliers, ratio, cover))
-    out = []
-    for ms in connected_components((p.a, p.b) for p in pairs):
-        group = set(ms)
-        best = {m: max((p.inliers for p in pairs if m in (p.a, p.b)), default=0) for m in ms}
-        hits = sorted(
-            (
-                Hit(
-                    m,
-                    rows[m].display_path,
-                    1.0,
-                    rows[m].width,
-                    rows[m].height,
-                    inliers=best[m],
-                    verified=True,
-                )
-                for m in ms
-            ),
-            key=lambda h: h.path,
-        )
-        group_pairs = [p for p in pairs if p.a in group]
-        out.append(DuplicateGroup(hits, group_pairs))
+        pair = _judge_pair(a, b, rows, codes.get(a), codes.get(b), min_ratio)
+        if pair is not None:
+            pairs.append(pair)
+    out = [_group(ms, pairs, rows) for ms in connected_components((p.a, p.b) for p in pairs)]
     out.sort(key=lambda g: (-len(g), g[0].path))
     return out
