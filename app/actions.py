@@ -58,7 +58,7 @@ def build_actions(w) -> dict[str, QAction]:
         "export": _action(
             w,
             "&Export results…",
-            search.choose_export,
+            search.result_actions.choose_export,
             "Ctrl+E",
             "Save the ranked list as CSV or JSON",
         ),

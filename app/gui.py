@@ -73,8 +73,8 @@ class MainWindow(QMainWindow):
         lib, search, explain = self.library_panel, self.search_panel, self.explain
         for panel in (lib, self.downloads, search, explain, self.duplicates):
             panel.error.connect(self.show_error)
-        search.sample_folder = lib.samples_folder()
-        lib.folders_changed.connect(search.set_folders)
+        search.folder_filter.sample_folder = lib.samples_folder()
+        lib.folders_changed.connect(search.folder_filter.set_folders)
         lib.model_switched.connect(lambda _model: explain.reset_model())
         lib.folders_changed.connect(
             lambda rows: search.welcome.set_library_empty(
@@ -94,12 +94,13 @@ class MainWindow(QMainWindow):
             lambda res: explain.set_result(res, search.last_query, search.last_box)
         )
         search.query_view.point_clicked.connect(explain.outline_click)
-        explain.heat_opacity_changed.connect(search.set_heat_opacity)
-        explain.query_heat_ready.connect(search.show_query_heat)
-        explain.result_heats_ready.connect(search.show_result_heats)
-        explain.outlines_cleared.connect(search.clear_outlines)
-        explain.outlines_ready.connect(search.show_outlines)
-        explain.not_found_ready.connect(search.show_not_found)
+        overlays = search.overlays
+        explain.heat_opacity_changed.connect(overlays.set_heat_opacity)
+        explain.query_heat_ready.connect(overlays.show_query_heat)
+        explain.result_heats_ready.connect(overlays.show_result_heats)
+        explain.outlines_cleared.connect(overlays.clear_outlines)
+        explain.outlines_ready.connect(overlays.show_outlines)
+        explain.not_found_ready.connect(overlays.show_not_found)
         explain.status.connect(search.set_status)
         explain.idle.connect(search.restore_summary)
 

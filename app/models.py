@@ -7,6 +7,7 @@ import os
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, Qt
 
 from app.thumbnails import ThumbnailCache
+from engine.library import OTHERS_SHOWN
 
 PathRole = Qt.ItemDataRole.UserRole + 1
 ScoreRole = Qt.ItemDataRole.UserRole + 2
@@ -17,9 +18,10 @@ HeaderRole = Qt.ItemDataRole.UserRole + 6  # a header row's text; None on a phot
 EvidenceRole = Qt.ItemDataRole.UserRole + 7  # "✓ verified · 93 matching points", or None
 NotFoundRole = Qt.ItemDataRole.UserRole + 8  # why the clicked object is not outlined here
 
-#: unverified results listed below the verified ones: a handful, not the whole ranking
-OTHERS_SHOWN = 12
+#: the header above the unverified results (``OTHERS_SHOWN`` of them at most)
 OTHERS_HEADER = "Other similar photos"
+#: what a header row answers (its text); other roles get None
+HEADER_ROLES = (Qt.ItemDataRole.DisplayRole, HeaderRole, Qt.ItemDataRole.AccessibleTextRole)
 
 
 def evidence_text(hit) -> str | None:
@@ -64,16 +66,14 @@ class ResultsModel(QAbstractListModel):
         self.thumbnails = thumbnails
         if thumbnails is not None:
             thumbnails.ready.connect(self._thumbnail_ready)
+        self._roles = self._hit_roles()
 
     def set_result(self, res, others: int = OTHERS_SHOWN) -> None:
         """A search's hits: the verified matches (outlined by the geometry), then a header and
-        at most ``others`` of the rest. A global-only search lists its hits as they come."""
+        at most ``others`` of the rest (``SearchResult.shown``). A global-only search lists its
+        hits as they come."""
         self.pipeline = res.pipeline
-        if res.pipeline == "global":
-            self.set_rows(res.hits)
-            return
-        verified = [h for h in res.hits if h.verified]
-        rest = [h for h in res.hits if not h.verified][:others]
+        verified, rest = res.shown(others)
         header = [OTHERS_HEADER] if verified and rest else []
         quads = {h.path: (h.quad, (h.width, h.height)) for h in verified if h.quad and h.width}
         self.set_rows(verified + header + rest, quads)
@@ -128,41 +128,46 @@ class ResultsModel(QAbstractListModel):
             return None
         h = self.rows[index.row()]
         if isinstance(h, str):
-            shown = (Qt.ItemDataRole.DisplayRole, HeaderRole, Qt.ItemDataRole.AccessibleTextRole)
-            return h if role in shown else None
-        rank = self._rank_of[h.path]
-        if role == Qt.ItemDataRole.DisplayRole:
-            # an unverified hit's fused score is a tiny number that says nothing to a person
-            plain = not getattr(h, "verified", False) and self.pipeline != "global"
-            shown = "similar" if plain else f"{h.score:.3f}"
-            return f"{rank}. {shown}\n{os.path.basename(h.path)}"
-        if role == Qt.ItemDataRole.ToolTipRole:
-            lines = [h.path, evidence_text(h) or "similar, not verified", f"score {h.score:.4f}"]
-            if h.path in self.not_found:
-                lines.append(self.not_found[h.path])
-            return "\n".join(lines)
-        if role == Qt.ItemDataRole.DecorationRole and self.thumbnails is not None:
-            return self.thumbnails.get(h.path)
-        if role == PathRole:
-            return h.path
-        if role == ScoreRole:
-            return h.score
-        if role == RankRole:
-            return rank
-        if role == EvidenceRole:
-            return evidence_text(h)
-        if role == OutlineRole:
-            return self.outlines.get(h.path)
-        if role == NotFoundRole:
-            return self.not_found.get(h.path)
-        if role == HeatRole:
-            return self.heats.get(h.path)
-        if role == Qt.ItemDataRole.AccessibleTextRole:
-            what = evidence_text(h) or "similar, not verified"
-            if getattr(h, "verified", False) or self.pipeline == "global":
-                what += f", score {h.score:.2f}"
-            return f"result {rank}, {what}, {os.path.basename(h.path)}"
-        return None
+            return h if role in HEADER_ROLES else None
+        show = self._roles.get(role)
+        return None if show is None else show(h)
+
+    def _hit_roles(self) -> dict:
+        """What a hit's row answers, per role: role → ``f(hit)``."""
+        return {
+            Qt.ItemDataRole.DisplayRole: self._display,
+            Qt.ItemDataRole.ToolTipRole: self._tooltip,
+            Qt.ItemDataRole.AccessibleTextRole: self._accessible,
+            Qt.ItemDataRole.DecorationRole: self._thumbnail,
+            PathRole: lambda h: h.path,
+            ScoreRole: lambda h: h.score,
+            RankRole: lambda h: self._rank_of[h.path],
+            EvidenceRole: evidence_text,
+            OutlineRole: lambda h: self.outlines.get(h.path),
+            NotFoundRole: lambda h: self.not_found.get(h.path),
+            HeatRole: lambda h: self.heats.get(h.path),
+        }
+
+    def _display(self, h) -> str:
+        # an unverified hit's fused score is a tiny number that says nothing to a person
+        plain = not getattr(h, "verified", False) and self.pipeline != "global"
+        shown = "similar" if plain else f"{h.score:.3f}"
+        return f"{self._rank_of[h.path]}. {shown}\n{os.path.basename(h.path)}"
+
+    def _tooltip(self, h) -> str:
+        lines = [h.path, evidence_text(h) or "similar, not verified", f"score {h.score:.4f}"]
+        if h.path in self.not_found:
+            lines.append(self.not_found[h.path])
+        return "\n".join(lines)
+
+    def _accessible(self, h) -> str:
+        what = evidence_text(h) or "similar, not verified"
+        if getattr(h, "verified", False) or self.pipeline == "global":
+            what += f", score {h.score:.2f}"
+        return f"result {self._rank_of[h.path]}, {what}, {os.path.basename(h.path)}"
+
+    def _thumbnail(self, h):
+        return None if self.thumbnails is None else self.thumbnails.get(h.path)
 
     def _thumbnail_ready(self, path: str) -> None:
         row = self._row_of.get(path)

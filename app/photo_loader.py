@@ -1,4 +1,4 @@
-"""Photos on screen: every pixel comes from ``engine.photo.decode`` (EXIF orientation applied).
+"""Photos on screen: every pixel comes from ``engine.photo``'s ``load_photo`` (upright by EXIF).
 
 Decoding runs on a worker and makes a ``QImage``; the ``QPixmap`` is made on the GUI thread.
 """
@@ -10,8 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage, QPixmap
 
 from app.workers import TaskSlot, Worker
-from engine.photo.decode import load_photo
-from engine.photo.formats import IMAGE_EXTENSIONS
+from engine.photo import IMAGE_EXTENSIONS, load_photo
 
 #: long side of a photo decoded for the query view and the compare dialog
 DISPLAY_SIDE = 2048

@@ -10,7 +10,7 @@ from pathlib import Path
 
 def dialog_shots(win, out: Path, wait: Callable, settle: Callable) -> list[Path]:
     """Render the wizard's report and method pages and Settings at 800×600 at most."""
-    from engine.training.generator import write_training_set
+    from engine.training import write_training_set
 
     data = Path(tempfile.mkdtemp(prefix="vs-shots-train-")) / "data"
     write_training_set(data, classes=6, per_class=5, size=(160, 120))

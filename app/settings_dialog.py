@@ -45,7 +45,7 @@ def choice_combo(options: list[tuple[str, str, str | None]]) -> QComboBox:
 
 
 def device_options() -> list[tuple[str, str, str | None]]:
-    from engine.network.runtime import cuda_unavailable_reason
+    from engine.network import cuda_unavailable_reason
 
     reason = cuda_unavailable_reason()
     return [
@@ -54,7 +54,7 @@ def device_options() -> list[tuple[str, str, str | None]]:
 
 
 def index_options() -> list[tuple[str, str, str | None]]:
-    from engine.library.index.vector_index import APPROX_THRESHOLD
+    from engine.library import APPROX_THRESHOLD
 
     return [
         (k, text.format(threshold=APPROX_THRESHOLD), None) for k, text in INDEX_DESCRIPTIONS.items()
@@ -64,7 +64,7 @@ def index_options() -> list[tuple[str, str, str | None]]:
 def model_description(text: str) -> str:
     """One line about a model choice: ``default``, a registered name (``cider:resnet18`` too),
     or a checkpoint folder."""
-    from engine.network.models import get_entry, list_models
+    from engine.network import get_entry, list_models
 
     name = text.strip().split(":", 1)[0]
     if name in ("", "default"):
@@ -95,13 +95,42 @@ class SettingsDialog(QDialog):
     weights_requested = Signal(str)
 
     def __init__(self, settings, parent=None) -> None:
-        from engine.network.models import get_entry, list_models
-        from engine.network.models.backbones import BACKBONES
-
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.settings = settings
         self.confirm_box: QMessageBox | None = None
+        model_row = self._make_model_choice(settings.model)
+        weights_row = self._make_weights_choice()
+        self.device = choice_combo(device_options())
+        _select(self.device, settings.device)
+        self.device_help = _description_label()
+        self.index_kind = choice_combo(index_options())
+        _select(self.index_kind, settings.index_kind)
+        self.index_help = _description_label()
+        self._make_thumbnail_size(settings.thumbnail_size)
+        exclusions = self._make_exclusions(settings.exclude)
+        form = QFormLayout()
+        form.addRow("Model", _stack(model_row, self.model_help))
+        form.addRow("ImageNet weights", _stack(weights_row, self.weights_help))
+        form.addRow("Device", _stack(self.device, self.device_help))
+        form.addRow("Index", _stack(self.index_kind, self.index_help))
+        form.addRow("Thumbnail size", _stack(self.thumb, self.thumb_help))
+        form.addRow("Folders to exclude", exclusions)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addLayout(form)
+        lay.addWidget(buttons)
+        self._connect_descriptions()
+        self.setMinimumWidth(560)
+
+    def _make_model_choice(self, current: str) -> QHBoxLayout:
+        """The model: ``default``, a registered architecture, or a checkpoint folder."""
+        from engine.network import get_entry, list_models
+
         self.model = QComboBox()
         self.model.setEditable(True)
         for name in ("default", *list_models()):
@@ -112,7 +141,7 @@ class SettingsDialog(QDialog):
                 else f"{get_entry(name).summary}\n{get_entry(name).description}"
             )
             self.model.setItemData(self.model.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.model.setCurrentText(settings.model)
+        self.model.setCurrentText(current)
         self.model.setToolTip("An architecture name, 'default', or a checkpoint folder")
         self.model_help = _description_label()
         browse = QPushButton("Checkpoint…")
@@ -122,22 +151,39 @@ class SettingsDialog(QDialog):
                 or self.model.currentText()
             )
         )
+        row = QHBoxLayout()
+        row.addWidget(self.model, 1)
+        row.addWidget(browse)
+        return row
+
+    def _make_weights_choice(self) -> QHBoxLayout:
+        """A backbone and the button that downloads its ImageNet weights."""
+        from engine.network import BACKBONE_NAMES
+
         self.backbone = QComboBox()
-        self.backbone.addItems(list(BACKBONES))
+        self.backbone.addItems(list(BACKBONE_NAMES))
         self.weights_button = QPushButton("Download ImageNet weights…")
         self.weights_button.clicked.connect(self.confirm_download)
         self.weights_help = _description_label()
-        self.device = choice_combo(device_options())
-        _select(self.device, settings.device)
-        self.device_help = _description_label()
-        self.index_kind = choice_combo(index_options())
-        _select(self.index_kind, settings.index_kind)
-        self.index_help = _description_label()
+        row = QHBoxLayout()
+        row.addWidget(self.backbone)
+        row.addWidget(self.weights_button)
+        row.addStretch(1)
+        return row
+
+    def _make_thumbnail_size(self, size: int) -> None:
         self.thumb = QSpinBox()
         self.thumb.setRange(64, 512)
-        self.thumb.setValue(settings.thumbnail_size)
+        self.thumb.setValue(size)
+        self.thumb.setSuffix(" px")
+        self.thumb_help = _description_label()
+        self.thumb_help.setText("The long side of the result thumbnails")
+        self.thumb.setToolTip(self.thumb_help.text())
+
+    def _make_exclusions(self, folders: list[str]) -> QVBoxLayout:
+        """The folders never indexed, with Add… and Remove."""
         self.exclude = QListWidget()
-        self.exclude.addItems(settings.exclude)
+        self.exclude.addItems(folders)
         self.exclude.setMaximumHeight(90)
         add = QPushButton("Add…")
         add.clicked.connect(self._add_exclusion)
@@ -147,45 +193,23 @@ class SettingsDialog(QDialog):
                 self.exclude.takeItem(self.exclude.row(i)) for i in self.exclude.selectedItems()
             ]
         )
-        form = QFormLayout()
-        row = QHBoxLayout()
-        row.addWidget(self.model, 1)
-        row.addWidget(browse)
-        form.addRow("Model", _stack(row, self.model_help))
-        row = QHBoxLayout()
-        row.addWidget(self.backbone)
-        row.addWidget(self.weights_button)
-        row.addStretch(1)
-        form.addRow("ImageNet weights", _stack(row, self.weights_help))
-        form.addRow("Device", _stack(self.device, self.device_help))
-        form.addRow("Index", _stack(self.index_kind, self.index_help))
-        self.thumb.setSuffix(" px")
-        self.thumb_help = _description_label()
-        self.thumb_help.setText("The long side of the result thumbnails")
-        self.thumb.setToolTip(self.thumb_help.text())
-        form.addRow("Thumbnail size", _stack(self.thumb, self.thumb_help))
         self.exclude_help = _description_label()
         self.exclude_help.setText(
             "Photos under these folders are never indexed, even inside a library folder"
         )
         self.exclude.setToolTip(self.exclude_help.text())
-        ex_row = QVBoxLayout()
-        ex_row.addWidget(self.exclude_help)
-        ex_row.addWidget(self.exclude)
+        column = QVBoxLayout()
+        column.addWidget(self.exclude_help)
+        column.addWidget(self.exclude)
         b = QHBoxLayout()
         b.addWidget(add)
         b.addWidget(remove)
         b.addStretch(1)
-        ex_row.addLayout(b)
-        form.addRow("Folders to exclude", ex_row)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addLayout(form)
-        lay.addWidget(buttons)
+        column.addLayout(b)
+        return column
+
+    def _connect_descriptions(self) -> None:
+        """Each choice's line follows it; shown for the current choices now."""
         self.model.currentTextChanged.connect(self._model_changed)
         self.backbone.currentTextChanged.connect(self._weights_changed)
         self.device.currentIndexChanged.connect(
@@ -197,7 +221,6 @@ class SettingsDialog(QDialog):
         self._model_changed(self.model.currentText())
         self._describe(self.device, self.device_help)
         self._describe(self.index_kind, self.index_help)
-        self.setMinimumWidth(560)
 
     # ---------------------------------------------------------------- descriptions
 
@@ -206,15 +229,15 @@ class SettingsDialog(QDialog):
         label.setText(combo.itemData(combo.currentIndex(), Qt.ItemDataRole.ToolTipRole) or "")
 
     def _model_changed(self, text: str) -> None:
-        from engine.network.models.backbones import BACKBONES
+        from engine.network import BACKBONE_NAMES
 
         self.model_help.setText(model_description(text))
         named = text.strip().split(":", 1)[1] if ":" in text else ""
-        self.backbone.setCurrentText(named if named in BACKBONES else "resnet50")
+        self.backbone.setCurrentText(named if named in BACKBONE_NAMES else "resnet50")
         self._weights_changed(self.backbone.currentText())
 
     def _weights_changed(self, backbone: str) -> None:
-        from engine.network.weights import weights_info, weights_present
+        from engine.network import weights_info, weights_present
 
         info = weights_info(backbone)
         size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "size unknown"
@@ -228,7 +251,7 @@ class SettingsDialog(QDialog):
 
     def confirm_download(self) -> None:
         """Ask before downloading; ``weights_requested`` only after Yes."""
-        from engine.network.weights import weights_info
+        from engine.network import weights_info
 
         backbone = self.backbone.currentText()
         info = weights_info(backbone)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from app.photo_loader import pil_to_qimage
 from engine.errors import BadImageError
-from engine.photo.decode import load_photo
+from engine.photo import load_photo
 
 
 class _Loaded(QObject):

@@ -49,9 +49,6 @@ def tiny_models():
     }
 
 
-from tests.helpers import MODEL  # noqa: E402
-
-
 @pytest.fixture(scope="session")
 def _photo_template(tmp_path_factory):
     """12 generated photos (4 objects x 3 views) in two sub-folders, made once per session."""
@@ -84,30 +81,3 @@ def library(tmp_path):
     lib = Library(tmp_path / "lib", device="cpu")
     yield lib
     lib.close()
-
-
-@pytest.fixture
-def window(qtbot, tmp_path):
-    """The main window over a fresh library; teardown waits for every worker it started."""
-    from app.gui import MainWindow
-    from engine.library import Library
-
-    lib = Library(tmp_path / "lib", device="cpu")
-    win = MainWindow(lib, model=MODEL)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.shutdown()
-    lib.close()
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _empty_clipboard_before_exit():
-    """The clipboard owns data tests put in it; freeing it after the application is gone
-    crashes the interpreter at exit, so it is emptied while the application exists."""
-    yield
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication.instance()
-    if app is not None:
-        app.clipboard().clear()

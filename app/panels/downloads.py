@@ -35,14 +35,12 @@ class DownloadsPanel(QWidget):
     def download_weights(self, backbone: str = "resnet50", url: str | None = None) -> None:
         """Fetch ImageNet weights for a backbone (checked, stored under the data folder);
         offline, a message explains it and the current model keeps working."""
-        from engine.network import weights
+        from engine.network import download, download_backbone
 
         def fetch(progress, should_stop):
             if url is None:
-                return weights.download_backbone(
-                    backbone, progress=progress, should_stop=should_stop
-                )
-            return weights.download(url, progress=progress, should_stop=should_stop)
+                return download_backbone(backbone, progress=progress, should_stop=should_stop)
+            return download(url, progress=progress, should_stop=should_stop)
 
         w = Worker(fetch)
         w.signals.progress.connect(self._on_progress)

@@ -13,7 +13,6 @@ import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QSlider, QWidget
 
-from app.models import OTHERS_SHOWN
 from app.state import AppState
 from app.views import rgba_to_qimage
 from app.workers import TaskSlot, Worker
@@ -33,24 +32,10 @@ NOTHING_SHARED = "nothing outlined: the click landed on nothing the results shar
 
 
 def shown_hits(res) -> list:
-    """The hits the grid shows: the verified matches and a handful of the others."""
-    if res.pipeline == "global":
-        return list(res.hits[:LOCATE_TOP])
-    verified = [h for h in res.hits if h.verified]
-    return (verified + [h for h in res.hits if not h.verified][:OTHERS_SHOWN])[:LOCATE_TOP]
-
-
-def match_heat_rgba(points, size: tuple[float, float], side: int) -> np.ndarray:
-    """``(H, W, 4) uint8``: the density of matched ``points (n, 2)`` over a photo of ``size``
-    (W, H), at most ``side`` px on its long side. Worker threads."""
-    from engine.match.heat import match_heat
-
-    from engine.photo.overlay import heatmap, overlay
-
-    s = min(1.0, side / max(size))
-    out = (max(1, round(size[0] * s)), max(1, round(size[1] * s)))
-    heat = match_heat(np.asarray(points, np.float32).reshape(-1, 2), (size[0], size[1]))
-    return overlay(heatmap(heat, out), 1.0)
+    """The hits the grid shows (``SearchResult.shown``: the verified matches and a handful of
+    the others), the first ``LOCATE_TOP`` of them."""
+    verified, others = res.shown()
+    return (verified + others)[:LOCATE_TOP]
 
 
 class ExplainControls(QWidget):
@@ -167,24 +152,21 @@ class ExplainControls(QWidget):
 
     def _attention_heats(self) -> Worker:
         """The query's attention from the search; the top results' from the network."""
-        from engine.network.attention import explain
-        from engine.photo.overlay import heatmap, overlay
+        from engine.photo import attention_overlay
 
         res, spec, library = self.result, self.state.model_spec, self.state.library
         size = self._query_size()
-        s = min(1.0, QUERY_HEAT_SIDE / max(size))
-        size = (max(1, round(size[0] * s)), max(1, round(size[1] * s)))
         paths = [h.path for h in res.hits[:EXPLAIN_TOP] if h.path not in self._heated]
 
         def compute(progress, should_stop):
-            query = overlay(heatmap(res.attention, size), 1.0)
-            ex = library.model(spec)[0]  # loads the model here, not on the GUI thread
+            query = attention_overlay(res.attention, size, QUERY_HEAT_SIDE)
+            library.model(spec)  # loads the model here, not on the GUI thread (or fails here)
             out = []
             for i, p in enumerate(paths):
                 if should_stop():
                     break
                 try:
-                    out.append((p, explain(ex, p, opacity=1.0, max_side=RESULT_HEAT_SIDE).rgba))
+                    out.append((p, library.attention_overlay(p, spec, RESULT_HEAT_SIDE)))
                 except Exception:  # an unreadable result simply gets no heatmap
                     continue
                 progress(i + 1, len(paths), "heatmaps")
@@ -195,6 +177,8 @@ class ExplainControls(QWidget):
     def _match_heats(self) -> Worker:
         """Where the verified matches are: their points in each verified result, and all of
         them together on the query (its box when there is one)."""
+        from engine.photo import points_overlay
+
         res, query, box, searched = self.result, self.query, self.result.box, self.box
         spec, library = self.state.model_spec, self.state.library
         hits = [h for h in res.hits if h.verified and h.width]
@@ -209,11 +193,11 @@ class ExplainControls(QWidget):
                 if v.p_xy is not None and len(v.p_xy):
                     q_points.append(np.asarray(v.q_xy, np.float32) - origin)
                     size = (h.width, h.height)
-                    out.append((h.path, match_heat_rgba(v.p_xy, size, RESULT_HEAT_SIDE)))
+                    out.append((h.path, points_overlay(v.p_xy, size, RESULT_HEAT_SIDE)))
                 progress(i + 1, len(hits), "where it matched")
             if not q_points:  # nothing verified: no heat, rather than a blank tint
                 return None, out
-            return match_heat_rgba(np.concatenate(q_points), qsize, QUERY_HEAT_SIDE), out
+            return points_overlay(np.concatenate(q_points), qsize, QUERY_HEAT_SIDE), out
 
         return Worker(compute)
 

@@ -1,18 +1,24 @@
 """What the user can do with one result, or with the whole list: open it, show its folder, copy
-its path, compare it with the query, find similar; export the ranked list. Mixed into the
-search panel, whose query, results and signals it uses."""
+its path, compare it with the query, find similar; export the ranked list. The search panel owns
+one (``SearchPanel.actions``), tells it which search it acts on, and shows what it reports."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from functools import partial
+from typing import TYPE_CHECKING, NamedTuple
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QFileDialog, QMenu
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from app.models import evidence_text
+from app.models import ResultsModel, evidence_text
+from app.state import AppState
 from engine.library import export_results
+
+if TYPE_CHECKING:
+    from engine.library import SearchResult
 
 
 def open_with_system(path: str) -> bool:
@@ -26,11 +32,40 @@ def export_name(query: str | None) -> str:
     return f"{stem}-results.csv" if stem else "results.csv"
 
 
-class ResultActions:
-    def result_actions(self, path: str) -> QMenu:
+class Searched(NamedTuple):
+    """The search the actions act on: its query photo, its box, and its result once it came
+    (None while it runs or after it failed)."""
+
+    query: str | None
+    box: tuple[float, float, float, float] | None
+    result: SearchResult | None
+
+
+class ResultActions(QObject):
+    """A result's right-click menu, the compare dialog and the export, over the ``results``
+    shown for the search that ``searched()`` returns; menus and dialogs open over ``host``."""
+
+    find_similar = Signal(str)  # search with this result's photo
+    status = Signal(str)  # what was done, for the status line
+    error = Signal(str, str)  # message, details
+
+    def __init__(
+        self,
+        state: AppState,
+        results: ResultsModel,
+        searched: Callable[[], Searched],
+        host: QWidget,
+    ) -> None:
+        super().__init__(host)
+        self.state = state
+        self.results = results
+        self.searched = searched
+        self.host = host
+
+    def menu(self, path: str) -> QMenu:
         """The right-click menu of a result (also used by tests to trigger the actions)."""
-        menu = QMenu(self)
-        menu.addAction("Find similar", lambda: self.search(path))
+        menu = QMenu(self.host)
+        menu.addAction("Find similar", lambda: self.find_similar.emit(path))
         menu.addAction("Open", lambda: self.open_file(path))
         menu.addAction("Show in folder", lambda: self.open_file(os.path.dirname(path)))
         menu.addAction("Copy path", lambda: QGuiApplication.clipboard().setText(path))
@@ -50,9 +85,11 @@ class ResultActions:
         return False
 
     def compare(self, path: str):
+        """The query and this result side by side, with the search's evidence for the pair."""
         from app.dialogs import CompareDialog
 
-        if not self.last_query:
+        query, box, _ = self.searched()
+        if not query:
             return None
         hit = self.results.hit(path)
         caption, evidence = "", None
@@ -60,29 +97,33 @@ class ResultActions:
             caption = f"score {hit.score:.3f} · {evidence_text(hit) or 'not verified'}"
             evidence = partial(  # runs on the dialog's worker
                 self.state.library.evidence,
-                self.last_query,
+                query,
                 hit.file_id,
-                box=self.last_box,
+                box=box,
                 model=self.state.model_spec,
             )
-        dlg = CompareDialog(self.last_query, path, caption, self, evidence)
+        dlg = CompareDialog(query, path, caption, self.host, evidence)
         dlg.open()
         return dlg
 
     def choose_export(self) -> None:
-        if self.last_result is None:
+        query, _, result = self.searched()
+        if result is None:
             return
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export results", export_name(self.last_query), "CSV (*.csv);;JSON (*.json)"
+            self.host, "Export results", export_name(query), "CSV (*.csv);;JSON (*.json)"
         )
         if path:
             self.export(path)
 
     def export(self, path: str) -> None:
+        """Write the search's ranked list (CSV or JSON, by suffix)."""
+        result = self.searched().result
+        if result is None:
+            return
         try:
-            export_results(self.last_result, path)
+            export_results(result, path)
         except OSError as e:
             self.error.emit(f"{path}: cannot write ({e.strerror or e})", "")
             return
-        n = len(self.last_result.hits)
-        self.search_label.setText(f"exported {n} results to {os.path.basename(path)}")
+        self.status.emit(f"exported {len(result.hits)} results to {os.path.basename(path)}")

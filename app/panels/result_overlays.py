@@ -1,20 +1,24 @@
-"""What other panels add to the search panel's results — heatmaps, outlines, "not found here"
-marks and status lines — through its ``show_*`` slots. Mixed into the search panel, whose query
-view, results and status line it uses."""
+"""What other panels add to the search panel's results — heatmaps, outlines and "not found here"
+marks — drawn on the parts it is given: the query view, the results model and their grid. The
+search panel owns one (``SearchPanel.overlays``); the window connects the explain controls to it.
+"""
 
 from __future__ import annotations
 
 from PySide6.QtGui import QImage
 
+from app.models import ResultsModel
+from app.panels.results_grid import ResultsGrid
+from app.views import QueryView
+
 
 class ResultOverlays:
-    def restore_summary(self) -> None:
-        """The status line shows the search's summary again (after a heatmap's progress)."""
-        if self.last_result is not None and not self.search_task.busy() and self.summary:
-            self.search_label.setText(self.summary)
+    """Heatmaps over the query and the results, and the clicked object's outlines in them."""
 
-    def set_status(self, text: str) -> None:
-        self.search_label.setText(text)
+    def __init__(self, query_view: QueryView, results: ResultsModel, grid: ResultsGrid) -> None:
+        self.query_view = query_view
+        self.results = results
+        self.grid = grid
 
     def set_heat_opacity(self, opacity: float | None) -> None:
         """Heatmaps shown at ``opacity``, or hidden (None)."""
@@ -22,12 +26,12 @@ class ResultOverlays:
             self.query_view.set_heatmap(None)
         else:
             self.query_view.set_heatmap(self.query_view.heat, opacity)
-        self.results_view.set_heat_opacity(opacity)
+        self.grid.set_heat_opacity(opacity)
 
-    def show_query_heat(self, heat: QImage) -> None:
+    def show_query_heat(self, heat: QImage | None) -> None:
         self.query_view.set_heatmap(heat)
 
-    def show_result_heats(self, items: list[tuple[str, QImage]]) -> None:
+    def show_result_heats(self, items: list[tuple[str, QImage | None]]) -> None:
         for path, heat in items:
             self.results.set_heat(path, heat)
 

@@ -1,7 +1,8 @@
 """The search panel: the query photo, a bar of tools, and the ranked results grid.
 
 One search task: a new search cancels the previous one, whose results are then dropped. What
-other panels add to the results (heatmaps, outlines) arrives through the ``show_*`` slots.
+other panels add to the results (heatmaps, outlines) arrives through the ``show_*`` slots of
+its ``overlays``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -26,13 +26,11 @@ from PySide6.QtWidgets import (
 
 from app.models import (
     NO_PHOTOS_TEXT,
-    OTHERS_SHOWN,
     ResultsModel,
-    folder_label,
-    folder_name,
     no_match_text,
 )
-from app.panels.result_actions import ResultActions
+from app.panels.folder_filter import FolderFilter
+from app.panels.result_actions import ResultActions, Searched
 from app.panels.result_overlays import ResultOverlays
 from app.panels.results_grid import ResultsGrid
 from app.panels.welcome import Welcome
@@ -41,6 +39,7 @@ from app.state import AppState
 from app.thumbnails import ThumbnailCache
 from app.views import QueryView
 from app.workers import TaskSlot, Worker
+from engine.library import OTHERS_SHOWN
 
 #: results asked of the engine (the export writes them all; the grid shows the verified ones
 #: and a handful of the others)
@@ -65,7 +64,10 @@ def describe_query(path: str, box) -> str:
     return text
 
 
-class SearchPanel(ResultActions, ResultOverlays, QWidget):
+class SearchPanel(QWidget):
+    """The query, the tools and the results. What the user does with a result belongs to
+    ``result_actions``; what other panels draw over the results, to ``overlays``."""
+
     search_started = Signal()
     search_finished = Signal(object)  # SearchResult, or None after an error
     photo_shown = Signal(str)  # the query view now shows this photo
@@ -84,7 +86,6 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         self.last_result = None
         self.shown_path: str | None = None  # the photo in the query view (boxes are drawn on it)
         self.summary = ""  # the last search's status line (a heatmap's progress replaces it)
-        self.sample_folder: str | None = None  # the bundled photos, named "Sample photos"
         self.page_size = VERIFY_PAGE
         self.verify = VERIFY_PAGE
         self.k = RESULTS_K
@@ -92,25 +93,29 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         self.history: list[tuple[str, object, object]] = []
 
         self.welcome = Welcome()
+        self._make_query(thumbnails)
+        self._make_status()
+        self._make_bar()
+        self.overlays = ResultOverlays(self.query_view, self.results, self.results_view)
+        self.result_actions = ResultActions(state, self.results, self.searched, self)
+        self._connect()
+        self._lay_out()
+
+    def _make_query(self, thumbnails: ThumbnailCache) -> None:
+        """The query's line, its photo, and the results grid."""
         self.query_label = QLabel("")
         self.query_label.setAccessibleName("Query")
         self.query_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.whole_button = QPushButton("Search the whole photo")
         self.whole_button.setToolTip("Clear the box and search the whole query photo")
-        self.whole_button.clicked.connect(self.clear_box)
         self.whole_button.hide()
         self.query_view = QueryView()
-        self.query_view.box_drawn.connect(self._on_box)
         self.photo_loader = PhotoLoader(self)
-        self.photo_loader.loaded.connect(self._on_photo)
-        self.photo_loader.failed.connect(self._on_photo_failed)
         self.results = ResultsModel(thumbnails, self)
         self.results_view = ResultsGrid(self.results)
-        self.results_view.open_requested.connect(self.open_file)
-        self.results_view.menu_requested.connect(
-            lambda path, at: self.result_actions(path).popup(at)
-        )
-        self.results_view.near_end.connect(self.load_more)
+
+    def _make_status(self) -> None:
+        """The search's status line and its "No match" empty state."""
         self.search_label = QLabel("")
         self.search_label.setAccessibleName("Search status")
         # a line of its own below the tools: a long status never widens the window
@@ -120,23 +125,36 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         self.empty_state.setWordWrap(True)
         self.empty_state.setStyleSheet("font-size: 14px; padding: 8px;")
         self.empty_state.hide()
-        self.folder_filter = QComboBox()
-        self.folder_filter.setAccessibleName("Show results from")
-        self.folder_filter.addItem("All folders", None)
-        self.folder_filter.currentIndexChanged.connect(self._refilter)
+
+    def _make_bar(self) -> None:
+        """The bar of tools: other panels' (``add_tool``), the folder filter and Export."""
+        self.folder_filter = FolderFilter()
         self.export_button = QPushButton("Export…")
         self.export_button.setToolTip("Save the ranked list as CSV or JSON")
-        self.export_button.clicked.connect(self.choose_export)
         self.export_button.setEnabled(False)
-        self.folder_filter.setToolTip("Only show results from this folder")
-        self.folder_filter.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-        )
-        self.folder_filter.setMinimumContentsLength(10)
         self.bar = QHBoxLayout()
         self.bar.addStretch(1)
         self.bar.addWidget(self.folder_filter)
         self.bar.addWidget(self.export_button)
+
+    def _connect(self) -> None:
+        self.whole_button.clicked.connect(self.clear_box)
+        self.query_view.box_drawn.connect(self._on_box)
+        self.photo_loader.loaded.connect(self._on_photo)
+        self.photo_loader.failed.connect(self._on_photo_failed)
+        self.results_view.open_requested.connect(self.result_actions.open_file)
+        self.results_view.menu_requested.connect(
+            lambda path, at: self.result_actions.menu(path).popup(at)
+        )
+        self.results_view.near_end.connect(self.load_more)
+        self.folder_filter.currentIndexChanged.connect(self._refilter)
+        self.export_button.clicked.connect(self.result_actions.choose_export)
+        self.result_actions.find_similar.connect(self.search)
+        self.result_actions.status.connect(self.search_label.setText)
+        self.result_actions.error.connect(self.error)
+
+    def _lay_out(self) -> None:
+        """The welcome page, or the query over the bar, the status and the results."""
         top = QHBoxLayout()
         top.addWidget(self.query_label, 1)
         top.addWidget(self.whole_button)
@@ -154,6 +172,10 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         self.pages.addWidget(page)
         QVBoxLayout(self).addWidget(self.pages)
         self.layout().setContentsMargins(0, 0, 0, 0)
+
+    def searched(self) -> Searched:
+        """The search the results are of: what ``result_actions`` act on."""
+        return Searched(self.last_query, self.last_box, self.last_result)
 
     def add_tool(self, widget: QWidget) -> None:
         """Put another panel's controls in the bar, before the folder filter."""
@@ -181,7 +203,7 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         self.verify = self.verify + self.page_size if more else self.page_size
         self.k = max(RESULTS_K, self.verify + OTHERS_SHOWN)
         if not more and self.last_result is not None:
-            here = (self.last_query, self.last_box, self.folder_filter.currentData())
+            here = (self.last_query, self.last_box, self.folder_filter.folder())
             if (path, box) != here[:2] and (not self.history or self.history[-1] != here):
                 self.history = [*self.history, here][-HISTORY:]
                 self.history_changed.emit(True)
@@ -207,7 +229,7 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
             "k": self.k,
             "verify": self.verify,
             "model": self.state.model_spec,
-            "folder": self.folder_filter.currentData(),
+            "folder": self.folder_filter.folder(),
         }
 
         def run():
@@ -247,7 +269,7 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         path, box, folder = self.history.pop()
         self.history_changed.emit(bool(self.history))
         self.last_result = None  # the query left is not pushed again
-        self._set_filter(folder)
+        self.folder_filter.select(folder)
         self.search(path, box=box, keep_photo=path == self.shown_path)
         return True
 
@@ -273,25 +295,9 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         if self.shown_path:  # the box is in the coordinates of the photo on screen
             self.search(self.shown_path, box=box, keep_photo=True)
 
-    def _set_filter(self, folder) -> None:
-        self.folder_filter.blockSignals(True)
-        self.folder_filter.setCurrentIndex(max(self.folder_filter.findData(folder), 0))
-        self.folder_filter.blockSignals(False)
-        self._mark_filter()
-
-    def _mark_filter(self) -> None:
-        """A folder filter that is set shows it: a highlighted box (it stays across queries)."""
-        on = self.folder_filter.currentData() is not None
-        self.folder_filter.setStyleSheet("QComboBox { font-weight: bold; }" if on else "")
-
     def _refilter(self) -> None:
-        self._mark_filter()
         if self.last_query and self.last_result is not None:  # not a query that failed
             self.search(self.last_query, box=self.last_box, keep_photo=True)
-
-    def _folder_name(self) -> str | None:
-        folder = self.folder_filter.currentData()
-        return None if folder is None else folder_name(folder, self.sample_folder)
 
     def _on_search(self, out) -> None:
         res, files = out
@@ -312,7 +318,7 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         else:
             n = res.matches
             text = f"{n} verified match{'es' if n != 1 else ''} ({others} other similar) {ms}"
-        folder = self._folder_name()
+        folder = self.folder_filter.folder_name()
         if folder is not None:
             text += f" · only from {folder}"
         self.summary = text
@@ -346,21 +352,13 @@ class SearchPanel(ResultActions, ResultOverlays, QWidget):
         self.error.emit(message, details)
         self.search_finished.emit(None)
 
-    def set_folders(self, rows: list[dict]) -> None:
-        """The library's folders, for the "Show results from" filter: named as the library
-        list names them, the full path as tooltip."""
-        current = self.folder_filter.currentData()
-        have = [self.folder_filter.itemData(i) for i in range(1, self.folder_filter.count())]
-        if have == [r["path"] for r in rows]:
-            return
-        self.folder_filter.blockSignals(True)
-        self.folder_filter.clear()
-        self.folder_filter.addItem("All folders", None)
-        for i, r in enumerate(rows, start=1):
-            self.folder_filter.addItem(folder_label(r["path"], self.sample_folder), r["path"])
-            self.folder_filter.setItemData(i, r["path"], Qt.ItemDataRole.ToolTipRole)
-        self.folder_filter.setCurrentIndex(max(self.folder_filter.findData(current), 0))
-        self.folder_filter.blockSignals(False)
+    def restore_summary(self) -> None:
+        """The status line shows the search's summary again (after a heatmap's progress)."""
+        if self.last_result is not None and not self.search_task.busy() and self.summary:
+            self.search_label.setText(self.summary)
+
+    def set_status(self, text: str) -> None:
+        self.search_label.setText(text)
 
     def shutdown(self) -> None:
         self.search_task.wait()

@@ -229,7 +229,7 @@ class ReportPage(QWizardPage):
         self.task = TaskSlot(self)
 
     def initializePage(self) -> None:
-        from engine.training.data import open_dataset
+        from engine.training import open_dataset
 
         self.dataset = None
         self.classes.set_rows([])
@@ -259,7 +259,7 @@ class ReportPage(QWizardPage):
         return self.dataset is not None
 
     def run_audit(self) -> None:
-        from engine.evaluation.audit import audit
+        from engine.evaluation import audit
 
         if self.dataset is None or not self.eval_path.text():
             return

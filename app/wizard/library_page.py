@@ -1,6 +1,6 @@
 """The training wizard's "Improve the model from my photos": no labels, the library's own photos.
 
-The engine does the work (``engine.library.improve``), on worker threads: ``mine`` finds the
+The engine does the work (``engine.library``), on worker threads: ``mine`` finds the
 verified matches and ``require_enough`` says whether they suffice
 (:class:`MinePage`); the method page proposes ``starting_config`` of the library's model; the
 training page runs :meth:`Improvement.train` — ``improve_model`` on the pairs already mined:
@@ -61,8 +61,7 @@ def new_folder(base: Path) -> Path:
 
 def mine_library(library, spec: str | None, progress, should_stop):
     """(the mined set, the training config that continues the library's model)."""
-    from engine.library.improve.mining import mine
-    from engine.library.improve.training import starting_config
+    from engine.library import mine, starting_config
 
     progress(0, 0, "Loading the library's model…")
     served = library.model(spec)[1].spec
@@ -94,15 +93,15 @@ class Improvement:
     def config(self, choices: dict, overrides: dict):
         """``library_config`` (AdamW at the small rate ``train library`` uses) with the page's
         choices and the caller's ``overrides`` (any part's fields)."""
-        from engine.library.improve.training import library_config
-        from engine.training.config import TrainConfig
+        from engine.library import library_config
+        from engine.training import TrainConfig
 
         cfg = library_config(self.start.init_from, **choices)
         return TrainConfig.from_dict({**cfg.to_dict(), **overrides})
 
     def train(self, choices, overrides, out, resume, on_record, progress, should_stop):
         """The training page's job: ``improve_model`` on the pairs mined already."""
-        from engine.library.improve.training import improve_model
+        from engine.library import improve_model
 
         figures = improve_model(
             self.library,
@@ -202,7 +201,7 @@ class MinePage(QWizardPage):
         self.status.setText(message[:1].upper() + message[1:])
 
     def _on_mined(self, found) -> None:
-        from engine.library.improve.mining import NotEnoughPairs, require_enough
+        from engine.library import NotEnoughPairs, require_enough
 
         mined, start = found
         c = mined.counts

@@ -1,6 +1,6 @@
 """The training wizard's method page: choices pre-set for this machine, and how long they take.
 
-The engine proposes the defaults and the estimate (``engine.training.plan``); this page shows
+The engine proposes the defaults and the estimate (``engine.training``'s plan); this page shows
 them, and re-asks the engine for the estimate whenever a choice changes. When the wizard
 improves the library's model from its own photos, the method, backbone and image size are those
 of ``starting_config`` (the model it continues), and an epoch is the mined pairs' batches.
@@ -25,9 +25,8 @@ from app.workers import TaskSlot, Worker
 
 class MethodPage(QWizardPage):
     def __init__(self, wizard=None) -> None:
-        from engine.network.models import list_models
-        from engine.network.models.backbones import BACKBONES
-        from engine.training.config import TrainConfig
+        from engine.network import BACKBONE_NAMES, list_models
+        from engine.training import TrainConfig
 
         super().__init__()
         self.wiz = wizard
@@ -35,7 +34,7 @@ class MethodPage(QWizardPage):
         self.method = QComboBox()
         self.method.addItems(list_models())
         self.backbone = QComboBox()
-        self.backbone.addItems(list(BACKBONES))
+        self.backbone.addItems(list(BACKBONE_NAMES))
         self.size = QSpinBox()
         self.size.setRange(32, 2048)
         self.epochs = QSpinBox()
@@ -82,7 +81,7 @@ class MethodPage(QWizardPage):
 
     def initializePage(self) -> None:
         if self.wiz is not None and self.wiz.source == "library":
-            from engine.training.mined import MinedData
+            from engine.training import MinedData
 
             run = self.wiz.mine_page.improvement
             self.start, self.mined = run.start, MinedData(run.mined)
@@ -108,7 +107,7 @@ class MethodPage(QWizardPage):
     def propose(self, measure: bool = True) -> None:
         """Set every choice to the engine's defaults for this machine and this data (on a GPU,
         ``measure``: time one training step for the estimate)."""
-        from engine.training.plan import plan_for_this_machine
+        from engine.training import plan_for_this_machine
 
         plan = (
             plan_for_this_machine(self.method.currentText(), self.images)
@@ -138,9 +137,8 @@ class MethodPage(QWizardPage):
     def _continuing_plan(self):
         """The machine's plan for the library's model: its backbone and image size, as many
         epochs (on the CPU) as fit the time budget at them."""
-        from engine.cores import available_cores
-        from engine.network.runtime import device_kind
-        from engine.training.plan import cpu_images_per_s, propose
+        from engine.network import device_kind
+        from engine.training import available_cores, cpu_images_per_s, propose
 
         kind, start = device_kind("auto"), self.start
         rate = cpu_images_per_s(start.backbone, start.image_size) if kind == "cpu" else None
@@ -154,7 +152,7 @@ class MethodPage(QWizardPage):
 
     def _measure(self, plan) -> None:
         """Time one training step on the GPU; the estimate follows when it is done."""
-        from engine.training.plan import measure_images_per_s
+        from engine.training import measure_images_per_s
 
         w = Worker(
             measure_images_per_s,

@@ -101,8 +101,7 @@ class TrainPage(QWizardPage):
         self.task.start(w)
 
     def _labelled_job(self, choices: dict, resume: bool):
-        from engine.training.config import TrainConfig
-        from engine.training.trainer import Trainer
+        from engine.training import TrainConfig, Trainer
 
         # from_dict: the overrides may name fields of any part (common, labelled, generated)
         cfg = TrainConfig.from_dict({**choices, **self.wiz.train_overrides})
@@ -154,9 +153,8 @@ class EvalPage(QWizardPage):
         self.figures = None
 
     def initializePage(self) -> None:
-        from engine.evaluation.runner import evaluate_folder_set
-        from engine.network.checkpoint import load_checkpoint
-        from engine.network.extract import Extractor
+        from engine.evaluation import evaluate_folder_set
+        from engine.network import Extractor, load_checkpoint
 
         hist = self.wiz.train_page.result.history
         lines = [
@@ -170,7 +168,7 @@ class EvalPage(QWizardPage):
         def job():
             ex = Extractor(load_checkpoint(model_dir), device="auto")
             if target.endswith(".pkl"):
-                from engine.evaluation.runner import evaluate_revisitop
+                from engine.evaluation import evaluate_revisitop
 
                 images = Path(target).parent / "jpg"
                 # the trained network is what the wizard measures

@@ -1,11 +1,5 @@
-"""Speed measurements that print figures (never assertions): ``visual-search bench ...``.
-
-One module per subject: ``extract.py`` (model forward and extraction), ``library.py`` (index
-search, re-scan, indexing throughput), ``train.py`` (training speed, context ablation) and
-``localize.py`` (click localization and overlays), ``local.py`` (local-feature search at
-scale), ``batching.py`` (what bucketing and device decoding do to descriptors),
-``faiss_gpu.py`` (k-means and exact search on CPU and GPU). Names load on first use.
-"""
+"""Measurements that print figures, never assertions (``visual-search bench ...``): one module
+per subject measured, the same names as what they measure; names load on first use."""
 
 from __future__ import annotations
 

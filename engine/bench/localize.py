@@ -25,7 +25,7 @@ def bench_localize(
     """Milliseconds per result for click localization and for a heatmap overlay at ``size``
     px (patch features cached vs not), and what smoothing / GCN cost on extraction."""
     from engine.network.seed import Localizer
-    from engine.photo.overlay import heatmap, overlay
+    from engine.photo.drawing import heatmap, overlay
 
     tmp = Path(tempfile.mkdtemp(prefix="vs-bench-loc-"))
     paths = []

@@ -37,7 +37,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.evaluation.audit import audit
+    from engine.evaluation.overlap import audit
     from engine.network.checkpoint import resolve_model
     from engine.network.extract import Extractor
     from engine.training.data import open_dataset

@@ -5,7 +5,7 @@ from engine.lazy import attach
 
 #: public name → the module that defines it (imported on first use)
 _SOURCES = {
-    "audit": "engine.evaluation.audit",
+    "audit": "engine.evaluation.overlap",
     "evaluate_folder_set": "engine.evaluation.runner",
     "evaluate_revisitop": "engine.evaluation.runner",
     "load_ground_truth": "engine.evaluation.revisitop",

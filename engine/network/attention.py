@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from engine.photo.overlay import draw_overlay, heatmap, overlay
+from engine.photo.drawing import draw_overlay, heatmap, overlay
 
 
 @dataclass

@@ -8,14 +8,14 @@ _SOURCES = {
     "Box": "engine.photo.decode",
     "IMAGE_EXTENSIONS": "engine.photo.formats",
     "PhotoSource": "engine.photo.decode",
-    "attention_overlay": "engine.photo.overlay",
-    "box_iou": "engine.photo.overlay",
-    "draw_overlay": "engine.photo.overlay",
-    "heatmap": "engine.photo.overlay",
+    "attention_overlay": "engine.photo.drawing",
+    "box_iou": "engine.photo.drawing",
+    "draw_overlay": "engine.photo.drawing",
+    "heatmap": "engine.photo.drawing",
     "is_photo_name": "engine.photo.formats",
     "load_photo": "engine.photo.decode",
-    "overlay": "engine.photo.overlay",
-    "points_overlay": "engine.photo.overlay",
+    "overlay": "engine.photo.drawing",
+    "points_overlay": "engine.photo.drawing",
 }
 
 __all__ = sorted(_SOURCES)

@@ -32,13 +32,21 @@ def test_settings_dialog_applies_and_saves(window, qtbot, photos, monkeypatch, t
 
     lib = window.library_panel
     monkeypatch.setenv("VISUAL_SEARCH_HOME", str(tmp_path / "home"))
+    configured = []  # what the window asks of the library
+    real = window.library.configure
+
+    def configure(**kwargs):
+        configured.append(kwargs)
+        real(**kwargs)
+
+    monkeypatch.setattr(window.library, "configure", configure)
     dlg = window.open_settings()
     dlg.device.setCurrentText("cpu")
     dlg.index_kind.setCurrentText("flat")
     dlg.exclude.addItem(str(photos / "trips"))
     dlg.accept()
     assert window.state.settings.exclude == [str(photos / "trips")]
-    assert window.library.index_kind == "flat"
+    assert configured[-1] == {"device": "cpu", "index_kind": "flat"}
     saved, _ = Settings.load(settings_path())
     assert saved.exclude == [str(photos / "trips")] and saved.device == "cpu"
     with qtbot.waitSignal(lib.indexing_finished, timeout=120_000) as blocker:

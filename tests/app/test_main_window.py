@@ -208,7 +208,7 @@ def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
     assert all("/trips/" in p for p in sp.results.paths())
 
     first = sp.results.paths()[0]
-    menu = sp.result_actions(first)
+    menu = sp.result_actions.menu(first)
     labels = [a.text() for a in menu.actions()]
     assert labels == [
         "Find similar",
@@ -223,8 +223,8 @@ def test_folder_filter_context_menu_and_export(window, qtbot, photos, tmp_path):
         menu.actions()[0].trigger()  # find similar to a result
     assert sp.last_query == first
 
-    sp.export(str(tmp_path / "ranked.csv"))
-    sp.export(str(tmp_path / "ranked.json"))
+    sp.result_actions.export(str(tmp_path / "ranked.csv"))
+    sp.result_actions.export(str(tmp_path / "ranked.json"))
     with open(tmp_path / "ranked.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert [r["path"] for r in rows] == sp.results.paths()

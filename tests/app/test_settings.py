@@ -9,13 +9,11 @@ from PySide6.QtWidgets import QMessageBox
 
 
 @pytest.fixture
-def dialog(qtbot, monkeypatch):
-    import torch
-
+def dialog(qtbot, no_gpu):
+    """Settings on a CPU-only machine."""
     from app.settings import Settings
     from app.settings_dialog import SettingsDialog
 
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a CPU-only machine
     dlg = SettingsDialog(Settings())
     qtbot.addWidget(dlg)
     dlg.show()

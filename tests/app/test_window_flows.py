@@ -11,29 +11,13 @@ import os
 
 import pytest
 from PIL import Image
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
 from engine.library import Hit, Library
+from tests.app.helpers import answer_next_modal
 from tests.helpers import MODEL, indexed_and_searched
-
-
-def _answer_next_modal(answer) -> list:
-    """Call ``answer(dialog)`` on the next modal dialog, from the event loop; returns a list
-    that receives the dialog (to check it after it closed)."""
-    seen: list = []
-
-    def poll() -> None:
-        w = QApplication.activeModalWidget()
-        if w is None:
-            QTimer.singleShot(20, poll)
-            return
-        seen.append(w)
-        answer(w)
-
-    QTimer.singleShot(0, poll)
-    return seen
 
 
 def _search(window, qtbot, path, box=None):
@@ -107,16 +91,16 @@ def test_a_region_search_says_so_never_returns_its_photo_and_can_be_cleared(wind
 def test_export_and_open_say_what_happened(window, qtbot, photos, tmp_path):
     indexed_and_searched(window, qtbot, photos, photos / "home" / "obj0_2.jpg")
     sp = window.search_panel
-    sp.export(str(tmp_path / "ranked.csv"))
+    sp.result_actions.export(str(tmp_path / "ranked.csv"))
     n = len(sp.last_result.hits)
     assert sp.search_label.text() == f"exported {n} results to ranked.csv"
     with qtbot.waitSignal(window.error_shown, timeout=5_000) as shown:
-        sp.export(str(tmp_path / "missing-folder" / "ranked.csv"))
+        sp.result_actions.export(str(tmp_path / "missing-folder" / "ranked.csv"))
     assert "cannot write" in shown.args[0]
     # no desktop application is registered for files here, as on a bare system
     target = sp.results.paths()[0]
     with qtbot.waitSignal(window.error_shown, timeout=5_000) as shown:
-        assert not sp.open_file(target)
+        assert not sp.result_actions.open_file(target)
     assert shown.args[0].startswith(
         f"No application on this system opened {target.rsplit('/')[-1]}"
     )
@@ -153,13 +137,13 @@ def test_removing_a_folder_asks_first_and_says_the_files_stay(window, qtbot, pho
     assert not lib.remove_button.isEnabled()
     lib.folder_view.setCurrentIndex(lib.folders.index(0, 0))
     assert lib.remove_button.isEnabled() and window.actions["remove_folder"].isEnabled()
-    seen = _answer_next_modal(lambda box: box.button(QMessageBox.StandardButton.Cancel).click())
+    seen = answer_next_modal(lambda box: box.button(QMessageBox.StandardButton.Cancel).click())
     assert not lib.remove_selected_folder()
     box = seen[0]
     assert "not touched" in box.informativeText() and "photos" in box.informativeText()
     assert box.defaultButton() is box.button(QMessageBox.StandardButton.Cancel)
     assert window.library.store.files.folders()  # still there
-    _answer_next_modal(lambda box: box.button(QMessageBox.StandardButton.Yes).click())
+    answer_next_modal(lambda box: box.button(QMessageBox.StandardButton.Yes).click())
     assert lib.remove_selected_folder()
     qtbot.waitUntil(lambda: lib.folders.rowCount() == 0, timeout=10_000)
     assert window.library.store.files.folders() == []
@@ -228,14 +212,14 @@ def test_duplicates_confirmation_is_bounded_and_nothing_destructive_is_preselect
         return answer
 
     geometry, visible, defaults = [], [], []
-    _answer_next_modal(check_then("no"))
+    answer_next_modal(check_then("no"))
     assert dlg.keep_selected() == []
     assert all(os.path.exists(p) for p in paths)
     size, listed, scroll = geometry[0]
     assert listed == 39 and scroll > 0  # every one listed, in a list that scrolls
     assert size.height() <= 0.7 * screen.height() + 1 and size.width() <= 0.7 * screen.width() + 1
     assert all(visible) and all(defaults)
-    _answer_next_modal(check_then("yes"))
+    answer_next_modal(check_then("yes"))
     moved = dlg.keep_selected()
     assert sorted(moved) == sorted(p for p in paths if p != paths[7])
     assert os.path.exists(paths[7]) and not any(os.path.exists(p) for p in moved)

@@ -6,8 +6,8 @@ heatmaps; and each duplicate's evidence."""
 from __future__ import annotations
 
 import shutil
-from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QWheelEvent
@@ -15,7 +15,6 @@ from PySide6.QtWidgets import QApplication
 
 from app.models import (
     OTHERS_HEADER,
-    OTHERS_SHOWN,
     EvidenceRole,
     HeaderRole,
     HeatRole,
@@ -24,7 +23,7 @@ from app.models import (
     ResultsModel,
     no_match_text,
 )
-from engine.library import Hit
+from engine.library import OTHERS_SHOWN, Hit, SearchResult
 from tests.helpers import MODEL
 
 
@@ -81,12 +80,30 @@ def _photos(indexed):
     return indexed[0] / "photos"
 
 
+def _fused(hits) -> SearchResult:
+    """A search's result with these ranked ``hits`` (verified or not)."""
+    return SearchResult(
+        query="/p/query.jpg",
+        box=None,
+        hits=hits,
+        descriptor=np.zeros(0, np.float32),
+        attention=np.zeros((1, 1), np.float32),
+        input_size=(1, 1),
+        original_size=(1, 1),
+        model=MODEL,
+        index_kind="flat",
+        seconds=0.0,
+        pipeline="fused",
+        matches=sum(h.verified for h in hits),
+    )
+
+
 def test_rows_are_verified_matches_then_a_header_then_a_handful_of_others(qtbot):
     hits = [Hit(i, f"/p/v{i}.jpg", 0.9, 100, 80, inliers=40 - i, verified=True) for i in range(3)]
     hits[0].quad = [[1, 1], [50, 2], [49, 60], [2, 58]]
     hits += [Hit(10 + i, f"/p/o{i}.jpg", 0.4, 100, 80) for i in range(100)]
     rm = ResultsModel()
-    rm.set_result(SimpleNamespace(pipeline="fused", hits=hits))
+    rm.set_result(_fused(hits))
     assert rm.rowCount() == 3 + 1 + OTHERS_SHOWN
     assert _rows(rm, HeaderRole)[3] == OTHERS_HEADER
     assert _rows(rm, EvidenceRole)[:3] == [
@@ -100,7 +117,7 @@ def test_rows_are_verified_matches_then_a_header_then_a_handful_of_others(qtbot)
     assert rm.data(rm.index(4), Qt.ItemDataRole.DisplayRole).startswith("4. ")  # rank 4
     assert _rows(rm, OutlineRole)[0] == (hits[0].quad, (100, 80))  # the geometry's quad
     assert not rm.flags(rm.index(3)) & Qt.ItemFlag.ItemIsSelectable
-    rm.set_result(SimpleNamespace(pipeline="fused", hits=hits[3:]))  # nothing verified
+    rm.set_result(_fused(hits[3:]))  # nothing verified
     assert rm.rowCount() == OTHERS_SHOWN and OTHERS_HEADER not in _rows(rm, HeaderRole)
 
 
@@ -171,7 +188,7 @@ def test_compare_draws_the_matching_points(win, qtbot, _indexed):
     sp = win.search_panel
     _search(win, qtbot, _photos(_indexed) / "match" / "scene.jpg")
     verified, other = sp.results.paths()[0], sp.results.paths()[-1]
-    dlg = sp.compare(verified)
+    dlg = sp.result_actions.compare(verified)
     with qtbot.waitSignal(dlg.evidence_ready, timeout=60_000) as got:
         pass
     v = got.args[0]
@@ -184,7 +201,7 @@ def test_compare_draws_the_matching_points(win, qtbot, _indexed):
     dlg.show_points.setChecked(False)
     assert not dlg.lines.pairs
     dlg.close()
-    dlg = sp.compare(other)
+    dlg = sp.result_actions.compare(other)
     with qtbot.waitSignal(dlg.evidence_ready, timeout=60_000):
         pass
     assert "(not verified)" in dlg.windowTitle()

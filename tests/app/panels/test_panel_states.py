@@ -11,12 +11,13 @@ import os
 import threading
 
 import pytest
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton
 
 from app.dialogs import FailedPhotosDialog
 from app.models import NO_PHOTOS_TEXT, PathRole, RankRole, folder_label, no_match_text
 from app.panels import library_panel
+from tests.app.helpers import answer_next_modal
 from tests.helpers import indexed_and_searched
 
 
@@ -61,17 +62,6 @@ def _visible_boxes() -> list[QMessageBox]:
 def _close_boxes() -> None:
     for b in _visible_boxes():
         b.close()
-
-
-def _answer_next_modal(answer) -> None:
-    def poll() -> None:
-        w = QApplication.activeModalWidget()
-        if w is None:
-            QTimer.singleShot(20, poll)
-            return
-        answer(w)
-
-    QTimer.singleShot(0, poll)
 
 
 def _row(panel, path) -> dict | None:
@@ -264,7 +254,7 @@ def test_removing_a_folder_updates_the_library_status_line(window, qtbot, photos
     assert lib.progress_label.text().startswith("done: ")
     qtbot.waitUntil(lambda: lib.folders.rowCount() == 1, timeout=10_000)
     lib.folder_view.setCurrentIndex(lib.folders.index(0, 0))
-    _answer_next_modal(lambda box: box.button(QMessageBox.StandardButton.Yes).click())
+    answer_next_modal(lambda box: box.button(QMessageBox.StandardButton.Yes).click())
     assert lib.remove_selected_folder()
     qtbot.waitUntil(lambda: lib.folders.rowCount() == 0, timeout=10_000)
     assert lib.progress_label.text() == "removed home from the library"

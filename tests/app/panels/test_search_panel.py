@@ -104,7 +104,7 @@ def test_compare_with_the_query(window, qtbot, photos):
     query = photos / "home" / "obj0_2.jpg"
     indexed_and_searched(window, qtbot, photos, query)
     first = sp.results.paths()[0]
-    dlg = sp.compare(first)
+    dlg = sp.result_actions.compare(first)
     assert dlg.paths == (str(query), first)
     dlg.close()
 
@@ -164,7 +164,8 @@ def test_an_exif_rotated_photo_shows_upright_and_a_box_searches_the_upright_regi
     sims = np.stack(crops) @ res.descriptor
     assert int(np.argmax(sims)) == 0 and sims[0] > 0.95, sims
 
-    dlg = sp.compare(sp.results.paths()[0])  # the compare dialog shows it upright too
+    # the compare dialog shows it upright too
+    dlg = sp.result_actions.compare(sp.results.paths()[0])
     left = dlg.findChildren(type(view))[0]
     qtbot.waitUntil(lambda: left.image is not None, timeout=20_000)
     assert (left.photo_size.width(), left.photo_size.height()) == upright.size

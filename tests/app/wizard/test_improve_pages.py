@@ -7,17 +7,9 @@ import json
 import math
 
 import pytest
-from PySide6.QtWidgets import QWizard
 
+from tests.app.helpers import next_button
 from tests.helpers import MODEL
-
-
-@pytest.fixture
-def no_gpu(monkeypatch):
-    """A machine without a CUDA GPU, whatever this one has."""
-    import torch
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
 @pytest.fixture
@@ -76,22 +68,52 @@ def make_wizard(qtbot, lib, **kwargs):
     return wiz
 
 
-def next_button(wiz):
-    return wiz.button(QWizard.WizardButton.NextButton)
-
-
 def table_rows(view) -> dict[str, str]:
     model = view.model()
     return {model.index(r, 0).data(): model.index(r, 1).data() for r in range(model.rowCount())}
 
 
-def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
-    qtbot, views_library, mined_sets, no_gpu, tmp_path
-):
-    from engine.library.improve.training import starting_config
+def method_page_continues_the_librarys_model(mp, lib) -> None:
+    """The method page proposes the library's model (method, backbone, size) with an
+    estimate; then small settings are chosen, for a quick run on the CPU."""
+    from engine.library import starting_config
+
+    start = starting_config(lib.model(MODEL)[1].spec)
+    assert (mp.method.currentText(), mp.backbone.currentText(), mp.size.value()) == (
+        start.method,
+        start.backbone,
+        start.image_size,
+    )
+    assert "CPU" in mp.estimate.text() and "photos ×" in mp.estimate.text()
+    assert "continues the model the library uses" in mp.notice.text()
+    mp.epochs.setValue(1)
+    mp.batch.setValue(8)
+    mp.size.setValue(96)
+    mp.device.setCurrentText("cpu")
+
+
+def figures_before_and_after_are_shown(ip, res, mined, model_dir) -> None:
+    """The held-out recall of the current and the trained model, as measured afresh; using
+    the trained model is proposed only when it finds at least as many held-out matches."""
     from engine.network.checkpoint import load_checkpoint, resolve_model
     from engine.training.mined import held_out_recall
 
+    want_before = held_out_recall(resolve_model(MODEL), mined, 96)
+    want_after = held_out_recall(load_checkpoint(model_dir), mined, 96)
+    for got, want in ((res.before, want_before), (res.after, want_after)):
+        assert got["queries"] == want["queries"] >= 1
+        assert math.isclose(got["recall@10"], want["recall@10"], abs_tol=1e-6)
+    assert ip.headline.text() == (
+        f"recall@10 of held-out verified matches: before {want_before['recall@10']:.2f}, "
+        f"after {want_after['recall@10']:.2f}"
+    )
+    assert ip.use.isEnabled() and ip.use.isVisible()
+    assert ip.use.isChecked() == (want_after["recall@10"] >= want_before["recall@10"])
+
+
+def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
+    qtbot, views_library, mined_sets, no_gpu, tmp_path
+):
     wiz = make_wizard(qtbot, views_library, train_overrides=dict(pretrained="none"))
     try:
         # the first page's choice: no data folder is needed
@@ -121,19 +143,7 @@ def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
 
         # the method page continues the library's model, with the estimate
         next_button(wiz).click()
-        mp = wiz.method_page
-        start = starting_config(views_library.model(MODEL)[1].spec)
-        assert (mp.method.currentText(), mp.backbone.currentText(), mp.size.value()) == (
-            start.method,
-            start.backbone,
-            start.image_size,
-        )
-        assert "CPU" in mp.estimate.text() and "photos ×" in mp.estimate.text()
-        assert "continues the model the library uses" in mp.notice.text()
-        mp.epochs.setValue(1)
-        mp.batch.setValue(8)
-        mp.size.setValue(96)
-        mp.device.setCurrentText("cpu")
+        method_page_continues_the_librarys_model(wiz.method_page, views_library)
 
         # training: the curves fill, Cancel keeps what was done, Resume finishes it
         tp = wiz.train_page
@@ -156,21 +166,9 @@ def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
 
         # the figures: the current and the trained model on the held-out verified matches
         next_button(wiz).click()
-        ip = wiz.improved_page
-        assert wiz.currentPage() is ip
-        want_before = held_out_recall(resolve_model(MODEL), mined, 96)
-        want_after = held_out_recall(load_checkpoint(out / "model"), mined, 96)
-        for got, want in ((res.before, want_before), (res.after, want_after)):
-            assert got["queries"] == want["queries"] >= 1
-            assert math.isclose(got["recall@10"], want["recall@10"], abs_tol=1e-6)
-        assert ip.headline.text() == (
-            f"recall@10 of held-out verified matches: before {want_before['recall@10']:.2f}, "
-            f"after {want_after['recall@10']:.2f}"
-        )
-        assert ip.use.isEnabled() and ip.use.isVisible()
-        # proposed only when the trained model finds at least as many held-out matches
-        assert ip.use.isChecked() == (want_after["recall@10"] >= want_before["recall@10"])
-        ip.use.setChecked(True)
+        assert wiz.currentPage() is wiz.improved_page
+        figures_before_and_after_are_shown(wiz.improved_page, res, mined, out / "model")
+        wiz.improved_page.use.setChecked(True)
         with qtbot.waitSignal(wiz.use_model, timeout=5_000) as used:
             wiz.accept()
         assert used.args[0] == str(out / "model")

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWizard
 
-
-@pytest.fixture
-def no_gpu(monkeypatch):
-    """A machine without a CUDA GPU, whatever this one has."""
-    import torch
-
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+from tests.app.helpers import next_button
 
 
 @pytest.fixture
@@ -39,10 +32,6 @@ def data(tmp_path):
     (lonely / "only.jpg").write_bytes(sorted(first.glob("*.jpg"))[0].read_bytes())
     (first / "broken.jpg").write_bytes(b"this is not a photo")
     return root
-
-
-def next_button(wiz):
-    return wiz.button(QWizard.WizardButton.NextButton)
 
 
 def test_next_is_enabled_by_a_valid_folder_with_the_prefilled_output(wizard, data, tmp_path):

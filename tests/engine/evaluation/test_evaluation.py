@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.evaluation.audit import audit
+from engine.evaluation.overlap import audit
 from engine.evaluation.pipeline import DescribedCache
 from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
 from engine.match import verify_query

@@ -13,7 +13,7 @@ from PIL import Image
 from engine.library import Library
 from engine.library.index.inverted import LocalIndex
 from engine.network.seed import Localizer
-from engine.photo.overlay import box_iou
+from engine.photo.drawing import box_iou
 from engine.training.generator import render_scene
 from tests.helpers import MODEL, smooth_photo
 

@@ -15,7 +15,7 @@ from engine.network.config import ModelConfig
 from engine.network.extract import Extractor
 from engine.network.models import create_model
 from engine.network.seed import Localizer, discover, localize_pair, point_to_patch
-from engine.photo.overlay import box_iou, heatmap, overlay
+from engine.photo.drawing import box_iou, heatmap, overlay
 from engine.training.generator import render_scene
 
 W, H = 480, 360

@@ -1,0 +1,43 @@
+"""Fixtures of the window's tests: the main window over a fresh library, a machine without a
+GPU, and the clipboard emptied before the application goes."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers import MODEL
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    """The main window over a fresh library; teardown waits for every worker it started."""
+    from app.gui import MainWindow
+    from engine.library import Library
+
+    lib = Library(tmp_path / "lib", device="cpu")
+    win = MainWindow(lib, model=MODEL)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.shutdown()
+    lib.close()
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """A machine without a CUDA GPU, whatever this one has."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _empty_clipboard_before_exit():
+    """The clipboard owns data tests put in it; freeing it after the application is gone
+    crashes the interpreter at exit, so it is emptied while the application exists."""
+    yield
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is not None:
+        app.clipboard().clear()

@@ -1,0 +1,28 @@
+"""What the window's tests share that is not a fixture: answering a modal dialog, the wizard's
+Next button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QWizard
+
+
+def answer_next_modal(answer) -> list:
+    """Call ``answer(dialog)`` on the next modal dialog, from the event loop; returns a list
+    that receives the dialog (to check it after it closed)."""
+    seen: list = []
+
+    def poll() -> None:
+        w = QApplication.activeModalWidget()
+        if w is None:
+            QTimer.singleShot(20, poll)
+            return
+        seen.append(w)
+        answer(w)
+
+    QTimer.singleShot(0, poll)
+    return seen
+
+
+def next_button(wiz):
+    return wiz.button(QWizard.WizardButton.NextButton)
