@@ -38,11 +38,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     from engine.evaluation.overlap import audit
-    from engine.network.checkpoint import resolve_model
-    from engine.network.extract import Extractor
+    from engine.network.loader import open_extractor
     from engine.training.data import open_dataset
 
-    ex = Extractor(resolve_model(args.model), device=args.device, precision=args.precision)
+    ex, _ = open_extractor(args.model, args.device, args.precision)
     train = open_dataset(args.train, images=args.images)
     rep = audit(ex, train, args.eval, shortlist=args.shortlist, min_inliers=args.min_inliers or 0)
     if args.out:

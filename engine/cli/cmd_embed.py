@@ -41,16 +41,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.network.checkpoint import resolve_model
-    from engine.network.extract import Extractor
+    from engine.network.loader import open_extractor
 
     t0 = time.perf_counter()
-    model = resolve_model(args.model, pretrained=args.pretrained)
-    ex = Extractor(
-        model,
-        device=args.device,
-        precision=args.precision,
+    ex, _ = open_extractor(
+        args.model,
+        args.device,
+        args.precision,
         image_size=args.image_size,
+        pretrained=args.pretrained,
     )
     # decode first: a bad photo is reported before any network work
     try:
@@ -59,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadImageError(f"{os.fsdecode(args.image)}: {e}") from None
     out = ex.run([prepared])[0]
     seconds = time.perf_counter() - t0
-    cfg = model.config
+    cfg = ex.config
     obj = {
         "path": os.fsdecode(args.image),
         "model": {

@@ -45,14 +45,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
     from engine.match.codebook import Codebook
-    from engine.network.checkpoint import resolve_model
-    from engine.network.extract import Extractor
+    from engine.network.loader import open_extractor
 
-    ex = Extractor(
-        resolve_model(args.model, pretrained=args.pretrained),
-        device=args.device,
-        precision=args.precision,
+    ex, _ = open_extractor(
+        args.model,
+        args.device,
+        args.precision,
         image_size=args.image_size,
+        pretrained=args.pretrained,
     )
     if args.gnd:
         if not args.images:

@@ -18,9 +18,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.network.checkpoint import export_checkpoint
+    from engine.network.loader import torch_available
 
-    out = export_checkpoint(args.src, args.dst, half=args.half, image_size=args.image_size)
+    if torch_available():
+        from engine.network.checkpoint import export_checkpoint
+
+        out = export_checkpoint(args.src, args.dst, half=args.half, image_size=args.image_size)
+    else:
+        from engine.network.files import copy_checkpoint
+
+        out = copy_checkpoint(args.src, args.dst, half=args.half, image_size=args.image_size)
     size = sum(f.stat().st_size for f in out.iterdir())
     emit(
         args,

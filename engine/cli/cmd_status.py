@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
             f"{c['photos']} photos, {c['bytes_per_photo'] / 1e3:.1f} kB each, "
             f"inverted file {c['index_note']}"
         )
+    net = st["network"]
+    lines.append(f"network: {shown(net['model'])} runs through {net['text']}")
     b = st["bytes"]
     lines.append(
         f"size: database {b['database'] / 1e6:.1f} MB, index {b['index'] / 1e6:.1f} MB, "

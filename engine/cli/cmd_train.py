@@ -141,6 +141,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.network.loader import NeedsTorch, torch_available, torch_missing_reason
+
+    if not torch_available():
+        raise NeedsTorch(torch_missing_reason("training"))
     from engine.training.batches import Augment
     from engine.training.data import open_dataset
     from engine.training.trainer import Trainer

@@ -73,18 +73,16 @@ def add_pretrained(p: argparse.ArgumentParser, help: str | None = None) -> None:
 
 
 class RegistryNames:
-    """The registered architecture names as argparse ``choices``, read from the registry only
-    when argparse looks (importing the models loads torch, which ``--help`` should not wait for).
+    """The architecture names as argparse ``choices``, read from the torch-free catalog only
+    when argparse looks.
 
     Set it on the action after ``add_argument``, which would otherwise list the choices at once.
     """
 
     def __iter__(self):
-        from engine.network.models import (
-            registry,  # importing the package registers every architecture
-        )
+        from engine.network.catalog import architecture_names
 
-        return iter(registry.list_models())
+        return iter(architecture_names())
 
     def __contains__(self, value: object) -> bool:
         return value in list(self)

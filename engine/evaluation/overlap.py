@@ -22,7 +22,7 @@ from engine.evaluation.runner import _find_image, extract_all
 from engine.match import verify_query
 from engine.match.codebook import default_codebook
 from engine.match.verify import MIN_INLIERS
-from engine.network.extract import Extractor
+from engine.network.extraction import ExtractorBase as Extractor
 from engine.training.data import FolderDataset, LabelledSet, open_dataset
 
 

@@ -19,7 +19,7 @@ from engine.evaluation.revisitop import (
 )
 from engine.match.codebook import Codebook, default_codebook
 from engine.match.rank import GLOBAL_WEIGHT, PIPELINES, VERIFY_TOP, learned_from_photos
-from engine.network.extract import Extractor
+from engine.network.extraction import ExtractorBase as Extractor
 from engine.photo.formats import IMAGE_EXTENSIONS, escapes_folder, is_photo_name
 
 #: tried in this order after the bare name; the one list of photo extensions, upper case too

@@ -17,7 +17,7 @@ from engine.library.model_stamps import ModelStamps
 from engine.library.store import ModelRow, Store
 
 if TYPE_CHECKING:  # these load torch: imported where a model is needed, not before
-    from engine.network.extract import Extractor
+    from engine.network.extraction import ExtractorBase as Extractor
     from engine.network.seed import Localizer
 
 
@@ -59,18 +59,13 @@ class Networks:
 
     def load(self, spec: str | None = None) -> tuple[Extractor, ModelRow]:
         """The extractor and store row of a model (cached per spec)."""
-        from engine.network.checkpoint import model_fingerprint, resolve_model
-        from engine.network.extract import Extractor
+        from engine.network.loader import open_extractor
 
         spec = self.spec(spec)
         with self._lock:
             if spec not in self._loaded:
-                net = resolve_model(spec)
-                ex = Extractor(net, device=self.device, precision=self.precision)
-                fingerprint = model_fingerprint(net)
-                row = self.store.models.ensure(
-                    fingerprint, spec, net.config.to_dict(), int(net.num_features)
-                )
+                ex, fingerprint = open_extractor(spec, self.device, self.precision)
+                row = self.store.models.ensure(fingerprint, spec, ex.config.to_dict(), ex.dim)
                 if not self.store.read_only:
                     ModelStamps(self.index_dir).record(spec, fingerprint)
                 self._loaded[spec] = (ex, row)

@@ -9,7 +9,6 @@ path unpickles: weights are safetensors, the config is JSON. Every problem is re
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -21,13 +20,17 @@ from safetensors.torch import save_file
 
 from engine.atomic import write_atomically
 from engine.errors import CheckpointError, ConfigError
-from engine.network.config import ModelConfig, loads_json
+from engine.network.config import ModelConfig
+from engine.network.files import (
+    CONFIG_NAME,
+    FORMAT_NAME,
+    WEIGHTS_NAME,
+    checkpoint_extra,
+    fingerprint,
+    raw_config,
+)
 from engine.network.models import create_model, list_models
 from engine.network.models.base import RetrievalModel
-
-WEIGHTS_NAME = "model.safetensors"
-CONFIG_NAME = "config.json"
-FORMAT_NAME = "visual-search-checkpoint"
 
 
 def state_tensors(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -67,29 +70,13 @@ def save_checkpoint(
 
 
 def read_config(directory: str | os.PathLike) -> ModelConfig:
-    """Parse and check ``config.json`` of a checkpoint directory."""
-    d = Path(directory)
-    if not d.is_dir():
-        raise CheckpointError(f"{d}: not a checkpoint directory")
-    path = d / CONFIG_NAME
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing (a checkpoint needs {CONFIG_NAME})")
-    try:
-        raw = loads_json(path.read_text(encoding="utf-8"), str(path))
-    except UnicodeDecodeError:
-        raise CheckpointError(f"{path}: not a text file") from None
-    except ConfigError as e:
-        raise CheckpointError(str(e)) from None
-    if not isinstance(raw, dict):
-        raise CheckpointError(f"{path}: expected a JSON object")
-    if raw.pop("format", FORMAT_NAME) != FORMAT_NAME:
-        raise CheckpointError(f"{path}: not a visual-search checkpoint")
-    raw.pop("num_parameters", None)
-    raw.pop("extra", None)
+    """Parse and check ``config.json`` of a checkpoint directory (resolved: every default
+    filled in and checked against the registry)."""
+    raw = raw_config(directory)
     try:
         return ModelConfig.from_dict(raw).resolved()
     except (ConfigError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: {e}") from None
+        raise CheckpointError(f"{Path(directory) / CONFIG_NAME}: {e}") from None
 
 
 def load_checkpoint(
@@ -133,16 +120,8 @@ def load_checkpoint(
         if v.is_floating_point() and not torch.isfinite(v).all():
             raise CheckpointError(f"{wpath}: tensor {k!r} holds NaN or infinite values")
     model.load_state_dict(state, strict=True)
-    model.checkpoint_extra = _extra(d)  # how it was trained (classes, epoch), if recorded
+    model.checkpoint_extra = checkpoint_extra(d)  # how it was trained (classes, epoch), if recorded
     return model.to(device).eval()
-
-
-def _extra(directory: Path) -> dict:
-    try:
-        extra = json.loads((directory / CONFIG_NAME).read_text(encoding="utf-8")).get("extra")
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return extra if isinstance(extra, dict) else {}
 
 
 def export_checkpoint(
@@ -152,12 +131,18 @@ def export_checkpoint(
     image_size: int | None = None,
 ) -> Path:
     """Copy the checkpoint ``src`` to ``dst``, its weights as float16 with ``half`` and its
-    default long side changed to ``image_size`` if given; ``extra`` in its config is kept."""
+    default long side changed to ``image_size`` if given; ``extra`` in its config is kept, and
+    ``model.onnx`` is written for the copy when ``src`` had one."""
+    from engine.network.onnx_model import ONNX_NAME, write_onnx
+
     model = load_checkpoint(src)
     if image_size:
         model.config = dataclasses.replace(model.config, image_size=image_size).resolved()
     extra = json.loads((Path(src) / CONFIG_NAME).read_text(encoding="utf-8")).get("extra")
-    return save_checkpoint(model, dst, extra=extra, half=half)
+    out = save_checkpoint(model, dst, extra=extra, half=half)
+    if (Path(src) / ONNX_NAME).is_file():
+        write_onnx(out, half=half)
+    return out
 
 
 def _short(names: list[str], n: int = 5) -> str:
@@ -214,15 +199,15 @@ def resolve_model(spec: str | None = None, pretrained: str = "cache") -> Retriev
 
 
 def model_fingerprint(model: RetrievalModel) -> str:
-    """A short stable id of (config, weights): vectors of different fingerprints never mix."""
-    h = hashlib.sha256()
-    cfg = model.config.to_dict()
-    h.update(json.dumps(cfg, sort_keys=True).encode())
-    for k, v in sorted(model.state_dict().items()):
-        h.update(k.encode())
-        h.update(str(tuple(v.shape)).encode())
-        h.update(v.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()[:16]
+    """A short stable id of (config, weights): vectors of different fingerprints never mix
+    (``files.fingerprint_from_files`` gives the same from a checkpoint's files)."""
+
+    def held(v: torch.Tensor):
+        v = v.detach().cpu().contiguous()
+        return (v.view(torch.int16) if v.dtype == torch.bfloat16 else v).numpy()
+
+    state = ((k, held(v)) for k, v in model.state_dict().items())
+    return fingerprint(model.config.to_dict(), state)
 
 
 def copy_matching_weights(model, spec: str) -> int:

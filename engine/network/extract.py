@@ -1,9 +1,10 @@
-"""Descriptor extraction: photos → L2-normalised global descriptors, attention and patch features.
+"""Extraction through PyTorch: photos → L2-normalised global descriptors, attention and patch
+features, on a GPU (or the CPU where no ONNX model runs them; see ``onnx_model``).
 
 The work is split in two so callers can overlap decoding with inference:
 
-* ``Extractor.prepare(src, box)`` decodes one photo to an ``(3, H, W)`` uint8 tensor
-  (thread-safe; PIL releases the GIL while decoding);
+* ``Extractor.prepare(src, box)`` decodes one photo (``extraction.prepare``; thread-safe,
+  Pillow releases the GIL while decoding);
 * ``Extractor.run(prepared)`` runs the network on a list of prepared photos, batching those of
   equal shape (or, with ``bucket``, of one padded bucket: see ``bucket_shape``), under
   ``torch.inference_mode`` with the chosen precision and channels_last.
@@ -19,7 +20,6 @@ import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,59 +27,22 @@ import torch.nn.functional as F
 
 from engine.cores import available_cores
 from engine.errors import BadImageError, ConfigError
+from engine.network.extraction import (
+    Extraction,
+    ExtractorBase,
+    Prepared,
+    bucket_shape,
+    report,
+    scaled_size,
+)
 from engine.network.models.base import RetrievalModel
 from engine.network.models.layers import l2n
 from engine.network.runtime import Precision, resolve_device, resolve_precision
-from engine.photo.decode import Box, PhotoSource, describe_source, load_photo
+from engine.photo.decode import Box, PhotoSource, describe_source
 from engine.tasks import ProgressFn, StopFn
 
-#: scaled inputs are never made smaller than this on their short side
-MIN_SCALED_SIDE = 16
-#: with bucketing, inputs whose sides round up to the same multiple of this share a batch
-BUCKET_STEP = 32
 
-
-def bucket_shape(height: int, width: int, step: int = BUCKET_STEP) -> tuple[int, int]:
-    """The ``(H, W)`` a ``height × width`` input is padded to (bottom and right, with zeros
-    after normalisation) when photos are bucketed: each side rounded up to a multiple of
-    ``step``, the backbone's stride. The feature map keeps its size (⌈side / 32⌉ cells), so
-    the attention map still covers the photo; measured on 1,020 real photos, descriptors
-    stay within cosine 0.99 of the unpadded ones (stretching to the bucket instead: 0.89)."""
-    return -(-int(height) // step) * step, -(-int(width) // step) * step
-
-
-@dataclass
-class Prepared:
-    """A decoded photo ready for the network."""
-
-    pixels: torch.Tensor  # (3, H, W) uint8, upright RGB, long side ≤ image_size
-    original_size: tuple[int, int]  # (width, height) of the full upright photo
-    box: Box | None  # crop in original coordinates, if any
-    source: str
-    notes: list[str] = field(default_factory=list)  # what decoding noticed (damaged EXIF...)
-
-
-@dataclass
-class Extraction:
-    """What the network says about one photo.
-
-    descriptor: ``(D,)`` float32, unit norm (multi-scale sum, re-normalised).
-    attention:  ``(h, w)`` float32 in [0, 1] at feature resolution (scale 1).
-    features:   ``(C, h, w)`` float32 patch features at scale 1, or None when not requested.
-    input_size: ``(width, height)`` of the network input at scale 1.
-    """
-
-    descriptor: np.ndarray
-    attention: np.ndarray
-    features: np.ndarray | None
-    input_size: tuple[int, int]
-    original_size: tuple[int, int]
-    box: Box | None
-    source: str
-    notes: list[str] = field(default_factory=list)
-
-
-class Extractor:
+class Extractor(ExtractorBase):
     """Runs a retrieval model over photos.
 
     ``precision``: ``auto`` picks bf16 autocast on CPUs with native bf16 and on CUDA, fp32
@@ -126,30 +89,19 @@ class Extractor:
             model = model.to(memory_format=torch.channels_last)
         self.model = model
         self._forward = torch.compile(model) if compile else model
+        self.runtime = (
+            f"PyTorch {torch.__version__} on {self.device.type.upper()} ({self.precision.name})"
+        )
         self.mean = torch.tensor(cfg.mean, device=self.device).view(1, 3, 1, 1)
         self.std = torch.tensor(cfg.std, device=self.device).view(1, 3, 1, 1)
 
-    @property
-    def dim(self) -> int:
-        return int(self.model.num_features)
-
-    # ------------------------------------------------------------------ decoding
-
-    def prepare(self, src: PhotoSource, box: Box | None = None) -> Prepared:
-        """Decode ``src`` (cropped to ``box``) to a uint8 tensor. Raises ``BadImageError``."""
-        photo = load_photo(src, self.image_size, box)
-        arr = np.asarray(photo.image, dtype=np.uint8)
-        if arr.ndim != 3 or arr.shape[2] != 3:
-            raise BadImageError("decoded image is not RGB")
-        pixels = torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
-        return Prepared(pixels, photo.original_size, photo.box, describe_source(src), photo.notes)
-
     # ------------------------------------------------------------------ inference
 
-    def _normalise(self, pixels: list[torch.Tensor], shape: tuple[int, int]) -> torch.Tensor:
-        """``(3, h, w)`` uint8 photos → one ``(B, 3, H, W)`` normalised float32 batch on the
-        device, each padded to ``shape`` (bottom and right, zeros after normalisation) if it is
-        smaller."""
+    def _normalise(self, pixels: list, shape: tuple[int, int]) -> torch.Tensor:
+        """``(H, W, 3)`` uint8 arrays (or ``(3, h, w)`` uint8 tensors decoded on the device) →
+        one ``(B, 3, H, W)`` normalised float32 batch on the device, each padded to ``shape``
+        (bottom and right, zeros after normalisation) if it is smaller."""
+        pixels = [_chw(p) for p in pixels]
         if all(tuple(p.shape[-2:]) == shape for p in pixels):
             batch = torch.stack(pixels)
             if self.device.type == "cuda" and batch.device.type == "cpu":
@@ -167,9 +119,9 @@ class Extractor:
         if s == 1.0:
             return x
         h, w = x.shape[-2:]
-        k = max(s, MIN_SCALED_SIDE / max(min(h, w), 1))
-        size = (max(1, round(h * k)), max(1, round(w * k)))
-        return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=k < 1)
+        size = scaled_size(h, w, s)
+        down = size[0] < h or size[1] < w
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=down)
 
     @torch.inference_mode()
     def _run_batch(self, pixels: list[torch.Tensor], shape: tuple[int, int], with_features: bool):
@@ -197,7 +149,7 @@ class Extractor:
         results: list[Extraction | None] = [None] * len(prepared)
         groups: dict[tuple[int, int], list[int]] = {}
         for i, p in enumerate(prepared):
-            h, w = p.pixels.shape[-2:]
+            h, w = p.hw
             key = bucket_shape(h, w) if self.bucket else (int(h), int(w))
             groups.setdefault(key, []).append(i)
         for shape, idx in groups.items():
@@ -213,19 +165,13 @@ class Extractor:
                         descriptor=np.ascontiguousarray(desc[j], dtype=np.float32),
                         attention=np.ascontiguousarray(att[j], dtype=np.float32),
                         features=None if feat is None else np.ascontiguousarray(feat[j]),
-                        input_size=(int(p.pixels.shape[2]), int(p.pixels.shape[1])),
+                        input_size=(p.hw[1], p.hw[0]),
                         original_size=p.original_size,
                         box=p.box,
                         source=p.source,
                         notes=p.notes,
                     )
         return [r for r in results if r is not None]
-
-    def extract_one(
-        self, src: PhotoSource, box: Box | None = None, with_features: bool = False
-    ) -> Extraction:
-        """Decode and extract a single photo. Raises ``BadImageError`` for a bad photo."""
-        return self.run([self.prepare(src, box)], with_features)[0]
 
     def extract(
         self,
@@ -243,63 +189,16 @@ class Extractor:
         and the run goes on. ``should_stop()`` is checked between batches.
         """
         sources = list(sources)
-        total = len(sources)
-        boxes = list(boxes) if boxes is not None else [None] * total
-        if len(boxes) != total:
-            raise ConfigError("boxes must have one entry per source")
-        done = 0
-        t0 = time.perf_counter()
-        workers = workers or available_cores()
         if (
             self.device_decode
-            and all(b is None for b in boxes)
+            and (boxes is None or all(b is None for b in boxes))
             and all(isinstance(s, (str, os.PathLike)) for s in sources)
         ):
             yield from self._extract_device_decoded(
-                sources, with_features, workers, progress, should_stop
+                sources, with_features, workers or available_cores(), progress, should_stop
             )
             return
-
-        def prep(i: int) -> Prepared | BadImageError:
-            return self._prepare_or_error(sources[i], boxes[i])
-
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            ahead = max(2 * workers, self.batch_size * 2)
-            futures = {i: pool.submit(prep, i) for i in range(min(ahead, total))}
-            nxt = len(futures)
-            i = 0
-            while i < total:
-                if should_stop is not None and should_stop():
-                    for f in futures.values():
-                        f.cancel()
-                    return
-                chunk: list[tuple[int, Prepared]] = []
-                while i < total and len(chunk) < self.batch_size:
-                    item = futures.pop(i).result()
-                    if nxt < total:
-                        futures[nxt] = pool.submit(prep, nxt)
-                        nxt += 1
-                    if isinstance(item, BadImageError):
-                        done += 1
-                        yield i, item
-                    else:
-                        chunk.append((i, item))
-                    i += 1
-                if chunk:
-                    outs = self.run([p for _, p in chunk], with_features)
-                    for (j, _), out in zip(chunk, outs, strict=True):
-                        done += 1
-                        yield j, out
-                _report(progress, done, total, t0)
-
-    def _prepare_or_error(
-        self, src: PhotoSource, box: Box | None = None
-    ) -> Prepared | BadImageError:
-        """``prepare(src, box)``, or the ``BadImageError`` that says why it cannot be."""
-        try:
-            return self.prepare(src, box)
-        except BadImageError as e:
-            return e
+        yield from super().extract(sources, boxes, with_features, workers, progress, should_stop)
 
     def _extract_device_decoded(
         self,
@@ -347,11 +246,11 @@ class Extractor:
                 outs = dict(zip(good, ran, strict=True))
                 for j, it in enumerate(items):
                     yield start + j, outs.get(j, it)
-                _report(progress, min(start + n, total), total, t0)
+                report(progress, min(start + n, total), total, t0)
 
 
-def _report(progress: ProgressFn | None, done: int, total: int, t0: float) -> None:
-    """Tell ``progress`` how many photos are done and at what rate since ``t0``."""
-    if progress is not None:
-        rate = done / max(time.perf_counter() - t0, 1e-9)
-        progress(done, total, f"{rate:.1f} images/s")
+def _chw(pixels) -> torch.Tensor:
+    """A ``(3, H, W)`` uint8 tensor of ``pixels`` (an ``(H, W, 3)`` array, or such a tensor)."""
+    if isinstance(pixels, np.ndarray):
+        return torch.from_numpy(np.require(pixels, requirements="W")).permute(2, 0, 1)
+    return pixels

@@ -217,7 +217,7 @@ class Localizer:
             prepared = self.ex.prepare(src, box)
             # a photo of one flat colour has nothing to find, whatever the network makes of
             # its borders
-            blank = float(prepared.pixels.float().std()) < BLANK_STD
+            blank = float(np.asarray(prepared.pixels, np.float32).std()) < BLANK_STD
             out = self.ex.run([prepared], with_features=True)[0]
             bx = out.box
             size = (bx[2] - bx[0], bx[3] - bx[1]) if bx else out.original_size

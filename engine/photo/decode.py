@@ -38,13 +38,21 @@ MAX_PIXELS = 200_000_000
 _TRANSPOSED = {5, 6, 7, 8}
 _ALPHA_BACKGROUND = (255, 255, 255)
 
-try:  # a dependency; an install that lost it still opens every other format
-    import pillow_heif  # type: ignore[import-not-found]
+def _register_heif() -> bool:
+    """HEIC/HEIF decoding through pi-heif (a dependency: pillow-heif's decoder-only build), or
+    pillow-heif where only it is installed; an install that lost both still opens every
+    other format."""
+    for name in ("pi_heif", "pillow_heif"):
+        try:
+            module = __import__(name)
+            module.register_heif_opener()
+        except Exception:  # pragma: no cover - depends on the environment
+            continue
+        return True
+    return False  # pragma: no cover
 
-    pillow_heif.register_heif_opener()
-    HEIF_SUPPORTED = True
-except Exception:  # pragma: no cover - depends on the environment
-    HEIF_SUPPORTED = False
+
+HEIF_SUPPORTED = _register_heif()
 
 #: EXIF orientation → the transpose that makes the photo upright
 _UPRIGHT = {

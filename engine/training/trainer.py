@@ -312,9 +312,17 @@ class Trainer:
             self._save_state(tm, opt, epoch + 1, 0, history, save_model=True)
             last_save = time.perf_counter()
             on_record({"kind": "epoch", **rec})
+        if self.is_main and history and not cancelled:
+            self._write_onnx()
         if self.world > 1:
             dist.barrier()
         return TrainResult(self.out, len(history), history, cancelled)
+
+    def _write_onnx(self) -> None:
+        """``model.onnx`` beside the trained checkpoint, so it runs without PyTorch."""
+        from engine.network.onnx_model import write_onnx
+
+        write_onnx(self.out / "model")
 
     def _feed(self, mcfg, device, tm: TrainModule) -> _Feed:
         """Where batches come from: labelled images, the generator (a batch per step), or

@@ -29,7 +29,8 @@ from engine.match.workers import LocalWorkers
 from engine.tasks import ProgressFn, StopFn
 
 if TYPE_CHECKING:  # torch: loaded with the model, only when there is work
-    from engine.network.extract import Extraction, Extractor
+    from engine.network.extraction import Extraction
+    from engine.network.extraction import ExtractorBase as Extractor
 
 
 #: photos per extraction commit (or fewer, when COMMIT_SECONDS have passed)
@@ -303,15 +304,12 @@ class Indexer:
         ]
         outs: dict[int, Extraction] = {}
         if wanted and ex is not None:
-            import torch
-
-            from engine.network.extract import Prepared
+            from engine.network.extraction import Prepared
 
             preps = []
             for j in wanted:
                 row, d = window[j]
-                pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
-                preps.append(Prepared(pixels, d.original_size, None, os.fsdecode(row.path)))
+                preps.append(Prepared(d.pixels, d.original_size, None, os.fsdecode(row.path)))
             outs = dict(zip(wanted, ex.run(preps), strict=True))
         for j, (row, d) in enumerate(window):
             if isinstance(d, BadImageError):

@@ -21,7 +21,8 @@ from engine.match.verify import Verification, verify_query
 from engine.photo.decode import Box, PhotoSource, describe_source
 
 if TYPE_CHECKING:  # torch: loaded with the network
-    from engine.network.extract import Extraction, Extractor
+    from engine.network.extraction import Extraction
+    from engine.network.extraction import ExtractorBase as Extractor
 
 
 @dataclass
@@ -42,13 +43,10 @@ def describe_query(
     src: PhotoSource, box: Box | None, ex: Extractor, book: Codebook, settings: DescribeSettings
 ) -> Query:
     """One decode: RootSIFT at the matching size, the network's input from the same pixels."""
-    import torch
-
-    from engine.network.extract import Prepared
+    from engine.network.extraction import Prepared
 
     d = describe(src, box, ex.image_size, settings)
-    pixels = torch.from_numpy(d.pixels.copy()).permute(2, 0, 1).contiguous()
-    out = ex.run([Prepared(pixels, d.original_size, d.box, describe_source(src))])[0]
+    out = ex.run([Prepared(d.pixels, d.original_size, d.box, describe_source(src))])[0]
     region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))
     return Query(out, encode_query(d.feats, book), tuple(region))
 

@@ -83,9 +83,7 @@ class CiDeRNet(RetrievalModel):
 @register_model(
     "cider",
     CiDeRParams,
-    "CiDeR: ResNet → SE → SKNet (convex fusion) → attentional localization → GeM → FC → L2",
     finetune_head=CiDeRNet.head_modules,
-    summary="Focuses on the main object and plays down the background around it",
 )
 def build_cider(config) -> CiDeRNet:
     return CiDeRNet(config)

@@ -120,8 +120,11 @@ class ContextGCN(nn.Module):
         k = min(self.nodes, H * W)
         idx = score.flatten(1).topk(k, dim=1).indices  # (B, K)
         feats = x.flatten(2).transpose(1, 2).gather(1, idx[..., None].expand(-1, -1, C))
-        ys = torch.div(idx, W, rounding_mode="floor").float() / max(H - 1, 1)
-        xs = (idx % W).float() / max(W - 1, 1)
+        row = torch.div(idx, W, rounding_mode="floor")
+        ys = row.float() / max(H - 1, 1)
+        # idx - row * W, not idx % W: the same integers, but the ONNX exporter cannot
+        # translate ``%`` by a size that varies with the photo
+        xs = (idx - row * W).float() / max(W - 1, 1)
         return feats, torch.stack([xs, ys], dim=-1)
 
     def forward(self, x: torch.Tensor, score: torch.Tensor) -> torch.Tensor:

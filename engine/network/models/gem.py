@@ -44,8 +44,6 @@ class GeMNet(RetrievalModel):
 @register_model(
     "gem",
     GeMParams,
-    "ResNet → GeM pooling → whitening → L2 (baseline)",
-    summary="Baseline: pools the whole photo into one vector; fastest, no attention map",
 )
 def build_gem(config) -> GeMNet:
     return GeMNet(config)

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from engine.errors import ConfigError
+from engine.network.catalog import ARCHITECTURES
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,6 @@ _REGISTRY: dict[str, ArchEntry] = {}
 def register_model(
     name: str,
     params_cls: type,
-    description: str,
     default_backbone: str = "resnet50",
     default_scales: tuple[float, ...] = (1.0,),
     *,
@@ -67,16 +67,17 @@ def register_model(
     finetune_head: Callable[[Any], list[nn.Module]] | None = None,
     train_backbone: str = "resnet101",
     train_image_size: int = 512,
-    summary: str = "",
 ) -> Callable:
-    """Register ``fn(config) -> RetrievalModel`` under ``name`` (see :class:`ArchEntry`)."""
+    """Register ``fn(config) -> RetrievalModel`` under ``name`` (see :class:`ArchEntry`); its
+    description and summary are the catalog's (``engine.network.catalog``)."""
+    known = ARCHITECTURES[name]
 
     def deco(fn: Callable) -> Callable:
         _REGISTRY[name] = ArchEntry(
             name,
             fn,
             params_cls,
-            description,
+            known.description,
             default_backbone,
             tuple(default_scales),
             arcface_margin=arcface_margin,
@@ -84,7 +85,7 @@ def register_model(
             finetune_head=finetune_head,
             train_backbone=train_backbone,
             train_image_size=train_image_size,
-            summary=summary or description,
+            summary=known.summary,
         )
         return fn
 

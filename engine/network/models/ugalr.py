@@ -67,12 +67,10 @@ class UGALRNet(RetrievalModel):
 @register_model(
     "ugalr",
     UGALRParams,
-    "UGALR: ResNet block 3 → LALM (non-local + channel attention) → block 4 (C+1) → GeM → FC",
     default_scales=(0.3535, 0.5, 0.7071, 1.0, 1.4142),
     arcface_margin=0.15,
     aux_loss=AuxLoss("local", weight=0.6),  # λ of L = L_g + λ L_a
     train_backbone="resnet50",
-    summary="Attends to distinctive regions at five scales; indexing is about 4.5× slower",
 )
 def build_ugalr(config) -> UGALRNet:
     return UGALRNet(config)

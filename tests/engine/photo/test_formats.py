@@ -36,11 +36,14 @@ def _upright_two_colour(photo) -> bool:
 
 def write_heic(path: Path, upright: Image.Image, orientation: int) -> Path:
     """Stored the way a phone does: pixels as the sensor saw them plus the EXIF orientation
-    that turns them upright, written by pillow-heif."""
+    that turns them upright, written by pillow-heif (the product decodes them with pi-heif,
+    its decoder-only build)."""
+    import pillow_heif
+
     stored = upright if orientation == 1 else upright.transpose(STORE_OP[orientation])
     exif = Image.Exif()
     exif[0x0112] = orientation
-    stored.save(path, format="HEIF", quality=90, exif=exif.tobytes())
+    pillow_heif.from_pillow(stored).save(path, quality=90, exif=exif.tobytes())
     return path
 
 

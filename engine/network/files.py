@@ -1,0 +1,131 @@
+"""A checkpoint directory read without PyTorch: ``config.json`` checked and parsed, how the
+model was trained, and its fingerprint computed from ``model.safetensors`` exactly as
+``checkpoint.model_fingerprint`` computes it from the loaded model.
+
+A checkpoint is a directory: ``model.safetensors`` (weights), ``config.json`` (everything
+needed to rebuild the model) and, to run without PyTorch, ``model.onnx``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import CheckpointError, ConfigError
+from engine.network.config import ModelConfig, loads_json
+
+WEIGHTS_NAME = "model.safetensors"
+CONFIG_NAME = "config.json"
+FORMAT_NAME = "visual-search-checkpoint"
+
+
+def raw_config(directory: str | os.PathLike) -> dict:
+    """``config.json`` of a checkpoint directory as a checked dict (without ``format``,
+    ``num_parameters`` and ``extra``)."""
+    d = Path(directory)
+    if not d.is_dir():
+        raise CheckpointError(f"{d}: not a checkpoint directory")
+    path = d / CONFIG_NAME
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (a checkpoint needs {CONFIG_NAME})")
+    try:
+        raw = loads_json(path.read_text(encoding="utf-8"), str(path))
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{path}: not a text file") from None
+    except ConfigError as e:
+        raise CheckpointError(str(e)) from None
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    if raw.pop("format", FORMAT_NAME) != FORMAT_NAME:
+        raise CheckpointError(f"{path}: not a visual-search checkpoint")
+    raw.pop("num_parameters", None)
+    raw.pop("extra", None)
+    return raw
+
+
+def checkpoint_config(directory: str | os.PathLike) -> ModelConfig:
+    """The stored config as written (a saved config is already resolved); checked for what
+    inference reads (image size, scales, mean and std)."""
+    path = Path(directory) / CONFIG_NAME
+    try:
+        cfg = ModelConfig.from_dict(raw_config(directory))
+        if not 32 <= int(cfg.image_size) <= 8192:
+            raise ConfigError(f"image_size {cfg.image_size} is out of range")
+        if not cfg.scales or any(not 0.1 <= float(s) <= 2.0 for s in cfg.scales):
+            raise ConfigError(f"scales {cfg.scales} are out of range")
+        if len(cfg.mean) != 3 or len(cfg.std) != 3 or any(float(s) <= 0 for s in cfg.std):
+            raise ConfigError("mean and std need three values each, std positive")
+    except (ConfigError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    return cfg
+
+
+def checkpoint_extra(directory: str | os.PathLike) -> dict:
+    """How the model was trained (classes, epoch), if recorded."""
+    try:
+        text = (Path(directory) / CONFIG_NAME).read_text(encoding="utf-8")
+        extra = json.loads(text).get("extra")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return extra if isinstance(extra, dict) else {}
+
+
+def fingerprint(config: dict, tensors) -> str:
+    """A short stable id of (config, weights): vectors of different fingerprints never mix.
+    ``tensors``: ``(name, array)`` pairs, float weights as the model holds them (float32)."""
+    h = hashlib.sha256()
+    h.update(json.dumps(config, sort_keys=True).encode())
+    for k, v in sorted(tensors, key=lambda kv: kv[0]):
+        h.update(k.encode())
+        h.update(str(tuple(v.shape)).encode())
+        h.update(np.ascontiguousarray(v).tobytes())
+    return h.hexdigest()[:16]
+
+
+def fingerprint_from_files(directory: str | os.PathLike) -> str:
+    """The fingerprint of the model a checkpoint directory holds, from its files."""
+    from safetensors.numpy import load_file
+
+    d = Path(directory)
+    config = ModelConfig.from_dict(raw_config(d)).to_dict()
+    try:
+        tensors = load_file(str(d / WEIGHTS_NAME))
+    except Exception as e:
+        where = d / WEIGHTS_NAME
+        raise CheckpointError(f"{where}: corrupt or not a safetensors file ({e})") from None
+    as_held = (
+        (k, v.astype(np.float32) if np.issubdtype(v.dtype, np.floating) else v)
+        for k, v in tensors.items()
+    )
+    return fingerprint(config, as_held)
+
+
+def copy_checkpoint(
+    src: str | os.PathLike, dst: str | os.PathLike, half: bool = False, image_size=None
+) -> Path:
+    """``checkpoint.export_checkpoint`` without PyTorch: a copy with a new default long side
+    (the ONNX graph takes any size). Float16 weights need the ONNX model re-exported, which
+    needs PyTorch."""
+    import shutil
+
+    from engine.network.loader import NeedsTorch, torch_missing_reason
+    from engine.network.onnx_model import ONNX_NAME
+
+    if half:
+        raise NeedsTorch(torch_missing_reason("storing a model in half precision"))
+    s, d = Path(src), Path(dst)
+    raw_config(s)  # refuses what is not a checkpoint
+    d.mkdir(parents=True, exist_ok=True)
+    for name in (WEIGHTS_NAME, ONNX_NAME):
+        if (s / name).is_file():
+            shutil.copyfile(s / name, d / name)
+    meta = json.loads((s / CONFIG_NAME).read_text(encoding="utf-8"))
+    if image_size:
+        meta["image_size"] = int(image_size)
+    (d / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", "utf-8")
+    checkpoint_config(d)  # the new size is checked as any config is
+    return d
