@@ -22,15 +22,31 @@ def _modules_after(statement: str) -> set[str]:
     return {name.split(".")[0] for name in json.loads(out)}
 
 
-@pytest.mark.parametrize("statement", ["import engine.library.index.scan", "import engine.library"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import engine.library.index.scan",
+        "import engine.library",
+        "import engine.library.store.fspath",
+        "import engine.network, engine.photo, engine.training, engine.evaluation",
+    ],
+)
 def test_light_imports_load_no_heavy_module(statement):
     assert _modules_after(statement).isdisjoint(HEAVY)
 
 
-def test_every_reexported_name_resolves():
-    import engine.library as pkg
+@pytest.mark.parametrize(
+    "package", ["engine.library", "engine.library.store", "engine.photo", "engine.network"]
+)
+def test_every_reexported_name_resolves(package):
+    import importlib
+    import inspect
 
+    pkg = importlib.import_module(package)
     for name in pkg.__all__:
-        assert getattr(pkg, name).__name__ == name
+        value = getattr(pkg, name)
+        if inspect.isclass(value) or inspect.isfunction(value):  # not constants or aliases
+            assert value.__name__ == name
+        assert name in dir(pkg)
     with pytest.raises(AttributeError):
         pkg.not_a_name  # noqa: B018
