@@ -22,3 +22,14 @@ class ConfigError(VisualSearchError):
 
 class CancelledError(VisualSearchError):
     """Long work stopped because ``should_stop()`` said so; nothing half-done was kept."""
+
+
+#: how to get what the light install leaves out
+TRAIN_EXTRA = "pip install 'visual-search[train]'"
+
+
+class NeedsTorch(VisualSearchError):
+    """A step that only PyTorch can run, on an install without it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs PyTorch, which this install does not have: {TRAIN_EXTRA}")

@@ -24,10 +24,14 @@ VARIANTS = (
 def variant_checkpoint(arch: str | None, params: dict | None, folder: Path) -> Path:
     """A checkpoint folder with model.onnx: the bundled default, or an architecture on
     ResNet-18 with the default model's weights where its layers match (seeded elsewhere)."""
-    from engine.network.checkpoint import bundled_model_dir, copy_matching_weights, save_checkpoint
+    from engine.network.checkpoint import (
+        bundled_model_dir,
+        copy_matching_weights,
+        save_checkpoint,
+        write_onnx,
+    )
     from engine.network.config import ModelConfig
     from engine.network.models import create_model
-    from engine.network.onnx_model import write_onnx
 
     if arch is None:
         return bundled_model_dir()

@@ -32,10 +32,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if args.action == "import":
         return _import(args)
-    from engine.network.loader import NeedsTorch, torch_available, torch_missing_reason
+    from engine.errors import NeedsTorch
+    from engine.network.loader import torch_available
 
     if not torch_available():
-        raise NeedsTorch(torch_missing_reason("listing parameter counts"))
+        raise NeedsTorch("listing parameter counts")
     from engine.network.modelinfo import architecture_table
 
     rows = architecture_table(backbones=args.backbone)

@@ -141,10 +141,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.network.loader import NeedsTorch, torch_available, torch_missing_reason
+    from engine.errors import NeedsTorch
+    from engine.network.loader import torch_available
 
     if not torch_available():
-        raise NeedsTorch(torch_missing_reason("training"))
+        raise NeedsTorch("training")
     from engine.training.batches import Augment
     from engine.training.data import open_dataset
     from engine.training.trainer import Trainer

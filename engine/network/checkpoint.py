@@ -24,6 +24,7 @@ from engine.network.config import ModelConfig
 from engine.network.files import (
     CONFIG_NAME,
     FORMAT_NAME,
+    ONNX_NAME,
     WEIGHTS_NAME,
     checkpoint_extra,
     fingerprint,
@@ -133,8 +134,6 @@ def export_checkpoint(
     """Copy the checkpoint ``src`` to ``dst``, its weights as float16 with ``half`` and its
     default long side changed to ``image_size`` if given; ``extra`` in its config is kept, and
     ``model.onnx`` is written for the copy when ``src`` had one."""
-    from engine.network.onnx_model import ONNX_NAME, write_onnx
-
     model = load_checkpoint(src)
     if image_size:
         model.config = dataclasses.replace(model.config, image_size=image_size).resolved()
@@ -220,3 +219,12 @@ def copy_matching_weights(model, spec: str) -> int:
         raise ConfigError(f"{spec}: no layer matches the model being trained")
     model.load_state_dict(same, strict=False)
     return len(same)
+
+
+def write_onnx(directory: str | os.PathLike, half: bool = False) -> Path:
+    """``model.onnx`` beside the checkpoint in ``directory``, exported from its weights (needs
+    PyTorch). What training and ``models import`` call."""
+    from engine.network.onnx_model import export_onnx
+
+    model = load_checkpoint(directory).eval()
+    return export_onnx(model, directory, model_fingerprint(model), half=half)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import CheckpointError, ConfigError
+from engine.errors import CheckpointError, ConfigError, NeedsTorch
 from engine.network.config import ModelConfig, loads_json
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 FORMAT_NAME = "visual-search-checkpoint"
+ONNX_NAME = "model.onnx"
 
 
 def raw_config(directory: str | os.PathLike) -> dict:
@@ -112,11 +113,8 @@ def copy_checkpoint(
     needs PyTorch."""
     import shutil
 
-    from engine.network.loader import NeedsTorch, torch_missing_reason
-    from engine.network.onnx_model import ONNX_NAME
-
     if half:
-        raise NeedsTorch(torch_missing_reason("storing a model in half precision"))
+        raise NeedsTorch("storing a model in half precision")
     s, d = Path(src), Path(dst)
     raw_config(s)  # refuses what is not a checkpoint
     d.mkdir(parents=True, exist_ok=True)

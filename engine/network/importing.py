@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import CheckpointError
+from engine.errors import CheckpointError, NeedsTorch
 from engine.network.files import CONFIG_NAME, WEIGHTS_NAME
-from engine.network.loader import NeedsTorch, torch_available, torch_missing_reason
+from engine.network.loader import torch_available
 from engine.paths import models_dir
 
 #: what ONNX Runtime must reach against PyTorch (float32 on both) to be served
@@ -55,9 +55,9 @@ def import_checkpoint(src: str | os.PathLike, name: str | None = None, half: boo
     """Copy the checkpoint ``src`` to the models folder (as ``name``, default its folder's
     name), write its ``model.onnx`` and check it; returns what was done and measured."""
     if not torch_available():
-        raise NeedsTorch(torch_missing_reason("importing a checkpoint (its ONNX export)"))
-    from engine.network.checkpoint import read_config
-    from engine.network.onnx_model import ONNX_NAME, write_onnx
+        raise NeedsTorch("importing a checkpoint (its ONNX export)")
+    from engine.network.checkpoint import read_config, write_onnx
+    from engine.network.files import ONNX_NAME
 
     src = Path(src).expanduser()
     read_config(src)  # refuses what is not a checkpoint, with its reason

@@ -19,18 +19,9 @@ import os
 import shutil
 from pathlib import Path
 
-from engine.errors import ConfigError, VisualSearchError
+from engine.errors import ConfigError, NeedsTorch
 
 RUNTIMES = ("auto", "onnx", "torch")
-TRAIN_EXTRA = "pip install 'visual-search[train]'"
-
-
-class NeedsTorch(VisualSearchError):
-    """A step that only PyTorch can run, on an install without it."""
-
-
-def torch_missing_reason(what: str) -> str:
-    return f"{what} needs PyTorch, which this install does not have: {TRAIN_EXTRA}"
 
 
 def torch_available() -> bool:
@@ -66,7 +57,8 @@ def choose_runtime(
     spec: str | None, device: str = "auto", precision: str = "auto", runtime: str = "auto"
 ) -> str:
     """``onnx`` or ``torch`` for this model, device and precision (see the module)."""
-    from engine.network.onnx_model import ONNX_NAME, ort_available
+    from engine.network.files import ONNX_NAME
+    from engine.network.onnx_model import ort_available
 
     runtime = os.environ.get("VISUAL_SEARCH_RUNTIME", runtime) if runtime == "auto" else runtime
     if runtime not in RUNTIMES:
@@ -107,7 +99,7 @@ def open_extractor(
             return ex, fingerprint_from_files(d)
         return ex, ex.fingerprint
     if not torch_available():
-        raise NeedsTorch(torch_missing_reason(f"running the model {spec or 'default'!r}"))
+        raise NeedsTorch(f"running the model {spec or 'default'!r}")
     from engine.network.checkpoint import model_fingerprint, resolve_model
     from engine.network.extract import Extractor
 
@@ -136,7 +128,7 @@ def describe_runtime(spec: str | None, device: str = "auto", precision: str = "a
     except ValueError:  # a module set to None: importing it fails
         installed = False
     if not installed:
-        return {"runtime": "torch", "text": torch_missing_reason("this model")}
+        return {"runtime": "torch", "text": str(NeedsTorch("this model"))}
     where = "the GPU" if device != "cpu" and gpu_plausible() else "the CPU"
     if device == "auto" and where == "the GPU":
         where = "the GPU where CUDA works, else the CPU"

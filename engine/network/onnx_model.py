@@ -26,8 +26,8 @@ from PIL import Image
 from engine.atomic import write_atomically
 from engine.errors import CheckpointError
 from engine.network.extraction import Extraction, ExtractorBase, Prepared, scaled_size
+from engine.network.files import ONNX_NAME, checkpoint_config, checkpoint_extra
 
-ONNX_NAME = "model.onnx"
 OPSET = 18
 INPUT = "image"
 OUTPUTS = ("descriptor", "attention", "features")
@@ -80,15 +80,6 @@ def export_onnx(model, directory: str | os.PathLike, fingerprint: str, half: boo
     out = Path(directory) / ONNX_NAME
     write_atomically(out, lambda p: onnx.save(graph, p))
     return out
-
-
-def write_onnx(directory: str | os.PathLike, half: bool = False) -> Path:
-    """``model.onnx`` beside the checkpoint in ``directory``, exported from its weights (needs
-    PyTorch). What training and ``models import`` call."""
-    from engine.network.checkpoint import load_checkpoint, model_fingerprint
-
-    model = load_checkpoint(directory).eval()
-    return export_onnx(model, directory, model_fingerprint(model), half=half)
 
 
 def _store_half(graph) -> None:
@@ -160,7 +151,6 @@ class OnnxExtractor(ExtractorBase):
         import onnxruntime as ort
 
         from engine.cores import available_cores
-        from engine.network.files import checkpoint_config, checkpoint_extra
 
         d = Path(directory)
         path = d / ONNX_NAME

@@ -10,16 +10,12 @@ records through ``on_record(record: dict)``: ``{"kind": "step", "epoch", "step",
 ``{"kind": "epoch", "epoch", "stage", "loss", "accuracy", "val_accuracy", "unreadable",
 "seconds"}`` after every epoch (the GUI wizard draws its curves from them).
 
-Two kinds of data: a labelled set (folders, GLDv2) trained with ArcFace, or
-:class:`~engine.training.generated.GeneratedData` — unlimited generated identities, trained
-with instance discrimination, a fixed number of steps per epoch (each configured by its part
-of :class:`~engine.training.config.TrainConfig`).
+Data: a labelled set (folders, GLDv2, ArcFace), generated identities or pairs mined from a
+library (each configured by its part of :class:`~engine.training.config.TrainConfig`).
 
-Output directory::
-
-    out/model/            the latest model checkpoint (model.safetensors + config.json)
-    out/state.safetensors the training state (heads, optimizer), with
-    out/state.json        epoch, step, history and the training config
+Output directory: ``out/model/`` the latest checkpoint (model.safetensors + config.json, and
+model.onnx once training ends); ``out/state.safetensors`` the training state (heads,
+optimizer) with ``out/state.json`` (epoch, step, history and the training config).
 """
 
 from __future__ import annotations
@@ -41,7 +37,12 @@ from safetensors.torch import load_file, save_file
 
 from engine.atomic import write_atomically
 from engine.errors import VisualSearchError
-from engine.network.checkpoint import copy_matching_weights, load_checkpoint, save_checkpoint
+from engine.network.checkpoint import (
+    copy_matching_weights,
+    load_checkpoint,
+    save_checkpoint,
+    write_onnx,
+)
 from engine.network.config import ModelConfig, loads_json
 from engine.network.models import create_model
 from engine.network.runtime import resolve_device
@@ -312,17 +313,11 @@ class Trainer:
             self._save_state(tm, opt, epoch + 1, 0, history, save_model=True)
             last_save = time.perf_counter()
             on_record({"kind": "epoch", **rec})
-        if self.is_main and history and not cancelled:
-            self._write_onnx()
+        if self.is_main and history and not cancelled:  # it runs without PyTorch too
+            write_onnx(self.out / "model")
         if self.world > 1:
             dist.barrier()
         return TrainResult(self.out, len(history), history, cancelled)
-
-    def _write_onnx(self) -> None:
-        """``model.onnx`` beside the trained checkpoint, so it runs without PyTorch."""
-        from engine.network.onnx_model import write_onnx
-
-        write_onnx(self.out / "model")
 
     def _feed(self, mcfg, device, tm: TrainModule) -> _Feed:
         """Where batches come from: labelled images, the generator (a batch per step), or
