@@ -9,6 +9,7 @@ from engine.lazy import attach
 
 if TYPE_CHECKING:
     from engine.bench.batching import bench_batching
+    from engine.bench.context import bench_context
     from engine.bench.extract import bench_extract
     from engine.bench.faiss_gpu import bench_faiss_gpu
     from engine.bench.library import (
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 _SOURCES = {
     "bench_batching": "engine.bench.batching",
+    "bench_context": "engine.bench.context",
     "bench_faiss_gpu": "engine.bench.faiss_gpu",
     "bench_unchanged": "engine.bench.library",
     "bench_generated": "engine.bench.train",
@@ -49,6 +51,7 @@ _SOURCES = {
 __all__ = [
     "bench_ablation",
     "bench_batching",
+    "bench_context",
     "bench_extract",
     "bench_faiss_gpu",
     "bench_generated",

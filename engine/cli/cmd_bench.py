@@ -17,6 +17,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--gnd", default=None, help="quality: gnd_*.pkl of an evaluation set")
     p.add_argument("--images", default=None, help="quality: its photos")
     p.add_argument(
+        "--manifest", default=None, help="localize: manifest.json of a click-to-localize set"
+    )
+    p.add_argument(
         "--count", type=int, default=None, help="index: photos per size (40); unchanged: (300)"
     )
     p.add_argument("--mixed", action="store_true", help="index: folders of mixed aspect")
@@ -35,7 +38,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         nargs="+",
         type=int,
         default=None,
-        help="image sizes (extract: 512 1024, train: 224 512)",
+        help="image sizes (extract: 512 1024, train: 224 512, context: 1024)",
     )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--compile", action="store_true", help="wrap models in torch.compile")
@@ -75,7 +78,16 @@ def _ablation(bench, args, log):
 
 
 def _localize(bench, args, log):
-    return bench.bench_localize(
+    _needs(
+        args,
+        "bench localize needs --manifest FILE (scripts/make_localize_benchmark.py)",
+        "manifest",
+    )
+    return bench.bench_localize(args.manifest, model=args.model, device=args.device, log=log)
+
+
+def _context(bench, args, log):
+    return bench.bench_context(
         size=(args.sizes or [1024])[0], backbone=args.backbone, device=args.device, log=log
     )
 
@@ -143,6 +155,7 @@ _BENCHES = {
     "quality": _quality,
     "train": _train,
     "localize": _localize,
+    "context": _context,
     "ablation": _ablation,
     "unchanged": _unchanged,
     "batching": _batching,

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,7 @@ from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import APPROX_THRESHOLD, VectorIndex
 from engine.library.networks import Networks
 from engine.library.query.duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
+from engine.library.query.outlines import Outlines
 from engine.library.query.results import SearchResult
 from engine.library.query.session import Evidence, Query, QuerySession
 from engine.library.status import library_status
@@ -35,7 +38,7 @@ from engine.library.store import FileRow, ModelRow, Store, fs_text
 from engine.library.store.lock import ensure_not_busy
 from engine.match.codebook import Codebook, CodebookError
 from engine.match.describe import DEFAULT, DescribeSettings
-from engine.match.localize import Location, locate
+from engine.match.localize import Location
 from engine.match.rank import GLOBAL_WEIGHT, VERIFY_TOP, learned_from_photos
 from engine.match.verify import Verification
 from engine.paths import default_library_dir
@@ -300,41 +303,25 @@ class Library:
         box: Box | None = None,
         point: tuple[float, float] | None = None,
         model: str | None = None,
-        seed_fallback: bool = True,
         should_stop: StopFn | None = None,
+        on_location: Callable[[Location], None] | None = None,
     ) -> list[Location]:
-        """Outline the query's region (or the object under ``point``) in each photo: by the
-        verified geometry, else by the network's patch features when confident, else "not
-        found in this photo". Reads the session's evidence; verifies only photos it lacks."""
+        """Outline the object under ``point`` (or the searched region: the drawn ``box``, else
+        the whole query) in each photo where the geometry verifies it, else say "not found in
+        this photo" and why (``engine.match.localize``). The clicked object is built once per
+        click; stage 0 reads the session's evidence, stage 1 the stored codes, stage 2 the
+        photo files. Asking again for the same click costs nothing. ``on_location`` hears each
+        photo as it is decided, the outlines from stored data first. A click outside the photo
+        or the drawn box is answered as every photo's reason."""
         s = self.session(query, box, model)
-        checks = s.evidence.of(file_ids)
-        q = s.query
-        out = []
-        for fid in file_ids:
-            if should_stop is not None and should_stop():
-                break
-            row = s.evidence.row(fid)
-            if row is None:
-                continue
-            seed = self._seed(query, q, row, model) if seed_fallback else None
-            size = (float(row.width or 0), float(row.height or 0))
-            out.append(locate(fid, row.display_path, checks[fid], q.box, size, point, seed))
-        return out
+        return self._outlines.locate(
+            query, s, self.codebook(), self.settings, file_ids, point, should_stop, on_location
+        )
 
-    def _seed(self, query: PhotoSource, q: Query, row: FileRow, model: str | None):
-        """The network's seed method in one photo, as ``engine.match.localize`` calls it."""
-        if not isinstance(query, (str, os.PathLike)):
-            return None
-        full = (0.0, 0.0, *(float(v) for v in q.original_size))
-        box = None if tuple(q.box) == full else q.box
-
-        def seed(point):
-            loc = self.networks.seed_localizer(model).localize(
-                query, os.fsdecode(row.path), point=point, box=box
-            )
-            return loc.box, loc.score
-
-        return seed
+    @cached_property
+    def _outlines(self) -> Outlines:
+        """What ``locate`` keeps: targets of the latest clicks and photos described again."""
+        return Outlines(self.store)
 
     def _query_file_id(self, query: PhotoSource) -> int | None:
         """The library's id for a query photo that is itself in the library: a region of a
@@ -363,4 +350,12 @@ class Library:
             book = self.codebook().fingerprint
         except CodebookError:
             book = None
-        return library_status(self.store, self.dir, self.index_dir, book)
+        from engine.network.loader import describe_runtime
+
+        st = library_status(self.store, self.dir, self.index_dir, book)
+        spec = self.networks.spec(None)
+        st["network"] = {
+            "model": spec,
+            **describe_runtime(spec, self.networks.device, self.networks.precision),
+        }
+        return st

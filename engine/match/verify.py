@@ -21,6 +21,10 @@ consistency) keeps the correspondences that agree with the dominant change of or
 scale between the two photos (a vote over the keypoints' angle and log-scale differences): most
 wrong pairs from shared words disagree, so RANSAC sees a much cleaner set.
 
+Photos described on the spot (click-to-localize's last stage) have descriptors but no words:
+``ratio_correspondences`` pairs them by Lowe's ratio test, and the same consistency test and
+estimator (``consistent``, ``fit``) take it from there.
+
 ``verified`` needs ``MIN_INLIERS`` one-to-one inliers and a sane transform: the query box maps
 to a convex quadrilateral that keeps a reasonable share of its area.
 """
@@ -136,7 +140,35 @@ def consistent(q_kp: np.ndarray, p_kp: np.ndarray) -> np.ndarray:
     return near_a & (np.abs(si - ps) <= 1)
 
 
-def _one_to_one(q: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: Lowe's ratio test: a feature's nearest photo descriptor must be this much nearer than its
+#: second nearest (for photos described on the spot, which have descriptors but no words)
+RATIO = 0.8
+
+
+def ratio_correspondences(
+    q_desc: np.ndarray, p_desc: np.ndarray, ratio: float = RATIO
+) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(qi, pi)`` of query descriptors ``(n, 128)`` whose nearest photo
+    descriptor ``(k, 128)`` passes the ratio test (unit RootSIFT vectors: Euclidean distance
+    from the dot product); a photo feature is kept once, for its most similar query feature."""
+    if len(q_desc) < 1 or len(p_desc) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    s = np.asarray(q_desc, np.float32) @ np.asarray(p_desc, np.float32).T  # (n, k)
+    top = np.argpartition(-s, 1, axis=1)[:, :2]
+    rows = np.arange(len(s))
+    a, b = s[rows, top[:, 0]], s[rows, top[:, 1]]
+    best = np.where(a >= b, top[:, 0], top[:, 1])
+    s1, s2 = np.maximum(a, b), np.minimum(a, b)
+    d1, d2 = np.sqrt(np.maximum(2 - 2 * s1, 0)), np.sqrt(np.maximum(2 - 2 * s2, 0))
+    qi = np.flatnonzero(d1 < ratio * d2)
+    pi = best[qi]
+    order = np.lexsort((-s1[qi], pi))  # per photo feature, its most similar query feature first
+    _, first = np.unique(pi[order], return_index=True)
+    keep = np.sort(order[first])
+    return qi[keep].astype(np.int64), pi[keep].astype(np.int64)
+
+
+def one_to_one(q: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Inlier pairs with each query point and each photo point used once (first kept)."""
     if len(q) == 0:
         return q, p
@@ -192,7 +224,7 @@ def fit(
     if H is None or mask is None:
         return Verification.none(n)
     inl = mask.ravel().astype(bool)
-    qi, pi = _one_to_one(q_xy[inl], p_xy[inl])
+    qi, pi = one_to_one(q_xy[inl], p_xy[inl])
     count = len(qi)
     quad = project(H, box_quad(query_box))
     ok = count >= MIN_INLIERS and quad_is_sane(quad, photo_size)

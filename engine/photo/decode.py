@@ -38,6 +38,7 @@ MAX_PIXELS = 200_000_000
 _TRANSPOSED = {5, 6, 7, 8}
 _ALPHA_BACKGROUND = (255, 255, 255)
 
+
 def _register_heif() -> bool:
     """HEIC/HEIF decoding through pi-heif (a dependency: pillow-heif's decoder-only build), or
     pillow-heif where only it is installed; an install that lost both still opens every

@@ -47,9 +47,9 @@ def test_a_photo_verified_for_a_query_is_never_verified_again(library, tmp_path,
         v = library.evidence(q, h.file_id, model=MODEL)
         assert v is h.evidence or h.evidence is None
     ids = [h.file_id for h in first.hits]
-    boxes = library.locate(q, ids, model=MODEL, seed_fallback=False)
+    boxes = library.locate(q, ids, model=MODEL)
     assert [loc.found for loc in boxes] == [h.verified for h in first.hits]
-    library.locate(q, ids, point=(64.0, 48.0), model=MODEL, seed_fallback=False)
+    library.locate(q, ids, point=(64.0, 48.0), model=MODEL)
     assert counted == {"describe": 1, "verify": 4}
     # the next page checks only the photos it adds
     more = library.search(q, k=8, verify=8, model=MODEL)

@@ -149,7 +149,8 @@ def test_a_damaged_inverted_file_is_rebuilt_from_sqlite_with_a_reason(clutter, t
 
 def test_geometric_localization_beats_the_seed_method(tmp_path):
     """Pairs of generated photos showing one object (known boxes): the query is the box
-    in one photo; the result's box is found by geometry and by the seed method."""
+    in one photo; the result's box is found by ``Library.locate`` (geometry: the network never
+    draws an outline) and, for comparison, by the network's seed method alone."""
     photos = tmp_path / "photos"
     photos.mkdir()
     pairs = []
@@ -165,11 +166,12 @@ def test_geometric_localization_beats_the_seed_method(tmp_path):
         geo, sd = [], []
         for qa, qbox, rb, rbox in pairs:
             fid = lib.store.files.file_by_path(rb).id
-            loc = lib.locate(qa, [fid], box=tuple(qbox), seed_fallback=False)[0]
+            loc = lib.locate(qa, [fid], box=tuple(qbox))[0]
             geo.append(box_iou(loc.box, rbox) if loc.found else 0.0)
             sd.append(box_iou(seed.localize(qa, rb, box=tuple(qbox)).box, rbox))
+    # seen: geometry 0.897 (0.54 before the click's object was outlined by stages), seed 0.064
     print(f"mean IoU: geometry {np.mean(geo):.3f}, seed {np.mean(sd):.3f}")
-    assert np.mean(geo) >= 0.5
+    assert np.mean(geo) >= 0.7
     assert np.mean(geo) > np.mean(sd) + 0.1
 
 

@@ -1,14 +1,12 @@
-"""Heatmaps, unsupervised discovery and click localization on photos with known boxes."""
+"""Heatmaps, unsupervised discovery and the network's seed method (a click matched on patch
+features; measured here, it draws no outline in the product) on photos with known boxes."""
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from engine.cli import main
 from engine.errors import VisualSearchError
 from engine.network.attention import explain
 from engine.network.config import ModelConfig
@@ -116,38 +114,6 @@ def _feat(localizer, path):
     return f, size
 
 
-def test_localize_command(pairs, tmp_path, capsys):
-    q, qb, r, _ = pairs[2]
-    bad = tmp_path / "bad.jpg"
-    bad.write_text("not a photo")
-    point = f"{(qb[0] + qb[2]) / 2},{(qb[1] + qb[3]) / 2}"
-    assert (
-        main(
-            [
-                "localize",
-                str(q),
-                str(r),
-                str(bad),
-                "--point",
-                point,
-                "--model",
-                "gem:resnet18",
-                "--json",
-                "--overlay",
-                str(tmp_path / "ov"),
-            ]
-        )
-        == 0
-    )
-    out = json.loads(capsys.readouterr().out)
-    ok, err = out["results"]
-    assert ok["path"] == str(r) and len(ok["box"]) == 4 and 0 <= ok["score"] <= 1
-    assert "not a recognised image format" in err["error"]
-    pngs = sorted(p.name for p in (tmp_path / "ov").iterdir())
-    assert pngs == [f"query_{q.stem}.png", f"{r.stem}.png"]
-    assert Image.open(tmp_path / "ov" / f"{r.stem}.png").size == (W, H)
-    # no click: the query's salient object is used
-    assert main(["localize", str(q), str(r), "--model", "gem:resnet18", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["point"] is None
-    assert main(["localize", str(q), str(r), "--point", "9999,1", "--model", "gem:resnet18"]) == 1
-    assert "outside" in capsys.readouterr().err
+# ``visual-search localize`` no longer runs the seed method (the network alone never draws an
+# outline): the command's tests are in tests/engine/cli/test_localize.py and, for the same
+# outline as the library's, tests/engine/library/test_locate.py.
