@@ -68,8 +68,8 @@ def bench_extract(
             compile=compile,
             channels_last=channels_last,
         )
-        pixels = bare.prepare(photo).pixels
-        x = bare._normalise([pixels], tuple(pixels.shape[-2:]))
+        prepared = bare.prepare(photo)
+        x = bare._normalise([prepared.pixels], prepared.hw)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         sync = bare.device.type == "cuda"
