@@ -18,7 +18,6 @@ from engine.library.store import ModelRow, Store
 
 if TYPE_CHECKING:  # these load torch: imported where a model is needed, not before
     from engine.network.extraction import ExtractorBase as Extractor
-    from engine.network.seed import Localizer
 
 
 class Networks:
@@ -32,7 +31,6 @@ class Networks:
         self.device = device
         self.precision = precision
         self._loaded: dict[str, tuple[Extractor, ModelRow]] = {}
-        self._seeds: dict[str, Localizer] = {}
         self._lock = threading.RLock()
 
     def configure(self, device: str | None = None, precision: str | None = None) -> None:
@@ -43,7 +41,6 @@ class Networks:
             if precision is not None:
                 self.precision = precision
             self._loaded.clear()
-            self._seeds.clear()
 
     def current_spec(self) -> str:
         """The model most recently used to index this library (``default`` for a new one)."""
@@ -83,13 +80,3 @@ class Networks:
             if row is None:
                 return self.load(spec)[1]
             return self.store.models.ensure(row.fingerprint, spec, row.config, row.dim)
-
-    def seed_localizer(self, spec: str | None = None) -> Localizer:
-        """The network's seed method for a model, made once (it caches patch features)."""
-        from engine.network.seed import Localizer
-
-        spec = self.spec(spec)
-        with self._lock:
-            if spec not in self._seeds:
-                self._seeds[spec] = Localizer(self.load(spec)[0])
-            return self._seeds[spec]
