@@ -5,6 +5,10 @@ from engine.lazy import attach
 
 #: public name → the module that defines it (imported on first use)
 _SOURCES = {
+    "ARCHITECTURES": "engine.network.catalog",
+    "architecture_names": "engine.network.catalog",
+    "torch_available": "engine.network.loader",
+    "describe_runtime": "engine.network.loader",
     "BACKBONE_NAMES": "engine.network.weights",
     "DownloadError": "engine.network.weights",
     "Extractor": "engine.network.extract",
