@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     )
     from engine.bench.local import bench_local
     from engine.bench.localize import bench_localize
+    from engine.bench.onnx import bench_onnx
     from engine.bench.quality import bench_quality
     from engine.bench.train import (
         bench_ablation,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 _SOURCES = {
     "bench_batching": "engine.bench.batching",
     "bench_context": "engine.bench.context",
+    "bench_onnx": "engine.bench.onnx",
     "bench_faiss_gpu": "engine.bench.faiss_gpu",
     "bench_unchanged": "engine.bench.library",
     "bench_generated": "engine.bench.train",
@@ -59,6 +61,7 @@ __all__ = [
     "bench_index",
     "bench_local",
     "bench_localize",
+    "bench_onnx",
     "bench_quality",
     "bench_rescan",
     "bench_search",

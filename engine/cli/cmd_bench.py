@@ -145,6 +145,11 @@ def _extract(bench, args, log):
     )
 
 
+def _onnx(bench, args, log):
+    _needs(args, "bench onnx needs --photos DIR (real photos)", "photos")
+    return bench.bench_onnx(args.photos, n=(args.n or [20])[0], log=log)
+
+
 #: bench name → ``(engine.bench, args, log) → rows``, in the order ``--help`` lists them
 _BENCHES = {
     "extract": _extract,
@@ -161,6 +166,7 @@ _BENCHES = {
     "batching": _batching,
     "faiss": _faiss,
     "generated": _generated,
+    "onnx": _onnx,
 }
 
 
