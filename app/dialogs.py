@@ -31,7 +31,9 @@ class CompareDialog(QDialog):
 
     ``evidence``: a callable that returns the pair's geometric check (``Library.evidence``),
     run on a worker when the dialog opens; the title then gives the matching points, and
-    *Show matching points* draws them as lines from one photo to the other.
+    *Show matching points* draws them as lines from one photo to the other. ``outline``: the
+    object's polygon in the right photo's pixels (the search's or the clicked object's), drawn
+    over it.
     """
 
     evidence_ready = Signal(object)  # the Verification, once computed
@@ -43,6 +45,7 @@ class CompareDialog(QDialog):
         caption: str = "",
         parent=None,
         evidence: Callable[[], object] | None = None,
+        outline: list | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Compare")
@@ -61,6 +64,7 @@ class CompareDialog(QDialog):
             col.addWidget(QLabel(os.path.basename(p)))
             row.addLayout(col)
             self.views.append(view)
+        self.views[1].set_outline(outline)
         self.lines = MatchLines(*self.views, pair)
         self.show_points = QCheckBox("Show matching points")
         self.show_points.setToolTip("Lines between the points the geometric check matched")

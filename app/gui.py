@@ -101,6 +101,7 @@ class MainWindow(QMainWindow):
         explain.outlines_cleared.connect(overlays.clear_outlines)
         explain.outlines_ready.connect(overlays.show_outlines)
         explain.not_found_ready.connect(overlays.show_not_found)
+        explain.outline_notes_ready.connect(overlays.show_outline_notes)
         explain.status.connect(search.set_status)
         explain.idle.connect(search.restore_summary)
 
@@ -121,6 +122,7 @@ class MainWindow(QMainWindow):
         if self.library_panel.index_task.busy():
             self.library_panel.cancel_indexing()
         self.search_panel.cancel()
+        self.explain.cancel_outlining()
 
     def open_wizard(self, **kwargs):
         from app.wizard.window import TrainingWizard

@@ -17,6 +17,7 @@ HeatRole = Qt.ItemDataRole.UserRole + 5  # QImage RGBA heatmap over the photo
 HeaderRole = Qt.ItemDataRole.UserRole + 6  # a header row's text; None on a photo
 EvidenceRole = Qt.ItemDataRole.UserRole + 7  # "✓ verified · 93 matching points", or None
 NotFoundRole = Qt.ItemDataRole.UserRole + 8  # why the clicked object is not outlined here
+OutlineNoteRole = Qt.ItemDataRole.UserRole + 9  # "outline 0.82": a clicked object's outline
 
 #: the header above the unverified results (``OTHERS_SHOWN`` of them at most)
 OTHERS_HEADER = "Other similar photos"
@@ -61,6 +62,7 @@ class ResultsModel(QAbstractListModel):
         self._rank_of: dict[str, int] = {}
         self.outlines: dict[str, tuple] = {}
         self.not_found: dict[str, str] = {}
+        self.notes: dict[str, str] = {}
         self.heats: dict[str, object] = {}
         self.pipeline = "fused"  # a global-only search's scores are similarities to show
         self.thumbnails = thumbnails
@@ -86,6 +88,7 @@ class ResultsModel(QAbstractListModel):
         self._rank_of = {h.path: i + 1 for i, h in enumerate(self.hits)}
         self.outlines = dict(outlines or {})
         self.not_found = {}
+        self.notes = {}
         self.heats = {}
         self.endResetModel()
 
@@ -96,7 +99,14 @@ class ResultsModel(QAbstractListModel):
 
     def set_not_found(self, path: str, reason: str) -> None:
         self.not_found[path] = reason
+        self.outlines.pop(path, None)  # the search's own outline is not the clicked object
+        self.notes.pop(path, None)
         self._changed(path, NotFoundRole)
+
+    def set_outline_note(self, path: str, note: str | None) -> None:
+        """What a clicked object's outline says about itself ("outline 0.82")."""
+        self.notes[path] = note
+        self._changed(path, OutlineNoteRole)
 
     def set_heat(self, path: str, image) -> None:
         self.heats[path] = image
@@ -104,9 +114,9 @@ class ResultsModel(QAbstractListModel):
 
     def clear_outlines(self) -> None:
         """No outline and no "not found" mark on any result."""
-        self.outlines, self.not_found = {}, {}
+        self.outlines, self.not_found, self.notes = {}, {}, {}
         if self.rows:
-            roles = [OutlineRole, NotFoundRole]
+            roles = [OutlineRole, NotFoundRole, OutlineNoteRole]
             self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1), roles)
 
     def _changed(self, path: str, role: int) -> None:
@@ -145,6 +155,7 @@ class ResultsModel(QAbstractListModel):
             EvidenceRole: evidence_text,
             OutlineRole: lambda h: self.outlines.get(h.path),
             NotFoundRole: lambda h: self.not_found.get(h.path),
+            OutlineNoteRole: lambda h: self.notes.get(h.path),
             HeatRole: lambda h: self.heats.get(h.path),
         }
 
@@ -157,14 +168,21 @@ class ResultsModel(QAbstractListModel):
     def _tooltip(self, h) -> str:
         lines = [h.path, evidence_text(h) or "similar, not verified", f"score {h.score:.4f}"]
         if h.path in self.not_found:
-            lines.append(self.not_found[h.path])
+            lines.append(f"clicked object: {self.not_found[h.path]}")
+        elif self.notes.get(h.path):
+            lines.append(f"clicked object: {self.notes[h.path]}")
         return "\n".join(lines)
 
     def _accessible(self, h) -> str:
         what = evidence_text(h) or "similar, not verified"
         if getattr(h, "verified", False) or self.pipeline == "global":
             what += f", score {h.score:.2f}"
-        return f"result {self._rank_of[h.path]}, {what}, {os.path.basename(h.path)}"
+        text = f"result {self._rank_of[h.path]}, {what}, {os.path.basename(h.path)}"
+        if h.path in self.not_found:
+            text += f", clicked object not found: {self.not_found[h.path]}"
+        elif self.notes.get(h.path):
+            text += f", clicked object {self.notes[h.path]}"
+        return text
 
     def _thumbnail(self, h):
         return None if self.thumbnails is None else self.thumbnails.get(h.path)

@@ -8,9 +8,19 @@ from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QWidget
 
-from app.models import EvidenceRole, HeaderRole, HeatRole, NotFoundRole, OutlineRole, PathRole
+from app.models import (
+    EvidenceRole,
+    HeaderRole,
+    HeatRole,
+    NotFoundRole,
+    OutlineNoteRole,
+    OutlineRole,
+    PathRole,
+)
 
 OUTLINE = QColor(40, 255, 120)
+#: a result's mark where the clicked object is not outlined (the reason is in its tooltip)
+NOT_FOUND_TAG = "not found in this photo"
 
 
 def rgba_to_qimage(rgba: np.ndarray) -> QImage:
@@ -27,6 +37,28 @@ def fit_rect(image_size: QSize, area: QRect) -> QRectF:
     s = min(area.width() / image_size.width(), area.height() / image_size.height())
     w, h = image_size.width() * s, image_size.height() * s
     return QRectF(area.x() + (area.width() - w) / 2, area.y() + (area.height() - h) / 2, w, h)
+
+
+def outline_polygon(points, size: tuple[float, float], r: QRectF) -> QPolygonF:
+    """An outline in photo pixels (``points`` ``[[x, y], ...]`` of a ``size`` (W, H) photo)
+    where the photo is drawn, in ``r`` (scaled, letterboxed: ``fit_rect``)."""
+    w, h = size
+    sx, sy = r.width() / w, r.height() / h
+    return QPolygonF([QPointF(r.x() + x * sx, r.y() + y * sy) for x, y in points])
+
+
+def draw_outline(painter: QPainter, poly: QPolygonF, clip: QRectF) -> None:
+    """An outline, kept inside the photo's ``clip``: a dark halo under the green line, so it
+    shows on bright and on green photos alike."""
+    painter.save()
+    painter.setClipRect(clip)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.setPen(QPen(QColor(0, 0, 0, 160), 4))
+    painter.drawPolygon(poly)
+    painter.setPen(QPen(OUTLINE, 2))
+    painter.drawPolygon(poly)
+    painter.restore()
 
 
 class QueryView(QWidget):
@@ -50,6 +82,8 @@ class QueryView(QWidget):
         self.opacity = 0.5
         self.box: tuple[float, float, float, float] | None = None
         self.point: tuple[float, float] | None = None
+        #: an outline over the photo: ``[[x, y], ...]`` in photo pixels (a result's object)
+        self.outline: list | None = None
         self._drag_from: QPointF | None = None
         self._drag_to: QPointF | None = None
 
@@ -76,15 +110,23 @@ class QueryView(QWidget):
             self.opacity = opacity
         self.update()
 
+    def set_outline(self, points: list | None) -> None:
+        """Draw ``points`` (photo pixels) as an outline over the photo, or none."""
+        self.outline = points
+        self.update()
+
     def image_rect(self) -> QRectF:
         return fit_rect(self.photo_size, self.rect())
 
-    def to_image(self, p: QPointF) -> tuple[float, float]:
+    def to_image(self, p: QPointF, clamp: bool = True) -> tuple[float, float]:
+        """Widget → photo pixels; ``clamp=False`` keeps a point outside the photo outside (a
+        click beside the photo is answered, not moved onto its edge)."""
         r = self.image_rect()
         w, h = self.photo_size.width(), self.photo_size.height()
         s = w / r.width()
-        x = min(max((p.x() - r.x()) * s, 0.0), float(w))
-        y = min(max((p.y() - r.y()) * s, 0.0), float(h))
+        x, y = (p.x() - r.x()) * s, (p.y() - r.y()) * s
+        if clamp:
+            x, y = min(max(x, 0.0), float(w)), min(max(y, 0.0), float(h))
         return x, y
 
     def to_widget(self, x: float, y: float) -> QPointF:
@@ -107,7 +149,7 @@ class QueryView(QWidget):
         a, b = self._drag_from, e.position()
         self._drag_from = self._drag_to = None
         if (a - b).manhattanLength() < 6:
-            self.point = self.to_image(b)
+            self.point = self.to_image(b, clamp=False)
             self.update()
             self.point_clicked.emit(self.point)
             return
@@ -138,6 +180,9 @@ class QueryView(QWidget):
             p.setOpacity(self.opacity)
             p.drawImage(target, self.heat)
             p.setOpacity(1.0)
+        if self.outline:
+            w, h = self.photo_size.width(), self.photo_size.height()
+            draw_outline(p, outline_polygon(self.outline, (w, h), r), r)
         pen = QPen(OUTLINE, 2)
         p.setPen(pen)
         if self.box is not None:
@@ -170,34 +215,28 @@ class ResultDelegate(QStyledItemDelegate):
         painter.save()
         if option.state & QStyle.StateFlag.State_Selected:
             painter.fillRect(option.rect, option.palette.highlight())
-        area = option.rect.adjusted(6, 6, -6, -36)
         pm = index.data(Qt.ItemDataRole.DecorationRole)
         if isinstance(pm, QPixmap) and not pm.isNull():
-            r = fit_rect(pm.size(), area)
-            painter.drawPixmap(r.toRect(), pm)
+            r = self.thumbnail_rect(option.rect, pm)
+            painter.drawPixmap(r, pm, QRectF(pm.rect()))
             opacity = self.opacity_source()
             heat = index.data(HeatRole)
             if opacity is not None and isinstance(heat, QImage):
                 painter.setOpacity(opacity)
                 painter.drawImage(r, heat)
                 painter.setOpacity(1.0)
-            outline = index.data(OutlineRole)  # (polygon in photo pixels, photo size)
-            if outline is not None:
-                points, (w, h) = outline
-                sx, sy = r.width() / w, r.height() / h
-                poly = QPolygonF([QPointF(r.x() + x * sx, r.y() + y * sy) for x, y in points])
-                painter.save()
-                painter.setClipRect(r)
-                painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-                painter.setPen(QPen(OUTLINE, 2))
-                painter.drawPolygon(poly)
-                painter.restore()
+            poly = self.outline_in(index, r)
+            if poly is not None:
+                draw_outline(painter, poly, r)
             evidence = index.data(EvidenceRole)
             if evidence:
                 short = evidence.replace("matching points", "points")
                 _tag(painter, r, short, QColor(20, 120, 60), top=True)
+            note = index.data(OutlineNoteRole)
             if index.data(NotFoundRole):
-                _tag(painter, r, "not found here", QColor(60, 60, 60), top=False)
+                _tag(painter, r, NOT_FOUND_TAG, QColor(60, 60, 60), top=False)
+            elif note:
+                _tag(painter, r, note, QColor(20, 120, 60), top=False)
         painter.setPen(option.palette.text().color())
         text_rect = option.rect.adjusted(4, option.rect.height() - 34, -4, -2)
         painter.drawText(
@@ -222,6 +261,20 @@ class ResultDelegate(QStyledItemDelegate):
         if box.left() + used < box.right():
             painter.drawLine(box.left() + used, y, box.right(), y)
         painter.restore()
+
+    @staticmethod
+    def thumbnail_rect(option_rect: QRect, pixmap: QPixmap) -> QRectF:
+        """Where a result's thumbnail is drawn in its item's rect."""
+        return fit_rect(pixmap.size(), option_rect.adjusted(6, 6, -6, -36))
+
+    @staticmethod
+    def outline_in(index, r: QRectF) -> QPolygonF | None:
+        """The result's outline (``OutlineRole``) where its thumbnail is drawn, in ``r``."""
+        outline = index.data(OutlineRole)  # (polygon in photo pixels, photo size)
+        if outline is None:
+            return None
+        points, size = outline
+        return outline_polygon(points, size, r)
 
     def sizeHint(self, option, index) -> QSize:
         if index.data(HeaderRole) is not None:

@@ -1,16 +1,20 @@
 """Why the results match: heatmaps of where the network looked or of where the verified matches
 are (a choice, a toggle and an opacity), and, after a click on the query, the clicked object
-outlined in the results where it is found — by the verified geometry, or inside a verified
-match by the network's features — and marked "not found here" elsewhere.
+outlined in the results where it is found (``Library.locate``: the search's evidence, the
+object's visual words, the photo described again; each result drawn as soon as it is decided,
+with the outline's confidence) and marked "not found in this photo", with the reason, elsewhere.
 
-All of it runs on this panel's task; a new search cancels it. What it finds goes out as
+Heatmaps run on one task of this panel, a click's outlines on another; a new search cancels
+both, and a cancelled click says so on the status line. What it finds goes out as
 signals the window connects to the search panel.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QSlider, QWidget
 
 from app.state import AppState
@@ -21,14 +25,50 @@ from app.workers import TaskSlot, Worker
 EXPLAIN_TOP = 24
 #: results a click is looked for in (the grid shows the verified ones and a handful of others)
 LOCATE_TOP = 64
-#: results located per step (progress and cancel between steps)
-LOCATE_STEP = 8
 #: long side of the query's heatmap (it is drawn scaled over the photo) and of a result's
 QUERY_HEAT_SIDE = 1024
 RESULT_HEAT_SIDE = 320
 #: what the heatmap shows: (key, label)
 HEAT_MODES = (("attention", "Network attention"), ("matched", "Where it matched"))
 NOTHING_SHARED = "nothing outlined: the click landed on nothing the results share"
+#: a result where the clicked object is not outlined, when the engine gives no reason
+NOT_FOUND = "not found in this photo"
+NO_RESULT_YET = "a click outlines its object in the results once the search has finished"
+NO_RESULT_TO_OUTLINE = "nothing to outline: the search found no photo"
+
+
+def outline_note(loc) -> str:
+    """What a found result says about its outline: "outline 0.82" (the engine's confidence)."""
+    return f"outline {loc.confidence:.2f}"
+
+
+def outline_summary(found: int, total: int, reasons: list[str]) -> str:
+    """The status line once a click is decided: how many results got an outline, or why none
+    did — the engine's reason when every result has the same one (a click outside the photo or
+    outside the searched box), else ``NOTHING_SHARED``."""
+    if found:
+        return f"outlined the clicked object in {found} of {total} results"
+    if reasons and len(set(reasons)) == 1 and not reasons[0].startswith(NOT_FOUND):
+        return f"nothing outlined: {reasons[0]}"
+    return NOTHING_SHARED
+
+
+class _Relay(QObject):
+    """Carries each ``Location`` from the worker thread to the GUI thread, with its click."""
+
+    located = Signal(int, object)
+
+
+@dataclass
+class _Outlining:
+    """The click being outlined: its number, the results asked for, what came back."""
+
+    click: int
+    hits: dict  # file id → Hit
+    total: int
+    done: set = field(default_factory=set)
+    found: int = 0
+    reasons: list = field(default_factory=list)
 
 
 def shown_hits(res) -> list:
@@ -44,21 +84,27 @@ class ExplainControls(QWidget):
     result_heats_ready = Signal(list)  # [(path, QImage or None)]
     outlines_cleared = Signal()
     outlines_ready = Signal(list)  # [(path, (polygon, (W, H)))]
+    outline_notes_ready = Signal(list)  # [(path, "outline 0.82")]
     not_found_ready = Signal(list)  # [(path, reason)]
     status = Signal(str)
     idle = Signal()  # heatmap work ended or was switched off: its progress line is stale
     heatmaps_finished = Signal()
-    outlines_finished = Signal(object)  # [Location]
+    outlines_finished = Signal(object)  # [Location]; None when the click was cancelled
     error = Signal(str, str)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.task = TaskSlot(self)
+        self.task = TaskSlot(self)  # heatmaps
+        self.outline_task = TaskSlot(self)  # the latest click's outlines
         self.query: str | None = None
         self.box = None
         self.result = None
         self._heated: set[str] = set()  # results of ``result`` that have their heatmap
+        self._click = 0  # the latest click's number: locations of older ones are dropped
+        self._outlining: _Outlining | None = None  # the click being outlined
+        self._relay = _Relay(self)
+        self._relay.located.connect(self._on_location)
         self.heat_toggle = QCheckBox("Heatmap")
         self.heat_toggle.setAccessibleName("Show heatmaps")
         self.heat_toggle.setToolTip("Where the model looked, or where it matched (Ctrl+H)")
@@ -102,11 +148,13 @@ class ExplainControls(QWidget):
 
     def cancel(self) -> None:
         """A new search is coming: what was being explained is gone."""
+        self._cancel_outlining("outlining stopped: a new search")
         self.task.cancel()
         self.result = None
 
     def reset_model(self) -> None:
         """The model or device changed: what is being computed with the old one is dropped."""
+        self._cancel_outlining("outlining stopped: the model changed")
         self.task.cancel()
 
     # ---------------------------------------------------------------- heatmaps
@@ -215,54 +263,96 @@ class ExplainControls(QWidget):
     # ---------------------------------------------------------------- outlines
 
     def outline_click(self, point) -> None:
-        """Outline the clicked object of the query in the results where it is found."""
+        """Outline the clicked object of the query in the shown results, each as soon as it is
+        located (one ``Library.locate`` call with ``on_location``); every click ends in a
+        sentence on the status line: what was outlined, why nothing was, or what stopped it."""
         res, query, box, spec = self.result, self.query, self.box, self.state.model_spec
+        self._cancel_outlining("outlining stopped: a new click")
         if res is None or not query:
+            self.status.emit(NO_RESULT_YET)
+            return
+        hits = shown_hits(res)
+        self.outlines_cleared.emit()
+        if not hits:
+            self.status.emit(NO_RESULT_TO_OUTLINE)
             return
         library = self.state.library
-        hits = shown_hits(res)
         ids = [h.file_id for h in hits]
-        self.outlines_cleared.emit()
+        self._click += 1
+        click, relay = self._click, self._relay
+        self._outlining = _Outlining(click, {h.file_id: h for h in hits}, len(hits))
         self.status.emit(f"looking for the clicked object in {len(ids)} results…")
 
-        def compute(progress, should_stop):
-            out = []
-            for start in range(0, len(ids), LOCATE_STEP):
-                if should_stop():
-                    break
-                step = ids[start : start + LOCATE_STEP]
-                out += library.locate(
-                    query, step, box=box, point=point, model=spec, should_stop=should_stop
-                )
-                progress(len(out), len(ids), "outlining")
-            return out
+        def compute(should_stop):
+            return library.locate(
+                query,
+                ids,
+                box=box,
+                point=point,
+                model=spec,
+                should_stop=should_stop,
+                on_location=lambda loc: relay.located.emit(click, loc),
+            )
 
         w = Worker(compute)
-        w.signals.progress.connect(
-            lambda d, t, m: self.status.emit(f"outlining the clicked object: {d}/{t}")
-        )
-        w.signals.result.connect(lambda locs: self._on_outlines(hits, locs))
-        w.signals.error.connect(self.error)
-        self.task.start(w)
+        w.signals.result.connect(lambda locs: self._on_outlines(click, locs))
+        w.signals.error.connect(lambda m, d: self._outline_failed(click, m, d))
+        self.outline_task.start(w)
 
-    def _on_outlines(self, hits, locations) -> None:
-        by_id = {h.file_id: h for h in hits}
-        found, missing = [], []
-        for loc in locations:
-            h = by_id.get(loc.file_id)
-            if h is None:
-                continue
-            if loc.found and loc.polygon and h.width:
-                found.append((h.path, (loc.polygon, (h.width, h.height))))
-            else:
-                missing.append((h.path, loc.reason or "not found in this photo"))
-        self.outlines_ready.emit(found)
-        self.not_found_ready.emit(missing)
-        if found:
-            self.status.emit(f"outlined the clicked object in {len(found)} of {len(hits)} results")
+    def _on_location(self, click: int, loc) -> None:
+        """One result decided (on the GUI thread): its outline or its "not found" at once."""
+        run = self._outlining
+        if run is None or click != run.click or loc.file_id in run.done:
+            return  # a click cancelled or superseded meanwhile
+        run.done.add(loc.file_id)
+        h = run.hits.get(loc.file_id)
+        if h is None:
+            return
+        if loc.found and loc.polygon and h.width:
+            run.found += 1
+            self.outlines_ready.emit([(h.path, (loc.polygon, (h.width, h.height)))])
+            self.outline_notes_ready.emit([(h.path, outline_note(loc))])
         else:
-            self.status.emit(NOTHING_SHARED)
+            run.reasons.append(loc.reason or NOT_FOUND)
+            self.not_found_ready.emit([(h.path, loc.reason or NOT_FOUND)])
+        self.status.emit(
+            f"outlining the clicked object: {len(run.done)}/{run.total} ({run.found} found)"
+        )
+
+    def _on_outlines(self, click: int, locations) -> None:
+        run = self._outlining
+        if run is None or click != run.click:
+            return
+        for loc in locations:  # any the callback did not hear (there should be none)
+            self._on_location(click, loc)
+        self._outlining = None
+        self.status.emit(outline_summary(run.found, run.total, run.reasons))
         self.outlines_finished.emit(locations)
+
+    def _outline_failed(self, click: int, message: str, details: str) -> None:
+        run = self._outlining
+        if run is None or click != run.click:
+            return
+        self._outlining = None
+        self.status.emit(f"outlining failed: {message}")
+        self.error.emit(message, details)
+        self.outlines_finished.emit([])
+
+    def _cancel_outlining(self, why: str) -> None:
+        """Stop the running click, if any, and say so: the status line never keeps a stale
+        "outlining …" line."""
+        run = self._outlining
+        if run is None:
+            return
+        self._outlining = None
+        self.outline_task.cancel()
+        self.status.emit(f"{why} ({len(run.done)} of {run.total} results looked at)")
+        self.outlines_finished.emit(None)
+
+    def cancel_outlining(self) -> None:
+        """Escape: the running click stops; what was outlined stays."""
+        self._cancel_outlining("outlining cancelled")
 
     def shutdown(self) -> None:
         self.task.wait()
+        self.outline_task.wait()

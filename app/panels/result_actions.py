@@ -102,7 +102,13 @@ class ResultActions(QObject):
                 box=box,
                 model=self.state.model_spec,
             )
-        dlg = CompareDialog(query, path, caption, self.host, evidence)
+        outline = self.results.outlines.get(path)  # (polygon, photo size) or None
+        note = self.results.notes.get(path) or self.results.not_found.get(path)
+        if note:
+            caption = f"{caption} · clicked object: {note}" if caption else note
+        dlg = CompareDialog(
+            query, path, caption, self.host, evidence, outline[0] if outline else None
+        )
         dlg.open()
         return dlg
 

@@ -43,6 +43,11 @@ class ResultOverlays:
         for path, outline in items:
             self.results.set_outline(path, outline)
 
+    def show_outline_notes(self, items: list[tuple[str, str]]) -> None:
+        """``(path, "outline 0.82")`` per result where the clicked object was outlined."""
+        for path, note in items:
+            self.results.set_outline_note(path, note)
+
     def show_not_found(self, items: list[tuple[str, str]]) -> None:
         """``(path, reason)`` per result where the clicked object was not found."""
         for path, reason in items:
