@@ -26,6 +26,7 @@ class CancelledError(VisualSearchError):
 
 #: how to get what the light install leaves out
 TRAIN_EXTRA = "pip install 'visual-search[train]'"
+FAISS_EXTRA = "pip install 'visual-search[faiss]'"
 
 
 class NeedsTorch(VisualSearchError):
@@ -33,3 +34,10 @@ class NeedsTorch(VisualSearchError):
 
     def __init__(self, what: str) -> None:
         super().__init__(f"{what} needs PyTorch, which this install does not have: {TRAIN_EXTRA}")
+
+
+class NeedsFaiss(VisualSearchError):
+    """A step that only FAISS can run (approximate search, the GPU), on an install without it."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} needs FAISS, which this install does not have: {FAISS_EXTRA}")

@@ -5,8 +5,9 @@
 #
 # The photos are the benchmark script's *train* pool (Debian packages endless-sky-data and
 # opencv-doc: 307 photographs), which shares no package with the real-photo evaluation set.
-# k-means (FAISS) of 16,384 words over every RootSIFT feature of those photos (at most 1,000
-# per photo), seed 0, 20 iterations: about 6 minutes on two cores.
+# k-means (FAISS; NumPy where the faiss extra is not installed) of 16,384 words over every
+# RootSIFT feature of those photos (at most 1,000 per photo), seed 0, 20 iterations: about 6
+# minutes on two cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-build/codebook}

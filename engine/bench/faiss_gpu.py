@@ -39,6 +39,7 @@ def bench_faiss_gpu(
     FAISS sees none."""
     from engine import faiss_device
 
+    faiss_device.require("bench faiss")
     preset = SMALL if small else FULL
     kmeans_n = preset[0] if kmeans_n is None else kmeans_n
     words = preset[1] if words is None else words

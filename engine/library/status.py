@@ -87,9 +87,8 @@ def library_status(
         )
     db_files = [directory / f"{DB_NAME}{suffix}" for suffix in ("", "-wal", "-shm")]
     size = sum(f.stat().st_size for f in db_files if f.exists())
-    index_size = (
-        sum(f.stat().st_size for f in index_dir.glob("*.faiss")) if index_dir.exists() else 0
-    )
+    index_files = [*index_dir.glob("*.faiss"), *index_dir.glob("vectors-*.npz")]
+    index_size = sum(f.stat().st_size for f in index_files)  # FAISS's and NumPy's
     local_size = (
         sum(f.stat().st_size for f in index_dir.glob("local-*.npz")) if index_dir.exists() else 0
     )

@@ -4,6 +4,10 @@ Saved as safetensors (a ``centroids (k, 128) float32`` tensor plus string metada
 never unpickles. The fingerprint is a hash of the format version and the centroids' bytes;
 every code stored in a library names the fingerprint of the codebook that made it, so codes
 of different codebooks never mix.
+
+Words are assigned and learned with FAISS where it is installed (the GPU included), else with
+NumPy (``engine.match.nearest``): the same exact assignment up to float ties, except above
+``HNSW_ABOVE`` words, where FAISS searches a graph and NumPy stays exact.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import os
 import time
 from pathlib import Path
 
-import faiss
 import numpy as np
 
+from engine import faiss_device
 from engine.atomic import write_atomically
 from engine.errors import VisualSearchError
-from engine.faiss_device import UseGpu, kmeans, want_gpu
+from engine.faiss_device import UseGpu, want_gpu
+from engine.match import nearest
+from engine.tasks import ProgressFn, StopFn
 
 FORMAT = "visual-search-codebook"
 VERSION = 1
@@ -50,13 +56,8 @@ class Codebook:
         h = hashlib.sha256(f"{FORMAT}:{VERSION}:".encode())
         h.update(c.tobytes())
         self.fingerprint = h.hexdigest()[:16]
-        if c.shape[0] > HNSW_ABOVE:
-            index = faiss.IndexHNSWFlat(DIM, 32)
-            index.hnsw.efSearch = 64
-        else:
-            index = faiss.IndexFlatL2(DIM)
-        index.add(c)
-        self._index = index
+        self._index = _faiss_index(c) if faiss_device.available() else None
+        self._norms = np.einsum("ij,ij->i", c, c)
 
     @property
     def size(self) -> int:
@@ -70,6 +71,8 @@ class Codebook:
         x = np.ascontiguousarray(x, dtype=np.float32)
         if len(x) == 0:
             return np.zeros((0, m), np.float32), np.zeros((0, m), np.int64)
+        if self._index is None:
+            return nearest.knn_l2(x, self.centroids, m, self._norms)
         return self._index.search(x, m)
 
     def save(self, path: str | os.PathLike) -> None:
@@ -111,6 +114,18 @@ class Codebook:
         return book
 
 
+def _faiss_index(c: np.ndarray):
+    """FAISS's index of the words: exact, or an HNSW graph above ``HNSW_ABOVE`` words."""
+    faiss = faiss_device.module()
+    if c.shape[0] > HNSW_ABOVE:
+        index = faiss.IndexHNSWFlat(DIM, 32)
+        index.hnsw.efSearch = 64
+    else:
+        index = faiss.IndexFlatL2(DIM)
+    index.add(c)
+    return index
+
+
 def train_codebook(
     descriptors: np.ndarray,
     words: int,
@@ -118,13 +133,17 @@ def train_codebook(
     iterations: int = 20,
     meta: dict | None = None,
     use_gpu: UseGpu = "auto",
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
 ) -> Codebook:
-    """k-means (FAISS) over ``descriptors (n, 128)``; needs at least ``words`` descriptors.
+    """k-means over ``descriptors (n, 128)``; needs at least ``words`` descriptors.
 
-    Runs on the GPU when ``use_gpu`` picks one ("auto": when faiss-gpu sees one and
-    ``VISUAL_SEARCH_FAISS_GPU`` is not 0); each iteration costs ``n * words * 128`` multiply-adds,
-    the slow part of learning a codebook. The two devices give slightly different centroids
-    (float sums in another order), hence another fingerprint: the training record names the
+    FAISS where it is installed, on the GPU when ``use_gpu`` picks one ("auto": when faiss-gpu
+    sees one and ``VISUAL_SEARCH_FAISS_GPU`` is not 0); else NumPy's Lloyd iterations
+    (``nearest.kmeans``), which report each iteration to ``progress`` and ask ``should_stop``.
+    Each iteration costs ``n * words * 128`` multiply-adds, the slow part of learning a
+    codebook. Devices and libraries give different centroids (another random start, float sums
+    in another order), hence another fingerprint: the training record names the library, the
     device and the seconds k-means took.
     """
     x = np.ascontiguousarray(descriptors, dtype=np.float32)
@@ -132,8 +151,12 @@ def train_codebook(
         raise CodebookError(f"{len(x)} descriptors are too few for {words} visual words")
     gpu = want_gpu(use_gpu)
     t0 = time.perf_counter()
-    centroids = kmeans(x, int(words), int(iterations), int(seed), use_gpu=gpu)
+    if faiss_device.available():
+        centroids = faiss_device.kmeans(x, int(words), int(iterations), int(seed), use_gpu=gpu)
+    else:
+        centroids, _ = nearest.kmeans(x, words, iterations, seed, progress, should_stop)
     info = {"words": int(words), "descriptors": len(x), "seed": seed, "iterations": iterations}
+    info.update(kmeans="faiss" if faiss_device.available() else "numpy")
     info.update(kmeans_device="gpu" if gpu else "cpu")
     info.update(kmeans_seconds=round(time.perf_counter() - t0, 1))
     info.update(meta or {})

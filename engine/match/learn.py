@@ -1,4 +1,4 @@
-"""Learning a codebook from photos: sample RootSIFT descriptors, run k-means (FAISS).
+"""Learning a codebook from photos: sample RootSIFT descriptors, run k-means (FAISS, else NumPy).
 
 Photos are read on worker processes (SIFT is CPU work that holds the GIL); each contributes
 at most ``per_photo`` descriptors drawn at random with a fixed seed, so the result depends only
@@ -76,7 +76,15 @@ def learn_codebook(
         )
     if progress is not None:
         progress(0, 1, f"k-means: {words} words from {len(desc)} features")
-    book = train_codebook(desc, words, seed, iterations, {"photos": len(paths)})
+    book = train_codebook(
+        desc,
+        words,
+        seed,
+        iterations,
+        {"photos": len(paths)},
+        progress=progress,
+        should_stop=should_stop,
+    )
     if progress is not None:
         progress(1, 1, "codebook ready")
     return book

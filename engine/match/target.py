@@ -13,12 +13,12 @@ for a whole-photo query).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
+from engine import faiss_device
 from engine.match.asmk import QueryCode, encode_query
 from engine.match.codebook import Codebook
 from engine.match.describe import DEFAULT, DescribeSettings, LocalFeatures, features_from_gray
@@ -82,24 +82,6 @@ def click_problem(point, box: Box | None, size: tuple[float, float]) -> str | No
     return None
 
 
-@contextmanager
-def one_faiss_thread():
-    """FAISS on one OpenMP thread in this thread (OpenMP's setting is per thread): assigning
-    a thousand features is faster alone than shared with the search's threads. Without FAISS
-    (words assigned by NumPy) there is nothing to set."""
-    try:
-        import faiss
-    except ImportError:
-        yield
-        return
-    n = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(1)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(n)
-
-
 def click_target(
     src: PhotoSource,
     point: tuple[float, float],
@@ -119,7 +101,7 @@ def click_target(
         small = (max(1, round(gray.shape[1] * s)), max(1, round(gray.shape[0] * s)))
         gray = cv2.resize(gray, small, interpolation=cv2.INTER_AREA)
     feats = features_from_gray(gray, 1.0 / (f * s), (x0 / f, y0 / f), settings)
-    with one_faiss_thread():
+    with faiss_device.one_thread():
         assign = encode_query(feats, book).assign
     return Target(extent.astype(np.float32), feats, assign, size)
 

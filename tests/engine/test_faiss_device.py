@@ -139,7 +139,7 @@ def test_large_library_path_gives_the_small_library_ids(tmp_path, photos):
         np.testing.assert_array_equal(Is, Il)
         np.testing.assert_allclose(Ds, Dl, rtol=1e-6)
     a = [h.path for h in lib.search(photos / "home" / "obj1_2.jpg", k=5).hits]
-    lib._indexes[row.fingerprint] = large  # the library searching through the large path
+    lib.caches._vectors[row.fingerprint] = large  # the library searching through the large path
     assert [h.path for h in lib.search(photos / "home" / "obj1_2.jpg", k=5).hits] == a
     lib.close()
 

@@ -1,6 +1,7 @@
-"""The light install: everything but training runs where PyTorch cannot be imported —
-the command line in a subprocess where ``import torch`` fails indexes, searches, finds
-duplicates, draws a heatmap and says in one line what training needs."""
+"""The light install: everything but training runs where PyTorch and FAISS cannot be
+imported — the command line in a subprocess where ``import torch`` and ``import faiss`` fail
+indexes, searches, finds duplicates, draws a heatmap and says in one line what training
+needs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from tests.helpers import ROOT
 
 NO_TORCH = """
 import json, sys
-for name in ("torch", "torchvision", "triton"):
+for name in ("torch", "torchvision", "triton", "faiss"):
     sys.modules[name] = None  # importing it now fails, as on an install without it
 from engine.cli import main
 out = []
@@ -24,8 +25,8 @@ if len(sys.argv) > 2:
     from engine.library import Library
     with Library(sys.argv[2]) as lib:
         heat = list(lib.attention_overlay(sys.argv[3], max_side=64).shape)
-print(json.dumps({"rc": out, "heat": heat, "torch": any(
-    m in sys.modules and sys.modules[m] is not None for m in ("torch", "torchvision"))}))
+print(json.dumps({"rc": out, "heat": heat, "heavy": any(
+    m in sys.modules and sys.modules[m] is not None for m in ("torch", "torchvision", "faiss"))}))
 """
 
 
@@ -50,7 +51,7 @@ def test_index_search_duplicates_and_a_heatmap_run_without_torch(tmp_path):
     out, proc = _run(
         [["index", str(photos), "--library", lib], ["search", query, "--library", lib, "--json"]]
     )
-    assert out["rc"] == [0, 0] and not out["torch"]
+    assert out["rc"] == [0, 0] and not out["heavy"]
     found = json.loads(proc.stdout.strip().rsplit("\n", 1)[0].split("\n", 1)[1])
     best = found["results"][0]
     assert best["path"].endswith("obj00_1.jpg") and best["verified"] and best["global_score"]
@@ -63,7 +64,7 @@ def test_index_search_duplicates_and_a_heatmap_run_without_torch(tmp_path):
         lib,
         query,
     )
-    assert out["rc"] == [0, 0, 0] and not out["torch"]
+    assert out["rc"] == [0, 0, 0] and not out["heavy"]
     assert out["heat"] == [48, 64, 4]
     assert "copy.jpg" in proc.stdout and "obj03_1.jpg" in proc.stdout
     assert "runs through ONNX Runtime" in proc.stdout
@@ -71,6 +72,6 @@ def test_index_search_duplicates_and_a_heatmap_run_without_torch(tmp_path):
 
 def test_training_says_what_to_install_in_one_line(tmp_path):
     out, proc = _run([["train", "synthetic", "--out", str(tmp_path / "m"), "--epochs", "1"]])
-    assert out["rc"] == [1] and not out["torch"]
+    assert out["rc"] == [1] and not out["heavy"]
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and "pip install 'visual-search[train]'" in err[0], proc.stderr

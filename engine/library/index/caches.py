@@ -1,6 +1,6 @@
-"""The caches a library keeps beside its database, each rebuilt from it when needed: the FAISS
-index of each model's vectors, the codebook local codes are made with, and the inverted file
-of that codebook's codes."""
+"""The caches a library keeps beside its database, each rebuilt from it when needed: the vector
+index of each model's vectors (FAISS, or NumPy without it), the codebook local codes are made
+with, and the inverted file of that codebook's codes."""
 
 from __future__ import annotations
 
@@ -34,14 +34,14 @@ class Caches:
         self._lock = threading.RLock()
 
     def configure(self, index_kind: str | None = None) -> None:
-        """Use another index type from now on (the FAISS indexes are made again)."""
+        """Use another index type from now on (the vector indexes are made again)."""
         with self._lock:
             if index_kind is not None:
                 self.index_kind = index_kind
             self._vectors.clear()
 
     def vectors(self, row: ModelRow) -> VectorIndex:
-        """The FAISS index of ``row``'s vectors, rebuilt if the store has moved on."""
+        """The vector index of ``row``'s vectors, rebuilt if the store has moved on."""
         with self._lock:
             cached = self._vectors.get(row.fingerprint)
             if cached is not None and cached.generation == self.store.models.generation(row.id):

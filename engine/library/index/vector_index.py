@@ -1,9 +1,13 @@
-"""The FAISS index: a cache derived from the vectors in SQLite, never the source of truth.
+"""The vector index: a cache derived from the vectors in SQLite, never the source of truth.
 
 Exact inner-product search (``IndexFlatIP``) by default; above ``APPROX_THRESHOLD`` vectors an
 HNSW graph (``IndexHNSWFlat``, M=32, efSearch=128) is chosen automatically, except where
 faiss-gpu sees a GPU: there the index stays exact up to ``GPU_EXACT_MAX`` vectors. Ids are
 file ids.
+
+Without FAISS (an optional extra) the index is NumPy's exact ``ArrayIndex``, saved as
+``vectors-<fingerprint>.npz``: every kind is then "flat" (an HNSW asked for falls back to exact
+search, which ``NO_HNSW`` says), with the same results as FAISS's flat index up to ties.
 
 A flat index of ``GPU_EXACT_MIN`` vectors or more, opened where faiss-gpu sees a GPU, is
 searched through a GPU copy of its bare flat index made once per open (``exact_copy``); the CPU
@@ -20,11 +24,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
 
 from engine import faiss_device
+from engine.errors import FAISS_EXTRA, NeedsFaiss
+from engine.library.index.arrays import ArrayIndex
 from engine.library.index.cache import CacheFile, reconcile
 from engine.library.store import ModelRow, Store
 
@@ -38,6 +44,11 @@ INDEX_KINDS = ("auto", "flat", "hnsw")
 #: a flat index this large is searched on the GPU when there is one (below, the transfer and
 #: the kernel launches cost more than the CPU scan)
 GPU_EXACT_MIN = 100_000
+#: what an HNSW index asked for becomes without FAISS
+NO_HNSW = f"HNSW needs FAISS ({FAISS_EXTRA}): exact search instead"
+
+if TYPE_CHECKING:
+    import faiss
 
 
 def gpu_available() -> bool:
@@ -53,18 +64,24 @@ class IndexInfo:
     rebuilt: bool
     reason: str | None
     on_gpu: bool
+    #: why the index is not the kind asked for (``NO_HNSW``), or None
+    note: str | None = None
 
 
 class VectorIndex:
-    """One model's vectors in FAISS. ``search(xq (nq, d) float32, k) -> (D, I) (nq, k)``."""
+    """One model's vectors, in FAISS or (without it) NumPy.
+    ``search(xq (nq, d) float32, k) -> (D, I) (nq, k)``."""
 
-    def __init__(self, index: faiss.Index, kind: str, dim: int, generation: int) -> None:
+    def __init__(
+        self, index: faiss.Index | ArrayIndex, kind: str, dim: int, generation: int
+    ) -> None:
         self.index = index
         self.kind = kind
         self.dim = dim
         self.generation = generation
         self.rebuilt = False
         self.reason: str | None = None
+        self.note: str | None = None
         #: ``(flat, ids)``: the bare flat index (a GPU copy, or the CPU one itself) and the file
         #: id of each of its rows, ``(ntotal,) int64``; None until ``exact_copy``
         self._exact: tuple[faiss.Index, np.ndarray] | None = None
@@ -77,12 +94,21 @@ class VectorIndex:
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
+    @property
+    def numpy(self) -> bool:
+        """Whether this is NumPy's ``ArrayIndex`` (an install without FAISS)."""
+        return isinstance(self.index, ArrayIndex)
+
     # ----------------------------------------------------------------- build
 
     @staticmethod
     def choose_kind(kind: str, count: int, threshold: int = APPROX_THRESHOLD) -> str:
+        """The kind to build: ``kind`` itself, or for "auto" flat below ``threshold`` vectors
+        (and where a GPU searches them), HNSW above. Without FAISS, always flat (``NO_HNSW``)."""
         if kind not in INDEX_KINDS:
             raise ValueError(f"index kind must be one of {INDEX_KINDS}, not {kind!r}")
+        if not faiss_device.available():
+            return "flat"
         if kind != "auto":
             return kind
         if count < threshold:
@@ -92,6 +118,12 @@ class VectorIndex:
 
     @classmethod
     def empty(cls, dim: int, kind: str, generation: int = 0) -> VectorIndex:
+        """An index of ``kind`` ("flat" or "hnsw"; HNSW raises ``NeedsFaiss`` without FAISS)."""
+        if not faiss_device.available():
+            if kind == "hnsw":
+                raise NeedsFaiss("an HNSW index")
+            return cls(ArrayIndex(dim), "flat", dim, generation)
+        faiss = faiss_device.module()
         if kind == "hnsw":
             base = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
             base.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -123,20 +155,38 @@ class VectorIndex:
     # ----------------------------------------------------------------- persistence
 
     @staticmethod
-    def file(directory: str | os.PathLike, fingerprint: str) -> CacheFile:
+    def file(
+        directory: str | os.PathLike, fingerprint: str, numpy: bool | None = None
+    ) -> CacheFile:
+        """``<fingerprint>.faiss`` with FAISS, ``vectors-<fingerprint>.npz`` without (each
+        with its own sidecar: an install with and one without FAISS never read each other's);
+        ``numpy`` picks one, by default this install's."""
+        if numpy is None:
+            numpy = not faiss_device.available()
+        if numpy:
+            return CacheFile(directory, f"vectors-{fingerprint}", ".npz")
         return CacheFile(directory, fingerprint, ".faiss")
 
     def save(self, directory: str | os.PathLike, fingerprint: str) -> None:
         meta = {"generation": self.generation, "kind": self.kind, "dim": self.dim}
         meta["count"] = self.ntotal
-        self.file(directory, fingerprint).save(lambda tmp: faiss.write_index(self.index, tmp), meta)
+        self.file(directory, fingerprint, self.numpy).save(self._write, meta)
+
+    def _write(self, path: str) -> None:
+        if self.numpy:
+            self.index.write(path)
+        else:
+            faiss_device.module().write_index(self.index, path)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, fingerprint: str) -> tuple[VectorIndex | None, str]:
         """The saved index, or ``(None, reason)`` when it is missing or damaged."""
 
         def read(path: Path, meta: dict) -> VectorIndex:
-            index = faiss.read_index(str(path))
+            if faiss_device.available():
+                index = faiss_device.module().read_index(str(path))
+            else:
+                index = ArrayIndex.read(str(path))
             if index.ntotal != meta["count"] or index.d != meta["dim"]:
                 raise ValueError("size mismatch")
             return cls(index, meta["kind"], int(meta["dim"]), int(meta["generation"]))
@@ -158,7 +208,8 @@ class VectorIndex:
         """The saved index if it reflects the store's current generation, caught up if older,
         else rebuilt (and saved, when ``save``; see ``cache.reconcile``). A flat index of
         ``gpu_min`` vectors or more is then searched through a GPU copy when ``use_gpu`` picks
-        the GPU (``None``/"auto": when faiss-gpu sees one)."""
+        the GPU (``None``/"auto": when faiss-gpu sees one). Without FAISS an HNSW asked for
+        is a flat index whose ``note`` says why."""
         loaded, reason = cls.load(directory, model.fingerprint)
         want = cls.choose_kind(kind, store.vectors.count_vectors(model.id), threshold)
         vi = reconcile(
@@ -170,13 +221,16 @@ class VectorIndex:
             save=(lambda v: v.save(directory, model.fingerprint)) if save else None,
             shape_ok=lambda v: None if v.kind == want else f"kind {v.kind}",
         )
-        if vi.kind == "flat" and vi.ntotal >= gpu_min:
+        if vi.kind == "flat" and vi.ntotal >= gpu_min and not vi.numpy:
             vi.exact_copy("auto" if use_gpu is None else use_gpu)
+        vi.note = NO_HNSW if kind == "hnsw" and vi.numpy else None
         return vi
 
     def ids(self) -> np.ndarray:
         """The file ids held, ``(ntotal,) int64``."""
-        return faiss.vector_to_array(self.index.id_map).astype(np.int64)
+        if self.numpy:
+            return self.index.ids()
+        return faiss_device.module().vector_to_array(self.index.id_map).astype(np.int64)
 
     def catch_up(self, store: Store, model: ModelRow) -> bool:
         """Apply what changed in SQLite since this index's generation: vectors written later
@@ -192,7 +246,11 @@ class VectorIndex:
             if self.kind != "flat":
                 return False
             self._exact = None
-            self.index.remove_ids(faiss.IDSelectorBatch(remove.astype(np.int64)))
+            if self.numpy:
+                self.index.remove_ids(remove)
+            else:
+                sel = faiss_device.module().IDSelectorBatch(remove.astype(np.int64))
+                self.index.remove_ids(sel)
         for ids, xb in fresh:
             self.add(ids, xb)
         return True
@@ -202,14 +260,14 @@ class VectorIndex:
         on GPU 0 when ``use_gpu`` picks it (a copy), else the CPU index's own flat (no copy):
         the same search as the ``IndexIDMap2``, whose labels are rows of that array. Adding or
         removing vectors drops it; the next open makes it again."""
-        if self.kind != "flat":
-            raise ValueError("only a flat index has an exact copy")
-        flat = faiss.downcast_index(self.index.index)
+        if self.kind != "flat" or self.numpy:
+            raise ValueError("only a flat FAISS index has an exact copy")
+        flat = faiss_device.module().downcast_index(self.index.index)
         self._exact = (faiss_device.to_device(flat, use_gpu), self.ids())
 
     def to_gpu(self) -> None:
         """Search through a GPU copy, when faiss sees a GPU (``exact_copy``)."""
-        if self.kind == "flat" and not self.on_gpu:
+        if self.kind == "flat" and not self.on_gpu and not self.numpy:
             self.exact_copy(True)
 
     # ----------------------------------------------------------------- search
@@ -223,6 +281,9 @@ class VectorIndex:
         """
         xq = np.ascontiguousarray(np.atleast_2d(xq), dtype=np.float32)
         k = max(1, min(int(k), max(self.ntotal, 1)))
+        if self.numpy:
+            return self.index.search(xq, k, ids)
+        faiss = faiss_device.module()
         exact = self._exact
         if ids is None and exact is not None:
             flat, rows = exact
@@ -248,4 +309,5 @@ class VectorIndex:
             self.rebuilt,
             self.reason,
             self.on_gpu,
+            self.note,
         )
