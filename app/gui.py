@@ -6,6 +6,7 @@ right. All engine work runs on the panels' worker tasks (``app.workers``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 from PySide6.QtCore import Qt, Signal
@@ -36,8 +37,10 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         # the engine's network code, imported here on the GUI thread (behind the "opening"
-        # window): a first import on a worker thread would stall the event loop
-        import_engine()
+        # window): a first import on a worker thread would stall the event loop. Without
+        # PyTorch (the light install) there is none to import: ONNX Runtime loads on first use
+        with contextlib.suppress(ImportError):
+            import_engine()
         settings = settings or Settings()
         self.state = AppState(library, settings, model or AppState.model_from_settings(settings))
         self.library = library

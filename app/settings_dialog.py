@@ -24,6 +24,20 @@ from PySide6.QtWidgets import (
 )
 
 from app.settings import DEFAULT_MODEL_DESCRIPTION, DEVICE_DESCRIPTIONS, INDEX_DESCRIPTIONS
+from engine.errors import TRAIN_EXTRA
+
+#: what an install without PyTorch says, in one line, beside what it cannot do
+NEEDS_TORCH = f"Training, ImageNet weights and untrained architectures need PyTorch: {TRAIN_EXTRA}"
+#: why the GPU is not offered on an install without PyTorch
+GPU_NEEDS_TORCH = f"this install runs on the CPU; the GPU needs PyTorch: {TRAIN_EXTRA}"
+
+
+def torch_missing() -> bool:
+    """Whether PyTorch cannot be imported here (the light install). The window has imported
+    it already where it exists, so asking costs nothing."""
+    from engine.network import torch_available
+
+    return not torch_available()
 
 
 def choice_combo(options: list[tuple[str, str, str | None]]) -> QComboBox:
@@ -45,9 +59,12 @@ def choice_combo(options: list[tuple[str, str, str | None]]) -> QComboBox:
 
 
 def device_options() -> list[tuple[str, str, str | None]]:
-    from engine.network import cuda_unavailable_reason
+    if torch_missing():
+        reason = GPU_NEEDS_TORCH
+    else:
+        from engine.network import cuda_unavailable_reason
 
-    reason = cuda_unavailable_reason()
+        reason = cuda_unavailable_reason()
     return [
         (d, DEVICE_DESCRIPTIONS[d], reason if d == "cuda" else None) for d in DEVICE_DESCRIPTIONS
     ]
@@ -64,13 +81,15 @@ def index_options() -> list[tuple[str, str, str | None]]:
 def model_description(text: str) -> str:
     """One line about a model choice: ``default``, a registered name (``cider:resnet18`` too),
     or a checkpoint folder."""
-    from engine.network import get_entry, list_models
+    from engine.network import ARCHITECTURES
 
     name = text.strip().split(":", 1)[0]
     if name in ("", "default"):
         return DEFAULT_MODEL_DESCRIPTION
-    if name in list_models():
-        return get_entry(name).summary
+    if name in ARCHITECTURES:
+        if torch_missing():
+            return f"{ARCHITECTURES[name].summary}. Unavailable: {NEEDS_TORCH}"
+        return ARCHITECTURES[name].summary
     if os.path.isdir(text.strip()):
         return "A checkpoint folder: a model you trained"
     return "Not a known model: choose one from the list or a checkpoint folder"
@@ -99,6 +118,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Settings")
         self.settings = settings
         self.confirm_box: QMessageBox | None = None
+        self.torch_missing = torch_missing()
         model_row = self._make_model_choice(settings.model)
         weights_row = self._make_weights_choice()
         self.device = choice_combo(device_options())
@@ -110,6 +130,11 @@ class SettingsDialog(QDialog):
         self._make_thumbnail_size(settings.thumbnail_size)
         exclusions = self._make_exclusions(settings.exclude)
         form = QFormLayout()
+        self.torch_note = QLabel(NEEDS_TORCH)  # one line, where PyTorch cannot be imported
+        self.torch_note.setAccessibleName("Needs PyTorch")
+        self.torch_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.torch_note.setVisible(self.torch_missing)
+        form.addRow(self.torch_note)
         form.addRow("Model", _stack(model_row, self.model_help))
         form.addRow("ImageNet weights", _stack(weights_row, self.weights_help))
         form.addRow("Device", _stack(self.device, self.device_help))
@@ -128,19 +153,24 @@ class SettingsDialog(QDialog):
         self.setMinimumWidth(560)
 
     def _make_model_choice(self, current: str) -> QHBoxLayout:
-        """The model: ``default``, a registered architecture, or a checkpoint folder."""
-        from engine.network import get_entry, list_models
+        """The model: ``default``, an architecture (the torch-free catalog; disabled, with the
+        reason, where PyTorch is missing), or a checkpoint folder."""
+        from engine.network import ARCHITECTURES, architecture_names
 
         self.model = QComboBox()
         self.model.setEditable(True)
-        for name in ("default", *list_models()):
+        for name in ("default", *architecture_names()):
             self.model.addItem(name)
-            tip = (
-                DEFAULT_MODEL_DESCRIPTION
-                if name == "default"
-                else f"{get_entry(name).summary}\n{get_entry(name).description}"
-            )
-            self.model.setItemData(self.model.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+            i = self.model.count() - 1
+            if name == "default":
+                tip = DEFAULT_MODEL_DESCRIPTION
+            else:
+                a = ARCHITECTURES[name]
+                tip = f"{a.summary}\n{a.description}"
+                if self.torch_missing:
+                    tip = f"Unavailable: {NEEDS_TORCH}\n{tip}"
+                    self.model.model().item(i).setEnabled(False)
+            self.model.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
         self.model.setCurrentText(current)
         self.model.setToolTip("An architecture name, 'default', or a checkpoint folder")
         self.model_help = _description_label()
@@ -164,6 +194,9 @@ class SettingsDialog(QDialog):
         self.backbone.addItems(list(BACKBONE_NAMES))
         self.weights_button = QPushButton("Download ImageNet weights…")
         self.weights_button.clicked.connect(self.confirm_download)
+        if self.torch_missing:  # only training starts from them
+            self.weights_button.setEnabled(False)
+            self.weights_button.setToolTip(f"Unavailable: {NEEDS_TORCH}")
         self.weights_help = _description_label()
         row = QHBoxLayout()
         row.addWidget(self.backbone)
@@ -242,6 +275,9 @@ class SettingsDialog(QDialog):
         info = weights_info(backbone)
         size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "size unknown"
         have = weights_present(backbone)
+        if self.torch_missing:
+            self.weights_help.setText(f"{size} from {info.host}; unavailable: {NEEDS_TORCH}")
+            return
         self.weights_help.setText(
             f"{size} from {info.host}, checked against its checksum; training starts from them "
             "instead of random weights" + (" (already downloaded)" if have else "")

@@ -19,20 +19,25 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from app.settings_dialog import choice_combo, device_options
+from app.settings_dialog import choice_combo, device_options, torch_missing
 from app.workers import TaskSlot, Worker
+from engine.errors import NeedsTorch
+
+#: what the training pages say, in one line, where PyTorch cannot be imported
+TRAINING_NEEDS_TORCH = str(NeedsTorch("Training"))
 
 
 class MethodPage(QWizardPage):
     def __init__(self, wizard=None) -> None:
-        from engine.network import BACKBONE_NAMES, list_models
-        from engine.training import TrainConfig
+        from engine.network import BACKBONE_NAMES, architecture_names
 
         super().__init__()
         self.wiz = wizard
         self.setTitle("Method")
+        #: training cannot start here (no PyTorch): the page says so and Next stays off
+        self.missing = torch_missing()
         self.method = QComboBox()
-        self.method.addItems(list_models())
+        self.method.addItems(architecture_names())
         self.backbone = QComboBox()
         self.backbone.addItems(list(BACKBONE_NAMES))
         self.size = QSpinBox()
@@ -51,7 +56,12 @@ class MethodPage(QWizardPage):
         self.start = None  # the TrainConfig continuing the library's model, or None
         self.mined = None  # the MinedData the library's photos give, or None
         self.task = TaskSlot(self)
-        self.method.setCurrentText(TrainConfig.method)
+        if self.missing:
+            self._without_torch(form_rows=(self.method, self.backbone, self.size))
+        else:
+            from engine.training import TrainConfig
+
+            self.method.setCurrentText(TrainConfig.method)
         self.method.currentTextChanged.connect(lambda _: self.propose())
         for signal in (
             self.backbone.currentTextChanged,
@@ -77,9 +87,27 @@ class MethodPage(QWizardPage):
         lay.addWidget(self.notice)
         lay.addWidget(self.estimate)
         lay.addStretch(1)
-        self.propose(measure=False)
+        if not self.missing:
+            self.propose(measure=False)
+
+    def _without_torch(self, form_rows) -> None:
+        """An install without PyTorch: one line says what to install; the choices are shown,
+        disabled with that reason, and training cannot start."""
+        self.notice.setText(TRAINING_NEEDS_TORCH)
+        self.notice.setAccessibleName("Training needs PyTorch")
+        self.setSubTitle(TRAINING_NEEDS_TORCH)
+        for w in (*form_rows, self.epochs, self.batch, self.device):
+            w.setEnabled(False)
+            w.setToolTip(f"Unavailable: {TRAINING_NEEDS_TORCH}")
+        self.estimate.setText("")
+
+    def isComplete(self) -> bool:
+        """Next starts training: not where PyTorch is missing."""
+        return not self.missing and super().isComplete()
 
     def initializePage(self) -> None:
+        if self.missing:
+            return
         if self.wiz is not None and self.wiz.source == "library":
             from engine.training import MinedData
 

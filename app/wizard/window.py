@@ -233,6 +233,11 @@ class TrainingWizard(QWizard):
             self.improved_page,
         )
         self.ids = {id(p): self.addPage(p) for p in self.pages}
+        if self.method_page.missing:  # no PyTorch: every step towards training says so
+            from app.wizard.method_page import TRAINING_NEEDS_TORCH
+
+            for page in (self.data_page, self.report_page, self.mine_page, self.train_page):
+                page.setSubTitle(TRAINING_NEEDS_TORCH)
         if source == "library":
             if library is None:
                 raise ValueError("improving the model from the library's photos needs a library")
