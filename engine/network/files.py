@@ -3,7 +3,10 @@ model was trained, and its fingerprint computed from ``model.safetensors`` exact
 ``checkpoint.model_fingerprint`` computes it from the loaded model.
 
 A checkpoint is a directory: ``model.safetensors`` (weights), ``config.json`` (everything
-needed to rebuild the model) and, to run without PyTorch, ``model.onnx``.
+needed to rebuild the model) and, to run without PyTorch, ``model.onnx`` — a graph whose
+weights are read from ``model.safetensors`` itself (ONNX external data at the tensors' byte
+offsets), so a checkpoint holds one copy of its weights; ``weights_layout`` names the layout
+the graph was exported against.
 """
 
 from __future__ import annotations
@@ -85,6 +88,35 @@ def fingerprint(config: dict, tensors) -> str:
         h.update(str(tuple(v.shape)).encode())
         h.update(np.ascontiguousarray(v).tobytes())
     return h.hexdigest()[:16]
+
+
+def safetensors_header(path: str | os.PathLike) -> tuple[dict, int, bytes]:
+    """``(header, base, raw)`` of a safetensors file: its JSON header (tensor name →
+    ``dtype``, ``shape``, ``data_offsets`` relative to ``base``), the byte offset where the
+    tensor data starts, and the header's raw bytes."""
+    with open(path, "rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise CheckpointError(f"{path}: not a safetensors file (too short)")
+        n = int.from_bytes(head, "little")
+        if n > 100_000_000:
+            raise CheckpointError(f"{path}: not a safetensors file (header of {n} bytes)")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except ValueError:
+        raise CheckpointError(f"{path}: not a safetensors file (unreadable header)") from None
+    header.pop("__metadata__", None)
+    return header, 8 + n, raw
+
+
+def weights_layout(directory: str | os.PathLike) -> str:
+    """A hash of where each tensor lies in ``model.safetensors`` (names, types, shapes and
+    offsets, not values): ``model.onnx`` reads its weights at those offsets, so it runs
+    whatever weights the file holds as long as the layout is the one it was exported for."""
+    header, base, _ = safetensors_header(Path(directory) / WEIGHTS_NAME)
+    text = json.dumps({"base": base, "tensors": header}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def fingerprint_from_files(directory: str | os.PathLike) -> str:

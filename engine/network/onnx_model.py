@@ -10,6 +10,12 @@ floats, which reproduces ``torch.nn.functional.interpolate(..., antialias=True)`
 descriptor cosine 1.000000 on 20 real photos for UGALR's five scales). The model's
 fingerprint — what library vectors are keyed by — is stored in the file's metadata, so a
 library indexed through PyTorch keeps its vectors.
+
+The graph holds no copy of the weights: each initializer is ONNX external data at its
+tensor's byte range inside ``model.safetensors`` (float16 tensors behind a Cast, which ONNX
+Runtime folds at load, as it folds batch norms into convolutions), so the bundled default
+ships its 11 M weights once. ``weights_layout`` in the metadata says which layout of that file
+the graph expects; a checkpoint whose weights file was rewritten differently is refused.
 """
 
 from __future__ import annotations
@@ -26,7 +32,14 @@ from PIL import Image
 from engine.atomic import write_atomically
 from engine.errors import CheckpointError
 from engine.network.extraction import Extraction, ExtractorBase, Prepared, scaled_size
-from engine.network.files import ONNX_NAME, checkpoint_config, checkpoint_extra
+from engine.network.files import (
+    ONNX_NAME,
+    WEIGHTS_NAME,
+    checkpoint_config,
+    checkpoint_extra,
+    safetensors_header,
+    weights_layout,
+)
 
 OPSET = 18
 INPUT = "image"
@@ -40,8 +53,9 @@ EXPORT_HW = (384, 512)
 
 def export_onnx(model, directory: str | os.PathLike, fingerprint: str, half: bool = False) -> Path:
     """Write ``directory/model.onnx`` for ``model`` (a ``RetrievalModel``; needs torch, onnx and
-    onnxscript: the ``train`` extra). ``half`` stores the weights as float16 (half the file;
-    ONNX Runtime turns them back to float32 when it loads them)."""
+    onnxscript: the ``train`` extra), its weights read from ``directory/model.safetensors``
+    where that file holds them (``_share_weights``). Tensors the file lacks are stored in the
+    graph, as float16 with ``half`` (ONNX Runtime turns them back to float32 at load)."""
     import onnx
     import torch
 
@@ -69,17 +83,58 @@ def export_onnx(model, directory: str | os.PathLike, fingerprint: str, half: boo
         input_names=[INPUT],
         output_names=list(OUTPUTS),
         dynamic_shapes={"x": {2: h, 3: w}},
+        optimize=False,  # batch norms kept apart from convolutions: their weights are shared
         verbose=False,
     )
     graph = program.model_proto
+    meta = {"fingerprint": fingerprint, "config": json.dumps(model.config.to_dict())}
+    weights = Path(directory) / WEIGHTS_NAME
+    if weights.is_file() and _share_weights(graph, weights):
+        meta["weights_layout"] = weights_layout(directory)
     if half:
         _store_half(graph)
-    meta = {"fingerprint": fingerprint, "config": json.dumps(model.config.to_dict())}
     for k, v in meta.items():
         graph.metadata_props.add(key=k, value=v)
     out = Path(directory) / ONNX_NAME
     write_atomically(out, lambda p: onnx.save(graph, p))
     return out
+
+
+#: safetensors type → ONNX type of the tensors a graph can read in place
+_ONNX_TYPES = {"F32": 1, "F16": 10, "BF16": 16, "I64": 7}
+
+
+def _share_weights(graph, weights: Path) -> int:
+    """Point each initializer ``net.<name>`` at tensor ``<name>`` of ``weights`` (same shape)
+    as ONNX external data; one stored in another float type gets a Cast to the graph's type.
+    Returns how many are shared (the others stay in the graph)."""
+    from onnx import TensorProto, helper
+
+    header, base, _ = safetensors_header(weights)
+    g = graph.graph
+    kept, casts = [], []
+    for init in list(g.initializer):
+        entry = header.get(init.name.removeprefix("net."))
+        kind = _ONNX_TYPES.get(entry["dtype"]) if entry else None
+        if kind is None or list(entry["shape"]) != list(init.dims):
+            kept.append(init)
+            continue
+        t = TensorProto(name=init.name, data_type=kind, dims=list(init.dims))
+        if kind != init.data_type:
+            t.name = f"{init.name}__stored"
+            casts.append(helper.make_node("Cast", [t.name], [init.name], to=init.data_type))
+        t.data_location = TensorProto.EXTERNAL
+        start, end = entry["data_offsets"]
+        for key, value in (("location", WEIGHTS_NAME), ("offset", base + start)):
+            t.external_data.add(key=key, value=str(value))
+        t.external_data.add(key="length", value=str(end - start))
+        kept.append(t)
+    del g.initializer[:]
+    g.initializer.extend(kept)
+    nodes = list(g.node)
+    del g.node[:]
+    g.node.extend(casts + nodes)
+    return sum(1 for t in kept if t.data_location == TensorProto.EXTERNAL)
 
 
 def _store_half(graph) -> None:
@@ -90,8 +145,11 @@ def _store_half(graph) -> None:
     g = graph.graph
     kept, casts = [], []
     for init in list(g.initializer):
+        if init.data_location == TensorProto.EXTERNAL or init.data_type != TensorProto.FLOAT:
+            kept.append(init)
+            continue
         a = numpy_helper.to_array(init)
-        if init.data_type != TensorProto.FLOAT or a.size < 16:
+        if a.size < 16:
             kept.append(init)
             continue
         half = numpy_helper.from_array(a.astype(np.float16), f"{init.name}__fp16")
@@ -176,6 +234,12 @@ class OnnxExtractor(ExtractorBase):
         except Exception as e:
             raise CheckpointError(f"{path}: not a usable ONNX model ({e})") from None
         meta = self.session.get_modelmeta().custom_metadata_map
+        layout = meta.get("weights_layout")
+        if layout is not None and layout != weights_layout(d):
+            raise CheckpointError(
+                f"{path}: exported for another layout of {WEIGHTS_NAME}; export it again "
+                f"with `visual-search models import {d}`"
+            )
         self.fingerprint: str | None = meta.get("fingerprint")
         self.config = cfg
         self.image_size = int(image_size or cfg.image_size)

@@ -60,3 +60,37 @@ def test_an_architecture_name_or_another_precision_runs_through_pytorch():
     assert choose_runtime("gem:resnet18") == "torch"
     assert choose_runtime("default", precision="bf16") == "torch"
     assert choose_runtime("default", runtime="torch") == "torch"
+
+
+def test_the_graph_reads_its_weights_from_the_checkpoint_file(tmp_path, scenes):
+    """One copy of the weights: every weight of the exported graph is external data inside
+    model.safetensors; the graph runs new values written in the same layout, and refuses in
+    one line a weights file of another layout."""
+    import onnx
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from engine.errors import CheckpointError
+    from engine.network.checkpoint import write_onnx
+
+    d = variant_checkpoint("gem", {}, tmp_path / "gem")
+    graph = onnx.load(str(d / "model.onnx"), load_external_data=False)
+    external = [t for t in graph.graph.initializer if t.data_location == onnx.TensorProto.EXTERNAL]
+    stored = sum(len(t.raw_data) for t in graph.graph.initializer)
+    assert len(external) > 20 and stored < 64 * 1024
+    assert (d / "model.onnx").stat().st_size < (d / "model.safetensors").stat().st_size / 20
+
+    before = OnnxExtractor(d).extract_one(scenes[0]).descriptor
+    weights = load_file(str(d / "model.safetensors"))
+    name = next(k for k in weights if k.endswith("layer4.1.conv2.weight"))
+    weights[name] = torch.flip(weights[name], dims=[0]).contiguous()  # same layout, new values
+    save_file(weights, str(d / "model.safetensors"), metadata={"format": "pt"})
+    after = OnnxExtractor(d).extract_one(scenes[0]).descriptor
+    assert float(np.dot(before, after)) < 0.9999
+    write_onnx(d)  # what PyTorch computes from the new values, through a fresh export
+    assert np.allclose(OnnxExtractor(d).extract_one(scenes[0]).descriptor, after, atol=1e-5)
+
+    weights["extra.tensor"] = torch.zeros(3)  # another layout: offsets move
+    save_file(weights, str(d / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="export it again"):
+        OnnxExtractor(d)
