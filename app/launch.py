@@ -38,6 +38,7 @@ def open_main(args: argparse.Namespace):
     win = MainWindow(lib, model=args.model, settings=settings)
     if problem:
         win.show_error(problem)
+    win.search_panel.warm_up()  # the first search finds the model and indexes loaded
     return win
 
 

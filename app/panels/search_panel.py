@@ -11,7 +11,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QThreadPool, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -81,6 +81,9 @@ class SearchPanel(QWidget):
         super().__init__(parent)
         self.state = state
         self.search_task = TaskSlot(self)
+        # a pool of its own: the query's decoding and the search never queue behind it (the
+        # global pool has a thread per core), and the query's description runs beside the load
+        self.warm_task = TaskSlot(self, QThreadPool(self))
         self.last_query: str | None = None
         self.last_box: tuple[float, float, float, float] | None = None
         self.last_result = None
@@ -243,6 +246,22 @@ class SearchPanel(QWidget):
         w.signals.error.connect(self._on_search_error)
         self.search_task.start(w)  # a new search cancels the previous one
 
+    def warm_up(self) -> None:
+        """Load, on a worker, what the first search needs — the library's indexes, its
+        codebook and the model — while the user picks a photo; the first search then waits at
+        most for what is still loading (the engine's locks), never loads it twice. Best effort:
+        a failure here shows up, with its message, when a search meets it."""
+        library, spec = self.state.library, self.state.model_spec
+
+        def warm() -> None:
+            library.vector_index(library.model_row(spec))
+            library.local_index()
+            library.model(spec)
+
+        w = Worker(warm)
+        w.signals.error.connect(lambda _m, _d: None)
+        self.warm_task.start(w)
+
     def cancel(self) -> None:
         if self.search_task.busy():
             self.search_task.cancel()
@@ -362,4 +381,5 @@ class SearchPanel(QWidget):
 
     def shutdown(self) -> None:
         self.search_task.wait()
+        self.warm_task.wait()
         self.photo_loader.wait()
