@@ -1,7 +1,7 @@
 """The light install: everything but training runs where PyTorch and FAISS cannot be
 imported — the command line in a subprocess where ``import torch`` and ``import faiss`` fail
-indexes, searches, finds duplicates, draws a heatmap and says in one line what training
-needs."""
+indexes, searches, finds duplicates, draws a heatmap, outlines a clicked object, evaluates,
+exports a model and says in one line what training needs."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.helpers import ROOT
 
@@ -75,3 +76,29 @@ def test_training_says_what_to_install_in_one_line(tmp_path):
     assert out["rc"] == [1] and not out["heavy"]
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and "pip install 'visual-search[train]'" in err[0], proc.stderr
+
+
+def test_localize_evaluate_and_export_run_without_torch(tmp_path):
+    classes = tmp_path / "classes"
+    for p in sorted((ROOT / "resources" / "samples").glob("obj0[0-3]_*.jpg")):
+        (classes / p.stem[:5]).mkdir(parents=True, exist_ok=True)
+        shutil.copy(p, classes / p.stem[:5] / p.name)
+    query = str(classes / "obj00" / "obj00_0.jpg")
+    same, other = str(classes / "obj00" / "obj00_1.jpg"), str(classes / "obj01" / "obj01_0.jpg")
+    copy = tmp_path / "copy"
+    out, proc = _run(
+        [
+            ["localize", query, "--point", "320,240", same, other, "--json"],
+            ["evaluate", "--classes", str(classes), "--model", "default", "--json"],
+            ["export", str(ROOT / "resources" / "models" / "default"), str(copy)],
+            ["evaluate", "--classes", str(classes), "--model", str(copy), "--json"],
+        ]
+    )
+    assert out["rc"] == [0, 0, 0, 0] and not out["heavy"]
+    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    located = {Path(r["path"]).name: r for r in lines[0]["results"]}
+    assert located["obj00_1.jpg"]["found"] and len(located["obj00_1.jpg"]["polygon"]) >= 4
+    assert not located["obj01_0.jpg"]["found"] and located["obj01_0.jpg"]["reason"]
+    assert lines[1]["classes"] == 4 and lines[1]["mAP"] > 50
+    assert lines[2]["mAP"] == lines[1]["mAP"]  # the copy runs the same weights through ONNX
+    assert (copy / "model.onnx").is_file()
