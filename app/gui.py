@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         explain.query_heat_ready.connect(overlays.show_query_heat)
         explain.result_heats_ready.connect(overlays.show_result_heats)
         explain.outlines_cleared.connect(overlays.clear_outlines)
+        explain.outlines_restored.connect(overlays.restore_outlines)
         explain.outlines_ready.connect(overlays.show_outlines)
         explain.not_found_ready.connect(overlays.show_not_found)
         explain.outline_notes_ready.connect(overlays.show_outline_notes)

@@ -63,6 +63,8 @@ class ResultsModel(QAbstractListModel):
         self.outlines: dict[str, tuple] = {}
         self.not_found: dict[str, str] = {}
         self.notes: dict[str, str] = {}
+        #: the search's own outlines (the geometry's quads of the verified matches)
+        self.search_outlines: dict[str, tuple] = {}
         self.heats: dict[str, object] = {}
         self.pipeline = "fused"  # a global-only search's scores are similarities to show
         self.thumbnails = thumbnails
@@ -87,6 +89,7 @@ class ResultsModel(QAbstractListModel):
         self._row_of = {r.path: i for i, r in enumerate(self.rows) if not isinstance(r, str)}
         self._rank_of = {h.path: i + 1 for i, h in enumerate(self.hits)}
         self.outlines = dict(outlines or {})
+        self.search_outlines = dict(self.outlines)
         self.not_found = {}
         self.notes = {}
         self.heats = {}
@@ -118,6 +121,12 @@ class ResultsModel(QAbstractListModel):
         if self.rows:
             roles = [OutlineRole, NotFoundRole, OutlineNoteRole]
             self.dataChanged.emit(self.index(0), self.index(len(self.rows) - 1), roles)
+
+    def restore_search_outlines(self) -> None:
+        """The search's own outlines again, no clicked object's outline or mark."""
+        self.clear_outlines()
+        for path, outline in self.search_outlines.items():
+            self.set_outline(path, outline)
 
     def _changed(self, path: str, role: int) -> None:
         row = self._row_of.get(path)

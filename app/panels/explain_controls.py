@@ -69,6 +69,7 @@ class _Outlining:
     done: set = field(default_factory=set)
     found: int = 0
     reasons: list = field(default_factory=list)
+    cleared: bool = False  # the results' earlier outlines and marks are cleared
 
 
 def shown_hits(res) -> list:
@@ -82,7 +83,8 @@ class ExplainControls(QWidget):
     heat_opacity_changed = Signal(object)  # float, or None when heatmaps are off
     query_heat_ready = Signal(object)  # QImage over the query (its box when there is one)
     result_heats_ready = Signal(list)  # [(path, QImage or None)]
-    outlines_cleared = Signal()
+    outlines_cleared = Signal()  # a click's answers replace the outlines shown
+    outlines_restored = Signal()  # a click that cannot be used: the search's own outlines again
     outlines_ready = Signal(list)  # [(path, (polygon, (W, H)))]
     outline_notes_ready = Signal(list)  # [(path, "outline 0.82")]
     not_found_ready = Signal(list)  # [(path, reason)]
@@ -272,7 +274,6 @@ class ExplainControls(QWidget):
             self.status.emit(NO_RESULT_YET)
             return
         hits = shown_hits(res)
-        self.outlines_cleared.emit()
         if not hits:
             self.status.emit(NO_RESULT_TO_OUTLINE)
             return
@@ -308,6 +309,19 @@ class ExplainControls(QWidget):
         h = run.hits.get(loc.file_id)
         if h is None:
             return
+        if not loc.found and loc.reason and not loc.reason.startswith(NOT_FOUND):
+            run.reasons.append(loc.reason)  # the click itself cannot be used: no photo's fault
+        else:
+            self._answer(run, h, loc)
+        self.status.emit(
+            f"outlining the clicked object: {len(run.done)}/{run.total} ({run.found} found)"
+        )
+
+    def _answer(self, run: _Outlining, h, loc) -> None:
+        """One result's answer to the click: its outline, or "not found in this photo"."""
+        if not run.cleared:  # the first answer replaces what the results showed
+            run.cleared = True
+            self.outlines_cleared.emit()
         if loc.found and loc.polygon and h.width:
             run.found += 1
             self.outlines_ready.emit([(h.path, (loc.polygon, (h.width, h.height)))])
@@ -315,9 +329,6 @@ class ExplainControls(QWidget):
         else:
             run.reasons.append(loc.reason or NOT_FOUND)
             self.not_found_ready.emit([(h.path, loc.reason or NOT_FOUND)])
-        self.status.emit(
-            f"outlining the clicked object: {len(run.done)}/{run.total} ({run.found} found)"
-        )
 
     def _on_outlines(self, click: int, locations) -> None:
         run = self._outlining
@@ -326,6 +337,8 @@ class ExplainControls(QWidget):
         for loc in locations:  # any the callback did not hear (there should be none)
             self._on_location(click, loc)
         self._outlining = None
+        if not run.cleared:  # nothing answered (a click outside the box or the photo)
+            self.outlines_restored.emit()
         self.status.emit(outline_summary(run.found, run.total, run.reasons))
         self.outlines_finished.emit(locations)
 

@@ -38,6 +38,10 @@ class ResultOverlays:
     def clear_outlines(self) -> None:
         self.results.clear_outlines()
 
+    def restore_outlines(self) -> None:
+        """The search's own outlines (a click that could not be used leaves them)."""
+        self.results.restore_search_outlines()
+
     def show_outlines(self, items: list[tuple[str, tuple]]) -> None:
         """``(path, (polygon, (W, H)))`` per result: the object's outline in its pixels."""
         for path, outline in items:

@@ -17,7 +17,7 @@ import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPixmap
 
-from app.models import NotFoundRole, OutlineNoteRole, OutlineRole, PathRole
+from app.models import EvidenceRole, NotFoundRole, OutlineNoteRole, OutlineRole, PathRole
 from tests.helpers import MODEL, ROOT
 from tests.pasted import pasted_photos
 
@@ -173,7 +173,9 @@ def test_a_click_outside_the_box_or_beside_the_photo_is_answered_in_words(win, q
     assert status.startswith("nothing outlined: the click at (")
     assert "is outside the searched box (" in status
     photos = [i for i in _indexes(sp.results) if i.data(PathRole)]  # not the header
-    assert all("is outside the searched box" in i.data(NotFoundRole) for i in photos)
+    assert all(i.data(NotFoundRole) is None for i in photos)  # no photo's fault
+    verified = [i for i in photos if i.data(EvidenceRole)]  # they keep the search's outline
+    assert verified and all(i.data(OutlineRole) is not None for i in verified)
 
     _search(win, qtbot, made.query)  # the whole photo; the view letterboxes it
     view = sp.query_view
