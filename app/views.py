@@ -196,8 +196,8 @@ class QueryView(QWidget):
 
 
 class ResultDelegate(QStyledItemDelegate):
-    """Thumbnail, optional heatmap, outline, evidence badge or "not found here" mark, then the
-    caption; a header row is a full-width line of text."""
+    """Thumbnail, optional heatmap, outline, evidence badge, an "outline 0.82" or "not found in
+    this photo" mark, then the caption; a header row is a full-width line of text."""
 
     SIZE = QSize(180, 170)
     HEADER_HEIGHT = 30

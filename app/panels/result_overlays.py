@@ -1,6 +1,7 @@
-"""What other panels add to the search panel's results — heatmaps, outlines and "not found here"
-marks — drawn on the parts it is given: the query view, the results model and their grid. The
-search panel owns one (``SearchPanel.overlays``); the window connects the explain controls to it.
+"""What other panels add to the search panel's results — heatmaps, outlines with their
+confidence and "not found in this photo" marks — drawn on the parts it is given: the query view,
+the results model and their grid. The search panel owns one (``SearchPanel.overlays``); the
+window connects the explain controls to it.
 """
 
 from __future__ import annotations
