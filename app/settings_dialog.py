@@ -130,7 +130,8 @@ class SettingsDialog(QDialog):
         self._make_thumbnail_size(settings.thumbnail_size)
         exclusions = self._make_exclusions(settings.exclude)
         form = QFormLayout()
-        self.torch_note = QLabel(NEEDS_TORCH)  # one line, where PyTorch cannot be imported
+        self.torch_note = QLabel(NEEDS_TORCH)  # one sentence, where PyTorch cannot be imported
+        self.torch_note.setWordWrap(True)
         self.torch_note.setAccessibleName("Needs PyTorch")
         self.torch_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.torch_note.setVisible(self.torch_missing)
@@ -150,7 +151,7 @@ class SettingsDialog(QDialog):
         lay.addLayout(form)
         lay.addWidget(buttons)
         self._connect_descriptions()
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(660 if self.torch_missing else 560)  # the note on one line
 
     def _make_model_choice(self, current: str) -> QHBoxLayout:
         """The model: ``default``, an architecture (the torch-free catalog; disabled, with the
@@ -276,7 +277,7 @@ class SettingsDialog(QDialog):
         size = f"{info.size_mb:.0f} MB" if info.size_mb is not None else "size unknown"
         have = weights_present(backbone)
         if self.torch_missing:
-            self.weights_help.setText(f"{size} from {info.host}; unavailable: {NEEDS_TORCH}")
+            self.weights_help.setText(f"{size} from {info.host}; only training uses them (above)")
             return
         self.weights_help.setText(
             f"{size} from {info.host}, checked against its checksum; training starts from them "

@@ -56,9 +56,7 @@ class MethodPage(QWizardPage):
         self.start = None  # the TrainConfig continuing the library's model, or None
         self.mined = None  # the MinedData the library's photos give, or None
         self.task = TaskSlot(self)
-        if self.missing:
-            self._without_torch(form_rows=(self.method, self.backbone, self.size))
-        else:
+        if not self.missing:
             from engine.training import TrainConfig
 
             self.method.setCurrentText(TrainConfig.method)
@@ -87,18 +85,21 @@ class MethodPage(QWizardPage):
         lay.addWidget(self.notice)
         lay.addWidget(self.estimate)
         lay.addStretch(1)
-        if not self.missing:
+        if self.missing:
+            self._without_torch(form)
+        else:
             self.propose(measure=False)
 
-    def _without_torch(self, form_rows) -> None:
-        """An install without PyTorch: one line says what to install; the choices are shown,
-        disabled with that reason, and training cannot start."""
+    def _without_torch(self, form: QFormLayout) -> None:
+        """An install without PyTorch: one line under the methods (the torch-free catalog,
+        greyed out with that reason) says what to install; the settings that only a plan for
+        this machine fills in are not shown, and training cannot start."""
         self.notice.setText(TRAINING_NEEDS_TORCH)
         self.notice.setAccessibleName("Training needs PyTorch")
-        self.setSubTitle(TRAINING_NEEDS_TORCH)
-        for w in (*form_rows, self.epochs, self.batch, self.device):
-            w.setEnabled(False)
-            w.setToolTip(f"Unavailable: {TRAINING_NEEDS_TORCH}")
+        self.method.setEnabled(False)
+        self.method.setToolTip(f"Unavailable: {TRAINING_NEEDS_TORCH}")
+        for w in (self.backbone, self.size, self.epochs, self.batch, self.device):
+            form.setRowVisible(w, False)
         self.estimate.setText("")
 
     def isComplete(self) -> bool:
