@@ -36,13 +36,13 @@ class MainWindow(QMainWindow):
         self, library: Library, model: str | None = None, settings: Settings | None = None
     ) -> None:
         super().__init__()
-        # the engine's network code, imported here on the GUI thread (behind the "opening"
-        # window): a first import on a worker thread would stall the event loop. Without
-        # PyTorch (the light install) there is none to import: ONNX Runtime loads on first use
-        with contextlib.suppress(ImportError):
-            import_engine()
         settings = settings or Settings()
         self.state = AppState(library, settings, model or AppState.model_from_settings(settings))
+        # the engine's code for the runtime that runs the model, imported here on the GUI
+        # thread (behind the "opening" window): a first import on a worker thread would stall
+        # the event loop. A runtime that is not installed is reported when the model loads
+        with contextlib.suppress(ImportError):
+            import_engine(self.state.model_spec or library.current_model_spec())
         self.library = library
         self.setWindowTitle("visual-search")
         self.setAcceptDrops(True)

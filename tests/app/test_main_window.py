@@ -7,7 +7,7 @@ import json
 import os
 import time
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QTimer, QUrl
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -21,8 +21,12 @@ def _drop(window, paths):
     md = QMimeData()
     md.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
     pos = QPointF(50, 50)
-    enter = QDragEnterEvent(
-        pos, Qt.DropAction.CopyAction, md, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    enter = QDragEnterEvent(  # a QPoint: the only position PySide6 6.10 takes here
+        QPoint(50, 50),
+        Qt.DropAction.CopyAction,
+        md,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
     )
     QApplication.sendEvent(window, enter)
     assert enter.isAccepted()
