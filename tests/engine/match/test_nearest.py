@@ -74,17 +74,19 @@ def test_numpy_assignment_equals_faiss_on_real_rootsift(descriptors, m, faiss):
     _same_up_to_ties(few, c, flat.search(few, m), nearest.knn_l2(few, c, m))
 
 
-def test_codebook_assigns_alike_with_and_without_faiss(descriptors, monkeypatch, faiss):
-    with_faiss = Codebook(default_codebook().centroids)
+def test_codebook_assigns_as_faiss_exact_index_does(descriptors, monkeypatch, faiss):
+    """The shipped codebook's words are assigned by NumPy with or without FAISS installed,
+    and agree with FAISS's exact index up to float ties."""
+    book = Codebook(default_codebook().centroids)
     monkeypatch.setattr(faiss_device, "available", lambda: False)
     without = Codebook(default_codebook().centroids)
-    assert with_faiss._index is not None and without._index is None
-    assert without.fingerprint == with_faiss.fingerprint
-    c = without.centroids
-    _same_up_to_ties(
-        descriptors, c, with_faiss.assign(descriptors, 3), without.assign(descriptors, 3)
-    )
-    assert without.assign(descriptors[:0], 2)[1].shape == (0, 2)
+    assert book._index is None and without._index is None
+    assert without.fingerprint == book.fingerprint
+    flat = faiss.IndexFlatL2(book.centroids.shape[1])
+    flat.add(book.centroids)
+    x = np.ascontiguousarray(descriptors, dtype=np.float32)
+    _same_up_to_ties(descriptors, book.centroids, flat.search(x, 3), book.assign(descriptors, 3))
+    assert book.assign(descriptors[:0], 2)[1].shape == (0, 2)
 
 
 def test_knn_pads_like_faiss_where_fewer_rows_exist(faiss):
