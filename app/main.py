@@ -22,8 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             if problem:
                 print(f"visual-search: cannot open the window: {problem}", file=sys.stderr)
                 return 1
-        if sys.platform == "win32":
-            import torch  # noqa: F401  - before Qt: there the other order breaks DLL loading
+        if sys.platform == "win32":  # before Qt: there the other order breaks DLL loading
+            import contextlib
+
+            with contextlib.suppress(ImportError):  # the light install runs ONNX Runtime
+                import torch  # noqa: F401
 
         from app.launch import run
 

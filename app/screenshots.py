@@ -8,6 +8,7 @@ Uses a temporary library with the bundled sample photos, so it needs nothing but
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     os.environ.setdefault("VISUAL_SEARCH_HOME", tempfile.mkdtemp(prefix="vs-shots-"))
-    import torch  # noqa: F401  - before Qt
+    with contextlib.suppress(ImportError):  # where it is installed, before Qt (DLL order)
+        import torch  # noqa: F401
     from PySide6.QtWidgets import QApplication
 
     from app.gui import MainWindow
