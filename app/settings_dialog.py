@@ -71,10 +71,12 @@ def device_options() -> list[tuple[str, str, str | None]]:
 
 
 def index_options() -> list[tuple[str, str, str | None]]:
-    from engine.library import APPROX_THRESHOLD
+    from engine.library import APPROX_THRESHOLD, hnsw_unavailable
 
+    missing = hnsw_unavailable()  # HNSW is FAISS's; "auto" then stays exact
     return [
-        (k, text.format(threshold=APPROX_THRESHOLD), None) for k, text in INDEX_DESCRIPTIONS.items()
+        (k, text.format(threshold=APPROX_THRESHOLD), missing if k == "hnsw" else None)
+        for k, text in INDEX_DESCRIPTIONS.items()
     ]
 
 

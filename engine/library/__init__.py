@@ -23,6 +23,7 @@ _SOURCES = {
     "VisualSearchError": "engine.errors",
     "ensure_not_busy": "engine.library.store.lock",
     "export_results": "engine.library.query.results",
+    "hnsw_unavailable": "engine.library.index.vector_index",
     "import_engine": "engine.library.preload",
     "improve_model": "engine.library.improve.training",
     "library_config": "engine.library.improve.training",

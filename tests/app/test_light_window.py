@@ -64,6 +64,11 @@ out["settings"] = {
     "models": [(i.text(), i.isEnabled(), i.toolTip()) for i in items],
     "weights": dlg.weights_button.isEnabled(),
     "weights_tip": dlg.weights_button.toolTip(),
+    "index": [
+        (dlg.index_kind.itemData(i), dlg.index_kind.model().item(i).isEnabled(),
+         dlg.index_kind.itemText(i))
+        for i in range(dlg.index_kind.count())
+    ],
 }
 dlg.reject()
 
@@ -115,6 +120,9 @@ def test_the_window_runs_without_torch_and_says_what_training_needs(tmp_path):
         assert enabled == (name == "default")  # architectures need PyTorch
         assert name == "default" or TRAIN_EXTRA in tip  # greyed out, with the reason
     assert not settings["weights"] and TRAIN_EXTRA in settings["weights_tip"]
+    index = {kind: (enabled, text) for kind, enabled, text in settings["index"]}
+    assert index["auto"][0] and index["flat"][0]
+    assert not index["hnsw"][0] and "visual-search[faiss]" in index["hnsw"][1]  # FAISS's graph
 
     wizard = out["wizard"]
     assert wizard["on_method"] and not wizard["next"]  # training cannot start

@@ -51,6 +51,11 @@ if TYPE_CHECKING:
     import faiss
 
 
+def hnsw_unavailable() -> str | None:
+    """Why an HNSW index cannot be built here (FAISS is not installed), or None."""
+    return None if faiss_device.available() else f"needs FAISS: {FAISS_EXTRA}"
+
+
 def gpu_available() -> bool:
     return faiss_device.gpu_count() > 0
 
