@@ -26,6 +26,10 @@
 #                              packaging/build-slim-opencv.sh dist, about 12 min on 2 cores)
 #   PYTHON                     interpreter for new environments (default python3)
 #   XZ=1                       also measure the xz-compressed size
+#   VISUAL_SEARCH_OFFSCREEN=1  time the window on Qt's offscreen platform even where Xvfb is
+#   VISUAL_SEARCH_STRIP=0      keep the libraries' symbol tables (spec_common.py)
+# pip's own settings apply to new environments (PIP_INDEX_URL, PIP_EXTRA_INDEX_URL...): e.g. a
+# training bundle without CUDA from an environment made with PyTorch's CPU wheels.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
