@@ -19,9 +19,10 @@ import time
 
 def _install_startup_probe(t0: float) -> None:
     """Wrap the window's two opening steps to time them, then quit after the first paint."""
-    import app.launch as launch
     from PySide6.QtCore import QEvent, QObject, QTimer
     from PySide6.QtWidgets import QApplication
+
+    import app.launch as launch
 
     times: dict = {}
     show_opening, open_main = launch.show_opening, launch.open_main
@@ -31,7 +32,7 @@ def _install_startup_probe(t0: float) -> None:
         QApplication.instance().quit()
 
     class FirstPaint(QObject):
-        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        def eventFilter(self, obj, event):
             if event.type() == QEvent.Type.Paint and "main_window_s" not in times:
                 times["main_window_s"] = round(time.time() - t0, 3)
                 QTimer.singleShot(0, finish)  # after this paint has been drawn

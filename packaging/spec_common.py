@@ -36,25 +36,41 @@ def datas() -> list[tuple[str, str]]:
 #: Python packages neither bundle wants: other Qt bindings, GUI toolkits, test and notebook
 #: tooling, the SQL dialects other than SQLite
 EXCLUDES_ALWAYS = [
-    "PyQt5", "PyQt6", "PySide2", "tkinter", "_tkinter", "matplotlib", "IPython", "pytest",
-    "pandas", "sqlalchemy.testing", "psycopg2", "MySQLdb", "pysqlite2",
-    "sqlalchemy.dialects.mysql", "sqlalchemy.dialects.postgresql",
-    "sqlalchemy.dialects.oracle", "sqlalchemy.dialects.mssql",
+    "PyQt5",
+    "PyQt6",
+    "PySide2",
+    "tkinter",
+    "_tkinter",
+    "matplotlib",
+    "IPython",
+    "pytest",
+    "pandas",
+    "sqlalchemy.testing",
+    "psycopg2",
+    "MySQLdb",
+    "pysqlite2",
+    "sqlalchemy.dialects.mysql",
+    "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.dialects.oracle",
+    "sqlalchemy.dialects.mssql",
 ]
 
 # Files the PySide6 hooks collect that the window does not use (it imports QtCore, QtGui and
 # QtWidgets only): destination paths matching one of these are left out.
 _QT = r"PySide6/Qt/"
-QT_UNUSED = [re.compile(p) for p in (
-    _QT + r"translations/",  # Qt's own translations (the window's texts are English)
-    _QT + r"plugins/platforms/lib(qeglfs|qlinuxfb|qminimalegl|qvnc|qvkkhrdisplay)\.so",
-    _QT + r"plugins/egldeviceintegrations/",
-    _QT + r"plugins/imageformats/(?!libqjpeg\.so)",  # the thumbnail cache is JPEG
-    _QT + r"plugins/(generic|networkinformation|tls|sqldrivers|printsupport|qmltooling)/",
-    _QT + r"plugins/platformthemes/libqgtk3\.so",  # it would pull in the system's GTK 3
-    _QT + r"lib/libQt6(EglFSDeviceIntegration|EglFsKmsSupport|Network|Qml|Quick|Pdf|"
-    r"VirtualKeyboard|Multimedia|WebEngine|Designer|Help|Sql|Test|OpenGLWidgets|Xml)\w*\.so",
-)]
+QT_UNUSED = [
+    re.compile(p)
+    for p in (
+        _QT + r"translations/",  # Qt's own translations (the window's texts are English)
+        _QT + r"plugins/platforms/lib(qeglfs|qlinuxfb|qminimalegl|qvnc|qvkkhrdisplay)\.so",
+        _QT + r"plugins/egldeviceintegrations/",
+        _QT + r"plugins/imageformats/(?!libqjpeg\.so)",  # the thumbnail cache is JPEG
+        _QT + r"plugins/(generic|networkinformation|tls|sqldrivers|printsupport|qmltooling)/",
+        _QT + r"plugins/platformthemes/libqgtk3\.so",  # it would pull in the system's GTK 3
+        _QT + r"lib/libQt6(EglFSDeviceIntegration|EglFsKmsSupport|Network|Qml|Quick|Pdf|"
+        r"VirtualKeyboard|Multimedia|WebEngine|Designer|Help|Sql|Test|OpenGLWidgets|Xml)\w*\.so",
+    )
+]
 
 
 def _dest(entry) -> str:
@@ -97,9 +113,11 @@ def drop_unused(a, extra_patterns=()) -> None:
     a.binaries = [e for e in keep_bin if e[0] not in lonely]
     n_data = len(a.datas)
     a.datas = [e for e in a.datas if not unused(e)]
-    print(f"spec: left out {len(drop_bin)} Qt libraries and plugins, {n_data - len(a.datas)} "
-          f"Qt translations, {len(lonely)} system libraries only they needed: "
-          f"{' '.join(sorted(lonely))}")
+    print(
+        f"spec: left out {len(drop_bin)} Qt libraries and plugins, {n_data - len(a.datas)} "
+        f"Qt translations, {len(lonely)} system libraries only they needed: "
+        f"{' '.join(sorted(lonely))}"
+    )
 
 
 def _patched_by_auditwheel(dest: str, src: str) -> bool:
