@@ -26,15 +26,14 @@ def bench_quality(
     from engine.evaluation.runner import _find_image, extract_all, rank
     from engine.match.codebook import default_codebook
     from engine.match.rank import GLOBAL_WEIGHT, learned_from_photos
-    from engine.network.checkpoint import resolve_model
-    from engine.network.extract import Extractor
+    from engine.network.loader import open_extractor
 
     gt = load_ground_truth(gnd)
     root = Path(images)
     db_paths = [_find_image(root, n) for n in gt.imlist]
     q_paths = [_find_image(root, n) for n in gt.qimlist]
     boxes = [tuple(g["bbx"]) if g["bbx"] else None for g in gt.gnd]
-    ex = Extractor(resolve_model(model))
+    ex, _ = open_extractor(model)  # the runtime the product picks (ONNX Runtime on a CPU)
     book = default_codebook()
     t = time.perf_counter()
     xb = extract_all(ex, db_paths)
