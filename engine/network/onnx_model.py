@@ -87,6 +87,7 @@ def export_onnx(model, directory: str | os.PathLike, fingerprint: str, half: boo
         verbose=False,
     )
     graph = program.model_proto
+    _strip_provenance(graph)
     meta = {"fingerprint": fingerprint, "config": json.dumps(model.config.to_dict())}
     weights = Path(directory) / WEIGHTS_NAME
     if weights.is_file() and _share_weights(graph, weights):
@@ -98,6 +99,17 @@ def export_onnx(model, directory: str | os.PathLike, fingerprint: str, half: boo
     out = Path(directory) / ONNX_NAME
     write_atomically(out, lambda p: onnx.save(graph, p))
     return out
+
+
+def _strip_provenance(graph) -> None:
+    """Drop what the exporter records of the machine that exported: each node's Python stack
+    trace and source names (file paths of this checkout and its environment)."""
+    for node in graph.graph.node:
+        del node.metadata_props[:]
+        node.doc_string = ""
+    for info in [*graph.graph.value_info, *graph.graph.input, *graph.graph.output]:
+        del info.metadata_props[:]
+    del graph.graph.metadata_props[:]
 
 
 #: safetensors type → ONNX type of the tensors a graph can read in place
