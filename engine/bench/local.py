@@ -37,14 +37,14 @@ def bench_local(
     model: str = "default",
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
-    from engine.library.query.search import describe_query
+    from engine.library.query.session import describe_query
     from engine.match import InvertedFile
     from engine.match.codebook import default_codebook
+    from engine.match.describe import DEFAULT
     from engine.match.rank import VERIFY_TOP, rank_database
     from engine.match.verify import verify_query
     from engine.match.workers import LocalWorkers
-    from engine.network.checkpoint import resolve_model
-    from engine.network.extract import Extractor
+    from engine.network.loader import open_extractor
     from engine.photo.formats import is_photo_name
 
     paths = sorted(p for p in Path(photos).rglob("*") if is_photo_name(os.fsencode(p.name)))
@@ -60,12 +60,12 @@ def bench_local(
     codes = [d.code for d in described if not isinstance(d, Exception)]
     sizes_wh = [d.original_size for d in described if not isinstance(d, Exception)]
     per_photo = float(np.mean([c.nbytes for c in codes]))
-    ex = Extractor(resolve_model(model))
-    describe_query(q_paths[0], None, ex, book)  # warm
+    ex, _ = open_extractor(model)  # the runtime the product picks (ONNX Runtime on a CPU)
+    describe_query(q_paths[0], None, ex, book, DEFAULT)  # warm
     described_q, t_describe = [], []
     for p in q_paths:
         t = time.perf_counter()
-        described_q.append(describe_query(p, None, ex, book))
+        described_q.append(describe_query(p, None, ex, book, DEFAULT))
         t_describe.append(time.perf_counter() - t)
     rows = []
     for n in sizes:
