@@ -34,6 +34,8 @@ INDEX_DESCRIPTIONS = {
     "flat": "Exact: compares the query with every photo; complete, slower on huge libraries",
     "hnsw": "Approximate graph (HNSW): fast on huge libraries, may miss a few matches",
 }
+#: what "auto" does where the approximate graph cannot be built (no FAISS)
+INDEX_AUTO_EXACT = "Exact search at every size (the approximate graph needs FAISS)"
 DEFAULT_MODEL_DESCRIPTION = (
     "The bundled model (ResNet-18 GeM, trained on generated objects); nothing to download"
 )

@@ -23,7 +23,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import DEFAULT_MODEL_DESCRIPTION, DEVICE_DESCRIPTIONS, INDEX_DESCRIPTIONS
+from app.settings import (
+    DEFAULT_MODEL_DESCRIPTION,
+    DEVICE_DESCRIPTIONS,
+    INDEX_AUTO_EXACT,
+    INDEX_DESCRIPTIONS,
+)
 from engine.errors import TRAIN_EXTRA
 
 #: what an install without PyTorch says, in one line, beside what it cannot do
@@ -74,9 +79,10 @@ def index_options() -> list[tuple[str, str, str | None]]:
     from engine.library import APPROX_THRESHOLD, hnsw_unavailable
 
     missing = hnsw_unavailable()  # HNSW is FAISS's; "auto" then stays exact
+    texts = {**INDEX_DESCRIPTIONS, **({"auto": INDEX_AUTO_EXACT} if missing else {})}
     return [
         (k, text.format(threshold=APPROX_THRESHOLD), missing if k == "hnsw" else None)
-        for k, text in INDEX_DESCRIPTIONS.items()
+        for k, text in texts.items()
     ]
 
 

@@ -19,7 +19,7 @@ import json, sys
 for name in ("torch", "torchvision", "triton", "faiss"):
     sys.modules[name] = None  # importing it now fails, as on an install without it
 
-from PySide6.QtCore import QEventLoop, QTimer
+from PySide6.QtCore import QEventLoop, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QWizard
 
 app = QApplication([])
@@ -65,9 +65,9 @@ out["settings"] = {
     "weights": dlg.weights_button.isEnabled(),
     "weights_tip": dlg.weights_button.toolTip(),
     "index": [
-        (dlg.index_kind.itemData(i), dlg.index_kind.model().item(i).isEnabled(),
-         dlg.index_kind.itemText(i))
-        for i in range(dlg.index_kind.count())
+        (combo.itemData(i), combo.model().item(i).isEnabled(),
+         combo.itemText(i) + " " + str(combo.itemData(i, Qt.ItemDataRole.ToolTipRole)))
+        for combo in [dlg.index_kind] for i in range(combo.count())
     ],
 }
 dlg.reject()
@@ -121,7 +121,7 @@ def test_the_window_runs_without_torch_and_says_what_training_needs(tmp_path):
         assert name == "default" or TRAIN_EXTRA in tip  # greyed out, with the reason
     assert not settings["weights"] and TRAIN_EXTRA in settings["weights_tip"]
     index = {kind: (enabled, text) for kind, enabled, text in settings["index"]}
-    assert index["auto"][0] and index["flat"][0]
+    assert index["auto"][0] and index["flat"][0] and "needs FAISS" in index["auto"][1]
     assert not index["hnsw"][0] and "visual-search[faiss]" in index["hnsw"][1]  # FAISS's graph
 
     wizard = out["wizard"]
