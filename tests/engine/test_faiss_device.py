@@ -24,9 +24,10 @@ def fake_gpu(monkeypatch):
         return faiss.clone_index(index)
 
     monkeypatch.delenv(faiss_device.ENV, raising=False)
-    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1)
-    monkeypatch.setattr(faiss, "StandardGpuResources", lambda: object())
-    monkeypatch.setattr(faiss, "index_cpu_to_gpu", transfer)
+    # faiss-cpu builds lack some of these names: they are added, as a GPU build has them
+    monkeypatch.setattr(faiss, "get_num_gpus", lambda: 1, raising=False)
+    monkeypatch.setattr(faiss, "StandardGpuResources", lambda: object(), raising=False)
+    monkeypatch.setattr(faiss, "index_cpu_to_gpu", transfer, raising=False)
     monkeypatch.setattr(faiss_device, "_resources", None)
     monkeypatch.setattr(faiss_device, "_used", False)
     return moved
