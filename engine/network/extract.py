@@ -182,12 +182,8 @@ class Extractor(ExtractorBase):
         progress: ProgressFn | None = None,
         should_stop: StopFn | None = None,
     ) -> Iterator[tuple[int, Extraction | BadImageError]]:
-        """Yield ``(index, Extraction or BadImageError)`` for each source, in order.
-
-        Photos are decoded on ``workers`` threads (default: one per available core; Pillow
-        releases the GIL while it decodes) ahead of inference; a bad photo yields its error
-        and the run goes on. ``should_stop()`` is checked between batches.
-        """
+        """``ExtractorBase.extract``; whole photos given by path are decoded on the device
+        where it decodes JPEGs (``device_decode``)."""
         sources = list(sources)
         if (
             self.device_decode

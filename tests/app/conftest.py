@@ -5,22 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from tests.app.helpers import window_over
 from tests.helpers import MODEL
 
 
 @pytest.fixture
 def window(qtbot, tmp_path):
     """The main window over a fresh library; teardown waits for every worker it started."""
-    from app.gui import MainWindow
-    from engine.library import Library
-
-    lib = Library(tmp_path / "lib", device="cpu")
-    win = MainWindow(lib, model=MODEL)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.shutdown()
-    lib.close()
+    yield from window_over(qtbot, tmp_path / "lib", MODEL)
 
 
 @pytest.fixture

@@ -1,7 +1,10 @@
-"""What the window's tests share that is not a fixture: answering a modal dialog, the wizard's
-Next button."""
+"""What the window's tests share that is not a fixture: the main window over a library,
+answering a modal dialog, the wizard's Next button."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QWizard
@@ -26,3 +29,18 @@ def answer_next_modal(answer) -> list:
 
 def next_button(wiz):
     return wiz.button(QWizard.WizardButton.NextButton)
+
+
+def window_over(qtbot, library: Path, model: str) -> Iterator:
+    """Yield the main window over the library at ``library`` (shown; CPU), then wait for every
+    worker it started and close the library: the body of a window fixture."""
+    from app.gui import MainWindow
+    from engine.library import Library
+
+    lib = Library(library, device="cpu")
+    win = MainWindow(lib, model=model)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.shutdown()
+    lib.close()

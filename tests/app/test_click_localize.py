@@ -18,6 +18,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPixmap
 
 from app.models import EvidenceRole, NotFoundRole, OutlineNoteRole, OutlineRole, PathRole
+from tests.app.helpers import window_over
 from tests.helpers import MODEL, ROOT
 from tests.pasted import pasted_photos
 
@@ -40,18 +41,9 @@ def _pasted(tmp_path_factory):
 
 @pytest.fixture
 def win(qtbot, tmp_path, _pasted):
-    from app.gui import MainWindow
-    from engine.library import Library
-
     root, _ = _pasted
     shutil.copytree(root / "lib", tmp_path / "lib")
-    lib = Library(tmp_path / "lib", device="cpu")
-    w = MainWindow(lib, model=MODEL)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.shutdown()
-    lib.close()
+    yield from window_over(qtbot, tmp_path / "lib", MODEL)
 
 
 def _search(win, qtbot, query, box=None):

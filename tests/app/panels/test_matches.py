@@ -25,6 +25,7 @@ from app.models import (
     no_match_text,
 )
 from engine.library import OTHERS_SHOWN, Hit, SearchResult
+from tests.app.helpers import window_over
 from tests.helpers import MODEL
 
 
@@ -51,18 +52,9 @@ def _indexed(tmp_path_factory, _photo_template):
 
 @pytest.fixture
 def win(qtbot, tmp_path, _indexed):
-    from app.gui import MainWindow
-    from engine.library import Library
-
     root, _ = _indexed
     shutil.copytree(root / "lib", tmp_path / "lib")
-    lib = Library(tmp_path / "lib", device="cpu")
-    w = MainWindow(lib, model=MODEL)
-    qtbot.addWidget(w)
-    w.show()
-    yield w
-    w.shutdown()
-    lib.close()
+    yield from window_over(qtbot, tmp_path / "lib", MODEL)
 
 
 def _search(win, qtbot, path):

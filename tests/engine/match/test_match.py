@@ -24,11 +24,6 @@ from engine.training.generator import render_scene
 
 
 @pytest.fixture(scope="module")
-def scenes():
-    return [render_scene([i, 100 + i], seed=i, size=(480, 360))[0] for i in range(6)]
-
-
-@pytest.fixture(scope="module")
 def book(scenes):
     desc = np.concatenate([local_features(im).desc for im in scenes])
     return train_codebook(desc, 256, seed=0)

@@ -22,12 +22,6 @@ from engine.match import (
     verify_code,
 )
 from engine.match.codebook import default_codebook
-from engine.training.generator import render_scene
-
-
-@pytest.fixture(scope="module")
-def scenes():
-    return [render_scene([i, 100 + i], seed=i, size=(480, 360))[0] for i in range(6)]
 
 
 @pytest.fixture(scope="module")
