@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import struct
 import subprocess
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -20,6 +21,23 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 #: a seeded untrained network: the same fingerprint in every process
 MODEL = "gem:resnet18"
+
+
+def run_python(
+    code: str, *args: str, timeout: float = 600
+) -> tuple[dict, subprocess.CompletedProcess]:
+    """Run ``python -c code args...`` in a fresh interpreter from the repository root; it must
+    exit 0 and print a JSON object as its last line, returned with the finished process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc
+
 
 # PIL transpose that exif_transpose applies for each orientation, and its inverse
 UPRIGHT_OP = {

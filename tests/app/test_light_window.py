@@ -6,13 +6,10 @@ line what to install and cannot start — and PyTorch is never imported."""
 
 from __future__ import annotations
 
-import json
 import shutil
-import subprocess
-import sys
 
 from engine.errors import TRAIN_EXTRA
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_python
 
 NO_TORCH_WINDOW = r"""
 import json, sys
@@ -96,15 +93,7 @@ def test_the_window_runs_without_torch_and_says_what_training_needs(tmp_path):
     photos = tmp_path / "photos"
     shutil.copytree(ROOT / "resources" / "samples", photos)
     query = photos / "obj00_0.jpg"
-    proc = subprocess.run(
-        [sys.executable, "-c", NO_TORCH_WINDOW, str(photos), str(tmp_path / "lib"), str(query)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out, proc = run_python(NO_TORCH_WINDOW, photos, tmp_path / "lib", query, timeout=900)
     assert out["heavy"] == []  # PyTorch, torchvision and FAISS never imported
     assert "Traceback" not in proc.stderr, proc.stderr[-4000:]
     assert out["best"].endswith("obj00_1.jpg") and out["matches"] >= 1

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, run_python
 
 NO_TORCH = """
 import json, sys
@@ -31,16 +29,8 @@ print(json.dumps({"rc": out, "heat": heat, "heavy": any(
 """
 
 
-def _run(commands, *extra, cwd=None):
-    proc = subprocess.run(
-        [sys.executable, "-c", NO_TORCH, json.dumps(commands), *extra],
-        cwd=cwd or ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1]), proc
+def _run(commands, *extra):
+    return run_python(NO_TORCH, json.dumps(commands), *extra)
 
 
 def test_index_search_duplicates_and_a_heatmap_run_without_torch(tmp_path):

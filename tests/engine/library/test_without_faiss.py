@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -17,7 +15,7 @@ from engine.errors import NeedsFaiss
 from engine.library import Library
 from engine.library.index.arrays import ArrayIndex
 from engine.library.index.vector_index import NO_HNSW, VectorIndex
-from tests.helpers import MODEL, ROOT
+from tests.helpers import MODEL, ROOT, run_python
 
 SCRIPT = """
 import contextlib, io, json, sys
@@ -38,15 +36,7 @@ print(json.dumps({"runs": runs, "faiss": loaded, **info}))
 
 
 def _cli(commands, block: bool):
-    proc = subprocess.run(
-        [sys.executable, "-c", SCRIPT, "block" if block else "faiss", json.dumps(commands)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out, proc = run_python(SCRIPT, "block" if block else "faiss", json.dumps(commands))
     assert [r["rc"] for r in out["runs"]] == [0] * len(commands), proc.stderr[-3000:]
     assert out["faiss"] is not block
     assert out["gpus"] == 0 and (out["version"] is None) is block

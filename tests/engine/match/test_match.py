@@ -21,6 +21,7 @@ from engine.match import (
 )
 from engine.match.describe import features_from_gray
 from engine.training.generator import render_scene
+from tests.engine.match.conftest import rotated_copy_found
 
 
 @pytest.fixture(scope="module")
@@ -99,15 +100,7 @@ def test_codes_round_trip_through_bytes(book, scenes):
 
 
 def test_inverted_file_finds_a_rotated_copy_and_verifies_it(book, scenes):
-    codes = [encode(local_features(im), book) for im in scenes]
-    ivf = InvertedFile.build(book.size, [(10 + i, c.words, c.bits) for i, c in enumerate(codes)])
-    q = scenes[3].rotate(30, expand=True, fillcolor=(128, 128, 128))
-    qf = local_features(q)
-    qc = encode_query(qf, book)
-    D, I = ivf.search(qc.words, qc.bits, 3)
-    assert I[0] == 13 and D[0] > D[1]
-    v = verify_code(qc.assign, qf.kp, (0, 0, q.width, q.height), codes[3], (480, 360))
-    assert v.verified and v.inliers >= 30
+    v, (q, qf, qc), codes = rotated_copy_found(book, scenes)
     # the query's centre maps to the photo's centre
     centre = v.quad.mean(axis=0)
     assert np.abs(centre - (240, 180)).max() < 15

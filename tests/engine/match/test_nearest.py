@@ -13,15 +13,12 @@ from engine import faiss_device
 from engine.errors import CancelledError
 from engine.match import (
     Codebook,
-    InvertedFile,
-    encode,
-    encode_query,
     local_features,
     nearest,
     train_codebook,
-    verify_code,
 )
 from engine.match.codebook import default_codebook
+from tests.engine.match.conftest import rotated_copy_found
 
 
 @pytest.fixture(scope="module")
@@ -160,15 +157,7 @@ def test_kmeans_reports_progress_and_can_be_cancelled(descriptors):
 def test_a_numpy_codebook_finds_and_verifies_a_rotated_copy(scenes, descriptors, no_faiss):
     book = train_codebook(descriptors, 256, seed=0)
     assert '"kmeans": "numpy"' in book.meta["training"] and book._index is None
-    codes = [encode(local_features(im), book) for im in scenes]
-    ivf = InvertedFile.build(book.size, [(10 + i, c.words, c.bits) for i, c in enumerate(codes)])
-    q = scenes[3].rotate(30, expand=True, fillcolor=(128, 128, 128))
-    qf = local_features(q)
-    qc = encode_query(qf, book)
-    D, I = ivf.search(qc.words, qc.bits, 3)
-    assert I[0] == 13 and D[0] > D[1]
-    v = verify_code(qc.assign, qf.kp, (0, 0, q.width, q.height), codes[3], (480, 360))
-    assert v.verified and v.inliers >= 30
+    rotated_copy_found(book, scenes)
 
 
 def test_faiss_device_says_no_gpu_and_asks_for_the_extra_without_faiss(no_faiss):
