@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from engine.bench.context import bench_context
     from engine.bench.extract import bench_extract
     from engine.bench.faiss_gpu import bench_faiss_gpu
+    from engine.bench.index_speed import bench_index_breakdown
     from engine.bench.library import (
         bench_index,
         bench_rescan,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from engine.bench.localize import bench_localize
     from engine.bench.onnx import bench_onnx
     from engine.bench.quality import bench_quality
+    from engine.bench.settings import bench_settings
     from engine.bench.train import (
         bench_ablation,
         bench_generated,
@@ -40,12 +42,14 @@ _SOURCES = {
     "bench_generated_batches": "engine.bench.train",
     "bench_extract": "engine.bench.extract",
     "bench_index": "engine.bench.library",
+    "bench_index_breakdown": "engine.bench.index_speed",
     "bench_rescan": "engine.bench.library",
     "bench_search": "engine.bench.library",
     "clustered_unit_vectors": "engine.bench.library",
     "bench_local": "engine.bench.local",
     "bench_localize": "engine.bench.localize",
     "bench_quality": "engine.bench.quality",
+    "bench_settings": "engine.bench.settings",
     "bench_ablation": "engine.bench.train",
     "bench_train": "engine.bench.train",
 }
@@ -59,12 +63,14 @@ __all__ = [
     "bench_generated",
     "bench_generated_batches",
     "bench_index",
+    "bench_index_breakdown",
     "bench_local",
     "bench_localize",
     "bench_onnx",
     "bench_quality",
     "bench_rescan",
     "bench_search",
+    "bench_settings",
     "bench_train",
     "bench_unchanged",
     "clustered_unit_vectors",

@@ -24,6 +24,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--mixed", action="store_true", help="index: folders of mixed aspect")
     p.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="index: where the time goes, on the real photos of --photos DIR",
+    )
+    p.add_argument(
         "--batch-sizes", type=int, nargs="+", default=(), help="extract: forward batch sizes"
     )
     p.add_argument(
@@ -38,7 +43,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         nargs="+",
         type=int,
         default=None,
-        help="image sizes (extract: 512 1024, train: 224 512, context: 1024)",
+        help="image sizes (extract: 512 1024, train: 224 512, context: 1024, "
+        "settings: 1024 800 640)",
+    )
+    p.add_argument(
+        "--features", type=int, nargs="+", default=None, help="settings: features kept (1000)"
     )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--compile", action="store_true", help="wrap models in torch.compile")
@@ -65,6 +74,17 @@ def _rescan(bench, args, log):
 def _quality(bench, args, log):
     _needs(args, "bench quality needs --gnd FILE --images DIR", "gnd", "images")
     return bench.bench_quality(args.gnd, args.images, model=args.model or "default", log=log)
+
+
+def _settings(bench, args, log):
+    _needs(args, "bench settings needs --gnd FILE --images DIR", "gnd", "images")
+    return bench.bench_settings(
+        args.gnd,
+        args.images,
+        sides=tuple(args.sizes or (1024, 800, 640)),
+        features=tuple(args.features or (1000,)),
+        log=log,
+    )
 
 
 def _local(bench, args, log):
@@ -99,6 +119,9 @@ def _train(bench, args, log):
 
 
 def _index(bench, args, log):
+    if args.breakdown:
+        _needs(args, "bench index --breakdown needs --photos DIR", "photos")
+        return bench.bench_index_breakdown(args.photos, count=args.count, log=log)
     return bench.bench_index(
         count=args.count or 40, model=args.model or "default", mixed=args.mixed, log=log
     )
@@ -158,6 +181,7 @@ _BENCHES = {
     "search": _search,
     "local": _local,
     "quality": _quality,
+    "settings": _settings,
     "train": _train,
     "localize": _localize,
     "context": _context,

@@ -34,6 +34,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="N",
         help="strongest RootSIFT features kept per photo (default 1000)",
     )
+    p.add_argument(
+        "--vectors",
+        action="store_true",
+        help="also describe every photo with the network now (by default only when ranking "
+        "uses its vectors: a model trained on photos); resumable",
+    )
     add_json(p, "print a JSON summary")
     add_device(p)
     return p
@@ -58,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
         try:
             while True:
                 try:
-                    summary = lib.index(args.paths, model=args.model, progress=bar)
+                    summary = lib.index(
+                        args.paths,
+                        model=args.model,
+                        progress=bar,
+                        vectors=True if args.vectors else None,
+                    )
                 finally:
                     bar.close()
                 d = summary.to_dict()

@@ -78,5 +78,10 @@ def run(args: argparse.Namespace) -> int:
             ]
         if not res.hits:
             lines = ["no results (is the library indexed? see `visual-search status`)"]
+        if res.missing_vectors:
+            lines.append(
+                f"note: {res.missing_vectors} photos have no vector of this model yet and are "
+                "not ranked by it; `visual-search index --vectors FOLDER` computes them"
+            )
         emit(args, res.to_dict(), "\n".join(lines))
         return 0

@@ -41,10 +41,11 @@ def describe_database(
     paths: list[Path],
     codebook: Codebook,
     progress: Callable[[int, int, str], None] | None = None,
+    settings: DescribeSettings = DEFAULT,
 ):
     """Codes and sizes of every photo; a photo that cannot be decoded is an error naming it."""
     codes, sizes = [], []
-    with LocalWorkers(codebook) as workers:
+    with LocalWorkers(codebook, settings=settings) as workers:
         futures = [workers.submit(p) for p in paths]
         for i, fut in enumerate(futures):
             d = fut.result()
@@ -115,12 +116,14 @@ def global_ranking(
     return np.stack(rows) if rows else np.zeros((0, n), np.int64)
 
 
-def describe_queries(q_paths: list[Path], boxes: list, codebook: Codebook) -> list:
+def describe_queries(
+    q_paths: list[Path], boxes: list, codebook: Codebook, settings: DescribeSettings = DEFAULT
+) -> list:
     """``(QueryCode, region)`` of each (box-cropped) query."""
     out = []
     for q, box in zip(q_paths, boxes, strict=True):
         try:
-            qf = local_features(q, box)
+            qf = local_features(q, box, settings)
         except BadImageError as e:
             raise VisualSearchError(f"{q}: {e}") from e
         out.append((encode_query(qf, codebook), box or (0.0, 0.0, *_size(q))))
@@ -137,8 +140,10 @@ class LocalDatabase:
         )
 
     @classmethod
-    def describe(cls, paths, codebook: Codebook, progress=None) -> LocalDatabase:
-        codes, sizes = describe_database(paths, codebook, progress)
+    def describe(
+        cls, paths, codebook: Codebook, progress=None, settings: DescribeSettings = DEFAULT
+    ) -> LocalDatabase:
+        codes, sizes = describe_database(paths, codebook, progress, settings)
         return cls(codes, sizes, codebook)
 
     def rank(

@@ -138,16 +138,22 @@ class Library:
         should_stop: StopFn | None = None,
         exclude: list[str | os.PathLike] | None = None,
         local: bool = True,
+        vectors: bool | None = None,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed.
 
         ``local=False`` skips the local features (for measuring the network alone; searches
-        then find no verified match for the photos indexed so).
+        then find no verified match for the photos indexed so). ``vectors``: whether the
+        network describes every photo too; by default only when ranking uses its vectors (a
+        model that learned from photos: ``Networks.needs_vectors``). ``vectors=True`` fills
+        the vectors a photo lacks (resumable, like all indexing).
 
         Photos under ``exclude`` folders are left out (and leave the library if they were in).
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
         """
-        return self._indexing().index_folders(paths, model, progress, should_stop, exclude, local)
+        return self._indexing().index_folders(
+            paths, model, progress, should_stop, exclude, local, vectors
+        )
 
     def learn_codebook(
         self,
@@ -218,6 +224,8 @@ class Library:
         )
         q = session.query
         hits, matches = rank(q, request, session.evidence, li, vi)
+        uses_vectors = pipeline == "global" or (pipeline == "fused" and request.global_weight > 0)
+        missing = self.store.vectors.count_missing(row.id) if uses_vectors else 0
         t_search = next(clock)
         out = q.extraction
         return SearchResult(
@@ -235,6 +243,7 @@ class Library:
             timings={"extract": t_extract, "index": t_index, "search": t_search},
             pipeline=pipeline,
             matches=matches,
+            missing_vectors=missing,
             global_weight=request.global_weight
             if pipeline == "fused"
             else float(pipeline == "global"),

@@ -68,6 +68,23 @@ class Networks:
                 self._loaded[spec] = (ex, row)
             return self._loaded[spec]
 
+    def needs_vectors(self, spec: str | None = None) -> bool:
+        """Whether ranking uses this model's vectors: a network that learned from photos
+        (``engine.match.rank.learned_from_photos``). A checkpoint directory answers from its
+        files without loading; an architecture name is loaded to know."""
+        from engine.match.rank import learned_from_photos
+        from engine.network.files import checkpoint_extra
+        from engine.network.loader import checkpoint_dir
+
+        spec = self.spec(spec)
+        with self._lock:
+            if spec in self._loaded:
+                return learned_from_photos(self._loaded[spec][0].model)
+        d = checkpoint_dir(spec)
+        if d is not None:
+            return int(checkpoint_extra(d).get("classes", 0) or 0) > 0
+        return learned_from_photos(self.load(spec)[0].model)
+
     def row(self, spec: str | None = None) -> ModelRow:
         """The store row of a model, without loading it when its checkpoint files are those
         of an earlier load (see ``model_stamps``); else as ``load(spec)[1]``."""
@@ -75,8 +92,30 @@ class Networks:
         with self._lock:
             if spec in self._loaded:
                 return self._loaded[spec][1]
-            fingerprint = ModelStamps(self.index_dir).fingerprint(spec)
+            stamps = ModelStamps(self.index_dir)
+            fingerprint = stamps.fingerprint(spec)
             row = self.store.models.get(fingerprint) if fingerprint else None
+            if row is not None:
+                return self.store.models.ensure(row.fingerprint, spec, row.config, row.dim)
+            row = self._row_from_files(spec)
             if row is None:
                 return self.load(spec)[1]
-            return self.store.models.ensure(row.fingerprint, spec, row.config, row.dim)
+            if not self.store.read_only:
+                stamps.record(spec, row.fingerprint)
+            return row
+
+    def _row_from_files(self, spec: str) -> ModelRow | None:
+        """A checkpoint folder's row from its files (config and weights hashed, the network
+        not loaded: indexing that does not run it never loads it); None for an architecture
+        name."""
+        from engine.library.model_stamps import checkpoint_dir
+        from engine.network.files import checkpoint_config, fingerprint_from_files
+
+        d = checkpoint_dir(spec)
+        if d is None:
+            return None
+        cfg = checkpoint_config(d)
+        if not cfg.descriptor_dim:
+            return None
+        fingerprint = fingerprint_from_files(d)
+        return self.store.models.ensure(fingerprint, spec, cfg.to_dict(), int(cfg.descriptor_dim))

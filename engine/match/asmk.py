@@ -13,12 +13,14 @@ matches geometrically: the ASMK* words and bits, plus each feature's word and ke
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.match.codebook import Codebook
-from engine.match.describe import LocalFeatures
+from engine.match.describe import Laps, LocalFeatures
+from engine.match.nearest import Cells
 
 BITS = 128
 ALPHA = 3.0
@@ -28,6 +30,26 @@ QUERY_ASSIGN = 3
 #: above this many photos the inverted file is scored with single assignment (a third of the
 #: postings to scan); verification keeps the multiple assignment
 MULTI_ASSIGN_MAX_PHOTOS = 20_000
+#: codebooks of at least this many words assign database descriptors through ``Cells``
+#: (approximate, about 6x faster at 16,384 words); smaller ones exactly
+CELLS_FROM_WORDS = 4096
+
+_cells: dict[str, Cells] = {}
+_cells_lock = threading.Lock()
+
+
+def database_words(desc: np.ndarray, codebook: Codebook) -> np.ndarray:
+    """The nearest word of each database descriptor, ``(n, 1) int64``: exact for a small
+    codebook, through the codebook's ``Cells`` (built once per process) for a large one."""
+    if codebook.size < CELLS_FROM_WORDS:
+        return codebook.assign(desc, 1)[1]
+    with _cells_lock:
+        cells = _cells.get(codebook.fingerprint)
+        if cells is None:
+            cells = Cells(codebook.centroids)
+            _cells.clear()  # one codebook at a time is all a process describes with
+            _cells[codebook.fingerprint] = cells
+    return cells.nearest(desc)[1][:, None]
 
 
 @dataclass
@@ -96,12 +118,19 @@ def aggregate(
     return words, np.packbits(agg > 0, axis=1)
 
 
-def encode(feats: LocalFeatures, codebook: Codebook) -> LocalCode:
-    """A database photo's code (each descriptor to its nearest word)."""
+def encode(feats: LocalFeatures, codebook: Codebook, laps: Laps | None = None) -> LocalCode:
+    """A database photo's code (each descriptor to its nearest word); ``laps`` sums the
+    seconds of each stage."""
     if len(feats) == 0:
         return LocalCode.empty()
-    _, I = codebook.assign(feats.desc, 1)
+    if laps is not None:
+        laps.start()
+    I = database_words(feats.desc, codebook)
+    if laps is not None:
+        laps.lap("word assignment")
     words, bits = aggregate(feats.desc, codebook, I)
+    if laps is not None:
+        laps.lap("ASMK aggregation")
     return LocalCode(
         words.astype(np.uint16), bits, I[:, 0].astype(np.uint16), feats.kp.astype(np.float16)
     )

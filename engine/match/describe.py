@@ -12,6 +12,7 @@ original upright photo, so they stay valid whatever size the photo was decoded a
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field, replace
 
 import cv2
@@ -77,6 +78,27 @@ class LocalFeatures:
         return LocalFeatures(self.kp[m], self.desc[m])
 
 
+class Laps:
+    """Seconds spent per stage of describing, summed over photos (``bench index --breakdown``
+    passes one to ``describe`` and ``asmk.encode``; the product passes none)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def start(self) -> None:
+        self._t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        t = time.perf_counter()
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + t - self._t
+        self._t = t
+
+
+def _no_lap(_stage: str) -> None:
+    pass
+
+
 _tls = threading.local()
 
 
@@ -102,12 +124,14 @@ def features_from_gray(
     to_original: float = 1.0,
     offset: tuple[float, float] = (0.0, 0.0),
     settings: DescribeSettings = DEFAULT,
+    laps: Laps | None = None,
 ) -> LocalFeatures:
     """RootSIFT of a ``(H, W) uint8`` image.
 
     ``to_original`` converts the image's pixels to original photo pixels (original / image),
     ``offset`` is added after scaling (the top-left corner of a crop box).
     """
+    lap = laps.lap if laps is not None else _no_lap
     if gray.ndim != 2 or min(gray.shape) < MIN_PHOTO_SIDE:
         return LocalFeatures.empty()
     up = 1.0
@@ -116,6 +140,7 @@ def features_from_gray(
         size = (round(gray.shape[1] * up), round(gray.shape[0] * up))
         gray = cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC)
     kps, desc = _sift(settings).detectAndCompute(np.ascontiguousarray(gray), None)
+    lap("detection and description")
     if desc is None or not kps:
         return LocalFeatures.empty()
     kps, desc = kps[: settings.max_features], desc[: settings.max_features]
@@ -124,7 +149,9 @@ def features_from_gray(
     kp[:, :3] *= f
     kp[:, 0] += offset[0]
     kp[:, 1] += offset[1]
-    return LocalFeatures(kp, rootsift(desc))
+    out = LocalFeatures(kp, rootsift(desc))
+    lap("RootSIFT")
+    return out
 
 
 def to_gray(image) -> np.ndarray:
@@ -184,19 +211,28 @@ def describe(
     image_size: int | None = None,
     settings: DescribeSettings = DEFAULT,
     local: bool = True,
+    laps: Laps | None = None,
 ) -> Described:
     """Decode ``src`` once at the larger of the two sizes; RootSIFT (when ``local``); pixels
     for the network by resizing the same decode (when ``image_size``). Raises
-    ``BadImageError``."""
+    ``BadImageError``. ``laps`` sums the seconds of each stage."""
+    lap = laps.lap if laps is not None else _no_lap
+    if laps is not None:
+        laps.start()
     side = max(settings.long_side if local else 0, image_size or 0) or settings.long_side
     photo = load_photo(src, side, box)
+    lap("decode")
     rgb = photo.image
     offset = (photo.box[0], photo.box[1]) if photo.box is not None else (0.0, 0.0)
     small = downscale(rgb, settings.long_side)
     gray = to_gray(small)
+    lap("resize")
     feats = LocalFeatures.empty()
     if local:
         to_orig = 1.0 / (photo.scale * small.width / rgb.width)
-        feats = features_from_gray(gray, to_orig, offset, settings)
+        feats = features_from_gray(gray, to_orig, offset, settings, laps)
     pixels = np.asarray(downscale(rgb, image_size), np.uint8) if image_size else None
-    return Described(None, phash(gray), photo.original_size, pixels, photo.box, feats, photo.notes)
+    lap("resize")
+    ph = phash(gray)
+    lap("perceptual hash")
+    return Described(None, ph, photo.original_size, pixels, photo.box, feats, photo.notes)

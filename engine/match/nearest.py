@@ -199,3 +199,54 @@ def kmeans(
         if progress is not None:
             progress(i + 1, int(niter), f"k-means: iteration {i + 1} of {niter}")
     return c, history
+
+
+class Cells:
+    """Approximate nearest row of ``c (m, d)`` for many queries at once: the rows are grouped
+    into ``cells`` by k-means on ``c`` itself (seeded: the same groups in every process), and a
+    query is compared with the rows of its ``probe`` nearest cells only.
+
+    What indexing assigns each database descriptor to its visual word with: with 16,384 words,
+    128 cells and 8 probes it compares a descriptor with about 1/16 of the words and finds the
+    exact nearest for about 95 % of real RootSIFT descriptors (``bench index --breakdown``
+    shows its time). OpenCV's FLANN trees were measured slower at that recall.
+    """
+
+    def __init__(self, c: np.ndarray, cells: int = 128, probe: int = 8, seed: int = 0) -> None:
+        c = _f32(c)
+        cells = min(int(cells), len(c))
+        centres, _ = kmeans(c, cells, niter=10, seed=seed)
+        _, owner = knn_l2(c, centres, 1)
+        owner = owner[:, 0]
+        self.order = np.argsort(owner, kind="stable")  # rows grouped by cell
+        self.starts = np.searchsorted(owner[self.order], np.arange(cells + 1))
+        self.rows = c[self.order]
+        self.norms = np.einsum("ij,ij->i", self.rows, self.rows)
+        self.centres = centres
+        self.probe = min(int(probe), cells)
+
+    def nearest(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``D (n,)`` squared L2 distances and ``I (n,) int64`` rows of ``c`` (approximate)."""
+        x = _f32(x)
+        n = len(x)
+        best = np.full(n, np.inf, np.float32)
+        arg = np.zeros(n, np.int64)
+        if n == 0:
+            return best, arg
+        _, probed = knn_l2(x, self.centres, self.probe)
+        flat = probed.ravel()
+        by_cell = np.argsort(flat, kind="stable")
+        queries = by_cell // self.probe  # the query of each (query, cell) pair, grouped by cell
+        bounds = np.searchsorted(flat[by_cell], np.arange(len(self.centres) + 1))
+        for j in np.flatnonzero(np.diff(bounds)):
+            w0, w1 = self.starts[j], self.starts[j + 1]
+            if w1 == w0:
+                continue
+            q = queries[bounds[j] : bounds[j + 1]]
+            d = self.norms[w0:w1][None, :] - 2 * (x[q] @ self.rows[w0:w1].T)
+            k = d.argmin(axis=1)
+            dv = d[np.arange(len(q)), k]
+            better = dv < best[q]
+            best[q[better]] = dv[better]
+            arg[q[better]] = self.order[w0 + k[better]]
+        return np.maximum(best + np.einsum("ij,ij->i", x, x), 0), arg

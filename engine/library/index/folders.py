@@ -46,6 +46,7 @@ class FolderIndexing:
         should_stop: StopFn | None = None,
         exclude: list[str | os.PathLike] | None = None,
         local: bool = True,
+        vectors: bool | None = None,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed (see
         ``Library.index``)."""
@@ -57,6 +58,8 @@ class FolderIndexing:
         with self.store.writer_lock():
             remove_leftover_temporaries(self.caches.dir)  # a killed save's, if any
             row = self.networks.row(model)  # the network itself loads only if there is work
+            if vectors is None:
+                vectors = self.networks.needs_vectors(model)
             summary = IndexSummary()
             folders = []
             for p in paths:
@@ -77,7 +80,9 @@ class FolderIndexing:
                         lambda: stack.enter_context(LocalWorkers(book, settings=self.settings)),
                     )
                 load = lambda: self.networks.load(model)[0]  # noqa: E731
-                indexer = Indexer(self.store, load, row, progress, should_stop, skip, setup)
+                indexer = Indexer(
+                    self.store, load, row, progress, should_stop, skip, setup, vectors
+                )
                 indexer.scan(folders, summary)
                 if not summary.cancelled:
                     indexer.extract_pending([fid for fid, _ in folders], summary)
@@ -134,7 +139,15 @@ class FolderIndexing:
             with LocalWorkers(book, settings=self.settings) as workers:
                 local = LocalSetup(book, lambda: workers)  # every photo is re-encoded
                 load = lambda: self.networks.load()[0]  # noqa: E731
-                indexer = Indexer(self.store, load, row, progress, should_stop, local=local)
+                indexer = Indexer(
+                    self.store,
+                    load,
+                    row,
+                    progress,
+                    should_stop,
+                    local=local,
+                    vectors=self.networks.needs_vectors(),
+                )
                 indexer.extract_pending([fid for fid, _ in self.store.files.folders()], summary)
             self.caches.local(book)
         summary.seconds = time.perf_counter() - t0

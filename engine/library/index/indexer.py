@@ -4,10 +4,12 @@
    and mtime) are skipped without decoding; changed files lose their vectors and wait for
    extraction; a new path whose content hash matches a vanished file is a move and keeps its
    row, id and vectors; vanished files leave (their vectors go with them).
-2. **Extract** every file that has no vector for the model or no local code for the
-   codebook yet: one decode per photo on worker processes (which also compute RootSIFT and
-   its codes) ahead of inference, and commit small batches: a kill loses at most the batch
-   in flight, and the next run resumes with what is still pending.
+2. **Extract** every file that has no local code for the codebook yet, or no vector for the
+   model when ranking uses the model's vectors (``vectors``; otherwise the network does not run
+   and a later run with ``vectors`` fills them): one decode per photo on worker processes
+   (which also compute RootSIFT and its codes) ahead of inference, and commit small batches: a
+   kill loses at most the batch in flight, and the next run resumes with what is still
+   pending.
 3. **Refresh** the FAISS index from SQLite and save it atomically.
 """
 
@@ -21,12 +23,12 @@ from typing import TYPE_CHECKING
 
 from engine.errors import BadImageError
 from engine.library.index.scan import WalkProblem, quick_hash, walk
-from engine.library.store import FileRow, FileState, ModelRow, Store
+from engine.library.store import NEW, FileRow, FileState, ModelRow, Store
 from engine.library.store.fspath import fs_text
 from engine.match.codebook import Codebook
 from engine.match.describe import Described
 from engine.match.workers import LocalWorkers
-from engine.tasks import ProgressFn, StopFn
+from engine.tasks import ProgressFn, Rate, StopFn
 
 if TYPE_CHECKING:  # torch: loaded with the model, only when there is work
     from engine.network.extraction import Extraction
@@ -71,15 +73,6 @@ class IndexSummary:
         return d
 
 
-def _fmt_eta(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds}s"
-
-
 class Indexer:
     def __init__(
         self,
@@ -90,8 +83,10 @@ class Indexer:
         should_stop: StopFn | None = None,
         exclude: tuple[bytes, ...] = (),
         local: LocalSetup | None = None,
+        vectors: bool = True,
     ) -> None:
         self.exclude = exclude
+        self.vectors = vectors or local is None  # without local features, vectors are the work
         self.local = local
         self.store = store
         self._load_extractor = load_extractor
@@ -218,13 +213,15 @@ class Indexer:
         """Decode every photo that lacks this model's vector or this codebook's local code
         once, on worker processes, and commit both in small batches."""
         pending = self.store.files.pending_for_model(self.model.id, folder_ids)
-        need_vec = {r.id for r in pending}
+        if not self.vectors:  # only what was never indexed; vectors wait for a run that wants them
+            pending = [r for r in pending if r.status == NEW]
+        need_vec = {r.id for r in pending} if self.vectors else set()
         need_loc: set[int] = set()
         if self.local is not None:
             need_loc = set(
                 self.store.codes.pending_local(self.local.codebook.fingerprint, folder_ids)
             )
-            extra = need_loc - need_vec
+            extra = need_loc - {r.id for r in pending}
             rows = self.store.files.files_by_ids(extra)
             pending = sorted([*pending, *rows.values()], key=lambda r: r.path)
         # unchanged files still waiting (a killed run's, or a new model's) are work, not skips:
@@ -233,7 +230,8 @@ class Indexer:
         total = len(pending)
         if not total:
             return
-        t0 = time.perf_counter()
+        rate = Rate()
+        rate.update(0)
         done = 0
         batch: list[tuple[FileRow, Extraction | BadImageError | None, Described | None]] = []
         last_commit = time.perf_counter()
@@ -244,13 +242,8 @@ class Indexer:
                 self._commit(batch, summary)
                 batch = []
                 last_commit = time.perf_counter()
-            elapsed = time.perf_counter() - t0
-            rate = done / max(elapsed, 1e-9)
-            self.progress(
-                done,
-                total,
-                f"indexing: {rate:.1f} photos/s, ETA {_fmt_eta((total - done) / max(rate, 1e-9))}",
-            )
+            rate.update(done)
+            self.progress(done, total, f"indexing: {rate.text(done, total)}")
         if batch:
             self._commit(batch, summary)
         if done < total:
@@ -321,13 +314,14 @@ class Indexer:
         # each ``out``: an Extraction, a BadImageError, or None (only local codes were made)
         extracted = [(row, out, d) for row, out, d in batch if _is_extraction(out)]
         done = [(row.id, out.descriptor, out.original_size) for row, out, _ in extracted]
+        # described for its local features alone: indexed, its vector left for later
+        local_only = [(row, d) for row, out, d in batch if out is None and d is not None]
+        done += [(row.id, None, d.original_size) for row, d in local_only]
         failed = [(row.id, str(out)) for row, out, _ in batch if isinstance(out, BadImageError)]
         # what decoding noticed on a photo it indexed (damaged EXIF...), kept as its note
-        notes = {
-            row.id: "indexed; " + "; ".join(d.notes if d is not None else out.notes)
-            for row, out, d in extracted
-            if (d.notes if d is not None else out.notes)
-        }
+        noticed = [(row, d.notes if d is not None else out.notes) for row, out, d in extracted]
+        noticed += [(row, d.notes) for row, d in local_only]
+        notes = {row.id: "indexed; " + "; ".join(n) for row, n in noticed if n}
         self.store.vectors.record_extractions(self.model.id, done, failed, notes)
         if self.local is not None:
             codes = [

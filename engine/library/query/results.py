@@ -83,6 +83,9 @@ class SearchResult:
     matches: int = 0
     #: weight of the network's cosine in the ranking (0: shown, not fused; see retrieval.py)
     global_weight: float = 0.0
+    #: indexed photos this search's network ranking could not see: they have no vector of the
+    #: model yet (``index --vectors`` computes them)
+    missing_vectors: int = 0
 
     def shown(self, others: int | None = OTHERS_SHOWN) -> tuple[list[Hit], list[Hit]]:
         """What a person is shown: the verified matches, then at most ``others`` (None: all) of
@@ -107,6 +110,7 @@ class SearchResult:
             "pipeline": self.pipeline,
             "matches": self.matches,
             "global_weight": self.global_weight,
+            "missing_vectors": self.missing_vectors,
             "no_match": self.no_match,
             "seconds": round(self.seconds, 4),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},

@@ -39,10 +39,11 @@ class VectorTable:
         failed: Sequence[tuple[int, str]] = (),
         notes: dict[int, str] | None = None,
     ) -> None:
-        """In one transaction: ``done`` ``(file id, vector (d,) float32, (width, height))``
-        store the vector under a new generation and mark the file ok (with its entry of
-        ``notes`` as the reason shown by ``errors``, if any); ``failed`` ``(file id, error)``
-        mark the file failed."""
+        """In one transaction: ``done`` ``(file id, vector (d,) float32 | None, (width,
+        height))`` store the vector (when there is one: a photo indexed for its local
+        features alone has none yet) under a new generation and mark the file ok (with its
+        entry of ``notes`` as the reason shown by ``errors``, if any); ``failed`` ``(file id,
+        error)`` mark the file failed."""
         now = time.time()
         with self.db.begin() as c:
             generation = advance_model(c, model_id)
@@ -55,18 +56,18 @@ class VectorTable:
                 )
             if not done:
                 return
-            c.execute(
-                insert(vectors_t).prefix_with("OR REPLACE"),
-                [
-                    {
-                        "file_id": i,
-                        "model_id": model_id,
-                        "vector": np.ascontiguousarray(vec, dtype=np.float32).tobytes(),
-                        "generation": generation,
-                    }
-                    for i, vec, _ in done
-                ],
-            )
+            vectors = [
+                {
+                    "file_id": i,
+                    "model_id": model_id,
+                    "vector": np.ascontiguousarray(vec, dtype=np.float32).tobytes(),
+                    "generation": generation,
+                }
+                for i, vec, _ in done
+                if vec is not None
+            ]
+            if vectors:
+                c.execute(insert(vectors_t).prefix_with("OR REPLACE"), vectors)
             c.execute(
                 update(files_t)
                 .where(files_t.c.id == bindparam("b_id"))
@@ -89,6 +90,18 @@ class VectorTable:
                     select(func.count())
                     .select_from(vectors_t)
                     .where(vectors_t.c.model_id == model_id)
+                ).scalar_one()
+            )
+
+    def count_missing(self, model_id: int) -> int:
+        """Indexed photos (status ok) that have no vector for ``model_id`` yet."""
+        has = select(vectors_t.c.file_id).where(vectors_t.c.model_id == model_id)
+        with self.db.connect() as c:
+            return int(
+                c.execute(
+                    select(func.count())
+                    .select_from(files_t)
+                    .where(files_t.c.status == OK, files_t.c.id.not_in(has))
                 ).scalar_one()
             )
 
