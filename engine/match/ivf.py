@@ -30,6 +30,7 @@ class InvertedFile:
         bits: np.ndarray,
         alpha: float = ALPHA,
         tau: float = TAU,
+        gamma: np.ndarray | None = None,
     ) -> None:
         self.words = int(words)
         self.ids = np.ascontiguousarray(ids, np.int64)
@@ -40,14 +41,27 @@ class InvertedFile:
         n = len(self.ids)
         df = np.diff(self.offsets).astype(np.float64)
         self.idf = np.where(df > 0, np.log1p(max(n, 1) / np.maximum(df, 1)), 0.0).astype(np.float32)
-        # self-similarity of a photo: Σ_c w_c σ(1) = Σ_c w_c over its words
-        word_of = np.repeat(np.arange(self.words), np.diff(self.offsets))
-        self_sim = np.bincount(self.img, weights=self.idf[word_of], minlength=n)
-        self.gamma = (1.0 / np.sqrt(np.maximum(self_sim, 1e-12))).astype(np.float32)
-        self.gamma[self_sim <= 0] = 0.0
+        if gamma is not None and len(gamma) == n:  # saved with the file: postings not read
+            self.gamma = np.asarray(gamma, np.float32)
+        else:
+            self.gamma = self._normalisers(df, n)
         self._pos = {int(i): p for p, i in enumerate(self.ids.tolist())}
         u = 1.0 - 2.0 * np.arange(BITS + 1, dtype=np.float32) / BITS
         self._lut = selectivity(u, self.alpha, self.tau)
+
+    def _normalisers(self, df: np.ndarray, n: int) -> np.ndarray:
+        """γ of each photo: 1/sqrt of its self-similarity Σ_c w_c σ(1) = Σ_c w_c over its
+        words, summed a block of words at a time (no temporary the size of the postings)."""
+        self_sim = np.zeros(n, np.float64)
+        step = 1024
+        for w0 in range(0, self.words, step):
+            w1 = min(w0 + step, self.words)
+            a, b = self.offsets[w0], self.offsets[w1]
+            weights = np.repeat(self.idf[w0:w1], df[w0:w1].astype(np.int64))
+            self_sim += np.bincount(self.img[a:b], weights=weights, minlength=n)
+        gamma = (1.0 / np.sqrt(np.maximum(self_sim, 1e-12))).astype(np.float32)
+        gamma[self_sim <= 0] = 0.0
+        return gamma
 
     # ---------------------------------------------------------------- building
 
@@ -155,6 +169,8 @@ class InvertedFile:
         # σ_α(1 − 2h/B) looked up by Hamming distance h, then weighted per query word
         s = self._lut[h] * np.repeat(w, lens)
         sim = np.bincount(self.img[pos], weights=s, minlength=n).astype(np.float32)
+        if len(sim) != n:
+            raise ValueError("the inverted file refers to a photo it does not list")
         q_gamma = 1.0 / np.sqrt(max(float(w.sum()), 1e-12))
         return sim * self.gamma * np.float32(q_gamma)
 
@@ -194,6 +210,7 @@ class InvertedFile:
             "img": self.img,
             "bits": self.bits,
             "params": np.array([self.alpha, self.tau], np.float64),
+            "gamma": self.gamma,
         }
 
     @classmethod
@@ -202,7 +219,12 @@ class InvertedFile:
         offsets, img, ids = a["offsets"], a["img"], a["ids"]
         if len(offsets) != words + 1 or offsets[-1] != len(img) or len(a["bits"]) != len(img):
             raise ValueError("inverted file arrays are inconsistent")
-        if len(img) and (img.min() < 0 or img.max() >= len(ids)):
+        if np.any(np.diff(offsets) < 0):
+            raise ValueError("inverted file offsets go backwards")
+        # postings mapped from a file are read when a query needs them, not checked here: a
+        # photo number out of range fails that query's sum instead (the file has a checksum)
+        if not isinstance(img, np.memmap) and len(img) and (img.min() < 0 or img.max() >= len(ids)):
             raise ValueError("inverted file refers to a photo it does not list")
         alpha, tau = (float(x) for x in a["params"])
-        return cls(words, ids, offsets, img, a["bits"], alpha, tau)
+        gamma = a.get("gamma")
+        return cls(words, ids, offsets, img, a["bits"], alpha, tau, gamma)

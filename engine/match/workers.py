@@ -10,30 +10,56 @@ photo never breaks a batch).
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 
 import cv2
 import numpy as np
 
 from engine.cores import available_cores
 from engine.errors import BadImageError
-from engine.match.asmk import encode
+from engine.match.asmk import database_words, encode
 from engine.match.codebook import Codebook
 from engine.match.describe import DEFAULT, DescribeSettings, describe
 from engine.photo.decode import Box, PhotoSource
 
 _book: Codebook | None = None
 
+#: read by BLAS libraries as they load: each worker is one core's worth of work, and a second
+#: BLAS thread would only spin against the other workers
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
-def _init(centroids: np.ndarray, threads: int) -> None:
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+def _init(centroids: np.ndarray, threads: int, parent: int) -> None:
+    # first, and with the pid the parent gave: a parent killed while this worker starts is
+    # noticed too (asked here, getppid() would already name the process that adopted it)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     global _book
     cv2.setNumThreads(threads)
     _book = Codebook(centroids)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    database_words(np.zeros((1, _book.centroids.shape[1]), np.float32), _book)  # built once
 
 
 def _exit_with_parent(parent: int, every: float = 0.5) -> None:
@@ -69,12 +95,14 @@ class LocalWorkers:
         self.codebook = codebook
         self.workers = max(1, workers or available_cores())
         self.settings = settings
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=mp.get_context("spawn"),
-            initializer=_init,
-            initargs=(codebook.centroids, 1),
-        )
+        with _environment(_ONE_THREAD):  # the workers start now, while it is set
+            self._pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=mp.get_context("spawn"),
+                initializer=_init,
+                initargs=(codebook.centroids, 1, os.getpid()),
+            )
+            wait([self._pool.submit(_ready) for _ in range(self.workers)])
 
     def submit(
         self,

@@ -27,6 +27,7 @@ The result is a :class:`~engine.training.mined.MinedSet`, written as readable JS
 
 from __future__ import annotations
 
+import os
 import random
 import time
 
@@ -124,6 +125,7 @@ def mine(
     rng = random.Random(seed)
     held = _held_out(classes, positives, hold_out, rng)
     in_class = {m: k for k, c in enumerate(classes) for m in c}
+    _fill_vectors(library, model, progress, should_stop)
     negatives = _hard_negatives(library, model, in_class, codes, size, positives + near_dups)
     others = [i for i in ids if i not in in_class]
     rng.shuffle(others)
@@ -214,6 +216,19 @@ def _rejected(pair, codes, size) -> bool:
     """Verification on the stored codes finds no match (a hard negative may be used)."""
     v, _ = _verify_stored(pair, codes, size, VERIFY_MIN_INLIERS)
     return v is None or not v.verified
+
+
+def _fill_vectors(library, model, progress, should_stop) -> None:
+    """Hard negatives are the served model's global neighbours: photos indexed without its
+    vectors (a model whose ranking does not use them) get them now, as resumable indexing."""
+    _, row = library.model(model)
+    if not library.store.vectors.count_missing(row.id):
+        return
+    folders = [os.fsdecode(p) for _, p in library.store.files.folders() if os.path.isdir(p)]
+    if folders:
+        library.index(
+            folders, model=model, progress=progress, should_stop=should_stop, vectors=True
+        )
 
 
 def _hard_negatives(library, model, in_class, codes, size, verified):

@@ -1,11 +1,13 @@
 """The local-feature inverted file of a library: a cache derived from the codes in SQLite.
 
-One file per codebook, ``index/local-<codebook>.npz`` with a JSON sidecar recording the store
-generation it reflects, its photo count and a BLAKE2b of the whole file. It is written
-atomically (temp file, fsync, rename). On open, a missing or damaged file is rebuilt from
-SQLite; a stale one catches up: photos that left the store (deleted) or were re-encoded since
-its generation leave the file, codes written since join it. A move keeps its file id and its
-code, so it costs nothing here.
+One file per codebook, ``index/local-<codebook>.arrays`` with a JSON sidecar recording the store
+generation it reflects, its photo count, where each array lies in the file and a BLAKE2b of the
+whole file. It is written atomically (temp file, fsync, rename). The arrays are ``.npy``
+records at 64-byte offsets, memory-mapped on open (POSIX): a search reads the postings of its
+query's words only, so a 100,000-photo library does not hold its 1 GB of postings in memory.
+On open, a missing or damaged file is rebuilt from SQLite; a stale one catches up: photos that
+left the store (deleted) or were re-encoded since its generation leave the file, codes written
+since join it. A move keeps its file id and its code, so it costs nothing here.
 """
 
 from __future__ import annotations
@@ -18,6 +20,45 @@ import numpy as np
 from engine.library.index.cache import CacheFile, reconcile
 from engine.library.store import Store
 from engine.match import InvertedFile
+
+#: memory-map the saved arrays (a saved file is replaced by rename, which a mapping survives
+#: on POSIX; Windows refuses to replace a mapped file, so there they are read)
+MAP_FILES = os.name == "posix"
+#: each array starts at a multiple of this many bytes
+ALIGN = 64
+
+
+def write_arrays(f, arrays: dict[str, np.ndarray]) -> dict[str, int]:
+    """Write ``arrays`` as ``.npy`` records at ``ALIGN``-byte offsets; returns the offsets."""
+    offsets = {}
+    for name, a in arrays.items():
+        f.write(b"\0" * (-f.tell() % ALIGN))
+        offsets[name] = f.tell()
+        np.lib.format.write_array(f, np.ascontiguousarray(a), allow_pickle=False)
+    return offsets
+
+
+def read_arrays(path: Path, offsets: dict[str, int], mapped: bool) -> dict[str, np.ndarray]:
+    """The arrays ``write_arrays`` wrote at ``offsets``, memory-mapped read-only or read."""
+    out = {}
+    with open(path, "rb") as f:
+        for name, offset in offsets.items():
+            f.seek(int(offset))
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            if fortran or dtype.hasobject:
+                raise ValueError(f"array {name!r} is not a plain C-ordered array")
+            count = int(np.prod(shape))
+            if mapped and count:
+                out[name] = np.memmap(path, dtype, "r", offset=f.tell(), shape=shape)
+            else:
+                out[name] = np.fromfile(f, dtype, count=count).reshape(shape)
+                if len(out[name].reshape(-1)) != count:
+                    raise ValueError(f"array {name!r} is truncated")
+    return out
 
 
 class LocalIndex:
@@ -54,23 +95,24 @@ class LocalIndex:
 
     @staticmethod
     def file(directory: str | os.PathLike, codebook: str) -> CacheFile:
-        return CacheFile(directory, f"local-{codebook}", ".npz")
+        return CacheFile(directory, f"local-{codebook}", ".arrays")
 
     def save(self, directory: str | os.PathLike) -> None:
+        meta = {"generation": self.generation, "count": len(self.ivf), "words": self.ivf.words}
+
         def write(tmp: str) -> None:
             with open(tmp, "wb") as f:
-                np.savez(f, **self.ivf.arrays())
+                meta["arrays"] = write_arrays(f, self.ivf.arrays())
 
-        meta = {"generation": self.generation, "count": len(self.ivf), "words": self.ivf.words}
         self.file(directory, self.codebook).save(write, meta)
+        (Path(directory) / f"local-{self.codebook}.npz").unlink(missing_ok=True)  # older format
 
     @classmethod
     def load(cls, directory: str | os.PathLike, codebook: str) -> tuple[LocalIndex | None, str]:
         """The saved file, or ``(None, reason)`` when it is missing or damaged."""
 
         def read(path: Path, meta: dict) -> LocalIndex:
-            with np.load(path, allow_pickle=False) as z:
-                ivf = InvertedFile.from_arrays({k: z[k] for k in z.files})
+            ivf = InvertedFile.from_arrays(read_arrays(path, meta["arrays"], MAP_FILES))
             if len(ivf) != meta["count"]:
                 raise ValueError("size mismatch")
             return cls(ivf, codebook, int(meta["generation"]))

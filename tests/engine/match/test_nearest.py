@@ -166,3 +166,39 @@ def test_faiss_device_says_no_gpu_and_asks_for_the_extra_without_faiss(no_faiss)
     assert faiss_device.gpu_count() == 0 and not faiss_device.want_gpu("auto")
     with pytest.raises(NeedsFaiss, match=r"pip install 'visual-search\[faiss\]'"):
         faiss_device.require("approximate search")
+
+
+@pytest.fixture(scope="module")
+def photo_descriptors():
+    """RootSIFT of the real photographs in tests/data."""
+    from tests.helpers import ROOT
+
+    photos = sorted((ROOT / "tests" / "data").glob("*.jpg"))
+    return np.concatenate([local_features(p).desc for p in photos])
+
+
+def test_cells_find_most_nearest_words_of_real_descriptors(photo_descriptors):
+    """Indexing's word assignment: the exact nearest word for at least 9 in 10 real RootSIFT
+    descriptors, the true distance to the word it returns, the same cells in every build."""
+    book = default_codebook()
+    _, exact = book.assign(photo_descriptors, 1)
+    cells = nearest.Cells(book.centroids)
+    D, I = cells.nearest(photo_descriptors)
+    assert np.mean(exact[:, 0] == I) >= 0.9
+    true = ((photo_descriptors - book.centroids[I]) ** 2).sum(axis=1)
+    np.testing.assert_allclose(D, true, rtol=1e-3, atol=1e-4)
+    again = nearest.Cells(book.centroids)
+    assert np.array_equal(again.order, cells.order) and np.array_equal(
+        again.nearest(photo_descriptors)[1], I
+    )
+    assert cells.nearest(np.zeros((0, 128), np.float32))[1].shape == (0,)
+
+
+def test_codes_of_the_shipped_codebook_find_and_verify_a_rotated_copy(scenes):
+    """The shipped codebook is large enough for ``Cells``: codes made through it still rank
+    and verify a rotated copy first."""
+    from engine.match import asmk
+
+    book = default_codebook()
+    assert book.size >= asmk.CELLS_FROM_WORDS
+    rotated_copy_found(book, scenes)
