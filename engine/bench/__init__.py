@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     )
     from engine.bench.local import bench_local
     from engine.bench.localize import bench_localize
+    from engine.bench.memory import bench_memory
     from engine.bench.onnx import bench_onnx
     from engine.bench.quality import bench_quality
     from engine.bench.settings import bench_settings
@@ -48,6 +49,7 @@ _SOURCES = {
     "clustered_unit_vectors": "engine.bench.library",
     "bench_local": "engine.bench.local",
     "bench_localize": "engine.bench.localize",
+    "bench_memory": "engine.bench.memory",
     "bench_quality": "engine.bench.quality",
     "bench_settings": "engine.bench.settings",
     "bench_ablation": "engine.bench.train",
@@ -66,6 +68,7 @@ __all__ = [
     "bench_index_breakdown",
     "bench_local",
     "bench_localize",
+    "bench_memory",
     "bench_onnx",
     "bench_quality",
     "bench_rescan",

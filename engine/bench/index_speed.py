@@ -78,6 +78,17 @@ def stage_seconds(paths: list[Path], network_photos: int = 20) -> dict[str, floa
     return per
 
 
+def _on_one_core(fn, *args):
+    """``fn(*args)`` in a fresh process with one BLAS thread, as indexing's workers run."""
+    import multiprocessing as mp
+
+    from engine.match.workers import ONE_THREAD, environment
+
+    spawn = mp.get_context("spawn")
+    with environment(ONE_THREAD), ProcessPoolExecutor(1, mp_context=spawn) as pool:
+        return pool.submit(fn, *args).result()
+
+
 def _network_seconds(paths: list[Path]) -> float:
     """Seconds per photo of the default network (decode for it included)."""
     from engine.match.describe import describe
@@ -177,7 +188,7 @@ def bench_index_breakdown(
         for p in paths:  # the folder indexed holds exactly these photos
             shutil.copy2(p, folder / p.name)
         copies = sorted(folder.iterdir())
-        per = stage_seconds(copies[:stage_photos])
+        per = _on_one_core(stage_seconds, copies[:stage_photos])
         workers = available_cores()
         bare = bare_rate(copies, workers)
         e2e = end_to_end(folder)

@@ -3,7 +3,7 @@
 Codes of ``photos`` (a folder of real photos) are replicated with perturbation up to each
 library size: every replica keeps a random 80 % of its source's words, with 8 % of each
 word's 128 bits flipped, so word frequencies stay those of real photos. Held-out photos of
-the same folder are the queries; their descriptions (decode, RootSIFT at 1,024 px, the
+the same folder are the queries; their descriptions (decode, RootSIFT at the default long side, the
 network at its size, multiple assignment) are timed for real. Reported: the end-to-end warm
 query (description + inverted-file scoring + verification of the top 50 on stored codes),
 the search part alone, bytes per photo and the memory of the loaded inverted file.

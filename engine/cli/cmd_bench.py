@@ -87,6 +87,11 @@ def _settings(bench, args, log):
     )
 
 
+def _memory(bench, args, log):
+    _needs(args, "bench memory needs --photos DIR", "photos")
+    return bench.bench_memory(args.photos, sizes=tuple(args.n or (100_000,)), log=log)
+
+
 def _local(bench, args, log):
     _needs(args, "bench local needs --photos DIR (real photos)", "photos")
     sizes = tuple(args.n or (10_000, 100_000))
@@ -180,6 +185,7 @@ _BENCHES = {
     "rescan": _rescan,
     "search": _search,
     "local": _local,
+    "memory": _memory,
     "quality": _quality,
     "settings": _settings,
     "train": _train,

@@ -31,11 +31,11 @@ _book: Codebook | None = None
 
 #: read by BLAS libraries as they load: each worker is one core's worth of work, and a second
 #: BLAS thread would only spin against the other workers
-_ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 @contextlib.contextmanager
-def _environment(values: dict[str, str]):
+def environment(values: dict[str, str]):
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:
@@ -95,7 +95,7 @@ class LocalWorkers:
         self.codebook = codebook
         self.workers = max(1, workers or available_cores())
         self.settings = settings
-        with _environment(_ONE_THREAD):  # the workers start now, while it is set
+        with environment(ONE_THREAD):  # the workers start now, while it is set
             self._pool = ProcessPoolExecutor(
                 max_workers=self.workers,
                 mp_context=mp.get_context("spawn"),

@@ -43,6 +43,7 @@ def _index_cmd(photos: Path, libdir: Path, *extra: str) -> list[str]:
         str(libdir),
         "--model",
         MODEL,
+        "--vectors",
         *extra,
     ]
 
@@ -63,12 +64,12 @@ def _hold_lock(libdir: Path) -> subprocess.Popen:
 def test_second_writer_gets_a_clear_message_and_readers_still_work(tmp_path, photos):
     libdir = tmp_path / "lib"
     lib = Library(libdir, device="cpu")
-    lib.index([photos], model=MODEL)
+    lib.index([photos], model=MODEL, vectors=True)
     holder = _hold_lock(libdir)
     try:
         with pytest.raises(LibraryBusyError, match=f"pid {holder.pid}"):
-            lib.index([photos], model=MODEL)
-        proc = _cli("index", str(photos), "--library", str(libdir), "--model", MODEL)
+            lib.index([photos], model=MODEL, vectors=True)
+        proc = _cli("index", str(photos), "--library", str(libdir), "--model", MODEL, "--vectors")
         assert proc.returncode == 1
         assert "another visual-search process" in proc.stderr
         assert proc.stderr.count("\n") == 1

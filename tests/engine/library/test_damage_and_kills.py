@@ -99,13 +99,16 @@ def _set_writable(directory: Path, writable: bool) -> None:
 
 def test_a_read_only_library_is_searched_and_never_written(tmp_path, photos, capsys):
     lib = tmp_path / "lib"
-    assert main(["index", str(photos), "--library", str(lib), "--model", MODEL, "--json"]) == 0
+    assert (
+        main(["index", str(photos), "--library", str(lib), "--model", MODEL, "--vectors", "--json"])
+        == 0
+    )
     capsys.readouterr()
     q = photos / "trips" / "obj2_0.jpg"
     want = _search(str(lib), q, capsys)
     want_global = _search(str(lib), q, capsys, "--pipeline", "global")
     # the inverted file is damaged and cannot be rewritten: it is rebuilt in memory
-    li = next((lib / "index").glob("local-*.npz"))
+    li = next((lib / "index").glob("local-*.arrays"))
     li.write_bytes(li.read_bytes()[:-100])
     for f in lib.glob("library.sqlite3-*"):  # as a writer leaves it: no -wal, no -shm
         f.unlink()
@@ -120,7 +123,7 @@ def test_a_read_only_library_is_searched_and_never_written(tmp_path, photos, cap
                 ["search", str(q), "--library", s, "-k", "8", "--json", "--pipeline", "global"],
                 ["errors", "--library", s],
                 ["duplicates", "--library", s, "--json"],
-                ["index", str(photos), "--library", s, "--model", MODEL],
+                ["index", str(photos), "--library", s, "--model", MODEL, "--vectors"],
                 ["forget", str(photos), "--library", s],
             ],
             unprivileged=True,
@@ -146,7 +149,7 @@ def test_a_read_only_library_is_searched_and_never_written(tmp_path, photos, cap
 
 def test_opening_for_reading_never_writes_even_when_it_could(tmp_path, photos):
     lib = Library(tmp_path / "lib", device="cpu")
-    lib.index([photos], model=MODEL)
+    lib.index([photos], model=MODEL, vectors=True)
     lib.close()
     db = tmp_path / "lib" / "library.sqlite3"
     con = sqlite3.connect(db)
@@ -157,7 +160,7 @@ def test_opening_for_reading_never_writes_even_when_it_could(tmp_path, photos):
         assert reader.read_only
         assert reader.search(photos / "home" / "obj1_2.jpg", k=3, model=MODEL).hits
         with pytest.raises(LibraryReadOnlyError, match="read-only"):
-            reader.index([photos], model=MODEL)
+            reader.index([photos], model=MODEL, vectors=True)
     finally:
         reader.close()
     con = sqlite3.connect(db)
@@ -181,7 +184,9 @@ def test_a_mistyped_library_is_not_created(tmp_path, photos, capsys):
         err = capsys.readouterr().err
         assert err == f"visual-search: error: no library at {missing}\n", argv
     assert not (tmp_path / "typo").exists()
-    assert main(["index", str(photos), "--library", str(missing), "--model", MODEL]) == 0
+    assert (
+        main(["index", str(photos), "--library", str(missing), "--model", MODEL, "--vectors"]) == 0
+    )
     assert (missing / "library.sqlite3").is_file()
 
 
@@ -206,11 +211,11 @@ def test_any_changed_byte_of_a_large_faiss_file_is_caught(tmp_path):
 def test_a_damaged_index_is_named_in_status_and_search_stays_right(tmp_path, photos, capsys):
     lib, clean = str(tmp_path / "lib"), str(tmp_path / "clean")
     for d in (lib, clean):
-        assert main(["index", str(photos), "--library", d, "--model", MODEL]) == 0
+        assert main(["index", str(photos), "--library", d, "--model", MODEL, "--vectors"]) == 0
     capsys.readouterr()
     q = photos / "trips" / "obj1_0.jpg"
     faiss_file = next((tmp_path / "lib" / "index").glob("*.faiss"))
-    npz = next((tmp_path / "lib" / "index").glob("local-*.npz"))
+    npz = next((tmp_path / "lib" / "index").glob("local-*.arrays"))
     for f in (faiss_file, npz):
         data = bytearray(f.read_bytes())
         mid = len(data) // 2
@@ -266,7 +271,7 @@ def test_a_resumed_run_counts_each_photo_once(tmp_path, capsys):
     photos, lib = tmp_path / "photos", tmp_path / "lib"
     n = 40
     _many_photos(photos, n)
-    argv = ["index", str(photos), "--library", str(lib), "--model", MODEL, "--json"]
+    argv = ["index", str(photos), "--library", str(lib), "--model", MODEL, "--vectors", "--json"]
     _run_killed(KILL_AFTER_FIRST_COMMIT, *argv)
     con = sqlite3.connect(lib / "library.sqlite3")
     files, done = con.execute(
@@ -305,18 +310,18 @@ def test_a_kill_inside_the_index_save_leaves_nothing_that_breaks_the_next_run(
     tmp_path, photos, capsys
 ):
     lib, clean = str(tmp_path / "lib"), str(tmp_path / "clean")
-    argv = ["index", str(photos), "--library", lib, "--model", MODEL]
+    argv = ["index", str(photos), "--library", lib, "--model", MODEL, "--vectors"]
     assert main(argv) == 0
     index_dir = tmp_path / "lib" / "index"
     left = []
-    for i, suffix in enumerate((".faiss", ".npz")):  # a new photo, then a kill in its save
+    for i, suffix in enumerate((".faiss", ".arrays")):  # a new photo, then a kill in its save
         img, _ = render_scene([5 + i], seed=90 + i, size=(128, 96))
         img.save(photos / "home" / f"new{i}.jpg", quality=90)
         _run_killed(KILL_INSIDE_SAVE, suffix, *argv)
         left = sorted(f.name for f in index_dir.glob(".*.tmp"))
         assert len(left) == 1 and f"{suffix}." in left[0], left  # the kill landed in the save
     capsys.readouterr()
-    assert main(["index", str(photos), "--library", clean, "--model", MODEL]) == 0
+    assert main(["index", str(photos), "--library", clean, "--model", MODEL, "--vectors"]) == 0
     capsys.readouterr()
     for q in (photos / "trips" / "obj0_0.jpg", photos / "home" / "new1.jpg"):
         for pipeline in ("fused", "global"):
@@ -336,12 +341,16 @@ def test_a_kill_inside_the_index_save_leaves_nothing_that_breaks_the_next_run(
 
 def test_a_damaged_database_says_what_to_do_and_repair_rebuilds(tmp_path, photos, capsys):
     lib = str(tmp_path / "lib")
-    assert main(["index", str(photos), "--library", lib, "--model", MODEL]) == 0
+    assert main(["index", str(photos), "--library", lib, "--model", MODEL, "--vectors"]) == 0
     capsys.readouterr()
     db = tmp_path / "lib" / "library.sqlite3"
     damaged = damage_all_but_folders(db)
     q = photos / "trips" / "obj2_1.jpg"
-    for argv in (["status"], ["search", str(q)], ["index", str(photos), "--model", MODEL]):
+    for argv in (
+        ["status"],
+        ["search", str(q)],
+        ["index", str(photos), "--model", MODEL, "--vectors"],
+    ):
         assert main([*argv, "--library", lib]) == 1, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "internal error" not in err, err
@@ -391,7 +400,7 @@ def test_awkward_names_stay_on_one_line_and_survive_json(tmp_path, photos, capsy
     with open(broken, "wb") as f:
         f.write(b"not a photo")
     lib = str(tmp_path / "lib")
-    assert main(["index", str(photos), "--library", lib, "--model", MODEL]) == 0
+    assert main(["index", str(photos), "--library", lib, "--model", MODEL, "--vectors"]) == 0
     capsys.readouterr()
     assert main(["search", str(photos / "home" / "obj0_2.jpg"), "--library", lib, "-k", "20"]) == 0
     out = capsys.readouterr().out
@@ -435,13 +444,13 @@ def test_caches_get_the_database_file_mode(tmp_path, photos):
     old = os.umask(0o022)
     try:
         with Library(tmp_path / "lib", device="cpu") as lib:
-            lib.index([photos], model=MODEL)
+            lib.index([photos], model=MODEL, vectors=True)
     finally:
         os.umask(old)
     mode = stat.S_IMODE((tmp_path / "lib" / "library.sqlite3").stat().st_mode)
     assert mode == 0o644
     caches = list((tmp_path / "lib" / "index").iterdir())
-    assert {f.suffix for f in caches} == {".faiss", ".json", ".npz"}
+    assert {f.suffix for f in caches} == {".faiss", ".json", ".arrays"}
     assert {f.name: stat.S_IMODE(f.stat().st_mode) for f in caches} == {
         f.name: mode for f in caches
     }

@@ -21,34 +21,34 @@ def _all_jpgs(root):
 
 
 def test_index_then_rescan_skips_unchanged_without_decoding(library, photos, monkeypatch):
-    s = library.index([photos], model=MODEL)
+    s = library.index([photos], model=MODEL, vectors=True)
     assert (s.indexed, s.skipped_unchanged, s.failed) == (12, 0, 0)
     calls = []
     orig = Extractor.prepare
     monkeypatch.setattr(
         Extractor, "prepare", lambda self, *a, **k: calls.append(a) or orig(self, *a, **k)
     )
-    s2 = library.index([photos], model=MODEL)
+    s2 = library.index([photos], model=MODEL, vectors=True)
     assert (s2.indexed, s2.skipped_unchanged, s2.moved, s2.removed) == (0, 12, 0, 0)
     assert calls == []
 
 
 def test_changed_file_is_reindexed(library, photos):
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     _, row = library.model(MODEL)
     target = photos / "trips" / "obj0_0.jpg"
     fid = library.store.files.file_by_path(target).id
     before = library.store.vectors.vectors_for(row.id, [fid])[fid].copy()
     Image.open(photos / "home" / "obj3_2.jpg").save(target, quality=80)
     os.utime(target, ns=(1, 1_000_000_000))
-    s = library.index([photos], model=MODEL)
+    s = library.index([photos], model=MODEL, vectors=True)
     assert (s.indexed, s.skipped_unchanged) == (1, 11)
     after = library.store.vectors.vectors_for(row.id, [fid])[fid]
     assert not np.allclose(before, after)
 
 
 def test_moved_file_keeps_its_descriptor(library, photos, monkeypatch):
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     _, row = library.model(MODEL)
     old = photos / "trips" / "obj1_0.jpg"
     fid = library.store.files.file_by_path(old).id
@@ -60,7 +60,7 @@ def test_moved_file_keeps_its_descriptor(library, photos, monkeypatch):
     monkeypatch.setattr(
         Extractor, "prepare", lambda self, *a, **k: calls.append(a) or orig(self, *a, **k)
     )
-    s = library.index([photos], model=MODEL)
+    s = library.index([photos], model=MODEL, vectors=True)
     assert (s.moved, s.indexed, s.removed) == (1, 0, 0)
     assert calls == []
     moved = library.store.files.file_by_path(new)
@@ -69,10 +69,10 @@ def test_moved_file_keeps_its_descriptor(library, photos, monkeypatch):
 
 
 def test_deleted_file_leaves_the_index(library, photos):
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     gone = photos / "trips" / "obj2_1.jpg"
     gone.unlink()
-    s = library.index([photos], model=MODEL)
+    s = library.index([photos], model=MODEL, vectors=True)
     assert s.removed == 1
     res = library.search(photos / "trips" / "obj2_0.jpg", k=50)
     assert str(gone) not in [h.path for h in res.hits]
@@ -88,8 +88,8 @@ def test_deleted_file_leaves_the_index(library, photos):
 
 
 def test_two_models_keep_their_own_vectors(library, photos):
-    library.index([photos], model=MODEL)
-    library.index([photos], model="cider:resnet18")
+    library.index([photos], model=MODEL, vectors=True)
+    library.index([photos], model="cider:resnet18", vectors=True)
     models = {m.spec: m for m in library.store.models.all()}
     assert set(models) == {MODEL, "cider:resnet18"}
     for m in models.values():
@@ -102,10 +102,10 @@ def test_two_models_keep_their_own_vectors(library, photos):
 
 
 def test_search_excludes_self_restricts_folder_and_takes_boxes(library, photos):
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     q = photos / "home" / "obj1_2.jpg"
     shutil.copy(q, photos / "trips" / "copy_of_obj1_2.jpg")
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     res = library.search(q, k=5)
     assert res.excluded_self and str(q) not in [h.path for h in res.hits]
     assert res.hits[0].path.endswith("copy_of_obj1_2.jpg")
@@ -131,7 +131,7 @@ def test_search_excludes_self_restricts_folder_and_takes_boxes(library, photos):
 def test_near_duplicate_groups(library, photos):
     a = photos / "home" / "obj2_2.jpg"
     Image.open(a).save(photos / "trips" / "recompressed.jpg", quality=60)
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     groups = library.duplicates()
     paths = [{h.path for h in g} for g in groups]
     assert {str(a), str(photos / "trips" / "recompressed.jpg")} in paths
@@ -148,22 +148,22 @@ def test_shots_from_one_spot_where_something_moved_are_not_duplicates(library, t
     for ident in (1, 2, 3):
         render_scene([ident], seed=7, **kw)[0].save(folder / f"shot{ident}.jpg", quality=90)
     Image.open(folder / "shot1.jpg").resize((360, 270)).save(folder / "copy.jpg", quality=70)
-    library.index([folder], model=MODEL)
+    library.index([folder], model=MODEL, vectors=True)
     groups = [{os.path.basename(h.path) for h in g} for g in library.duplicates()]
     assert groups == [{"shot1.jpg", "copy.jpg"}]
 
 
 def test_nested_folders_are_not_indexed_twice(library, photos):
-    library.index([photos / "trips"], model=MODEL)
-    s = library.index([photos], model=MODEL)  # the parent absorbs the child folder
+    library.index([photos / "trips"], model=MODEL, vectors=True)
+    s = library.index([photos], model=MODEL, vectors=True)  # the parent absorbs the child folder
     assert [p for _, p in library.store.files.folders()] == [os.fsencode(photos)]
     assert s.indexed == 4 and s.skipped_unchanged == 8
-    s2 = library.index([photos / "home"], model=MODEL)
+    s2 = library.index([photos / "home"], model=MODEL, vectors=True)
     assert s2.indexed == 0 and "already indexed" in s2.problems[0]
 
 
 def test_forget_folder(library, photos):
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     assert library.forget(photos) == (1, 12)
     assert library.status()["files"] == {"indexed": 0, "pending": 0, "failed": 0}
     assert library.search(photos / "home" / "obj0_2.jpg").hits == []
@@ -171,7 +171,7 @@ def test_forget_folder(library, photos):
 
 def test_status_counts(library, photos):
     (photos / "home" / "bad.jpg").write_text("nope")
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     st = library.status()
     assert st["files"] == {"indexed": 12, "pending": 0, "failed": 1}
     assert st["folders"][0]["failed"] == 1 and st["folders"][0]["exists"]
@@ -192,11 +192,11 @@ def test_cancel_keeps_what_was_committed_and_resumes(library, photos):
     old = indexer.COMMIT_EVERY
     indexer.COMMIT_EVERY = 1
     try:
-        s = library.index([photos], model=MODEL, should_stop=stop)
+        s = library.index([photos], model=MODEL, vectors=True, should_stop=stop)
     finally:
         indexer.COMMIT_EVERY = old
     assert s.cancelled and 0 < s.indexed < 12
-    s2 = library.index([photos], model=MODEL)
+    s2 = library.index([photos], model=MODEL, vectors=True)
     assert s2.indexed == 12 - s.indexed and not s2.cancelled
     _, row = library.model(MODEL)
     assert library.store.vectors.count_vectors(row.id) == 12
@@ -204,9 +204,12 @@ def test_cancel_keeps_what_was_committed_and_resumes(library, photos):
 
 def test_progress_reports_rate_and_eta(library, photos):
     seen = []
-    library.index([photos], model=MODEL, progress=lambda d, t, m: seen.append((d, t, m)))
+    library.index(
+        [photos], model=MODEL, vectors=True, progress=lambda d, t, m: seen.append((d, t, m))
+    )
     assert seen[-1][:2] == (12, 12)
-    assert "photos/s" in seen[-1][2] and "ETA" in seen[-1][2]
+    last = seen[-1][2]  # this run's measured rate (a run shorter than 2 s is still measuring)
+    assert ("photos/s" in last and " left" in last) or last == "indexing: measuring the rate"
 
 
 def test_newer_or_foreign_database_refused(tmp_path):
@@ -226,19 +229,19 @@ def test_index_refuses_missing_folder(library, tmp_path):
     from engine.errors import ConfigError
 
     with pytest.raises(ConfigError, match="does not exist"):
-        library.index([tmp_path / "nowhere"], model=MODEL)
+        library.index([tmp_path / "nowhere"], model=MODEL, vectors=True)
 
 
 def test_excluded_folders_are_left_out(library, photos):
-    s = library.index([photos], model=MODEL, exclude=[photos / "trips"])
+    s = library.index([photos], model=MODEL, vectors=True, exclude=[photos / "trips"])
     assert s.indexed == 4
-    library.index([photos], model=MODEL)
-    s2 = library.index([photos], model=MODEL, exclude=[photos / "trips"])
+    library.index([photos], model=MODEL, vectors=True)
+    s2 = library.index([photos], model=MODEL, vectors=True, exclude=[photos / "trips"])
     assert s2.removed == 8 and library.status()["files"]["indexed"] == 4
 
 
 def test_rerank_verifies_a_longer_shortlist_than_it_returns(library, photos):
-    library.index([photos], model=MODEL)
+    library.index([photos], model=MODEL, vectors=True)
     q = photos / "home" / "obj1_2.jpg"
     rr = library.search(q, k=3, rerank=11, pipeline="global")
     evidence = library.session(q).evidence

@@ -57,7 +57,16 @@ def checkpoint(tmp_path, tiny_models):
 
 
 def _index(photos, lib, ckpt) -> list[str]:
-    return ["index", str(photos), "--library", str(lib), "--model", str(ckpt), "--json"]
+    return [
+        "index",
+        str(photos),
+        "--library",
+        str(lib),
+        "--model",
+        str(ckpt),
+        "--vectors",
+        "--json",
+    ]
 
 
 def test_an_unchanged_library_is_checked_without_torch(tmp_path, photos, checkpoint):
@@ -109,14 +118,16 @@ def test_a_checkpoint_replaced_on_disk_is_loaded_and_reindexed(
     assert again["json"]["indexed"] == 12  # every photo gets the new model's vector
 
 
-def test_a_damaged_stamp_file_only_costs_a_load(tmp_path, photos, checkpoint):
+def test_a_damaged_stamp_file_only_costs_a_hash_of_the_checkpoint(tmp_path, photos, checkpoint):
+    """The checkpoint's row is found again from its files (config and weights hashed), without
+    loading the network or importing torch, and the stamp is written afresh."""
     lib = tmp_path / "lib"
     _run(tmp_path, _index(photos, lib, checkpoint))
     stamps = lib / "index" / "model-stamps.json"
     assert stamps.is_file()
     stamps.write_text("{not json")
     (again,) = _run(tmp_path, _index(photos, lib, checkpoint))
-    assert again["torch"] and again["json"]["skipped_unchanged"] == 12
-    assert json.loads(stamps.read_text())  # written afresh by that load
+    assert not again["torch"] and again["json"]["skipped_unchanged"] == 12
+    assert json.loads(stamps.read_text())  # written afresh from the files
     (third,) = _run(tmp_path, _index(photos, lib, checkpoint))
     assert not third["torch"] and third["json"]["skipped_unchanged"] == 12

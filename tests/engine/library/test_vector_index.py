@@ -53,7 +53,7 @@ def test_restricted_search():
 
 def test_library_switches_to_approximate_above_threshold(tmp_path, photos):
     lib = Library(tmp_path / "lib", device="cpu", approx_threshold=10)
-    lib.index([photos], model=MODEL)
+    lib.index([photos], model=MODEL, vectors=True)
     _, row = lib.model(MODEL)
     assert lib.vector_index(row).kind == "hnsw"
     res = lib.search(photos / "home" / "obj1_2.jpg", k=5, folder=photos / "home")
@@ -69,7 +69,7 @@ def test_library_switches_to_approximate_above_threshold(tmp_path, photos):
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "delete", "sidecar"])
 def test_damaged_index_file_is_detected_and_rebuilt(tmp_path, photos, damage):
     lib = Library(tmp_path / "lib", device="cpu")
-    lib.index([photos], model=MODEL)
+    lib.index([photos], model=MODEL, vectors=True)
     q = photos / "trips" / "obj0_0.jpg"
     want = [(h.path, round(h.score, 5)) for h in lib.search(q, k=5).hits]
     _, row = lib.model(MODEL)
@@ -99,10 +99,10 @@ def test_damaged_index_file_is_detected_and_rebuilt(tmp_path, photos, damage):
 
 def test_saved_index_follows_the_store_generation(tmp_path, photos):
     lib = Library(tmp_path / "lib", device="cpu")
-    lib.index([photos / "home"], model=MODEL)
+    lib.index([photos / "home"], model=MODEL, vectors=True)
     _, row = lib.model(MODEL)
     old_gen = lib.vector_index(row).generation
-    lib.index([photos / "trips"], model=MODEL)
+    lib.index([photos / "trips"], model=MODEL, vectors=True)
     # a second process opening the library sees the saved index reflects the new generation
     other = Library(tmp_path / "lib", device="cpu")
     _, row2 = other.model(MODEL)
@@ -128,7 +128,7 @@ def test_an_older_saved_index_catches_up_by_delta(tmp_path, photos, kind):
     import shutil
 
     lib = Library(tmp_path / "lib", device="cpu", index_kind=kind)
-    lib.index([photos / "home"], model=MODEL)
+    lib.index([photos / "home"], model=MODEL, vectors=True)
     _, row = lib.model(MODEL)
     cache = VectorIndex.file(lib.index_dir, row.fingerprint)
     ipath, mpath = cache.path, cache.meta_path
@@ -142,7 +142,7 @@ def test_an_older_saved_index_catches_up_by_delta(tmp_path, photos, kind):
         _, r = fresh.model(MODEL)
         return fresh, fresh.vector_index(r)
 
-    lib.index([photos / "trips"], model=MODEL)  # only additions since the old index
+    lib.index([photos / "trips"], model=MODEL, vectors=True)  # only additions since the old index
     other, vi = reopen_with_old_index()
     assert (vi.reason, vi.rebuilt, vi.ntotal) == ("caught up", False, 12)
     q = photos / "trips" / "obj3_0.jpg"
@@ -152,7 +152,7 @@ def test_an_older_saved_index_catches_up_by_delta(tmp_path, photos, kind):
     other.close()
 
     (photos / "home" / "obj1_2.jpg").unlink()  # a removal since the old index
-    lib.index([photos / "home"], model=MODEL)
+    lib.index([photos / "home"], model=MODEL, vectors=True)
     other, vi = reopen_with_old_index()
     assert vi.ntotal == 11
     if kind == "flat":

@@ -68,7 +68,7 @@ def test_the_command_line_without_faiss_indexes_searches_and_reports(tmp_path):
     glob = [*search, "--pipeline", "global"]
     status = ["status", "--library", lib, "--json"]
     _, both, globally, st = _cli(
-        [["index", str(photos), "--library", lib], search, glob, status], True
+        [["index", str(photos), "--library", lib, "--vectors"], search, glob, status], True
     )
     best = json.loads(both)["results"][0]
     assert best["path"].endswith("obj00_1.jpg") and best["verified"] and best["global_score"]
@@ -148,7 +148,7 @@ def test_without_faiss_every_kind_is_exact(no_faiss):
 
 def test_a_library_without_faiss_caches_catches_up_and_rebuilds(tmp_path, photos, monkeypatch):
     lib = Library(tmp_path / "lib", device="cpu")
-    lib.index([photos / "trips"], model=MODEL)
+    lib.index([photos / "trips"], model=MODEL, vectors=True)
     q = photos / "trips" / "obj3_0.jpg"
     want = [(h.path, round(h.score, 5)) for h in lib.search(q, k=8).hits]
     lib.close()
@@ -161,9 +161,9 @@ def test_a_library_without_faiss_caches_catches_up_and_rebuilds(tmp_path, photos
     cache = VectorIndex.file(lib.index_dir, row.fingerprint)
     assert cache.path.name == f"vectors-{row.fingerprint}.npz" and cache.path.exists()
     old = cache.path.read_bytes(), cache.meta_path.read_bytes()
-    lib.index([photos / "home"], model=MODEL)  # additions
+    lib.index([photos / "home"], model=MODEL, vectors=True)  # additions
     (photos / "trips" / "obj1_0.jpg").unlink()
-    lib.index([photos / "trips"], model=MODEL)  # and a removal
+    lib.index([photos / "trips"], model=MODEL, vectors=True)  # and a removal
     now = [h.path for h in lib.search(q, k=20).hits]
     assert lib.vector_index(row).ntotal == 11 and str(photos / "trips" / "obj1_0.jpg") not in now
     lib.close()
