@@ -184,3 +184,40 @@ def test_the_index_progress_reports_the_measured_rate(tmp_path):
     assert work[0] == "indexing: measuring the rate"
     assert all(m.startswith("indexing: ") for m in work)
     assert not any("ETA" in m for m in work)
+
+
+def test_the_saved_inverted_file_is_mapped_and_ranks_as_the_built_one(tmp_path):
+    """A search process maps the postings from the saved file instead of reading them all:
+    the same scores as the inverted file built from SQLite, and a query reads only its words'
+    postings."""
+    import numpy as np
+
+    from engine.library.index.inverted import LocalIndex
+
+    _photos(tmp_path / "photos", 10, size=(160, 120))
+    with Library(tmp_path / "lib") as lib:
+        lib.index([tmp_path / "photos"])
+        book = lib.codebook()
+        built = LocalIndex.build(lib.store, book.fingerprint, book.size)
+        code = lib.query(tmp_path / "photos" / "p003.jpg").code
+    loaded, reason = LocalIndex.load(tmp_path / "lib" / "index", book.fingerprint)
+    assert reason == "ok"
+    for postings in (loaded.ivf.bits, loaded.ivf.img):
+        assert _mapped(postings)
+    assert not _mapped(built.ivf.bits)
+    np.testing.assert_allclose(loaded.ivf.gamma, built.ivf.gamma, rtol=1e-6)
+    a = loaded.ivf.scores(*code.terms(len(loaded.ivf)))
+    b = built.ivf.scores(*code.terms(len(built.ivf)))
+    assert np.array_equal(loaded.ivf.ids, built.ivf.ids)
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def _mapped(a) -> bool:
+    """Whether the array's memory is a file mapping (somewhere down its chain of views)."""
+    import mmap
+
+    while a is not None:
+        if isinstance(a, mmap.mmap):
+            return True
+        a = getattr(a, "base", None)
+    return False
