@@ -28,6 +28,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--interval", type=float, default=60.0)
     p.add_argument(
+        "--follow-links",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="follow symbolic links in these folders even where they lead outside the indexed "
+        "folders (kept with each folder; by default such links are skipped and listed)",
+    )
+    p.add_argument(
         "--local-features",
         type=int,
         default=None,
@@ -58,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             while True:
                 try:
-                    summary = lib.index(args.paths, model=args.model, progress=bar)
+                    summary = lib.index(
+                        args.paths, model=args.model, progress=bar, follow_links=args.follow_links
+                    )
                 finally:
                     bar.close()
                 d = summary.to_dict()

@@ -138,8 +138,12 @@ class Library:
         should_stop: StopFn | None = None,
         exclude: list[str | os.PathLike] | None = None,
         local: bool = True,
+        follow_links: bool | None = None,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed.
+
+        Symbolic links are followed only where they lead inside an indexed folder, unless
+        ``follow_links`` is on for the folder (kept with it: None leaves it as it was).
 
         ``local=False`` skips the local features (for measuring the network alone; searches
         then find no verified match for the photos indexed so).
@@ -147,7 +151,9 @@ class Library:
         Photos under ``exclude`` folders are left out (and leave the library if they were in).
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
         """
-        return self._indexing().index_folders(paths, model, progress, should_stop, exclude, local)
+        return self._indexing().index_folders(
+            paths, model, progress, should_stop, exclude, local, follow_links
+        )
 
     def learn_codebook(
         self,
