@@ -86,23 +86,25 @@ class Member(Hit):
 
 class DuplicateGroup(list):
     """The group's photos (``Member`` items, one per file, sorted by path), ``pairs``: its
-    evidence, and ``roots``: the indexed folders' real paths."""
+    evidence, and ``roots``: the indexed folders' real paths (None for a group made by hand:
+    then only the photo kept, and every link to it, are protected)."""
 
     def __init__(
-        self, hits: list[Member], pairs: list[Pair], roots: list[bytes] | None = None
+        self, hits: list[Hit], pairs: list[Pair] | None = None, roots: list[bytes] | None = None
     ) -> None:
         super().__init__(hits)
-        self.pairs = pairs
-        self.roots = roots or []
+        self.pairs = pairs or []
+        self.roots = roots
 
     def trash_plan(self, keep: str) -> trash.TrashPlan:
         """Keeping the photo at ``keep``: the files that would go to the trash and those that
         stay, with their reasons, as the disk is now (see ``trash.py``)."""
-        kept = next((m for m in self if keep == m.path or keep in m.links), None)
+        links = {m.path: list(getattr(m, "links", [])) for m in self}
+        kept = next((p for p, ls in links.items() if keep == p or keep in ls), None)
         if kept is None:
             raise ValueError(f"{keep} is not in this group")
-        others = {m.path: list(m.links) for m in self if m is not kept}
-        return trash.plan(kept.path, kept.links, others, self.roots)
+        others = {p: ls for p, ls in links.items() if p != kept}
+        return trash.plan(kept, links[kept], others, self.roots)
 
 
 def connected_components(edges: Iterable[tuple[int, int]]) -> list[list[int]]:

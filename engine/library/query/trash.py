@@ -20,6 +20,7 @@ from engine.library.store.fspath import is_within
 OUTSIDE = "outside the indexed folders: never moved to the trash"
 GONE = "no longer on disk"
 SAME_FILE = "the same file as the photo kept (another link to it)"
+LINK_OUTSIDE = "a link in a folder outside the indexed folders: left where it is"
 
 
 def identity(path: str | bytes) -> tuple[int, int] | None:
@@ -37,8 +38,11 @@ def real_roots(folders: list[bytes]) -> list[bytes]:
     return [os.path.realpath(os.fsencode(f)) for f in folders]
 
 
-def inside(path: str | bytes, roots: list[bytes]) -> bool:
-    """Whether ``path``'s real path lies in one of ``roots`` (real paths)."""
+def inside(path: str | bytes, roots: list[bytes] | None) -> bool:
+    """Whether ``path``'s real path lies in one of ``roots`` (real paths; None: the folders
+    are not known, and every path counts as inside)."""
+    if roots is None:
+        return True
     real = os.path.realpath(os.fsencode(path))
     return any(is_within(real, r) for r in roots)
 
@@ -50,9 +54,9 @@ def entry(path: str) -> str:
     return os.path.join(os.path.realpath(head), tail)
 
 
-def _listed(path: str, roots: list[bytes]) -> bool:
+def _listed(path: str, roots: list[bytes] | None) -> bool:
     """Whether the entry ``path`` (its folder already resolved) sits in one of ``roots``."""
-    return any(is_within(os.fsencode(path), r) for r in roots)
+    return roots is None or any(is_within(os.fsencode(path), r) for r in roots)
 
 
 @dataclass
@@ -65,10 +69,12 @@ class TrashPlan:
     stay: list[tuple[str, str]] = field(default_factory=list)
 
 
-def plan(keep: str, keep_links: list[str], others: dict[str, list[str]], roots: list[bytes]):
+def plan(
+    keep: str, keep_links: list[str], others: dict[str, list[str]], roots: list[bytes] | None
+) -> TrashPlan:
     """Keep the photo at ``keep`` (and its other paths ``keep_links``); ``others``: each other
-    photo's path and its other paths (links to the same file). Returns a ``TrashPlan`` made from
-    the disk as it is now."""
+    photo's path and its other paths (links to the same file); ``roots``: the indexed folders'
+    real paths (None: not known). Returns a ``TrashPlan`` made from the disk as it is now."""
     out = TrashPlan(keep)
     kept = identity(keep)
     if kept is None:  # nothing goes when the copy to keep is not there
@@ -85,5 +91,9 @@ def plan(keep: str, keep_links: list[str], others: dict[str, list[str]], roots: 
         elif not all(inside(p, roots) for p in files if identity(p) is not None):
             out.stay.append((path, OUTSIDE))
         else:  # the photo and every link to it inside the indexed folders: none left dangling
-            out.go += [e for e in map(entry, files) if os.path.lexists(e) and _listed(e, roots)]
+            for p in filter(os.path.lexists, files):
+                if _listed(entry(p), roots):
+                    out.go.append(p)
+                else:
+                    out.stay.append((p, LINK_OUTSIDE))
     return out
