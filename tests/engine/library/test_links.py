@@ -80,7 +80,7 @@ def test_the_walk_skips_links_that_lead_outside_and_ends_on_loops(linked):
 
 
 def test_links_to_one_file_are_one_photo_and_the_trash_keeps_a_copy(linked, tmp_path):
-    photos, outside = linked
+    photos, _outside = linked
     with Library(tmp_path / "lib", device="cpu") as lib:
         summary = lib.index([photos], model=MODEL)
         groups = lib.duplicates()
