@@ -33,6 +33,7 @@ class LibraryPanel(QWidget):
     error = Signal(str, str)  # message, details
     folder_selected = Signal(bool)  # whether a folder is chosen (Remove can act)
     resumed = Signal(int)  # photos left pending by an earlier session, now being indexed
+    folder_removed = Signal(str)  # a folder the library no longer holds (its photos went)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -223,6 +224,7 @@ class LibraryPanel(QWidget):
         w.signals.result.connect(
             lambda _n: self.progress_label.setText(f"removed {name} from the library")
         )
+        w.signals.result.connect(lambda _n: self.folder_removed.emit(path))
         w.signals.finished.connect(self.refresh_folders)
         w.signals.error.connect(self.error)
         self.folder_task.start(w)
