@@ -147,3 +147,40 @@ def test_a_library_made_before_the_setting_gets_it(tmp_path):
         assert lib.store.files.following_links() == set()
         lib.store.files.add_folder(tmp_path, follow_links=True)
         assert lib.store.files.following_links() == {os.fsencode(tmp_path)}
+
+
+def test_the_command_line_skips_follows_and_lists_links(linked, tmp_path):
+    """``index`` notes each link it skips (exit 0, not a failure); ``--follow-links`` follows
+    them; ``duplicates --json`` lists a file's other paths and the photo kept outside."""
+    import json
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    photos, _outside = linked
+
+    def cli(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "engine", *args, "--library", str(tmp_path / "lib")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+
+    proc = cli("index", str(photos), "--model", MODEL)
+    assert proc.returncode == 0, proc.stderr
+    notes = [ln for ln in proc.stdout.splitlines() if "skipped: a symbolic link" in ln]
+    assert len(notes) == 2 and "failed 0" in proc.stdout
+    proc = cli("index", str(photos), "--model", MODEL, "--follow-links", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["indexed"] == 2  # ext/c.jpg and c_file_link.jpg: one file
+    proc = cli("duplicates", "--json")
+    assert proc.returncode == 0, proc.stderr
+    groups = json.loads(proc.stdout)["groups"]
+    a = next(g for g in groups if str(photos / "a.jpg") in g["photos"])
+    assert a["photos"] == [str(photos / "a.jpg"), str(photos / "b.jpg")]
+    assert len(a["links"][str(photos / "a.jpg")]) == 3
+    c = next(g for g in groups if str(photos / "c_copy.jpg") in g["photos"])
+    assert len(c["outside"]) == 1 and c["outside"][0] != str(photos / "c_copy.jpg")
