@@ -9,9 +9,11 @@ import os
 from pathlib import Path
 from urllib.parse import unquote
 
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFileDialog
+
 from engine.training.generator import render_scene
 from tests.app.helpers import answer_next_modal
-from tests.helpers import MODEL
 
 
 def _photo_and_copy(i: int, photo: Path, copy: Path) -> None:
@@ -94,14 +96,24 @@ def test_keeping_the_copy_moves_the_photo_with_all_its_links(window, qtbot, tmp_
     dlg.close()
 
 
-def test_a_photo_outside_the_indexed_folders_is_never_offered(window, qtbot, tmp_path):
+def test_a_photo_outside_the_indexed_folders_is_never_offered(window, qtbot, tmp_path, monkeypatch):
     photos, outside = tmp_path / "photos", tmp_path / "outside"
     photos.mkdir()
     outside.mkdir()
     c, copy = outside / "c.jpg", photos / "c_copy.jpg"
     _photo_and_copy(3, c, copy)
     os.symlink(outside, photos / "ext")
-    window.library.index([photos], model=MODEL, follow_links=True)  # the user's choice
+    lib = window.library_panel
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(photos))
+    with qtbot.waitSignal(lib.indexing_finished, timeout=120_000) as done:
+        qtbot.mouseClick(lib.add_button, Qt.MouseButton.LeftButton)
+    assert any(p.startswith(str(photos / "ext") + ": skipped") for p in done.args[0].problems)
+    indexed = {r.display_path for r in window.library.store.files.ok_files()}
+    assert indexed == {str(copy)}  # the link out of the folder was not followed
+    lib.follow_links.setChecked(True)  # the user's choice, kept with the folder
+    with qtbot.waitSignal(lib.indexing_finished, timeout=120_000):
+        qtbot.mouseClick(lib.add_button, Qt.MouseButton.LeftButton)
+    assert window.library.store.files.following_links() == {os.fsencode(photos)}
     dlg = _duplicates(window, qtbot)
     inside_link = str(photos / "ext" / "c.jpg")
     assert _items(dlg) == [str(copy), inside_link]
