@@ -1,9 +1,12 @@
 """Near-duplicate groups as thumbnails, each photo with its evidence; trashing asks first.
 
 Nothing destructive is preselected: a group is shown, but no photo is chosen until the user
-clicks one, and *Close* is the default button. The confirmation lists every photo that would
-go to the trash in a bounded, scrollable list whose buttons always stay visible; *Cancel* is
-its default. Files go to the system trash, never a plain delete.
+clicks one, and *Close* is the default button. What would go is the engine's decision
+(``DuplicateGroup.trash_plan``, made from the disk when the user asks: never the kept file or
+another link to it, never a file outside the indexed folders). The confirmation names the
+photo that stays, lists every file that would go to the trash and every other one that stays
+(with why) in bounded, scrollable lists whose buttons always stay visible; *Cancel* is its
+default. Files go to the system trash, never a plain delete.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.dialogs import CompareDialog
 from app.models import evidence_text
+from engine.library import DuplicateGroup
 
 #: a group this large is more likely a false grouping than a burst of copies: say so
 LARGE_GROUP = 8
@@ -51,6 +55,17 @@ def member_place(hit) -> str:
     folder = os.path.basename(os.path.dirname(hit.path)) or os.path.dirname(hit.path)
     w, h = getattr(hit, "width", None), getattr(hit, "height", None)
     return f"in {folder}" + (f" · {w}×{h}" if w and h else "")
+
+
+def member_links(hit) -> str:
+    """A member's other paths (links to the same file) and whether it is kept out of the trash,
+    in a few words ("" when neither)."""
+    links, parts = getattr(hit, "links", []), []
+    if links:
+        parts.append(f"+{len(links)} link{'s' if len(links) != 1 else ''} to this file")
+    if getattr(hit, "outside", False):
+        parts.append("outside the indexed folders: never trashed")
+    return " · ".join(parts)
 
 
 def move_to_trash(path: str) -> bool:
@@ -75,20 +90,34 @@ class TrashConfirmation(QDialog):
     """ "Move these N photos to the trash?" with every one of them listed (scrolling), the photo
     kept named above, and the buttons below the list, always on screen."""
 
-    def __init__(self, keep: str, others: list[str], parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        keep: str,
+        others: list[str],
+        parent: QWidget | None = None,
+        stay: list[tuple[str, str]] = (),
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Move to trash?")
         n = len(others)
         text = QLabel(
-            f"Keep <b>{os.path.basename(keep)}</b> and move {n} other photo"
+            f"Keep <b>{os.path.basename(keep)}</b> ({keep}) and move {n} other file"
             f"{'s' if n != 1 else ''} to the system trash?<br>You can restore them from the "
             "trash; nothing is deleted outright."
         )
         text.setWordWrap(True)
+        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.keep_label = text
         self.list = QListWidget()
-        self.list.setAccessibleName("Photos to move to the trash")
+        self.list.setAccessibleName("Files to move to the trash")
         self.list.addItems(others)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        #: the files that stay besides the one kept, each with why
+        self.stay_list = QListWidget()
+        self.stay_list.setAccessibleName("Files that stay")
+        self.stay_list.addItems([f"{p} — stays: {why}" for p, why in stay])
+        self.stay_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.stay_list.setVisible(bool(stay))
         self.buttons = QDialogButtonBox()
         self.yes = self.buttons.addButton(
             f"Move {n} to trash", QDialogButtonBox.ButtonRole.AcceptRole
@@ -100,9 +129,10 @@ class TrashConfirmation(QDialog):
         self.buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)
         lay.addWidget(text)
-        lay.addWidget(self.list, 1)
+        lay.addWidget(self.list, 3)
+        lay.addWidget(self.stay_list, 1)
         lay.addWidget(self.buttons)
-        _bounded(self, 640, 120 + 22 * min(n, 30))
+        _bounded(self, 640, 120 + 22 * min(n + len(stay), 30))
         self.no.setFocus()
 
 
@@ -117,10 +147,16 @@ class DuplicatesDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Near-duplicates")
-        self.groups = [list(g) for g in groups]
+        # a group made by hand (plain hits) protects the kept file and its links only
+        self.groups = [
+            DuplicateGroup(list(g), getattr(g, "pairs", []), getattr(g, "roots", None))
+            for g in groups
+        ]
         #: ``confirm(keep, others) -> bool``; by default the bounded ``TrashConfirmation``
         self.confirm = confirm or self._ask
         self.last_confirmation: TrashConfirmation | None = None
+        #: what the last *Keep* would move and leave (``TrashPlan``)
+        self.plan = None
         #: ``evidence_of(path, file_id)`` → the pair's check, for *Compare*'s matching points
         self.evidence_of = evidence_of
         self.thumbnails = thumbnails
@@ -192,11 +228,14 @@ class DuplicatesDialog(QDialog):
         self.photos.clear()
         group = self.groups[row] if 0 <= row < len(self.groups) else []
         for h in group:
+            extra = member_links(h)
             item = QListWidgetItem(
                 f"{os.path.basename(h.path)}\n{member_evidence(h)}\n{member_place(h)}"
+                + (f"\n{extra}" if extra else "")
             )
             item.setData(PathRole, h.path)
-            item.setToolTip(h.path)
+            links = getattr(h, "links", [])
+            item.setToolTip(h.path + "".join(f"\nalso at {p}" for p in links))
             self._set_icon(item)
             self.photos.addItem(item)
         self.warning.setText(
@@ -240,19 +279,33 @@ class DuplicatesDialog(QDialog):
         return keep, [p for p in others if p != keep]
 
     def _ask(self, keep: str, others: list[str]) -> bool:
-        self.last_confirmation = TrashConfirmation(keep, others, self)
+        stay = self.plan.stay if self.plan is not None else []
+        self.last_confirmation = TrashConfirmation(keep, others, self, stay)
         return self.last_confirmation.exec() == QDialog.DialogCode.Accepted
 
     def keep_selected(self) -> list[str]:
+        """Keep the chosen photo; after the confirmation, move to the trash what the engine's
+        plan lets go (made now, from the disk). Returns the paths moved."""
         sel = self._selected()
         if sel is None:
             return []
-        keep, others = sel
-        if not others or not self.confirm(keep, others):
-            return []
-        done = [p for p in others if move_to_trash(p)]
         row = self.group_list.currentRow()
-        self.groups[row] = [h for h in self.groups[row] if h.path not in done]
+        self.plan = self.groups[row].trash_plan(sel[0])
+        keep, go = self.plan.keep, self.plan.go
+        if not go:
+            self.warning.setText(
+                "Nothing can go to the trash: "
+                + "; ".join(f"{os.path.basename(p)} stays ({why})" for p, why in self.plan.stay)
+            )
+            self.warning.setVisible(True)
+            return []
+        if not self.confirm(keep, go):
+            return []
+        done = [p for p in go if move_to_trash(p)]
+        group = self.groups[row]
+        self.groups[row] = DuplicateGroup(
+            [h for h in group if os.path.lexists(h.path)], group.pairs, group.roots
+        )
         self._show_group(row)
         self.select_photo(keep)
         self.trashed.emit(done)

@@ -11,6 +11,7 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QApplication,
     QMainWindow,
     QMessageBox,
     QSplitter,
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         welcome.samples_requested.connect(lib.add_samples)
         self.downloads.downloaded.connect(self.weights_downloaded)
         self.duplicates.trashed.connect(lambda _paths: lib.rescan())
+        lib.folder_removed.connect(self.drop_photos_under)
 
         search.search_started.connect(explain.cancel)
         search.search_finished.connect(
@@ -117,6 +119,18 @@ class MainWindow(QMainWindow):
 
     def show_duplicates(self, threshold: float | None = None) -> None:
         self.duplicates.scan(threshold)
+
+    def drop_photos_under(self, folder: str) -> int:
+        """A folder left the library: its photos leave the results on screen, and every compare
+        view showing one of them closes. Returns how many results went."""
+        from app.dialogs import CompareDialog
+        from app.models import is_under
+
+        n = self.search_panel.results.drop_under(folder)
+        for w in QApplication.topLevelWidgets():
+            if isinstance(w, CompareDialog) and any(is_under(p, folder) for p in w.paths):
+                w.close()
+        return n
 
     def download_weights(self, backbone: str = "resnet50", url: str | None = None) -> None:
         self.downloads.download_weights(backbone, url)

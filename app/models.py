@@ -205,9 +205,34 @@ class ResultsModel(QAbstractListModel):
     def paths(self) -> list[str]:
         return [h.path for h in self.hits]
 
+    def drop_under(self, folder: str) -> int:
+        """Take out the results at or below ``folder`` (a folder that left the library), with
+        what was drawn for them; a header left with nothing after it goes too. Returns how
+        many went."""
+        gone = {h.path for h in self.hits if is_under(h.path, folder)}
+        if not gone:
+            return 0
+        rows = [r for r in self.rows if isinstance(r, str) or r.path not in gone]
+        while rows and isinstance(rows[-1], str):
+            rows.pop()
+        kept = {
+            name: {p: v for p, v in getattr(self, name).items() if p not in gone}
+            for name in ("outlines", "search_outlines", "not_found", "notes", "heats")
+        }
+        self.set_rows(rows, kept["outlines"])
+        for name, values in kept.items():
+            setattr(self, name, values)
+        return len(gone)
+
     def hit(self, path: str):
         row = self._row_of.get(path)
         return None if row is None else self.rows[row]
+
+
+def is_under(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (both absolute)."""
+    path, folder = os.path.normpath(path), os.path.normpath(folder)
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
 def folder_name(path: str, sample_folder: str | None = None) -> str:

@@ -7,6 +7,7 @@ import os
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -33,6 +34,7 @@ class LibraryPanel(QWidget):
     error = Signal(str, str)  # message, details
     folder_selected = Signal(bool)  # whether a folder is chosen (Remove can act)
     resumed = Signal(int)  # photos left pending by an earlier session, now being indexed
+    folder_removed = Signal(str)  # a folder the library no longer holds (its photos went)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -46,6 +48,8 @@ class LibraryPanel(QWidget):
         #: asked for while indexing ran, indexed when it ends
         self.indexing_paths: list[str] = []
         self.queued: list[str] = []
+        #: folders added with "follow links" on, until their indexing starts
+        self.follow_choice: set[str] = set()
         self._refreshed_this_run = False
         self.folders = FoldersModel(self, sample_folder=self.samples_folder())
         self.folder_view = QTableView()
@@ -78,6 +82,7 @@ class LibraryPanel(QWidget):
             for b in group:
                 buttons.addWidget(b)
             lay.addLayout(buttons)
+        lay.addWidget(self.follow_links)
         lay.addWidget(self.progress)
         row = QHBoxLayout()
         row.addWidget(self.progress_label, 1)
@@ -109,6 +114,11 @@ class LibraryPanel(QWidget):
             "Photos that could not be indexed, with reasons",
             self.show_errors,
             True,
+        )
+        self.follow_links = QCheckBox("Follow links that lead outside the folders")
+        self.follow_links.setToolTip(
+            "For a folder added now: also index the photos its symbolic links point to outside "
+            "the library's folders (by default such links are skipped and listed as notes)"
         )
         for b in (self.remove_button, self.rescan_button, self.errors_button):
             b.setEnabled(False)  # nothing to act on until the library lists its folders
@@ -192,7 +202,14 @@ class LibraryPanel(QWidget):
     def choose_folder(self) -> None:
         d = QFileDialog.getExistingDirectory(self, "Add a photo folder")
         if d:
-            self.index_folders([d])
+            self.add_folder(d, self.follow_links.isChecked())
+
+    def add_folder(self, path: str, follow_links: bool = False) -> None:
+        """Index a folder the user added; ``follow_links``: its links are followed wherever
+        they lead (kept with the folder by the engine)."""
+        if follow_links:
+            self.follow_choice.add(path)
+        self.index_folders([path])
 
     def remove_selected_folder(self) -> bool:
         """Forget the chosen folder, after a confirmation that says the files stay on disk."""
@@ -223,6 +240,7 @@ class LibraryPanel(QWidget):
         w.signals.result.connect(
             lambda _n: self.progress_label.setText(f"removed {name} from the library")
         )
+        w.signals.result.connect(lambda _n: self.folder_removed.emit(path))
         w.signals.finished.connect(self.refresh_folders)
         w.signals.error.connect(self.error)
         self.folder_task.start(w)
@@ -246,8 +264,15 @@ class LibraryPanel(QWidget):
             self.queued += [p for p in paths if p not in self.queued]
             self.progress_label.setText(self._with_queue(self.progress_label.text()))
             return
+        follow = [p for p in paths if p in self.follow_choice]
+        if follow and len(follow) < len(paths):  # one setting per run: those wait their turn
+            self.queued += [p for p in follow if p not in self.queued]
+            paths, follow = [p for p in paths if p not in follow], []
         self.progress_label.setText("scanning…")
-        self._start_indexing(paths, self.state.model_spec, self._on_indexed)
+        self._start_indexing(
+            paths, self.state.model_spec, self._on_indexed, follow_links=True if follow else None
+        )
+        self.follow_choice.difference_update(paths)
 
     def _with_queue(self, text: str) -> str:
         """A progress line, followed by the folders that wait for their turn."""
@@ -280,9 +305,15 @@ class LibraryPanel(QWidget):
         self.queued = []
         self.progress_label.setText("cancelling…")
 
-    def _start_indexing(self, paths: list[str], model: str | None, on_done) -> None:
+    def _start_indexing(
+        self, paths: list[str], model: str | None, on_done, follow_links: bool | None = None
+    ) -> None:
         w = Worker(
-            self.state.library.index, paths, model=model, exclude=self.state.settings.exclude
+            self.state.library.index,
+            paths,
+            model=model,
+            exclude=self.state.settings.exclude,
+            follow_links=follow_links,
         )
         w.signals.progress.connect(self._on_index_progress)
         w.signals.result.connect(on_done)

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
@@ -245,6 +246,9 @@ class TrainingWizard(QWizard):
             self.setWindowTitle("Improve the model from my photos")
             self.setStartId(self.page_id(self.mine_page))
         self.setOption(QWizard.WizardOption.NoBackButtonOnLastPage, True)
+        #: ``confirm_close(what would be lost) -> bool``: by default a question to the user
+        self.confirm_close = self.ask_to_close
+        self.last_question: QMessageBox | None = None
         self.resize(720, 560)
 
     @property
@@ -279,6 +283,58 @@ class TrainingWizard(QWizard):
         if last.use.isChecked():
             self.use_model.emit(str(Path(self.out_dir()) / "model"))
         super().accept()
+
+    # ---------------------------------------------------------------- closing
+
+    def work_at_risk(self) -> str | None:
+        """What closing the wizard now would stop or lose, in words (None: nothing)."""
+        out = self.out_dir()
+        if self.train_page.task.busy():
+            return (
+                "Training is running. Closing stops it; what it learned so far is saved in "
+                f"{out}, and `visual-search train … --resume --out {out}` continues it."
+            )
+        if self.mine_page.task.busy():
+            return (
+                "Your photos are being checked for verified matches. Closing stops the check, "
+                "and what it found so far is lost."
+            )
+        if self.mine_page.mined is not None and self.train_page.result is None:
+            return (
+                "The verified matches found are not used yet: closing leaves them unused (a "
+                f"copy is kept in {Path(out) / 'mined.json'})."
+            )
+        return None
+
+    def ask_to_close(self, risk: str) -> bool:
+        """Whether the user closes anyway (*Keep working* is the default, and Esc's answer)."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Close?", risk, parent=self)
+        stop = box.addButton("Stop and close", QMessageBox.ButtonRole.DestructiveRole)
+        keep = box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(keep)
+        box.setEscapeButton(keep)
+        self.last_question = box
+        box.exec()
+        return box.clickedButton() is stop
+
+    def reject(self) -> None:
+        """Esc or closing the window: when work would be lost, ask first; then keep what can
+        be kept (the matches found, training's saved state) and stop the rest."""
+        risk = self.work_at_risk()
+        if risk is not None and not self.confirm_close(risk):
+            return
+        self._keep_what_can_be_kept()
+        super().reject()
+
+    def _keep_what_can_be_kept(self) -> None:
+        mined = self.mine_page.mined
+        if mined is not None and self.train_page.result is None and not self.train_page.task.busy():
+            try:  # the minutes of checking are not thrown away (``MinedSet.load`` reads it)
+                mined.save(Path(self.out_dir()) / "mined.json")
+            except OSError as e:
+                self.mine_page.message.setText(f"The matches found could not be kept: {e}")
+        self.mine_page.task.cancel()
+        self.train_page.task.stop()  # the trainer saves its state as it stops
 
     def shutdown(self) -> None:
         for page in self.pages[1:]:

@@ -24,6 +24,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _line(h) -> str:
+    """One photo of a group: its path, evidence, its other paths and whether it lies outside."""
+    text = f"  {shown(h.path)}  ({h.inliers} matching points)"
+    if h.links:
+        text += "; the same file as " + ", ".join(shown(p) for p in h.links)
+    if h.outside:
+        text += "; outside the indexed folders (never trashed)"
+    return text
+
+
 def run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         groups = lib.duplicates(threshold=args.threshold, model=args.model)
@@ -35,9 +45,15 @@ def run(args: argparse.Namespace) -> int:
         raw = [path_bytes_field(h.path, "b").get("b") for h in g]
         if any(raw):  # names that are not UTF-8, losslessly (base64), None for the others
             group["photos_bytes"] = raw
+        links = {h.path: h.links for h in g if h.links}
+        if links:  # the library's other paths to the same file: one photo, not a copy
+            group["links"] = links
+        outside = [h.path for h in g if h.outside]
+        if outside:  # real file outside every indexed folder: never offered for the trash
+            group["outside"] = outside
         groups_out.append(group)
         lines.append(f"group {i + 1} ({len(g)} photos):")
-        lines += [f"  {shown(h.path)}  ({h.inliers} matching points)" for h in g]
+        lines += [_line(h) for h in g]
     obj = {"threshold": args.threshold, "groups": groups_out}
     emit(args, obj, "\n".join(lines) or "no near-duplicates")
     return 0

@@ -28,6 +28,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--interval", type=float, default=60.0)
     p.add_argument(
+        "--follow-links",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="follow symbolic links in these folders even where they lead outside the indexed "
+        "folders (kept with each folder; by default such links are skipped and listed)",
+    )
+    p.add_argument(
         "--local-features",
         type=int,
         default=None,
@@ -69,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
                         model=args.model,
                         progress=bar,
                         vectors=True if args.vectors else None,
+                        follow_links=args.follow_links,
                     )
                 finally:
                     bar.close()

@@ -139,8 +139,12 @@ class Library:
         exclude: list[str | os.PathLike] | None = None,
         local: bool = True,
         vectors: bool | None = None,
+        follow_links: bool | None = None,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed.
+
+        Symbolic links are followed only where they lead inside an indexed folder, unless
+        ``follow_links`` is on for the folder (kept with it: None leaves it as it was).
 
         ``local=False`` skips the local features (for measuring the network alone; searches
         then find no verified match for the photos indexed so). ``vectors``: whether the
@@ -152,7 +156,7 @@ class Library:
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
         """
         return self._indexing().index_folders(
-            paths, model, progress, should_stop, exclude, local, vectors
+            paths, model, progress, should_stop, exclude, local, vectors, follow_links
         )
 
     def learn_codebook(

@@ -17,6 +17,7 @@ from engine.atomic import remove_leftover_temporaries
 from engine.errors import ConfigError
 from engine.library.index.caches import Caches
 from engine.library.index.indexer import Indexer, IndexSummary, LocalSetup
+from engine.library.index.scan import Scope
 from engine.library.networks import Networks
 from engine.library.store import Store, fs_bytes
 from engine.match.codebook import Codebook
@@ -47,9 +48,11 @@ class FolderIndexing:
         exclude: list[str | os.PathLike] | None = None,
         local: bool = True,
         vectors: bool | None = None,
+        follow_links: bool | None = None,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed (see
-        ``Library.index``)."""
+        ``Library.index``). ``follow_links``: whether these folders follow symbolic links that
+        lead outside the indexed folders (None: as set before; off for a new folder)."""
         t0 = time.perf_counter()
         for p in paths:
             if not os.path.isdir(p):
@@ -63,14 +66,18 @@ class FolderIndexing:
             summary = IndexSummary()
             folders = []
             for p in paths:
-                fid, fp, notes = self.store.files.add_folder(p)
+                fid, fp, notes = self.store.files.add_folder(p, follow_links)
                 summary.problems.extend(notes)
                 if (fid, fp) not in folders:
                     folders.append((fid, fp))
             # a folder absorbed by a parent added in the same call is gone: use the survivors
             alive = {fid for fid, _ in self.store.files.folders()}
             folders = [(fid, fp) for fid, fp in folders if fid in alive]
-            skip = tuple(fs_bytes(x) for x in exclude or ())
+            skip = Scope(
+                (fs_bytes(x) for x in exclude or ()),
+                [fp for _, fp in self.store.files.folders()],
+                self.store.files.following_links(),
+            )
             book = self.caches.codebook()
             with contextlib.ExitStack() as stack:
                 setup = None

@@ -42,16 +42,43 @@ class WalkProblem:
     reason: str
 
 
+class Scope(tuple):
+    """Where a walk may go. As a tuple it is the excluded folders (absolute bytes paths: what
+    ``Indexer`` hands to ``walk`` as ``exclude``); it also holds the indexed folders' real paths
+    (``roots``) and the folders whose links are followed wherever they lead (``follow``)."""
+
+    roots: tuple[bytes, ...]
+    follow: frozenset[bytes]
+
+    def __new__(cls, exclude=(), roots=(), follow=()) -> Scope:
+        self = super().__new__(cls, exclude)
+        self.roots = tuple(os.path.realpath(r) for r in roots)
+        self.follow = frozenset(follow)
+        return self
+
+
+def link_outside(path: bytes, roots: tuple[bytes, ...]) -> bytes | None:
+    """The target of the symbolic link ``path`` when it lies outside every one of ``roots``
+    (real paths), else None (a link loop resolves to no place outside)."""
+    target = os.path.realpath(path)
+    return None if any(is_within(target, r) for r in roots) else target
+
+
 def walk(
     root: bytes, problems: list[WalkProblem] | None = None, exclude: tuple[bytes, ...] = ()
 ) -> Iterator[Entry]:
     """Photo files under ``root`` (bytes path), depth first, sorted by name.
 
     Hidden entries (leading dot), system folders and folders under ``exclude`` (absolute
-    bytes paths) are skipped; directory symlinks are
-    followed, but a directory already visited (a symlink loop, or two links to one place)
-    is entered only once. Unreadable folders go to ``problems`` and the walk goes on.
+    bytes paths) are skipped. A symbolic link (to a photo or a folder) is followed only when
+    its target lies inside an indexed folder (``exclude.roots`` when it is a ``Scope``; else
+    ``root`` itself), or when ``root`` follows links (``exclude.follow``); a link that leads
+    elsewhere is skipped and listed in ``problems``. Linked folders are entered after every
+    real one, and a folder already visited (a link loop, two links to one place) only once.
+    Unreadable folders go to ``problems`` and the walk goes on.
     """
+    scope = exclude if isinstance(exclude, Scope) else Scope(exclude, (root,))
+    follow = root in scope.follow
     visited: set[tuple[int, int]] = set()
     try:
         st = os.stat(root)
@@ -59,9 +86,11 @@ def walk(
     except OSError as e:
         _note(problems, root, e)
         return
-    stack = [root]
-    while stack:
-        d = stack.pop()
+    stack, linked = [root], []
+    while stack or linked:
+        d = stack.pop() if stack else linked.pop(0)
+        if d is not root and not _first_visit(d, visited, problems):
+            continue
         try:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -70,27 +99,53 @@ def walk(
             continue
         subdirs = []
         for e in entries:
-            name = e.name
-            if name.startswith(b".") or name in SKIP_DIRS:
+            if e.name.startswith(b".") or e.name in SKIP_DIRS:
                 continue
-            try:
-                is_dir = e.is_dir(follow_symlinks=True)
-            except OSError:
-                is_dir = False
-            if is_dir:
-                try:
-                    s = os.stat(e.path)
-                except OSError as err:
-                    _note(problems, e.path, err)
-                    continue
-                key = (s.st_dev, s.st_ino)
-                if key in visited or _excluded(e.path, exclude):
-                    continue
-                visited.add(key)
-                subdirs.append(e.path)
-            elif is_photo_name(name):
+            if e.is_symlink() and not follow and not _link_inside(e.path, scope, problems):
+                continue
+            if _is_dir(e):
+                if not _excluded(e.path, scope):
+                    (linked if e.is_symlink() else subdirs).append(e.path)
+            elif is_photo_name(e.name):
                 yield _photo_entry(e)
         stack.extend(reversed(subdirs))
+
+
+def _is_dir(e: os.DirEntry[bytes]) -> bool:
+    try:
+        return e.is_dir(follow_symlinks=True)
+    except OSError:
+        return False
+
+
+def _first_visit(d: bytes, visited: set, problems: list[WalkProblem] | None) -> bool:
+    """Whether folder ``d`` is new to this walk (it is then marked visited)."""
+    try:
+        s = os.stat(d)
+    except OSError as err:
+        _note(problems, d, err)
+        return False
+    key = (s.st_dev, s.st_ino)
+    if key in visited:
+        return False
+    visited.add(key)
+    return True
+
+
+def _link_inside(path: bytes, scope: Scope, problems: list[WalkProblem] | None) -> bool:
+    """Whether the link ``path`` may be followed; a link outside is listed as skipped."""
+    target = link_outside(path, scope.roots)
+    if target is None:
+        return True
+    if problems is not None and (is_photo_name(os.path.basename(path)) or os.path.isdir(path)):
+        problems.append(
+            WalkProblem(
+                path,
+                f"skipped: a symbolic link to {os.fsdecode(target)}, outside the indexed "
+                "folders (visual-search index --follow-links FOLDER follows such links)",
+            )
+        )
+    return False
 
 
 def _note(problems: list[WalkProblem] | None, path: bytes, e: OSError) -> None:

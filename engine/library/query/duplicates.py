@@ -12,16 +12,22 @@ a fixed camera where something moved share their background exactly, but differ 
 moved (``content_differs``). Groups are the connected components of
 such pairs; every pair keeps its evidence. Because each link needs near-identical content, a
 chain cannot join photos that merely look alike.
+
+Paths that reach one file (a symbolic link and its target, hard links; told by device and
+inode) are one photo, never a pair: a group lists each file once, with its other paths
+(``Member.links``), and what may go to the trash is decided from the disk by ``trash.py``.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from engine.library.index.inverted import LocalIndex
+from engine.library.query import trash
 from engine.library.query.results import Hit
 from engine.library.store import Store
 from engine.match.verify import box_quad, project, verify_codes
@@ -68,12 +74,37 @@ class Pair:
         }
 
 
-class DuplicateGroup(list):
-    """The group's photos (``Hit`` items, sorted by path) and ``pairs``: its evidence."""
+@dataclass
+class Member(Hit):
+    """One photo of a group: a file, shown at ``path`` (its real path when the library holds
+    it), with the library's other paths to the same file (``links``); ``outside`` when its real
+    file lies outside every indexed folder (never offered for the trash)."""
 
-    def __init__(self, hits: list[Hit], pairs: list[Pair]) -> None:
+    links: list[str] = field(default_factory=list)
+    outside: bool = False
+
+
+class DuplicateGroup(list):
+    """The group's photos (``Member`` items, one per file, sorted by path), ``pairs``: its
+    evidence, and ``roots``: the indexed folders' real paths (None for a group made by hand:
+    then only the photo kept, and every link to it, are protected)."""
+
+    def __init__(
+        self, hits: list[Hit], pairs: list[Pair] | None = None, roots: list[bytes] | None = None
+    ) -> None:
         super().__init__(hits)
-        self.pairs = pairs
+        self.pairs = pairs or []
+        self.roots = roots
+
+    def trash_plan(self, keep: str) -> trash.TrashPlan:
+        """Keeping the photo at ``keep``: the files that would go to the trash and those that
+        stay, with their reasons, as the disk is now (see ``trash.py``)."""
+        links = {m.path: list(getattr(m, "links", [])) for m in self}
+        kept = next((p for p, ls in links.items() if keep == p or keep in ls), None)
+        if kept is None:
+            raise ValueError(f"{keep} is not in this group")
+        others = {p: ls for p, ls in links.items() if p != kept}
+        return trash.plan(kept, links[kept], others, self.roots)
 
 
 def connected_components(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
@@ -193,27 +224,63 @@ def _judge_pair(a: int, b: int, rows: dict, ca, cb, min_ratio: float) -> Pair | 
     return None
 
 
-def _group(members: list[int], pairs: list[Pair], rows: dict) -> DuplicateGroup:
-    """One group: its photos sorted by path, each with its best pair's inliers, and the pairs
-    that join them."""
+class SameFiles:
+    """The library's paths grouped by the file they reach (device and inode): ``rep[id]`` is
+    the file id that stands for every path to that file."""
+
+    def __init__(self, rows: dict, roots: list[bytes]) -> None:
+        self.rows, self.roots = rows, roots
+        by_file: dict[tuple[int, int], list[int]] = {}
+        for i, r in rows.items():
+            key = trash.identity(r.path)
+            if key is not None:
+                by_file.setdefault(key, []).append(i)
+        self.rep = {i: i for i in rows}
+        self.paths: dict[int, list[int]] = {i: [i] for i in rows}
+        for ids in by_file.values():
+            ids.sort(key=self._shown_first)
+            self.paths[ids[0]] = ids
+            for i in ids:
+                self.rep[i] = ids[0]
+
+    def _shown_first(self, i: int) -> tuple:
+        """A file's path shown first: its real path over a link, then by name."""
+        p = self.rows[i].path
+        return (os.path.islink(p) or os.path.realpath(p) != p, p)
+
+    def member(self, rep: int, inliers: int) -> Member:
+        r = self.rows[rep]
+        links = [self.rows[i].display_path for i in self.paths[rep][1:]]
+        outside = not trash.inside(r.path, self.roots)
+        return Member(
+            rep,
+            r.display_path,
+            1.0,
+            r.width,
+            r.height,
+            inliers=inliers,
+            verified=True,
+            links=links,
+            outside=outside,
+        )
+
+
+def _group(members: list[int], pairs: list[Pair], same: SameFiles) -> DuplicateGroup:
+    """One group: its photos (one per file) sorted by path, each with its best pair's inliers,
+    and the pairs that join them."""
     group = set(members)
     best = {m: max((p.inliers for p in pairs if m in (p.a, p.b)), default=0) for m in members}
-    hits = sorted(
-        (
-            Hit(
-                m,
-                rows[m].display_path,
-                1.0,
-                rows[m].width,
-                rows[m].height,
-                inliers=best[m],
-                verified=True,
-            )
-            for m in members
-        ),
-        key=lambda h: h.path,
-    )
-    return DuplicateGroup(hits, [p for p in pairs if p.a in group])
+    hits = sorted((same.member(m, best[m]) for m in members), key=lambda h: h.path)
+    return DuplicateGroup(hits, [p for p in pairs if p.a in group], same.roots)
+
+
+def _best_per_file_pair(pairs: list[Pair]) -> list[Pair]:
+    """One pair per two files (the one with the most inliers), in order."""
+    best: dict[tuple[int, int], Pair] = {}
+    for p in pairs:
+        if (p.a, p.b) not in best or p.inliers > best[(p.a, p.b)].inliers:
+            best[(p.a, p.b)] = p
+    return sorted(best.values(), key=lambda p: (p.a, p.b))
 
 
 def find_duplicates(
@@ -223,6 +290,7 @@ def find_duplicates(
     cands = sorted(candidate_pairs(store, li, codebook))
     involved = sorted({i for p in cands for i in p})
     rows = store.files.files_by_ids(involved)
+    same = SameFiles(rows, trash.real_roots([fp for _, fp in store.files.folders()]))
     pairs: list[Pair] = []
     codes: dict = {}
     for a, b in cands:
@@ -230,12 +298,16 @@ def find_duplicates(
             return []
         if a not in rows or b not in rows or not rows[a].width or not rows[b].width:
             continue
+        if same.rep[a] == same.rep[b]:  # two paths to one file: one photo, never a pair
+            continue
         for i in (a, b):
             if i not in codes:
                 codes.update(store.codes.local_codes_for(codebook, [i]))
         pair = _judge_pair(a, b, rows, codes.get(a), codes.get(b), min_ratio)
-        if pair is not None:
-            pairs.append(pair)
-    out = [_group(ms, pairs, rows) for ms in connected_components((p.a, p.b) for p in pairs)]
+        if pair is not None:  # between the files, whichever paths were compared
+            ra, rb = sorted((same.rep[a], same.rep[b]))
+            pairs.append(Pair(ra, rb, pair.inliers, pair.ratio, pair.cover))
+    pairs = _best_per_file_pair(pairs)
+    out = [_group(ms, pairs, same) for ms in connected_components((p.a, p.b) for p in pairs)]
     out.sort(key=lambda g: (-len(g), g[0].path))
     return out

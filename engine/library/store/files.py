@@ -42,8 +42,12 @@ class FileTable:
         with self.db.connect() as c:
             return [(r.id, r.path) for r in c.execute(select(folders_t).order_by(folders_t.c.path))]
 
-    def add_folder(self, path: str | os.PathLike) -> tuple[int, bytes, list[str]]:
-        """Register a folder; returns ``(id, path, notes)``.
+    def add_folder(
+        self, path: str | os.PathLike, follow_links: bool | None = None
+    ) -> tuple[int, bytes, list[str]]:
+        """Register a folder; returns ``(id, path, notes)``. ``follow_links``: whether its
+        symbolic links are followed outside the indexed folders (None: as it was; off for a
+        new folder).
 
         A folder inside an already registered one is not added twice (the parent covers it);
         a new parent of registered folders absorbs them and their files.
@@ -57,10 +61,17 @@ class FileTable:
                 if is_within(p, fp):
                     if p != fp:
                         notes.append(f"{fs_text(p)} is inside {fs_text(fp)}, already indexed")
+                        if follow_links is not None:
+                            notes.append(f"following links is set for {fs_text(fp)} as a whole")
+                    elif follow_links is not None:
+                        c.execute(
+                            update(folders_t)
+                            .where(folders_t.c.id == fid)
+                            .values(follow_links=follow_links)
+                        )
                     return fid, fp, notes
-            new_id = c.execute(insert(folders_t).values(path=p, added_at=now)).inserted_primary_key[
-                0
-            ]
+            new = {"path": p, "added_at": now, "follow_links": bool(follow_links)}
+            new_id = c.execute(insert(folders_t).values(**new)).inserted_primary_key[0]
             for fid, fp in rows:
                 if is_within(fp, p):  # never equal here: that returned above
                     c.execute(
@@ -69,6 +80,12 @@ class FileTable:
                     c.execute(delete(folders_t).where(folders_t.c.id == fid))
                     notes.append(f"{fs_text(fp)} is now covered by {fs_text(p)}")
             return new_id, p, notes
+
+    def following_links(self) -> set[bytes]:
+        """The folders whose symbolic links are followed wherever they lead."""
+        with self.db.connect() as c:
+            q = select(folders_t.c.path).where(folders_t.c.follow_links.is_(True))
+            return {r.path for r in c.execute(q)}
 
     def folder_for(self, path: str | os.PathLike) -> tuple[int, bytes] | None:
         """The registered folder that holds ``path``, if any."""

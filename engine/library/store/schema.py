@@ -22,6 +22,7 @@ from typing import TypeVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -39,7 +40,7 @@ from sqlalchemy.engine import Connection
 
 from engine.library.store.fspath import fs_text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "library.sqlite3"
 
 # file status: "new" waits for its first decode, "ok" decoded, "failed" could not be decoded
@@ -62,7 +63,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "words BLOB NOT NULL, bits BLOB NOT NULL, fwords BLOB NOT NULL, kp BLOB NOT NULL, "
         "phash BIGINT, PRIMARY KEY (file_id, codebook))",
         "CREATE INDEX ix_local_codes_codebook_generation ON local_codes (codebook, generation)",
-    ]
+    ],
+    # a folder whose symbolic links are followed wherever they lead (``index --follow-links``)
+    2: ["ALTER TABLE folders ADD COLUMN follow_links BOOLEAN NOT NULL DEFAULT 0"],
 }
 
 metadata = MetaData()
@@ -80,6 +83,8 @@ folders_t = Table(
     Column("path", LargeBinary, nullable=False, unique=True),
     Column("added_at", Float, nullable=False),
     Column("scanned_at", Float),
+    # follow symbolic links that lead outside the indexed folders (off: they are skipped)
+    Column("follow_links", Boolean, nullable=False, default=False, server_default="0"),
 )
 files_t = Table(
     "files",
