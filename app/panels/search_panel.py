@@ -340,6 +340,8 @@ class SearchPanel(QWidget):
         folder = self.folder_filter.folder_name()
         if folder is not None:
             text += f" · only from {folder}"
+        if res.missing_vectors:  # the model's ranking cannot see them until they are indexed
+            text += f" · {res.missing_vectors} photos not yet described by this model"
         self.summary = text
         self.search_label.setText(text)
         self.export_button.setEnabled(True)
