@@ -231,7 +231,6 @@ class Indexer:
         if not total:
             return
         rate = Rate()
-        rate.update(0)
         done = 0
         batch: list[tuple[FileRow, Extraction | BadImageError | None, Described | None]] = []
         last_commit = time.perf_counter()
