@@ -39,8 +39,12 @@ def _text(r: dict) -> str:
     lines = [
         f"the library database was damaged ({shown(r['damaged'])}); your photos are untouched",
         *(f"kept the damaged file as {shown(k)}" for k in r["kept"]),
-        "made a fresh library database",
     ]
+    if r["finished_interrupted"]:
+        lines.append("finished a repair that was interrupted: its rebuilt database is in place")
+        lines += [f"  rebuilt from {shown(f)}" for f in r["folders"] if f not in r["missing"]]
+        return "\n".join(lines)
+    lines.append("made a fresh library database")
     here = [f for f in r["folders"] if f not in r["missing"]]
     if r["indexed"] is not None:
         s = r["indexed"]
