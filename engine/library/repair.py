@@ -58,6 +58,7 @@ class RepairReport:
     summary: IndexSummary | None = None
     error: str | None = None  # why indexing again failed (the rest was done)
     finished_interrupted: bool = False  # this run finished a repair killed midway
+    emptied_from: str | None = None  # a sound but empty library: the kept file it indexed from
 
     def to_dict(self) -> dict:
         d = {k: v for k, v in vars(self).items() if k != "summary"}
@@ -129,6 +130,48 @@ def _finish_interrupted(directory: Path, journal: dict) -> RepairReport:
     return report
 
 
+def _index_into(
+    library_dir: Path, report: RepairReport, mode: str, reindex: bool, **open_kw
+) -> None:
+    """Index the folders of ``report`` still on disk into the library at ``library_dir``."""
+    from engine.library import Library
+
+    progress = open_kw.pop("progress")
+    with Library(library_dir, mode=mode, **open_kw) as lib:
+        here = [p for p in report.folders if p not in report.missing]
+        if reindex and here:
+            try:
+                report.summary = lib.index(here, model=report.model, progress=progress)
+            except VisualSearchError as e:
+                report.error = str(e)
+
+
+def _salvaged(report: RepairReport, db_path: Path, model: str | None) -> None:
+    found, spec = salvage(db_path)
+    report.folders = [fs_text(p) for p in found]
+    report.missing = [fs_text(p) for p in found if not os.path.isdir(p)]
+    report.model = model or spec
+
+
+def kept_databases(directory: Path) -> list[Path]:
+    """The damaged databases earlier repairs kept in ``directory``, newest first."""
+    kept = [
+        p
+        for p in directory.glob(f"{DB_NAME}.damaged-*")
+        if p.is_file() and not p.name.endswith((*SIDE_FILES, ".tmp"))
+    ]
+    return sorted(kept, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+
+def _emptied(db_path: Path) -> bool:
+    """Whether a sound library database names no folder at all."""
+    con = sqlite3.connect(sqlite_uri(db_path), uri=True)
+    try:
+        return con.execute("SELECT count(*) FROM folders").fetchone()[0] == 0
+    finally:
+        con.close()
+
+
 def repair_library(
     directory: str | os.PathLike,
     model: str | None = None,
@@ -138,13 +181,14 @@ def repair_library(
     precision: str = "auto",
 ) -> RepairReport:
     """Rebuild a damaged library database beside it and swap it in (see above); finish a
-    repair that was interrupted."""
-    from engine.library import Library
-
+    repair that was interrupted. A sound database that names no folder while a damaged one
+    is kept beside it (left by a repair of an older version killed midway, or by
+    ``reindex`` off) gets the folders that one names indexed again."""
     directory = Path(directory).expanduser()
     db_path = directory / DB_NAME
     if not directory.is_dir():
         raise LibraryMissingError(f"no library at {directory}")
+    open_kw = {"device": device, "precision": precision, "progress": progress}
     with WriterLock(directory):
         journal = pending_swap(directory)
         if journal is not None:
@@ -154,25 +198,22 @@ def repair_library(
         report = RepairReport(str(directory))
         clear_staging(directory)  # a repair killed before its swap: start it again
         report.damaged = check_database(db_path)
-        if report.damaged is None:
+        if report.damaged is not None:
+            _salvaged(report, db_path, model)
+            _index_into(staging_dir(directory), report, "create", reindex, **open_kw)
+            seal(staging_dir(directory) / DB_NAME)
+            journal = {
+                "kept": kept_name(directory),
+                "damaged": report.damaged,
+                **{k: getattr(report, k) for k in ("folders", "missing", "model")},
+            }
+            report.kept = begin_swap(directory, journal)
             return report
-        found, spec = salvage(db_path)
-        report.folders = [fs_text(p) for p in found]
-        report.missing = [fs_text(p) for p in found if not os.path.isdir(p)]
-        report.model = model or spec
-        staging = staging_dir(directory)
-        with Library(staging, device=device, mode="create", precision=precision) as lib:
-            here = [p for p in report.folders if p not in report.missing]
-            if reindex and here:
-                try:
-                    report.summary = lib.index(here, model=report.model, progress=progress)
-                except VisualSearchError as e:
-                    report.error = str(e)
-        seal(staging / DB_NAME)
-        journal = {
-            "kept": kept_name(directory),
-            "damaged": report.damaged,
-            **{k: getattr(report, k) for k in ("folders", "missing", "model")},
-        }
-        report.kept = begin_swap(directory, journal)
+        kept = kept_databases(directory)
+        if not (kept and _emptied(db_path)):
+            return report
+        report.emptied_from = str(kept[0])
+        _salvaged(report, kept[0], model)
+    # indexing takes the writer lock itself
+    _index_into(directory, report, "write", reindex, **open_kw)
     return report

@@ -185,3 +185,28 @@ def test_a_repair_killed_at_every_step_of_its_swap_is_finished_or_started_again(
         finished += 1
     print(f"{kills} kills, {finished} finished by repair")
     assert finished >= 6
+
+
+def test_a_library_emptied_by_an_interrupted_repair_is_not_called_sound(damaged, capsys):
+    """What a repair of an older version left when killed while it indexed again: the
+    damaged file set aside and a fresh, empty database in its place."""
+    from engine.library import Library
+
+    lib, damaged_bytes = damaged
+    kept = lib / "library.sqlite3.damaged-20260101-000000"
+    os.replace(lib / "library.sqlite3", kept)
+    for f in (lib / "index").iterdir():
+        f.unlink()
+    Library(lib, mode="create").close()
+    assert main(["status", "--library", str(lib)]) == 0
+    out = capsys.readouterr().out
+    assert "photos: 0 indexed" in out
+    assert f"damaged database is kept beside it as {kept}" in out
+    assert f"`visual-search repair --library {lib}` indexes again" in out
+    code, r, _ = _cli(capsys, "repair", "--library", str(lib))
+    assert code == 0 and r["damaged"] is None and r["emptied_from"] == str(kept)
+    assert r["indexed"]["indexed"] == PHOTOS
+    assert _photos_or_refusal(lib, capsys) == PHOTOS
+    assert kept.read_bytes() == damaged_bytes
+    assert main(["repair", "--library", str(lib)]) == 0
+    assert "sound; nothing to repair" in capsys.readouterr().out
