@@ -3,7 +3,9 @@
 Connections use WAL, ``synchronous=NORMAL``, a busy timeout and foreign keys, so a kill at any
 instant loses at most the transaction in flight and readers are not blocked by the writer. A
 library that cannot be written (``read_only_reason`` says why) is opened read-only and still
-searches.
+searches. Every open first finishes a repair that was killed during its swap (``swap``), then
+runs a quick integrity check (``integrity``): a damaged page is refused at once, with the way
+to ``repair``, whatever the command goes on to read.
 """
 
 from __future__ import annotations
