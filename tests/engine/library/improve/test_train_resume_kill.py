@@ -1,6 +1,8 @@
-"""``train library`` killed (SIGKILL) in its first epoch, before any training state was saved:
-``--resume`` keeps the pairs it mined (never mines again), says in one line that training
-starts over, and trains to the end instead of refusing."""
+"""``train library`` killed (SIGKILL) as its first epoch starts — pairs mined and the "before"
+figure saved, no training state yet (the first is saved at the end of the epoch or after
+``--checkpoint-minutes``, 10 by default): ``--resume`` keeps the pairs it mined (never mines
+again), says in one line that training starts over, and trains to the end instead of
+refusing with "nothing to resume"."""
 
 from __future__ import annotations
 
