@@ -18,7 +18,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def _emptied(st: dict) -> list[str]:
     """A library with no folder beside a damaged database an earlier repair kept: the line
-    that says how to get its folders back (and ``kept_damaged`` in the JSON)."""
+    that says how to get its folders back (and ``kept_damaged`` in the JSON, empty for a
+    library with folders)."""
     from engine.library.repair import kept_databases
 
     st["kept_damaged"] = [str(p) for p in kept_databases(Path(st["library"]))]
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
             f"{c['photos']} photos, {c['bytes_per_photo'] / 1e3:.1f} kB each, "
             f"inverted file {c['index_note']}"
         )
+    st["kept_damaged"] = []
     if not st["folders"]:
         lines += _emptied(st)
     net = st["network"]
