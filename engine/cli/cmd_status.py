@@ -35,6 +35,7 @@ def _emptied(st: dict) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
+        lib.store.db.check_integrity(full=True)  # every table, even of a large library
         st = lib.status()
     lines = [f"library: {shown(st['library'])}"]
     if st["read_only"]:

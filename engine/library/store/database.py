@@ -28,7 +28,7 @@ from engine.library.store.errors import (
     damaged,
     read_only,
 )
-from engine.library.store.integrity import quick_check
+from engine.library.store.integrity import check_statements, quick_check
 from engine.library.store.lock import WriterLock
 from engine.library.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION, meta_t, metadata
 from engine.library.store.sqlite import (
@@ -71,7 +71,8 @@ class Database:
         self.engine: Engine = open_engine(self.path, read_only=bool(why))
         try:
             self._open_schema()
-            self._check_integrity()
+            self._checked_whole = len(check_statements(self.path)) == 1
+            self.check_integrity()
         except LibraryError:
             self.engine.dispose()
             raise
@@ -153,12 +154,15 @@ class Database:
                 )
             c.commit()
 
-    def _check_integrity(self) -> None:
+    def check_integrity(self, full: bool = False) -> None:
         """Refuse a database that ``quick_check`` finds damaged (see ``integrity``), with
-        the way to repair it."""
+        the way to repair it. ``full``: every table, however large the database (``status``
+        asks for it; the check on open may have walked only the small tables)."""
+        if full and self._checked_whole:
+            return
         with self.engine.connect() as c:
             try:
-                problem = quick_check(c.connection.driver_connection, self.path)
+                problem = quick_check(c.connection.driver_connection, self.path, full)
             except sqlite3.DatabaseError as e:  # the driver's own, not SQLAlchemy's
                 if not is_damage(e):
                     raise

@@ -81,3 +81,17 @@ def test_a_large_database_checks_its_small_tables_on_open(indexed, tmp_path, cap
     _damage_page_of(db, "ix_files_content_hash")  # an index of a small table: walked too
     _refused(["status"], lib, capsys)
     _refused(["errors"], lib, capsys)
+
+
+def test_status_checks_every_table_even_of_a_large_database(indexed, tmp_path, capsys, monkeypatch):
+    """A damaged vector page of a large database passes the open's check of the small tables
+    (``errors`` never reads vectors), but ``status`` walks every table."""
+    from engine.library.store import integrity
+
+    monkeypatch.setattr(integrity, "FULL_CHECK_BYTES", 0)
+    lib = tmp_path / "lib"
+    shutil.copytree(indexed / "lib", lib)
+    _damage_page_of(lib / "library.sqlite3", "vectors")
+    assert main(["errors", "--library", str(lib)]) == 0
+    assert capsys.readouterr().out.strip() == "no failed photos"
+    _refused(["status"], lib, capsys)
