@@ -6,8 +6,8 @@ looks at the table beside it, so ``status`` and ``index`` could call a library s
 costs about 60 ms for a 100 MB database (5,000 photos with a global vector and local codes
 each, warm page cache); above ``FULL_CHECK_BYTES`` only the small tables (folders, files,
 models, codebooks and their indexes) are walked on open, and the large ones are left to the
-queries that read them (which report damage the same way) and to ``repair``, which always
-checks everything.
+queries that read them (which report damage the same way), to ``status`` and to ``repair``,
+which always check everything.
 """
 
 from __future__ import annotations
