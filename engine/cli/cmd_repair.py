@@ -33,14 +33,34 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
-def _text(r: dict) -> str:
+def _head(r: dict) -> list[str] | None:
+    """The first lines of the report, or None when the library is sound."""
+    if r["emptied_from"]:
+        return [
+            f"{shown(r['library'])}: the library database is sound but names no folder (a "
+            "repair that did not finish, or one run with --no-index, left it empty)",
+            f"recovering the folders named by the damaged file kept as {shown(r['emptied_from'])}",
+        ]
     if r["damaged"] is None:
-        return f"{shown(r['library'])}: the library database is sound; nothing to repair"
+        return None
     lines = [
         f"the library database was damaged ({shown(r['damaged'])}); your photos are untouched",
         *(f"kept the damaged file as {shown(k)}" for k in r["kept"]),
-        "made a fresh library database",
     ]
+    if r["finished_interrupted"]:
+        lines.append("finished a repair that was interrupted: its rebuilt database is in place")
+        lines += [f"  rebuilt from {shown(f)}" for f in r["folders"] if f not in r["missing"]]
+        return lines
+    lines.append("made a fresh library database")
+    return lines
+
+
+def _text(r: dict) -> str:
+    lines = _head(r)
+    if lines is None:
+        return f"{shown(r['library'])}: the library database is sound; nothing to repair"
+    if r["finished_interrupted"]:
+        return "\n".join(lines)
     here = [f for f in r["folders"] if f not in r["missing"]]
     if r["indexed"] is not None:
         s = r["indexed"]

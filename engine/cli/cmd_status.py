@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
 
 from engine.cli.common import add_json, add_library, emit, open_library, shown
 
@@ -14,8 +16,26 @@ def add_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _emptied(st: dict) -> list[str]:
+    """A library with no folder beside a damaged database an earlier repair kept: the line
+    that says how to get its folders back (and ``kept_damaged`` in the JSON, empty for a
+    library with folders)."""
+    from engine.library.repair import kept_databases
+
+    st["kept_damaged"] = [str(p) for p in kept_databases(Path(st["library"]))]
+    if not st["kept_damaged"]:
+        return []
+    folder = shlex.quote(st["library"])
+    return [
+        f"no folder, but a damaged database is kept beside it as "
+        f"{shown(st['kept_damaged'][0])}: `visual-search repair --library {shown(folder)}` "
+        "indexes again the folders it names"
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
+        lib.store.db.check_integrity(full=True)  # every table, even of a large library
         st = lib.status()
     lines = [f"library: {shown(st['library'])}"]
     if st["read_only"]:
@@ -43,6 +63,9 @@ def run(args: argparse.Namespace) -> int:
             f"{c['photos']} photos, {c['bytes_per_photo'] / 1e3:.1f} kB each, "
             f"inverted file {c['index_note']}"
         )
+    st["kept_damaged"] = []
+    if not st["folders"]:
+        lines += _emptied(st)
     net = st["network"]
     lines.append(f"network: {shown(net['model'])} runs through {net['text']}")
     b = st["bytes"]

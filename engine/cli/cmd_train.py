@@ -285,6 +285,7 @@ def _train_library(args: argparse.Namespace) -> int:
             on_record=_epoch_printer(args, bar),
             on_mined=on_mined,
             hold_out=args.hold_out,
+            on_note=lambda note: print(f"visual-search: {note}", file=sys.stderr),
         )
     bar.close()
     before, after = figures["before"], figures.get("after")

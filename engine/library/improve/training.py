@@ -4,7 +4,9 @@
 "Improve the model from my photos"):
 
 1. index the given folders (if any), then mine the library (``mining.mine``) — or, when
-   resuming, read back the run's ``mined.json``;
+   resuming, read back the run's ``mined.json`` (written as soon as mining ends, so a run
+   killed while training never mines again; killed before its first training state was
+   saved, it trains again from the start on those pairs);
 2. refuse a library with too few verified matches, with the counts;
 3. train the chosen architecture on the mined pairs, starting from the model the library
    serves (its weights copied into every layer of the same name and shape), with the same
@@ -74,26 +76,30 @@ def improve_model(
     on_mined=None,
     hold_out: float = HOLD_OUT,
     mined: MinedSet | None = None,
+    on_note=None,
 ) -> dict:
     """Mine ``library`` (unless ``mined`` is given: pairs mined already), train on them into
-    ``out`` and return the figures (see the module)."""
+    ``out`` and return the figures (see the module). ``resume`` continues the run in ``out``
+    from what it saved: the mined pairs, the figures before, the training state; whatever was
+    not saved yet is done again, and ``on_note(text)`` says so."""
     out = Path(out)
     progress = progress or (lambda done, total, message: None)
     if folders:
         library.index(folders, model=model, progress=progress, should_stop=should_stop)
     spec = library.model(model)[1].spec
-    mined_path = out / "mined.json"
-    if mined is not None:
-        if not (resume and mined_path.exists()):
-            mined.save(mined_path)
-    elif resume and mined_path.exists():
-        mined = MinedSet.load(mined_path)
-    else:
-        seed = cfg.seed if cfg is not None else 0
-        mined = mine(library, model, seed, progress, should_stop, hold_out)
-        require_enough(mined)
-        mined.save(mined_path)
-    require_enough(mined)
+    mined, notes = _mined_pairs(
+        library, out, cfg, model, resume, mined, progress, should_stop, hold_out
+    )
+    resume_training = resume and (out / "state.json").exists()
+    if resume and not resume_training and not notes:
+        notes.append(
+            f"no training state was saved in {out} before the run stopped (the first is "
+            "saved after the checkpoint interval or at the end of the first epoch): training "
+            "starts again on the pairs already mined"
+        )
+    for note in notes:
+        if on_note is not None:
+            on_note(note)
     if on_mined is not None:
         on_mined(mined)
     cfg = cfg or starting_config(spec)
@@ -112,7 +118,7 @@ def improve_model(
         figures = {"before": held_out_recall(start, mined, cfg.image_size, device)}
         _save(figures_path, figures)
     result = Trainer(cfg, MinedData(mined), out).run(
-        progress=progress, should_stop=should_stop, resume=resume, on_record=on_record
+        progress=progress, should_stop=should_stop, resume=resume_training, on_record=on_record
     )
     figures.update(
         {
@@ -124,6 +130,7 @@ def improve_model(
             "cancelled": result.cancelled,
             "model": str(out / "model"),
             "history": result.history,
+            "notes": notes,
         }
     )
     if (out / "model").exists() and not result.cancelled:
@@ -132,6 +139,29 @@ def improve_model(
         figures["after"] = held_out_recall(trained, mined, cfg.image_size, device)
     _save(figures_path, figures)
     return figures
+
+
+def _mined_pairs(
+    library, out: Path, cfg, model, resume: bool, mined, progress, should_stop, hold_out
+) -> tuple[MinedSet, list[str]]:
+    """The pairs to train on: ``mined`` (saved in ``out``), those a resumed run saved, or
+    mined now; and a note when a resumed run has to mine again."""
+    mined_path = out / "mined.json"
+    notes: list[str] = []
+    if mined is not None:
+        if not (resume and mined_path.exists()):
+            mined.save(mined_path)
+    elif resume and mined_path.exists():
+        mined = MinedSet.load(mined_path)
+    else:
+        if resume:
+            notes.append(f"nothing to resume in {out} yet (stopped while mining): mining again")
+        seed = cfg.seed if cfg is not None else 0
+        mined = mine(library, model, seed, progress, should_stop, hold_out)
+        require_enough(mined)
+        mined.save(mined_path)
+    require_enough(mined)
+    return mined, notes
 
 
 def _save(path: Path, figures: dict) -> None:

@@ -3,13 +3,17 @@
 Connections use WAL, ``synchronous=NORMAL``, a busy timeout and foreign keys, so a kill at any
 instant loses at most the transaction in flight and readers are not blocked by the writer. A
 library that cannot be written (``read_only_reason`` says why) is opened read-only and still
-searches.
+searches. Every open first finishes a repair that was killed during its swap (``swap``), then
+runs a quick integrity check (``integrity``): a damaged page is refused at once, with the way
+to ``repair``, whatever the command goes on to read.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,16 +21,25 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError
 
-from engine.library.store.errors import LibraryError, LibraryMissingError, read_only
+from engine.library.store.errors import (
+    LibraryDamagedError,
+    LibraryError,
+    LibraryMissingError,
+    damaged,
+    read_only,
+)
+from engine.library.store.integrity import check_statements, quick_check
 from engine.library.store.lock import WriterLock
 from engine.library.store.schema import DB_NAME, MIGRATIONS, SCHEMA_VERSION, meta_t, metadata
 from engine.library.store.sqlite import (
+    is_damage,
     needs_immutable,
     not_writable,
     open_engine,
     translate,
     translated,
 )
+from engine.library.store.swap import finish_swap, pending_swap
 
 #: ``create``: make the library if it is not there (indexing); ``write``: it must exist;
 #: ``read``: it must exist and is opened read-only (nothing is written to the database)
@@ -53,9 +66,13 @@ class Database:
         if why and not exists:
             raise read_only(self.dir, f"{why}; cannot create a library there")
         self.read_only_reason: str | None = why
+        if exists:
+            self._finish_repair()
         self.engine: Engine = open_engine(self.path, read_only=bool(why))
         try:
             self._open_schema()
+            self._checked_whole = len(check_statements(self.path)) == 1
+            self.check_integrity()
         except LibraryError:
             self.engine.dispose()
             raise
@@ -113,13 +130,20 @@ class Database:
         return version
 
     def _init_schema(self) -> None:
-        with self.engine.begin() as c:
-            version = self._check_schema(c)
+        """Create or migrate the tables. Two processes opening a new library at once: the
+        first takes SQLite's write lock (``BEGIN IMMEDIATE``) and the other waits for it (the
+        busy timeout), then finds the tables made; without the lock both would see no table
+        and the second ``CREATE TABLE`` would fail."""
+        with self.engine.connect() as c:
+            if self._check_schema(c) == SCHEMA_VERSION:
+                return
+        with self.engine.connect() as c:
+            c.exec_driver_sql("BEGIN IMMEDIATE")
+            version = self._check_schema(c)  # again: another process may have made them
             if version == 0:
                 metadata.create_all(c)
                 c.execute(insert(meta_t).values(key="schema_version", value=str(SCHEMA_VERSION)))
-                return
-            while version < SCHEMA_VERSION:
+            while 0 < version < SCHEMA_VERSION:
                 for stmt in MIGRATIONS[version]:
                     c.execute(text(stmt))
                 version += 1
@@ -128,6 +152,38 @@ class Database:
                     .where(meta_t.c.key == "schema_version")
                     .values(value=str(version))
                 )
+            c.commit()
+
+    def check_integrity(self, full: bool = False) -> None:
+        """Refuse a database that ``quick_check`` finds damaged (see ``integrity``), with
+        the way to repair it. ``full``: every table, however large the database (``status``
+        asks for it; the check on open may have walked only the small tables)."""
+        if full and self._checked_whole:
+            return
+        with self.engine.connect() as c:
+            try:
+                problem = quick_check(c.connection.driver_connection, self.path, full)
+            except sqlite3.DatabaseError as e:  # the driver's own, not SQLAlchemy's
+                if not is_damage(e):
+                    raise
+                problem = str(e)
+        if problem:
+            raise damaged(self.path, problem)
+
+    def _finish_repair(self) -> None:
+        """Finish the swap of a repair killed midway (see ``swap``), or, opening for
+        reading, say that one is unfinished."""
+        if pending_swap(self.dir) is None:
+            return
+        if self.read_only_reason:
+            folder = shlex.quote(str(self.dir))
+            raise LibraryDamagedError(
+                f"{self.dir}: a repair of this library was interrupted before it finished; "
+                f"run `visual-search repair --library {folder}` to finish it (your photos "
+                "are untouched)"
+            )
+        with WriterLock(self.dir):
+            finish_swap(self.dir)
 
     # ----------------------------------------------------------------- connections
 

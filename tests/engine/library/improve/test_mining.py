@@ -20,38 +20,13 @@ from engine.library import Library
 from engine.library.improve.mining import NotEnoughPairs, mine, require_enough
 from engine.library.improve.training import improve_model, starting_config
 from engine.training.mined import MinedData, MinedSet
+from tests.engine.library.improve.planted import OBJECTS, VIEWS
 from tests.helpers import MODEL, ROOT, kill_mid_epoch
-
-OBJECTS, VIEWS = 8, 3
 
 
 def _object_of(path: str) -> str:
     """The planted object a photo shows: objN_V.jpg and objN_copy.jpg show object N."""
     return re.match(r"(obj\d+|single\d+)", Path(path).name).group(1)
-
-
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    """8 objects seen in 3 scenes each, 4 scenes with an object of their own, and a smaller
-    recompressed copy of one photo (a near-duplicate), indexed once for the module."""
-    from engine.training.generator import render_scene
-
-    root = tmp_path_factory.mktemp("planted")
-    photos = root / "photos"
-    photos.mkdir()
-    kw = {"size": (480, 360), "scale": (0.5, 0.7), "max_rotation": 15, "perspective": 0.05}
-    for ident in range(OBJECTS):
-        for view in range(VIEWS):
-            img, _ = render_scene([ident], seed=100 * ident + view, **kw)
-            img.save(photos / f"obj{ident}_{view}.jpg", quality=90)
-    for d in range(4):
-        img, _ = render_scene([50 + d], seed=9000 + d, size=(480, 360))
-        img.save(photos / f"single{d}.jpg", quality=90)
-    img, _ = render_scene([2], seed=200, **kw)
-    img.resize((360, 270)).save(photos / "obj2_copy.jpg", quality=70)
-    with Library(root / "lib", device="cpu") as lib:
-        lib.index([photos], model=MODEL)
-    return root
 
 
 def _library_copy(planted, tmp_path) -> Path:
