@@ -115,7 +115,7 @@ class LibraryPanel(QWidget):
             self.show_errors,
             True,
         )
-        self.follow_links = QCheckBox("Follow links that lead outside the folders")
+        self.follow_links = QCheckBox("Follow outside links")
         self.follow_links.setToolTip(
             "For a folder added now: also index the photos its symbolic links point to outside "
             "the library's folders (by default such links are skipped and listed as notes)"

@@ -28,13 +28,15 @@ def held_indexing(window, monkeypatch):
     release = threading.Event()
     real = window.library.index
 
-    def index(paths, model=None, progress=None, should_stop=None, exclude=None):
+    def index(paths, model=None, progress=None, should_stop=None, exclude=None, **kw):
         def held(done, total, message):
             progress(done, total, message)
             if total:
                 release.wait(60)
 
-        return real(paths, model=model, progress=held, should_stop=should_stop, exclude=exclude)
+        return real(
+            paths, model=model, progress=held, should_stop=should_stop, exclude=exclude, **kw
+        )
 
     monkeypatch.setattr(window.library, "index", index)
     yield release
