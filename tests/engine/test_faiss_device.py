@@ -127,7 +127,7 @@ def test_fake_gpu_copy_searches_like_the_cpu(fake_gpu):
 
 def test_large_library_path_gives_the_small_library_ids(tmp_path, photos):
     lib = Library(tmp_path / "lib", device="cpu", index_kind="flat")
-    lib.index([photos], model=MODEL)
+    lib.index([photos], model=MODEL, vectors=True)
     _, row = lib.model(MODEL)
     small = VectorIndex.open(lib.store, row, lib.index_dir, "flat", save=False)
     large = VectorIndex.open(lib.store, row, lib.index_dir, "flat", save=False, gpu_min=1)

@@ -40,7 +40,10 @@ def test_index_search_duplicates_and_a_heatmap_run_without_torch(tmp_path):
     lib = str(tmp_path / "lib")
     query = str(photos / "obj00_0.jpg")
     out, proc = _run(
-        [["index", str(photos), "--library", lib], ["search", query, "--library", lib, "--json"]]
+        [
+            ["index", str(photos), "--library", lib, "--vectors"],
+            ["search", query, "--library", lib, "--json"],
+        ]
     )
     assert out["rc"] == [0, 0] and not out["heavy"]
     found = json.loads(proc.stdout.strip().rsplit("\n", 1)[0].split("\n", 1)[1])

@@ -146,13 +146,13 @@ def test_the_indexer_runs_the_network_in_batches(tmp_path, photos):
     from engine.library import Library
 
     with Library(tmp_path / "one", device="cpu") as lib:
-        lib.index([photos], model=MODEL)
+        lib.index([photos], model=MODEL, vectors=True)
         one = _vectors_by_path(lib, lib.model(MODEL)[1])
     with Library(tmp_path / "batched", device="cpu") as lib:
         ex, row = lib.model(MODEL)
         ex.batch_size = 4
         calls = _forward_calls(ex)
-        s = lib.index([photos], model=MODEL)
+        s = lib.index([photos], model=MODEL, vectors=True)
         assert s.indexed == 12
         assert len(calls) < 12 and max(c[0] for c in calls) == 4
         many = _vectors_by_path(lib, row)
