@@ -197,7 +197,6 @@ def bench_index_breakdown(
         e2e = end_to_end(folder)
         bare_after = bare_rate(sample, workers)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     bare_mean = (bare + bare_after) / 2
     row = {
         "photos": len(paths),
@@ -207,7 +206,6 @@ def bench_index_breakdown(
         "bare_decode_sift_photos_per_s": round(bare_mean, 2),
         "index_vs_bare": round(e2e["photos_per_s"] / bare_mean, 3),
         "peak_rss_mb_main_process": round(peak_mb),
-        "peak_rss_mb_largest_worker": round(worker_mb),
         **{k: v for k, v in e2e.items() if k.startswith("eta")},
     }
     if log:
@@ -219,10 +217,7 @@ def bench_index_breakdown(
             f"{bare_mean:.2f} photos/s on {workers} processes (before {bare:.2f}, after "
             f"{bare_after:.2f}); index / bare {row['index_vs_bare']:.2f}"
         )
-        log(
-            f"peak resident memory: this process {peak_mb:.0f} MB, the largest worker "
-            f"{worker_mb:.0f} MB"
-        )
+        log(f"peak resident memory of the indexing process: {peak_mb:.0f} MB")
         if "eta_error" in row:
             log(
                 f"time left shown at {row['eta_at_s']} s: finish predicted at "
