@@ -22,9 +22,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.errors import VisualSearchError
+from engine.inputs import read_bytes
 
 PROTOCOLS = ("E", "M", "H")
 KAPPAS = (1, 5, 10)
+#: the real Revisited Oxford/Paris files hold a few hundred kB
+MAX_GROUND_TRUTH_BYTES = 64 * 1024 * 1024
 
 
 class GroundTruthError(VisualSearchError):
@@ -106,11 +109,20 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return GuardedArray
 
     def _reconstruct_with(self, reconstruct):
+        unpickler = self
+
+        class GuardedState(np.ndarray):
+            # the array's real shape and dtype come after, in its state: checked before numpy
+            # allocates them (an object array is allocated and filled, whatever data follows)
+            def __setstate__(self, state):
+                shape, dtype = state[-4:-2] if isinstance(state, tuple) else ((), None)
+                what = f"an array of {shape!r}"
+                unpickler._check(unpickler._array_bytes(shape, dtype or float), what)
+                super().__setstate__(state)
+
         def guarded(subtype, shape, dtype):
             self._check(self._array_bytes(shape, dtype), f"an array of {shape!r}")
-            if issubclass(subtype, np.ndarray):
-                subtype = np.ndarray
-            return reconstruct(subtype, shape, dtype)
+            return reconstruct(GuardedState, shape, dtype)
 
         return guarded
 
@@ -146,13 +158,11 @@ class GroundTruth:
 
 def _read_pickle(p: str) -> object:
     """The unpickled contents of ``p``; every way reading it fails is one ``GroundTruthError``."""
+    data = read_bytes(p, MAX_GROUND_TRUTH_BYTES)  # a FIFO or device is refused, not read
     try:
-        with open(p, "rb") as f:
-            return safe_load_pickle(f.read())
+        return safe_load_pickle(data)
     except GroundTruthError as e:
         raise GroundTruthError(f"{p}: {e}") from None
-    except FileNotFoundError:
-        raise GroundTruthError(f"{p}: file not found") from None
     except MemoryError:
         raise GroundTruthError(f"{p}: refused, it asks for more memory than there is") from None
     except RecursionError:
@@ -170,6 +180,27 @@ def _read_pickle(p: str) -> object:
         raise GroundTruthError(f"{p}: not a readable ground-truth pickle ({e})") from None
 
 
+def _numbers(p: str, where: str, value: object, kind: str) -> np.ndarray:
+    """``value`` (a list or array) as a flat array of indices (``kind`` "i": integers, or
+    floats that are whole) or of finite numbers ("f"); anything else is a
+    ``GroundTruthError`` naming ``where``."""
+    try:
+        arr = np.asarray(value).reshape(-1)
+    except (ValueError, TypeError, OverflowError):  # ragged, or not numbers at all
+        arr = np.array([None])
+    out_type = np.int64 if kind == "i" else np.float64
+    if arr.size == 0:
+        return np.zeros(0, out_type)
+    ok = arr.dtype.kind in "iu"
+    if arr.dtype.kind == "f":
+        whole = (arr == np.round(arr)) & (np.abs(arr) < 2**53)
+        ok = bool(np.isfinite(arr).all() and (kind == "f" or whole.all()))
+    if not ok:
+        want = "indices (whole numbers)" if kind == "i" else "numbers"
+        raise GroundTruthError(f"{p}: {where} must be a list of {want}")
+    return arr.astype(out_type)
+
+
 def _query_entry(p: str, i: int, g: object, n: int) -> dict:
     """Query ``i``'s checked entry: ``easy``, ``hard``, ``junk`` as index arrays into an
     ``imlist`` of ``n`` names, ``bbx`` as 4 floats or None."""
@@ -177,17 +208,24 @@ def _query_entry(p: str, i: int, g: object, n: int) -> dict:
         raise GroundTruthError(f"{p}: gnd[{i}] is not a dict")
     entry = {}
     for key in ("easy", "hard", "junk"):
-        arr = np.asarray(g.get(key, []), dtype=np.int64).reshape(-1)
+        arr = _numbers(p, f"gnd[{i}].{key}", g.get(key, []), "i")
         if arr.size and (arr.min() < 0 or arr.max() >= n):
             raise GroundTruthError(f"{p}: gnd[{i}].{key} indexes outside imlist")
         entry[key] = arr
     bbx = g.get("bbx")
     if bbx is not None:
-        bbx = [float(v) for v in np.asarray(bbx, dtype=np.float64).reshape(-1)]
+        bbx = [float(v) for v in _numbers(p, f"gnd[{i}].bbx", bbx, "f")]
         if len(bbx) != 4:
             raise GroundTruthError(f"{p}: gnd[{i}].bbx must have 4 numbers")
     entry["bbx"] = bbx
     return entry
+
+
+def _names(p: str, raw: dict, key: str) -> list[str]:
+    value = raw[key]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(x, str) for x in value):
+        raise GroundTruthError(f"{p}: {key} must be a list of image names")
+    return list(value)
 
 
 def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
@@ -196,12 +234,18 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
     raw = _read_pickle(p)
     if not isinstance(raw, dict) or not {"imlist", "qimlist", "gnd"} <= set(raw):
         raise GroundTruthError(f"{p}: expected a dict with imlist, qimlist and gnd")
-    imlist, qimlist, gnd = list(raw["imlist"]), list(raw["qimlist"]), list(raw["gnd"])
+    imlist, qimlist = _names(p, raw, "imlist"), _names(p, raw, "qimlist")
+    gnd = raw["gnd"]
+    if not isinstance(gnd, (list, tuple)):
+        raise GroundTruthError(f"{p}: gnd must be a list of per-query dicts")
     if len(gnd) != len(qimlist):
         raise GroundTruthError(f"{p}: {len(qimlist)} queries but {len(gnd)} gnd entries")
-    out = [_query_entry(p, i, g, len(imlist)) for i, g in enumerate(gnd)]
+    try:
+        out = [_query_entry(p, i, g, len(imlist)) for i, g in enumerate(gnd)]
+    except MemoryError:
+        raise GroundTruthError(f"{p}: refused, it asks for more memory than there is") from None
     name = os.path.basename(p).removeprefix("gnd_").removesuffix(".pkl")
-    return GroundTruth([str(x) for x in imlist], [str(x) for x in qimlist], out, name)
+    return GroundTruth(imlist, qimlist, out, name)
 
 
 def average_precision(ranks: np.ndarray, npos: int) -> float:
