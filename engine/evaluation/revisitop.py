@@ -17,6 +17,8 @@ import io
 import math
 import os
 import pickle
+import pickletools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,6 +92,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return self._guarded_array_type()
         if name == "_reconstruct":
             return self._reconstruct_with(found)
+        if name == "_frombuffer":
+            return _frombuffer_copy
         return found
 
     def _bytes(self, *args):
@@ -127,10 +131,27 @@ class _RestrictedUnpickler(pickle.Unpickler):
         return guarded
 
 
+def _frombuffer_copy(buf, dtype, shape, order="C") -> np.ndarray:
+    """numpy's ``_frombuffer`` (protocol 5 arrays) on a copy of ``buf``: the array holds no
+    view of a buffer the unpickler made, whatever a damaged pickle does with it next."""
+    return np.frombuffer(bytes(buf), dtype=dtype).reshape(shape, order=order)
+
+
 def safe_load_pickle(data: bytes) -> object:
     """Unpickle ``data`` admitting only builtin containers, numbers, strings, numpy arrays,
-    and allocating nothing larger than ``data`` itself."""
-    return _RestrictedUnpickler(bytes(data)).load()
+    and allocating nothing larger than ``data`` itself.
+
+    The opcodes are walked first (``pickletools``, in Python): a length that runs past the
+    end of the data is refused there, before the C unpickler allocates what it declares."""
+    data = bytes(data)
+    try:
+        with warnings.catch_warnings():  # a damaged STRING opcode: its escapes are not ours
+            warnings.simplefilter("ignore", DeprecationWarning)
+            for _ in pickletools.genops(data):
+                pass
+    except ValueError as e:
+        raise GroundTruthError(f"not a readable pickle ({str(e)[:120]})") from None
+    return _RestrictedUnpickler(data).load()
 
 
 @dataclass
@@ -172,6 +193,7 @@ def _read_pickle(p: str) -> object:
         EOFError,
         ValueError,
         TypeError,
+        OverflowError,
         AttributeError,
         IndexError,
         KeyError,

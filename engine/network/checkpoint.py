@@ -77,7 +77,7 @@ def read_config(directory: str | os.PathLike) -> ModelConfig:
     raw = raw_config(directory)
     try:
         return ModelConfig.from_dict(raw).resolved()
-    except (ConfigError, TypeError, ValueError) as e:
+    except (ConfigError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"{Path(directory) / CONFIG_NAME}: {e}") from None
 
 

@@ -85,7 +85,7 @@ def checkpoint_config(directory: str | os.PathLike) -> ModelConfig:
         for name in ("mean", "std"):
             if not all(math.isfinite(v) for v in getattr(cfg, name)):
                 raise ConfigError(f"{name} must be a finite number, got {getattr(cfg, name)}")
-    except (ConfigError, TypeError, ValueError) as e:
+    except (ConfigError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"{path}: {e}") from None
     return cfg
 
