@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 
 from engine.atomic import write_atomically
 from engine.errors import VisualSearchError
+from engine.inputs import check_regular, read_bytes
 from engine.network.checkpoint import (
     copy_matching_weights,
     load_checkpoint,
@@ -150,11 +151,12 @@ class Trainer:
         meta_path, st_path = self.out / "state.json", self.out / "state.safetensors"
         if not meta_path.exists() or not st_path.exists():
             raise VisualSearchError(f"{self.out}: nothing to resume (no state.json)")
-        meta = loads_json(meta_path.read_text(encoding="utf-8"), str(meta_path))
+        meta = loads_json(read_bytes(meta_path), str(meta_path))  # a FIFO is refused
         if meta.get("classes") != self.data.classes:
             raise VisualSearchError(
                 f"{self.out}: the saved run used other classes; resume needs the same data set"
             )
+        check_regular(st_path, 1 << 40)
         tensors = load_file(str(st_path))
         tm.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("module.")})
         osd = opt.state_dict()

@@ -158,6 +158,19 @@ def test_a_fifo_inside_a_checkpoint_is_refused_not_read(tmp_path, fifo, capsys, 
     assert str(ckpt / which) in line and "named pipe" in line
 
 
+def test_a_fifo_as_training_state_is_refused_not_read(tmp_path, fifo, capsys):
+    data = _class_folders(tmp_path / "set")
+    state = fifo("run/state.json")
+    (tmp_path / "run" / "state.safetensors").write_bytes(b"")
+    argv = ["train", str(data), "--out", str(tmp_path / "run"), "--resume", "--epochs", "1"]
+    argv += ["--method", "gem", "--backbone", "resnet18", "--pretrained", "none"]
+    argv += ["--workers", "0", "--image-size", "64", "--batch-size", "2"]
+    assert _main_within(argv) == BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()  # after train's "data: ..." line
+    assert len(err) == 2 and err[0].startswith("data:"), err
+    assert str(state) in err[1] and "a named pipe (FIFO), not a regular file" in err[1]
+
+
 def test_a_device_as_gnd_is_refused_not_read(tmp_path, capsys):
     argv = ["evaluate", "--gnd", "/dev/zero", "--images", str(tmp_path), "--model", MODEL]
     assert _main_within(argv) == BAD_INPUT
