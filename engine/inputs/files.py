@@ -70,7 +70,9 @@ def check_regular(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> os.sta
 
 def open_checked(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> IO[bytes]:
     """``path`` opened for reading in binary, refused unless it is a regular file of at most
-    ``max_bytes``; the check is made on the opened file, so a swap after it cannot slip past."""
+    ``max_bytes``: checked before it is opened (a device is never opened) and again on the
+    opened file (opened without blocking), so a swap in between cannot slip past."""
+    check_regular(path, max_bytes)  # a device is refused before it is even opened
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
     try:
         fd = os.open(path, flags)
@@ -89,14 +91,19 @@ def open_checked(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> IO[byte
 def read_bytes(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> bytes:
     """The whole of ``path`` (see ``open_checked``); a file that grew past ``max_bytes`` while
     it was read is refused too."""
+    chunks, total = [], 0
     try:
         with open_checked(path, max_bytes) as f:
-            data = f.read(max_bytes + 1)
+            while chunk := f.read(1 << 20):
+                chunks.append(chunk)
+                total += len(chunk)
+                if total > max_bytes:
+                    raise InputFileError(
+                        f"{os.fsdecode(path)}: too large (more than {max_bytes:,} bytes); refused"
+                    )
     except OSError as e:
         raise _os_error(path, e) from None
-    if len(data) > max_bytes:
-        raise InputFileError(f"{os.fsdecode(path)}: too large (more than {max_bytes:,} bytes)")
-    return data
+    return b"".join(chunks)
 
 
 def read_text(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> str:

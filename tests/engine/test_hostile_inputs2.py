@@ -407,3 +407,20 @@ def test_an_internal_error_line_is_at_most_500_characters(monkeypatch, capsys):
     assert main(["codebook", "info"]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and len(err) <= 501 and "VISUAL_SEARCH_DEBUG" in err
+
+
+def test_the_checked_open_bounds_size_and_follows_links_to_what_it_refuses(tmp_path, fifo):
+    from engine.errors import InputFileError
+    from engine.inputs import load_json, read_bytes
+
+    big = tmp_path / "big.json"
+    big.write_bytes(b"[" + b"0," * 100 + b"0]")
+    with pytest.raises(InputFileError, match=r"big\.json: too large \(203 bytes, at most 100\)"):
+        read_bytes(big, 100)
+    assert load_json(big) == [0] * 101
+    link = tmp_path / "link.json"
+    link.symlink_to(fifo("pipe.json"))
+    with pytest.raises(InputFileError, match=r"link\.json: a named pipe \(FIFO\)"):
+        load_json(link)
+    with pytest.raises(InputFileError, match="a folder, not a regular file"):
+        read_bytes(tmp_path)
