@@ -6,6 +6,7 @@ Each is one line naming the file and the reason, with the exit code of bad input
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -213,6 +214,30 @@ def test_a_model_stamps_file_nested_10000_deep_does_not_break_index(tmp_path, ca
     assert main(["index", str(photos), "--library", library]) == 0, capsys.readouterr().err
     assert "indexed 1" in capsys.readouterr().out
     assert json.loads(stamps.read_text())  # rewritten by the load it caused
+
+
+def test_fifos_in_place_of_a_librarys_caches_are_rebuilt_not_read(tmp_path, capsys):
+    """Every file beside the database is a cache: one replaced by a FIFO is damaged, so it is
+    rebuilt from the database, and the search answers."""
+    photos = tmp_path / "photos"
+    for i in range(2):
+        _photo(photos / f"{i}.jpg", seed=i)
+    library = str(tmp_path / "library")
+    assert main(["index", str(photos), "--library", library]) == 0
+    caches = sorted((tmp_path / "library" / "index").iterdir())
+    assert {p.suffix for p in caches} >= {".json", ".npz"}, caches
+    for p in caches:
+        p.unlink()
+        os.mkfifo(p)
+    try:
+        argv = ["search", str(photos / "0.jpg"), "--library", library, "--json"]
+        assert _main_within(argv) == 0
+        assert json.loads(capsys.readouterr().out.splitlines()[-1])["results"]
+    finally:  # a reader stuck in one (the old code) gets end-of-file
+        for p in caches:
+            if p.is_fifo():
+                with contextlib.suppress(OSError):
+                    os.close(os.open(p, os.O_WRONLY | os.O_NONBLOCK))
 
 
 @pytest.mark.parametrize("where", ["checkpoint_extra", "gnd"])
