@@ -144,14 +144,16 @@ def safe_load_pickle(data: bytes) -> object:
     The opcodes are walked first (``pickletools``, in Python): a length that runs past the
     end of the data is refused there, before the C unpickler allocates what it declares."""
     data = bytes(data)
-    try:
-        with warnings.catch_warnings():  # a damaged STRING opcode: its escapes are not ours
-            warnings.simplefilter("ignore", DeprecationWarning)
+    # what numpy or pickletools would warn about a damaged file is not the user's to read:
+    # the data is checked after loading
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
             for _ in pickletools.genops(data):
                 pass
-    except ValueError as e:
-        raise GroundTruthError(f"not a readable pickle ({str(e)[:120]})") from None
-    return _RestrictedUnpickler(data).load()
+        except ValueError as e:
+            raise GroundTruthError(f"not a readable pickle ({str(e)[:120]})") from None
+        return _RestrictedUnpickler(data).load()
 
 
 @dataclass

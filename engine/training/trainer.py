@@ -33,11 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from engine.atomic import write_atomically
 from engine.errors import VisualSearchError
-from engine.inputs import check_regular, read_bytes
+from engine.inputs import read_bytes
 from engine.network.checkpoint import (
     copy_matching_weights,
     load_checkpoint,
@@ -156,8 +156,7 @@ class Trainer:
             raise VisualSearchError(
                 f"{self.out}: the saved run used other classes; resume needs the same data set"
             )
-        check_regular(st_path, 1 << 40)
-        tensors = load_file(str(st_path))
+        tensors = load(read_bytes(st_path, 1 << 40))  # a FIFO is refused
         tm.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("module.")})
         osd = opt.state_dict()
         osd["param_groups"] = meta["param_groups"]
