@@ -13,17 +13,14 @@ positives are skipped; mP@k caps k at the rank of the last positive.
 
 from __future__ import annotations
 
-import io
 import math
 import os
-import pickle
-import pickletools
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.errors import VisualSearchError
+from engine.evaluation.plain_pickle import PickleRefused, load_plain
 from engine.inputs import read_bytes
 
 PROTOCOLS = ("E", "M", "H")
@@ -36,124 +33,13 @@ class GroundTruthError(VisualSearchError):
     """A ground-truth file that cannot be read or does not have the expected structure."""
 
 
-_ALLOWED = {
-    ("builtins", "dict"),
-    ("builtins", "list"),
-    ("builtins", "tuple"),
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "int"),
-    ("builtins", "float"),
-    ("builtins", "str"),
-    ("builtins", "bytes"),
-    ("builtins", "bool"),
-    ("builtins", "complex"),
-    ("collections", "OrderedDict"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Admits ``_ALLOWED`` only; the constructors that allocate from a number (``bytes(n)``,
-    an array of a given shape) are wrapped so that nothing larger than the file itself (the
-    most plain data it can hold) is allocated."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(io.BytesIO(data), encoding="latin1")
-        self.limit = max(len(data), 1 << 16)
-
-    def _check(self, nbytes: int, what: str) -> None:
-        if nbytes > self.limit:
-            raise GroundTruthError(
-                f"refused {what}: it would allocate {nbytes:,} bytes, more than the file "
-                "holds (only plain data is allowed)"
-            )
-
-    def _array_bytes(self, shape, dtype) -> int:
-        dims = (shape,) if isinstance(shape, int) else tuple(shape)
-        if not all(isinstance(d, int) and d >= 0 for d in dims):
-            raise GroundTruthError(f"refused an array of shape {shape!r}")
-        return math.prod(dims) * np.dtype(dtype).itemsize
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED:
-            raise GroundTruthError(f"refused to load {module}.{name} (only plain data is allowed)")
-        found = super().find_class(module, name)
-        if found is bytes:
-            return self._bytes
-        if found is np.ndarray:
-            return self._guarded_array_type()
-        if name == "_reconstruct":
-            return self._reconstruct_with(found)
-        if name == "_frombuffer":
-            return _frombuffer_copy
-        return found
-
-    def _bytes(self, *args):
-        if args and isinstance(args[0], int):
-            self._check(args[0], f"bytes({args[0]})")
-        return bytes(*args)
-
-    def _guarded_array_type(self) -> type:
-        unpickler = self
-
-        class GuardedArray(np.ndarray):
-            # ``ndarray(shape, dtype)`` allocates: checked, then a plain array is made
-            def __new__(cls, shape=(), dtype=float, *args, **kwargs):
-                unpickler._check(unpickler._array_bytes(shape, dtype), f"an array of {shape!r}")
-                return np.ndarray.__new__(np.ndarray, shape, dtype, *args, **kwargs)
-
-        return GuardedArray
-
-    def _reconstruct_with(self, reconstruct):
-        unpickler = self
-
-        class GuardedState(np.ndarray):
-            # the array's real shape and dtype come after, in its state: checked before numpy
-            # allocates them (an object array is allocated and filled, whatever data follows)
-            def __setstate__(self, state):
-                shape, dtype = state[-4:-2] if isinstance(state, tuple) else ((), None)
-                what = f"an array of {shape!r}"
-                unpickler._check(unpickler._array_bytes(shape, dtype or float), what)
-                super().__setstate__(state)
-
-        def guarded(subtype, shape, dtype):
-            self._check(self._array_bytes(shape, dtype), f"an array of {shape!r}")
-            return reconstruct(GuardedState, shape, dtype)
-
-        return guarded
-
-
-def _frombuffer_copy(buf, dtype, shape, order="C") -> np.ndarray:
-    """numpy's ``_frombuffer`` (protocol 5 arrays) on a copy of ``buf``: the array holds no
-    view of a buffer the unpickler made, whatever a damaged pickle does with it next."""
-    return np.frombuffer(bytes(buf), dtype=dtype).reshape(shape, order=order)
-
-
 def safe_load_pickle(data: bytes) -> object:
-    """Unpickle ``data`` admitting only builtin containers, numbers, strings, numpy arrays,
-    and allocating nothing larger than ``data`` itself.
-
-    The opcodes are walked first (``pickletools``, in Python): a length that runs past the
-    end of the data is refused there, before the C unpickler allocates what it declares."""
-    data = bytes(data)
-    # what numpy or pickletools would warn about a damaged file is not the user's to read:
-    # the data is checked after loading
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            for _ in pickletools.genops(data):
-                pass
-        except ValueError as e:
-            raise GroundTruthError(f"not a readable pickle ({str(e)[:120]})") from None
-        return _RestrictedUnpickler(data).load()
+    """Unpickle ``data`` admitting only builtin containers, numbers, strings and numpy arrays,
+    and allocating nothing larger than ``data`` itself (``plain_pickle``)."""
+    try:
+        return load_plain(data)
+    except PickleRefused as e:
+        raise GroundTruthError(str(e)) from None
 
 
 @dataclass

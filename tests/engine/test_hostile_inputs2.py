@@ -449,3 +449,46 @@ def test_the_checked_open_bounds_size_and_follows_links_to_what_it_refuses(tmp_p
         load_json(link)
     with pytest.raises(InputFileError, match="a folder, not a regular file"):
         read_bytes(tmp_path)
+
+
+def test_a_pickled_dtype_numpy_would_crash_on_is_refused(tmp_path):
+    """An int64 array whose dtype was changed to a datetime without its state (``m8``): numpy's
+    ``dtype.__setstate__`` dereferences the missing metadata and the process dies (SIGSEGV).
+    Run in a fresh interpreter, so the old code's crash fails the test and not the run."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    entry = {"bbx": None, "easy": np.array([0, 1]), "hard": np.array([1]), "junk": []}
+    good = pickle.dumps({"imlist": ["a", "b"], "qimlist": ["q"], "gnd": [entry]}, protocol=4)
+    assert good.count(b"\x8c\x02i8") == 1
+    gnd = tmp_path / "gnd_m8.pkl"
+    gnd.write_bytes(good.replace(b"\x8c\x02i8", b"\x8c\x02m8"))
+    code = "import sys; from engine.cli.entry import main; sys.exit(main(sys.argv[1:]))"
+    argv = ["evaluate", "--gnd", str(gnd), "--images", str(tmp_path), "--model", MODEL]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == BAD_INPUT, (proc.returncode, proc.stderr[-2000:])
+    assert proc.stderr.count("\n") == 1 and "refused an array of 'm8'" in proc.stderr
+
+
+@pytest.mark.parametrize("protocol", [3, 4, 5])
+def test_plain_numpy_arrays_of_every_plain_kind_still_load(protocol):
+    from engine.evaluation.revisitop import safe_load_pickle
+
+    arrays = [
+        np.arange(5, dtype=np.int64),
+        np.arange(6, dtype=">i4").reshape(2, 3),
+        np.linspace(0, 1, 4, dtype=np.float32),
+        np.array([True, False]),
+        np.array(["ab", "c"]),
+        np.zeros((0,), np.float64),
+        np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        np.float64(2.5),
+    ]
+    data = pickle.dumps(arrays, protocol=protocol)
+    back = safe_load_pickle(data)
+    for a, b, ref in zip(arrays, back, pickle.loads(data), strict=True):  # our own bytes
+        assert np.asarray(b).dtype == np.asarray(ref).dtype and np.array_equal(b, a)
