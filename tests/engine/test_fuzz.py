@@ -1,29 +1,35 @@
 """A seeded fuzz pass over every reader of a user's files: random bytes and mutated real files
 as photos, ground truth, checkpoint configs and weights, codebooks and lists. Each must end in
 a result or in the engine's own one-line error (``VisualSearchError``), never in another
-exception (the command line's "internal error") and never hang. Bounded in time: each reader
-gets a few seconds of cases from a fixed seed, so a failure names the seed and case that
-reproduce it."""
+exception (the command line's "internal error"), never hang and never crash: each reader runs
+in its own interpreter, so a crash in a C extension (numpy's dtype state once segfaulted) is a
+failure naming its case, not the end of the test run. Bounded in time: each reader gets a few
+seconds of cases from a fixed seed, so a failure names the seed and case that reproduce it."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import pickle
 import shutil
-import threading
+import subprocess
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from engine.errors import VisualSearchError
+from tests.helpers import ROOT
 
-#: seconds of cases per reader (six readers: about 25 s in all); more, and other seeds, with
-#: FUZZ_SECONDS=60 FUZZ_SEED=1000 python -m pytest tests/engine/test_fuzz.py
-BUDGET = float(os.environ.get("FUZZ_SECONDS", "4"))
+#: seconds of cases per reader (six readers and their start-up: about 30 s in all); more, and
+#: other seeds, with FUZZ_SECONDS=60 FUZZ_SEED=1000 python -m pytest tests/engine/test_fuzz.py
+BUDGET = float(os.environ.get("FUZZ_SECONDS", "3"))
 SEED = int(os.environ.get("FUZZ_SEED", "0"))
 #: the longest one case may take before it counts as a hang
 HANG = 20.0
@@ -98,51 +104,14 @@ def _mutate_json(rng: np.random.Generator, obj):
     return obj
 
 
-# ------------------------------------------------------------------ the run
+# ------------------------------------------------------------------ the readers
 
 
-def _fuzz(
-    name: str,
-    seed: int,
-    case: Callable[[np.random.Generator, int], None],
-    budget: float = BUDGET,
-) -> int:
-    """Cases ``case(rng, i)`` for ``budget`` seconds; returns how many ran. A case may return
-    or raise ``VisualSearchError``; anything else fails the test naming the seed and case."""
-    seed += SEED
-    rng = np.random.default_rng(seed)
-    failures: list[str] = []
-    count = [0]
-
-    def run():
-        end = time.monotonic() + budget
-        while time.monotonic() < end and len(failures) < 3:
-            i = count[0]
-            try:
-                case(rng, i)
-            except VisualSearchError as e:
-                if not str(e) or "\n" in str(e):
-                    failures.append(f"{name} seed {seed} case {i}: not one line: {e!r}"[:400])
-            except Exception as e:
-                failures.append(f"{name} seed {seed} case {i}: {type(e).__name__}: {e}"[:400])
-            count[0] += 1
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(budget + HANG)
-    assert not t.is_alive(), f"{name} seed {seed}: case {count[0]} hung"
-    assert not failures, "\n".join(failures)
-    assert count[0] >= 5, f"{name}: only {count[0]} cases in {budget} s"
-    return count[0]
-
-
-@pytest.fixture(scope="module")
-def seeds(tmp_path_factory):
+def _make_seeds(d: Path) -> Path:
     """Real files to mutate: two photos, a ground truth, the bundled model, a codebook."""
     from engine.match.codebook import Codebook
     from resources import resource_path
 
-    d = tmp_path_factory.mktemp("seeds")
     rng = np.random.default_rng(0)
     pixels = rng.integers(0, 256, (60, 80, 3), dtype=np.uint8)
     Image.fromarray(pixels).save(d / "p.jpg", quality=80)
@@ -156,7 +125,7 @@ def seeds(tmp_path_factory):
     return d
 
 
-def test_fuzz_photos(seeds, tmp_path):
+def _photos(seeds: Path, tmp: Path):
     from engine.match.describe import local_features
     from engine.photo.decode import load_photo
 
@@ -164,23 +133,23 @@ def test_fuzz_photos(seeds, tmp_path):
 
     def case(rng, i):
         data = _mutate(rng, originals[i % 2]) if i % 5 else rng.bytes(int(rng.integers(0, 300)))
-        path = tmp_path / f"c{i % 2}.{'jpg' if i % 2 == 0 else 'png'}"
+        path = tmp / f"c{i % 2}.{'jpg' if i % 2 == 0 else 'png'}"
         path.write_bytes(data)
         load_photo(path, 256)
         if i % 3 == 0:
             local_features(data)
 
-    _fuzz("photo", 1, case)
+    return case
 
 
-def test_fuzz_ground_truth(seeds, tmp_path):
+def _ground_truth(seeds: Path, tmp: Path):
     from engine.evaluation.revisitop import load_ground_truth
 
     original = (seeds / "gnd_x.pkl").read_bytes()
-    truth = pickle.loads(original)
+    truth = pickle.loads(original)  # our own file
 
     def case(rng, i):
-        path = tmp_path / "gnd_f.pkl"
+        path = tmp / "gnd_f.pkl"
         if i % 3 == 0:  # plain data of the wrong shape, pickled properly
             wild = _mutate_json(rng, json.loads(json.dumps(truth, default=lambda a: a.tolist())))
             path.write_bytes(pickle.dumps(wild, protocol=int(rng.integers(2, 6))))
@@ -188,14 +157,14 @@ def test_fuzz_ground_truth(seeds, tmp_path):
             path.write_bytes(_mutate(rng, original) if i % 7 else rng.bytes(200))
         load_ground_truth(path)
 
-    _fuzz("ground truth", 2, case)
+    return case
 
 
-def test_fuzz_checkpoint_configs(seeds, tmp_path):
+def _configs(seeds: Path, tmp: Path):
     from engine.network.checkpoint import read_config
     from engine.network.files import checkpoint_config, checkpoint_extra
 
-    d = tmp_path / "model"
+    d = tmp / "model"
     shutil.copytree(seeds / "model", d)
     original = json.loads((d / "config.json").read_text())
 
@@ -209,13 +178,13 @@ def test_fuzz_checkpoint_configs(seeds, tmp_path):
         checkpoint_config(d)
         read_config(d)
 
-    _fuzz("config", 3, case)
+    return case
 
 
-def test_fuzz_checkpoint_weights(seeds, tmp_path):
+def _weights(seeds: Path, tmp: Path):
     from engine.network.files import fingerprint_from_files, weights_layout
 
-    d = tmp_path / "model"
+    d = tmp / "model"
     shutil.copytree(seeds / "model", d)
     original = (seeds / "model" / "model.safetensors").read_bytes()
     head = int.from_bytes(original[:8], "little") + 8
@@ -227,24 +196,24 @@ def test_fuzz_checkpoint_weights(seeds, tmp_path):
         if i % 4 == 0:
             fingerprint_from_files(d)
 
-    _fuzz("weights", 4, case)
+    return case
 
 
-def test_fuzz_codebooks(seeds, tmp_path):
+def _codebooks(seeds: Path, tmp: Path):
     from engine.match.codebook import Codebook
 
     original = (seeds / "book.safetensors").read_bytes()
 
     def case(rng, i):
-        path = tmp_path / "book.safetensors"
+        path = tmp / "book.safetensors"
         path.write_bytes(_mutate(rng, original) if i % 6 else rng.bytes(100))
         book = Codebook.load(path)
         book.assign(np.zeros((2, 128), np.float32))
 
-    _fuzz("codebook", 5, case)
+    return case
 
 
-def test_fuzz_lists_and_codebook_info_through_the_command_line(seeds, tmp_path, capsys):
+def _command_line(seeds: Path, tmp: Path):
     """Through ``main``: a bad file is exit 1 with one short line, never exit 3."""
     from engine.cli.entry import main
     from engine.training.data import read_exclusions
@@ -252,16 +221,81 @@ def test_fuzz_lists_and_codebook_info_through_the_command_line(seeds, tmp_path, 
     book = (seeds / "book.safetensors").read_bytes()
 
     def case(rng, i):
-        path = tmp_path / "f.bin"
+        path = tmp / "f.bin"
         path.write_bytes(_mutate(rng, book) if i % 2 else rng.bytes(int(rng.integers(0, 500))))
         read_exclusions(path)
-        capsys.readouterr()
-        code = main(["codebook", "info", str(path)])
-        err = capsys.readouterr().err
-        if code != 0:
-            assert code == 1 and err.count("\n") == 1 and len(err) <= 501, (code, err)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = main(["codebook", "info", str(path)])
+        text = err.getvalue()
+        if code != 0 and (code != 1 or text.count("\n") != 1 or len(text) > 501):
+            raise AssertionError(f"exit {code}: {text[:300]!r}")
 
-    _fuzz("cli", 6, case)
+    return case
+
+
+#: reader → (seed, the case maker)
+READERS = {
+    "photo": (1, _photos),
+    "ground-truth": (2, _ground_truth),
+    "config": (3, _configs),
+    "weights": (4, _weights),
+    "codebook": (5, _codebooks),
+    "command-line": (6, _command_line),
+}
+
+
+# ------------------------------------------------------------------ the run
+
+
+def child(name: str, seed: str, budget: str, progress: str) -> None:
+    """In a fresh interpreter: cases of one reader for ``budget`` seconds; prints
+    ``{"cases": n, "failures": [...]}``. The case under way is written to ``progress``, so
+    a crash (a signal kills the interpreter) names it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = _make_seeds(Path(tmp))
+        work = Path(tmp) / "work"
+        work.mkdir()
+        case = READERS[name][1](seeds, work)
+        rng = np.random.default_rng(int(seed))
+        failures: list[str] = []
+        i, end = 0, time.monotonic() + float(budget)
+        while time.monotonic() < end and len(failures) < 3:
+            Path(progress).write_text(str(i))
+            try:
+                case(rng, i)
+            except VisualSearchError as e:
+                if not str(e) or "\n" in str(e):
+                    failures.append(f"case {i}: not one line: {e!r}"[:400])
+            except Exception as e:
+                failures.append(f"case {i}: {type(e).__name__}: {e}"[:400])
+            i += 1
+    print(json.dumps({"cases": i, "failures": failures}))
+
+
+@pytest.mark.parametrize("name", list(READERS))
+def test_fuzz(name, tmp_path):
+    """Random and mutated files through one reader: no exception but the engine's one-line
+    refusal, no hang, no crash (each reader in its own interpreter)."""
+    seed = READERS[name][0] + SEED
+    progress = tmp_path / "case"
+    code = "import sys; from tests.engine.test_fuzz import child; child(*sys.argv[1:])"
+    argv = [sys.executable, "-c", code, name, str(seed), str(BUDGET), str(progress)]
+    env = {**os.environ, "VISUAL_SEARCH_FAISS_GPU": "0"}
+    try:
+        proc = subprocess.run(
+            argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=BUDGET + HANG + 30
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{name} seed {seed}: case {progress.read_text()} hung")
+    where = f"{name} seed {seed}"
+    if proc.returncode != 0:
+        case = progress.read_text() if progress.exists() else "?"
+        pytest.fail(f"{where}: case {case} ended the process ({proc.returncode}): "
+                    f"{proc.stderr[-1500:]}")  # fmt: skip
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert not result["failures"], f"{where}: " + "\n".join(result["failures"])
+    assert result["cases"] >= 5, f"{where}: only {result['cases']} cases in {BUDGET} s"
 
 
 def test_the_mutations_reach_past_the_first_check():
