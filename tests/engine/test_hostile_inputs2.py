@@ -492,3 +492,15 @@ def test_plain_numpy_arrays_of_every_plain_kind_still_load(protocol):
     back = safe_load_pickle(data)
     for a, b, ref in zip(arrays, back, pickle.loads(data), strict=True):  # our own bytes
         assert np.asarray(b).dtype == np.asarray(ref).dtype and np.array_equal(b, a)
+
+
+def test_a_photo_header_a_pillow_plugin_rejects_with_its_own_error_is_one_line(tmp_path, capsys):
+    """An SGI header of 7 channels: Pillow's plugin raises ValueError, not the OSError of a
+    damaged file (found by the fuzz)."""
+    import struct
+
+    photo = tmp_path / "odd.sgi"
+    photo.write_bytes(struct.pack(">hBBHHHH", 474, 0, 1, 3, 8, 8, 7).ljust(512, b"\0"))
+    assert main(["embed", str(photo), "--model", MODEL]) == BAD_INPUT
+    line = _one_error_line(capsys)
+    assert str(photo) in line and "damaged image header" in line
