@@ -2,11 +2,12 @@
 numpy arrays of numbers, allocating nothing larger than the file itself.
 
 Ground-truth files are pickles that users download, so nothing here trusts them: the opcodes
-are walked first in Python (``pickletools``: a length past the end of the data is refused
-before the C unpickler allocates it), only the names of ``_ALLOWED`` are found, and what numpy
-would build from a number or a state is checked here first. A dtype is never built from a
-pickled state by numpy (a damaged dtype state crashes numpy's ``dtype.__setstate__``): it is a
-``_Dtype`` of numbers, bools or text whose byte order alone is read from its state.
+are walked first in Python (``pickletools``: a length past the end of the data, or a memo
+index larger than the file, is refused before the C unpickler allocates it), only the names
+of ``_ALLOWED`` are found, and what numpy would build from a number or a state is checked
+here first. A dtype is never built from a pickled state by numpy (a damaged dtype state
+crashes numpy's ``dtype.__setstate__``): it is a ``_Dtype`` of numbers, bools or text whose
+byte order alone is read from its state.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ _ALLOWED = {
     ("numpy.core.numeric", "_frombuffer"),
     ("numpy._core.numeric", "_frombuffer"),
 }
+#: opcodes that name a memo slot: a sane pickle has fewer slots than bytes
+_MEMO_OPS = {"PUT", "BINPUT", "LONG_BINPUT", "GET", "BINGET", "LONG_BINGET"}
 #: dtype kinds an array may hold: bool, integers, floats, complex, text and bytes
 _KINDS = "biufcUS"
 
@@ -157,8 +160,10 @@ def load_plain(data: bytes) -> object:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            for _ in pickletools.genops(data):
-                pass
+            for op, arg, _ in pickletools.genops(data):
+                # the C unpickler grows its memo to the index it is given, zeroing it all
+                if op.name in _MEMO_OPS and isinstance(arg, int) and arg > len(data):
+                    raise ValueError(f"{op.name} {arg}: a memo index past the data")
         except ValueError as e:
             raise PickleRefused(f"not a readable pickle ({str(e)[:120]})") from None
         return _Unpickler(data).load()

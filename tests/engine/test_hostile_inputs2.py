@@ -504,3 +504,28 @@ def test_a_photo_header_a_pillow_plugin_rejects_with_its_own_error_is_one_line(t
     assert main(["embed", str(photo), "--model", MODEL]) == BAD_INPUT
     line = _one_error_line(capsys)
     assert str(photo) in line and "damaged image header" in line
+
+
+def test_a_pickle_memo_index_in_the_billions_is_refused_before_it_is_allocated(tmp_path):
+    """``LONG_BINPUT 2490982770``: the C unpickler would grow and zero a memo of 20 GB (the
+    fuzz's run was killed by the kernel). Here in a fresh interpreter held to 4 GB of address
+    space, where the old code's attempt ends in a MemoryError instead of the refusal."""
+    import subprocess
+    import sys
+
+    from tests.helpers import ROOT
+
+    good = pickle.dumps({"imlist": ["a"], "qimlist": [], "gnd": []}, protocol=4)
+    bad = good.replace(b"\x94", b"r\x72\x1e\x79\x94", 1)  # MEMOIZE -> LONG_BINPUT 0x94791e72
+    gnd = tmp_path / "gnd_memo.pkl"
+    gnd.write_bytes(bad.replace(good[2:11], b"\x95" + (len(bad) - 11).to_bytes(8, "little")))
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30)); "
+        "from engine.cli.entry import main; sys.exit(main(sys.argv[1:]))"
+    )
+    argv = ["evaluate", "--gnd", str(gnd), "--images", str(tmp_path), "--model", MODEL]
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == BAD_INPUT, (proc.returncode, proc.stderr[-2000:])
+    assert "LONG_BINPUT 2490965618: a memo index past the data" in proc.stderr
