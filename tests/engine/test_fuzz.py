@@ -279,7 +279,12 @@ def test_fuzz(name, tmp_path):
     refusal, no hang, no crash (each reader in its own interpreter)."""
     seed = READERS[name][0] + SEED
     progress = tmp_path / "case"
-    code = "import sys; from tests.engine.test_fuzz import child; child(*sys.argv[1:])"
+    # held to 8 GB of address space: a bomb that slips through is a MemoryError, not the
+    # kernel's OOM killer on a shared machine
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (8 << 30, 8 << 30)); "
+        "from tests.engine.test_fuzz import child; child(*sys.argv[1:])"
+    )
     argv = [sys.executable, "-c", code, name, str(seed), str(BUDGET), str(progress)]
     env = {**os.environ, "VISUAL_SEARCH_FAISS_GPU": "0"}
     try:
