@@ -20,6 +20,11 @@ class ConfigError(VisualSearchError):
     """An invalid model or extraction setting."""
 
 
+class InputFileError(VisualSearchError):
+    """A file the user named that is refused before or while it is read: not a regular file
+    (a FIFO, device, socket), too large, too deeply nested, or not the text it should be."""
+
+
 class CancelledError(VisualSearchError):
     """Long work stopped because ``should_stop()`` said so; nothing half-done was kept."""
 

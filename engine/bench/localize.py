@@ -16,7 +16,6 @@ of 8 photos without the object (each described again: the slowest case).
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 import time
@@ -40,11 +39,12 @@ def bench_localize(
     log: Callable[[str], None] | None = print,
 ) -> dict:
     """The figures above for one split's ``manifest.json`` (its photos beside it)."""
+    from engine.inputs import load_json
     from engine.library import Library
     from engine.match.localize import REMATCH_SETTINGS, RedescribedPhotos
 
     man = Path(manifest)
-    m = json.loads(man.read_text())
+    m = load_json(man)  # a FIFO is refused, nesting bounded
     say = log or (lambda s: None)
     with tempfile.TemporaryDirectory(prefix="vs-bench-localize-") as tmp:
         lib_dir = Path(tmp) / "library"

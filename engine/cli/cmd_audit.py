@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.network.loader import open_extractor
     from engine.training.data import open_dataset
 
+    train = open_dataset(args.train, images=args.images)  # refused before the model loads
     ex, _ = open_extractor(args.model, args.device, args.precision)
-    train = open_dataset(args.train, images=args.images)
     rep = audit(ex, train, args.eval, shortlist=args.shortlist, min_inliers=args.min_inliers or 0)
     if args.out:
         rep.write_exclusions(args.out)

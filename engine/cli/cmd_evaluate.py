@@ -43,10 +43,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.evaluation.revisitop import load_ground_truth
     from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
     from engine.match.codebook import Codebook
     from engine.network.loader import open_extractor
 
+    if args.gnd:
+        load_ground_truth(args.gnd)  # a bad file is refused before the model loads
     ex, _ = open_extractor(
         args.model,
         args.device,

@@ -135,14 +135,16 @@ def emit(args: argparse.Namespace, obj, text: str) -> None:
     if getattr(args, "json", False):
         json.dump(json_safe(obj), sys.stdout, allow_nan=False)
         sys.stdout.write("\n")
-    else:
-        print(text)
+    else:  # every line made safe, whether or not the command escaped the names in it
+        print("\n".join(shown(line) for line in text.split("\n")))
 
 
 def shown(text: str) -> str:
     """``text`` made safe for one line of a terminal: control characters (a newline or an
-    escape sequence in a file name) become escapes (``\\n``, ``\\x1b``), and bytes of a name
-    that are not UTF-8 appear as ``\\xff``."""
+    escape sequence in a file name) and invisible format characters (the bidi overrides such
+    as U+202E, which would print a name backwards, zero-width spaces) become escapes
+    (``\\n``, ``\\x1b``, ``\\u202e``), and bytes of a name that are not UTF-8 appear as
+    ``\\xff``."""
     if text.isprintable():
         return text
     out = []
@@ -150,11 +152,35 @@ def shown(text: str) -> str:
         o = ord(ch)
         if 0xDC80 <= o <= 0xDCFF:  # an undecodable byte, kept by os.fsdecode
             out.append(f"\\x{o - 0xDC00:02x}")
-        elif unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp"):
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Zl", "Zp"):
             out.append(repr(ch)[1:-1])
         else:
             out.append(ch)
     return "".join(out)
+
+
+def quiet_resource_tracker() -> None:
+    """Keep multiprocessing's resource tracker from warning of "leaked semaphore objects"
+    after a command was killed. The worker pools (spawn) name their semaphores, and a killed
+    command cannot unlink them; the tracker then does, which is right, but it also prints a
+    warning to the terminal after the command is gone. It takes its warning filters from ours
+    when it starts, so this must run before the first pool."""
+    quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+    if quiet not in sys.warnoptions:
+        sys.warnoptions.append(quiet)
+
+
+#: the longest error line printed (a message quoting a whole file is cut)
+MAX_ERROR_LINE = 500
+
+
+def error_line(kind: str, message: str) -> str:
+    """``visual-search: KIND: MESSAGE`` as one terminal line of at most ``MAX_ERROR_LINE``
+    characters: names in it escaped (``shown``), the end cut with an ellipsis."""
+    line = f"visual-search: {kind}: {shown(message)}"
+    if len(line) > MAX_ERROR_LINE:
+        line = line[: MAX_ERROR_LINE - 1] + "…"
+    return line
 
 
 def open_library(args: argparse.Namespace, mode: str = "read"):
@@ -192,7 +218,7 @@ class TerminalProgress:
             line = f"[{bar}] {done}/{total} {message}"
         else:
             line = message
-        sys.stderr.write("\r" + line[:120].ljust(120))
+        sys.stderr.write("\r" + shown(line)[:120].ljust(120))
         sys.stderr.flush()
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ from engine.cli import (
     cmd_synth,
     cmd_train,
 )
-from engine.cli.common import shown
+from engine.cli.common import MAX_ERROR_LINE, error_line, quiet_resource_tracker
 from engine.errors import VisualSearchError
 
 # in the order `visual-search --help` lists them; each has add_parser(subparsers) and run(args)
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_resource_tracker()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except VisualSearchError as e:
-        print(f"visual-search: error: {shown(str(e))}", file=sys.stderr)
+        print(error_line("error", str(e)), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("visual-search: interrupted", file=sys.stderr)
@@ -94,9 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # never a bare traceback for the user
         if os.environ.get("VISUAL_SEARCH_DEBUG"):
             raise
-        print(
-            f"visual-search: internal error: {type(e).__name__}: {e} "
-            "(set VISUAL_SEARCH_DEBUG=1 for the traceback)",
-            file=sys.stderr,
-        )
+        hint = " (set VISUAL_SEARCH_DEBUG=1 for the traceback)"
+        line = error_line("internal error", f"{type(e).__name__}: {e}")
+        print(line[: MAX_ERROR_LINE - len(hint)] + hint, file=sys.stderr)
         return 3

@@ -13,112 +13,33 @@ positives are skipped; mP@k caps k at the rank of the last positive.
 
 from __future__ import annotations
 
-import io
 import math
 import os
-import pickle
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.errors import VisualSearchError
+from engine.evaluation.plain_pickle import PickleRefused, load_plain
+from engine.inputs import read_bytes
 
 PROTOCOLS = ("E", "M", "H")
 KAPPAS = (1, 5, 10)
+#: the real Revisited Oxford/Paris files hold a few hundred kB
+MAX_GROUND_TRUTH_BYTES = 64 * 1024 * 1024
 
 
 class GroundTruthError(VisualSearchError):
     """A ground-truth file that cannot be read or does not have the expected structure."""
 
 
-_ALLOWED = {
-    ("builtins", "dict"),
-    ("builtins", "list"),
-    ("builtins", "tuple"),
-    ("builtins", "set"),
-    ("builtins", "frozenset"),
-    ("builtins", "int"),
-    ("builtins", "float"),
-    ("builtins", "str"),
-    ("builtins", "bytes"),
-    ("builtins", "bool"),
-    ("builtins", "complex"),
-    ("collections", "OrderedDict"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Admits ``_ALLOWED`` only; the constructors that allocate from a number (``bytes(n)``,
-    an array of a given shape) are wrapped so that nothing larger than the file itself (the
-    most plain data it can hold) is allocated."""
-
-    def __init__(self, data: bytes) -> None:
-        super().__init__(io.BytesIO(data), encoding="latin1")
-        self.limit = max(len(data), 1 << 16)
-
-    def _check(self, nbytes: int, what: str) -> None:
-        if nbytes > self.limit:
-            raise GroundTruthError(
-                f"refused {what}: it would allocate {nbytes:,} bytes, more than the file "
-                "holds (only plain data is allowed)"
-            )
-
-    def _array_bytes(self, shape, dtype) -> int:
-        dims = (shape,) if isinstance(shape, int) else tuple(shape)
-        if not all(isinstance(d, int) and d >= 0 for d in dims):
-            raise GroundTruthError(f"refused an array of shape {shape!r}")
-        return math.prod(dims) * np.dtype(dtype).itemsize
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in _ALLOWED:
-            raise GroundTruthError(f"refused to load {module}.{name} (only plain data is allowed)")
-        found = super().find_class(module, name)
-        if found is bytes:
-            return self._bytes
-        if found is np.ndarray:
-            return self._guarded_array_type()
-        if name == "_reconstruct":
-            return self._reconstruct_with(found)
-        return found
-
-    def _bytes(self, *args):
-        if args and isinstance(args[0], int):
-            self._check(args[0], f"bytes({args[0]})")
-        return bytes(*args)
-
-    def _guarded_array_type(self) -> type:
-        unpickler = self
-
-        class GuardedArray(np.ndarray):
-            # ``ndarray(shape, dtype)`` allocates: checked, then a plain array is made
-            def __new__(cls, shape=(), dtype=float, *args, **kwargs):
-                unpickler._check(unpickler._array_bytes(shape, dtype), f"an array of {shape!r}")
-                return np.ndarray.__new__(np.ndarray, shape, dtype, *args, **kwargs)
-
-        return GuardedArray
-
-    def _reconstruct_with(self, reconstruct):
-        def guarded(subtype, shape, dtype):
-            self._check(self._array_bytes(shape, dtype), f"an array of {shape!r}")
-            if issubclass(subtype, np.ndarray):
-                subtype = np.ndarray
-            return reconstruct(subtype, shape, dtype)
-
-        return guarded
-
-
 def safe_load_pickle(data: bytes) -> object:
-    """Unpickle ``data`` admitting only builtin containers, numbers, strings, numpy arrays,
-    and allocating nothing larger than ``data`` itself."""
-    return _RestrictedUnpickler(bytes(data)).load()
+    """Unpickle ``data`` admitting only builtin containers, numbers, strings and numpy arrays,
+    and allocating nothing larger than ``data`` itself (``plain_pickle``)."""
+    try:
+        return load_plain(data)
+    except PickleRefused as e:
+        raise GroundTruthError(str(e)) from None
 
 
 @dataclass
@@ -146,28 +67,39 @@ class GroundTruth:
 
 def _read_pickle(p: str) -> object:
     """The unpickled contents of ``p``; every way reading it fails is one ``GroundTruthError``."""
+    data = read_bytes(p, MAX_GROUND_TRUTH_BYTES)  # a FIFO or device is refused, not read
     try:
-        with open(p, "rb") as f:
-            return safe_load_pickle(f.read())
+        return safe_load_pickle(data)
     except GroundTruthError as e:
         raise GroundTruthError(f"{p}: {e}") from None
-    except FileNotFoundError:
-        raise GroundTruthError(f"{p}: file not found") from None
     except MemoryError:
         raise GroundTruthError(f"{p}: refused, it asks for more memory than there is") from None
     except RecursionError:
         raise GroundTruthError(f"{p}: refused, data nested too deeply") from None
-    except (
-        pickle.UnpicklingError,
-        EOFError,
-        ValueError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        KeyError,
-        UnicodeDecodeError,
-    ) as e:
-        raise GroundTruthError(f"{p}: not a readable ground-truth pickle ({e})") from None
+    except Exception as e:  # unpickling runs numpy's C code: any failure is a bad file
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise GroundTruthError(f"{p}: not a readable ground-truth pickle ({reason})") from None
+
+
+def _numbers(p: str, where: str, value: object, kind: str) -> np.ndarray:
+    """``value`` (a list or array) as a flat array of indices (``kind`` "i": integers, or
+    floats that are whole) or of finite numbers ("f"); anything else is a
+    ``GroundTruthError`` naming ``where``."""
+    try:
+        arr = np.asarray(value).reshape(-1)
+    except (ValueError, TypeError, OverflowError):  # ragged, or not numbers at all
+        arr = np.array([None])
+    out_type = np.int64 if kind == "i" else np.float64
+    if arr.size == 0:
+        return np.zeros(0, out_type)
+    ok = arr.dtype.kind in "iu"
+    if arr.dtype.kind == "f":
+        whole = (arr == np.round(arr)) & (np.abs(arr) < 2**53)
+        ok = bool(np.isfinite(arr).all() and (kind == "f" or whole.all()))
+    if not ok:
+        want = "indices (whole numbers)" if kind == "i" else "numbers"
+        raise GroundTruthError(f"{p}: {where} must be a list of {want}")
+    return arr.astype(out_type)
 
 
 def _query_entry(p: str, i: int, g: object, n: int) -> dict:
@@ -177,17 +109,24 @@ def _query_entry(p: str, i: int, g: object, n: int) -> dict:
         raise GroundTruthError(f"{p}: gnd[{i}] is not a dict")
     entry = {}
     for key in ("easy", "hard", "junk"):
-        arr = np.asarray(g.get(key, []), dtype=np.int64).reshape(-1)
+        arr = _numbers(p, f"gnd[{i}].{key}", g.get(key, []), "i")
         if arr.size and (arr.min() < 0 or arr.max() >= n):
             raise GroundTruthError(f"{p}: gnd[{i}].{key} indexes outside imlist")
         entry[key] = arr
     bbx = g.get("bbx")
     if bbx is not None:
-        bbx = [float(v) for v in np.asarray(bbx, dtype=np.float64).reshape(-1)]
+        bbx = [float(v) for v in _numbers(p, f"gnd[{i}].bbx", bbx, "f")]
         if len(bbx) != 4:
             raise GroundTruthError(f"{p}: gnd[{i}].bbx must have 4 numbers")
     entry["bbx"] = bbx
     return entry
+
+
+def _names(p: str, raw: dict, key: str) -> list[str]:
+    value = raw[key]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(x, str) for x in value):
+        raise GroundTruthError(f"{p}: {key} must be a list of image names")
+    return list(value)
 
 
 def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
@@ -196,12 +135,18 @@ def load_ground_truth(path: str | os.PathLike) -> GroundTruth:
     raw = _read_pickle(p)
     if not isinstance(raw, dict) or not {"imlist", "qimlist", "gnd"} <= set(raw):
         raise GroundTruthError(f"{p}: expected a dict with imlist, qimlist and gnd")
-    imlist, qimlist, gnd = list(raw["imlist"]), list(raw["qimlist"]), list(raw["gnd"])
+    imlist, qimlist = _names(p, raw, "imlist"), _names(p, raw, "qimlist")
+    gnd = raw["gnd"]
+    if not isinstance(gnd, (list, tuple)):
+        raise GroundTruthError(f"{p}: gnd must be a list of per-query dicts")
     if len(gnd) != len(qimlist):
         raise GroundTruthError(f"{p}: {len(qimlist)} queries but {len(gnd)} gnd entries")
-    out = [_query_entry(p, i, g, len(imlist)) for i, g in enumerate(gnd)]
+    try:
+        out = [_query_entry(p, i, g, len(imlist)) for i, g in enumerate(gnd)]
+    except MemoryError:
+        raise GroundTruthError(f"{p}: refused, it asks for more memory than there is") from None
     name = os.path.basename(p).removeprefix("gnd_").removesuffix(".pkl")
-    return GroundTruth([str(x) for x in imlist], [str(x) for x in qimlist], out, name)
+    return GroundTruth(imlist, qimlist, out, name)
 
 
 def average_precision(ranks: np.ndarray, npos: int) -> float:

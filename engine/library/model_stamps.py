@@ -20,10 +20,14 @@ import os
 from pathlib import Path
 
 from engine.atomic import write_atomically
+from engine.errors import VisualSearchError
+from engine.inputs import load_json
 
 STAMPS_NAME = "model-stamps.json"
 #: entries kept (the most recent ones); a library rarely sees more than a few models
 MAX_STAMPS = 64
+#: MAX_STAMPS entries take a few kB; a larger file is not one this module wrote
+MAX_STAMPS_BYTES = 1 << 20
 DEFAULT_SPEC = "default"
 
 
@@ -66,10 +70,10 @@ class ModelStamps:
         self.path = Path(directory) / STAMPS_NAME
 
     def _read(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}  # missing or damaged: a cache, rebuilt by the next load
+        try:  # bounded in size and nesting; a FIFO or device is refused, not read
+            data = load_json(self.path, MAX_STAMPS_BYTES)
+        except VisualSearchError:
+            return {}  # missing, damaged or hostile: a cache, rebuilt by the next load
         if not isinstance(data, dict):
             return {}
         return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}

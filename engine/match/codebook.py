@@ -24,8 +24,9 @@ import numpy as np
 
 from engine import faiss_device
 from engine.atomic import write_atomically
-from engine.errors import VisualSearchError
+from engine.errors import InputFileError, VisualSearchError
 from engine.faiss_device import UseGpu, want_gpu
+from engine.inputs import check_regular
 from engine.match import nearest
 from engine.tasks import ProgressFn, StopFn
 
@@ -36,6 +37,8 @@ DIM = 128
 MAX_WORDS = 65536
 #: above this many words, word assignment uses an HNSW graph instead of exhaustive search
 HNSW_ABOVE = 32768
+#: the largest codebook file: MAX_WORDS float32 centroids and a small header
+MAX_FILE_BYTES = MAX_WORDS * DIM * 4 + (1 << 20)
 
 
 class CodebookError(VisualSearchError):
@@ -46,7 +49,10 @@ class Codebook:
     """``centroids (k, 128) float32``; ``assign(x (n, 128), m) -> (D, I) (n, m)``."""
 
     def __init__(self, centroids: np.ndarray, meta: dict | None = None) -> None:
-        c = np.ascontiguousarray(centroids, dtype=np.float32)
+        kind = np.asarray(centroids).dtype
+        if not np.issubdtype(kind, np.floating):
+            raise CodebookError(f"codebook centroids must be real numbers, got {kind} values")
+        c = np.ascontiguousarray(centroids, dtype=np.float32)  # float16/64: converted here
         if c.ndim != 2 or c.shape[1] != DIM or not 2 <= c.shape[0] <= MAX_WORDS:
             raise CodebookError(
                 f"codebook must be (k, {DIM}) with 2 ≤ k ≤ {MAX_WORDS}, got {c.shape}"
@@ -93,28 +99,47 @@ class Codebook:
         from safetensors import safe_open
 
         path = Path(path)
-        if not path.is_file():
-            raise CodebookError(f"{path}: codebook file not found")
+        try:  # safetensors opens with a plain blocking open: a FIFO would hang it
+            check_regular(path, MAX_FILE_BYTES)
+        except InputFileError as e:
+            raise CodebookError(f"{e} (a codebook file)") from None
         try:
             with safe_open(str(path), framework="numpy") as f:
                 meta = f.metadata() or {}
                 if "centroids" not in f.keys():  # noqa: SIM118 - safe_open has no __contains__
                     raise CodebookError(f"{path}: no centroids in the codebook file")
+                _check_stored(path, meta, f.get_slice("centroids"))
                 centroids = f.get_tensor("centroids")
         except CodebookError:
             raise
         except Exception as e:  # safetensors raises several types for damaged files
             raise CodebookError(f"{path}: not a readable codebook ({type(e).__name__})") from e
-        if meta.get("format") != FORMAT:
-            raise CodebookError(f"{path}: not a visual-search codebook")
-        if int(meta.get("version", "0")) > VERSION:
-            raise CodebookError(
-                f"{path}: codebook format {meta.get('version')} is newer than this build"
-            )
-        book = cls(centroids, {k: v for k, v in meta.items() if k not in ("format", "version")})
+        try:
+            book = cls(centroids, {k: v for k, v in meta.items() if k not in ("format", "version")})
+        except CodebookError as e:
+            raise CodebookError(f"{path}: {e}") from None
         if meta.get("fingerprint") not in (None, book.fingerprint):
             raise CodebookError(f"{path}: codebook contents do not match its fingerprint")
         return book
+
+
+def _check_stored(path: Path, meta: dict, centroids) -> None:
+    """The format, version, dtype and shape a codebook file declares, checked before its
+    tensor is read (a file written by ``Codebook.save`` holds ``(k, 128) float32``)."""
+    if meta.get("format") != FORMAT:
+        raise CodebookError(f"{path}: not a visual-search codebook")
+    version = str(meta.get("version", "0"))
+    if not version.isdigit() or len(version) > 6:
+        raise CodebookError(f"{path}: codebook format version {version[:20]!r} is not a number")
+    if int(version) > VERSION:
+        raise CodebookError(f"{path}: codebook format {version} is newer than this build")
+    dtype, shape = centroids.get_dtype(), tuple(centroids.get_shape())
+    if dtype != "F32":
+        raise CodebookError(f"{path}: centroids stored as {dtype}; a codebook holds F32 (float32)")
+    if len(shape) != 2 or shape[1] != DIM or not 2 <= shape[0] <= MAX_WORDS:
+        raise CodebookError(
+            f"{path}: centroids of shape {shape}; a codebook holds (k, {DIM}), 2 ≤ k ≤ {MAX_WORDS}"
+        )
 
 
 def _faiss_hnsw(c: np.ndarray):

@@ -7,7 +7,9 @@ on the photos, the seed and the settings.
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -17,7 +19,14 @@ from engine.cores import available_cores
 from engine.errors import BadImageError, CancelledError
 from engine.match.codebook import Codebook, CodebookError, train_codebook
 from engine.match.describe import local_features
+from engine.match.workers import _exit_with_parent
 from engine.tasks import ProgressFn, StopFn
+
+
+def _init() -> None:
+    """Each worker ends when the process that started it dies: a SIGKILL leaves the pool no
+    time to stop its workers, which would otherwise wait for work for ever."""
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
 
 
 def _sample(args: tuple[str, int, int]) -> np.ndarray | None:
@@ -45,7 +54,9 @@ def sample_descriptors(
     jobs = [(os.fspath(p), per_photo, seed) for p in paths]
     out: list[np.ndarray] = []
     workers = workers or available_cores()
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    # spawn (as ``LocalWorkers``): a worker's parent is this process, which it watches
+    ctx = mp.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init) as pool:
         for i, d in enumerate(pool.map(_sample, jobs, chunksize=4)):
             if should_stop is not None and should_stop():
                 pool.shutdown(cancel_futures=True)

@@ -26,6 +26,7 @@ from engine.network.files import (
     FORMAT_NAME,
     ONNX_NAME,
     WEIGHTS_NAME,
+    check_weights,
     checkpoint_extra,
     fingerprint,
     raw_config,
@@ -76,7 +77,7 @@ def read_config(directory: str | os.PathLike) -> ModelConfig:
     raw = raw_config(directory)
     try:
         return ModelConfig.from_dict(raw).resolved()
-    except (ConfigError, TypeError, ValueError) as e:
+    except (ConfigError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"{Path(directory) / CONFIG_NAME}: {e}") from None
 
 
@@ -88,8 +89,7 @@ def load_checkpoint(
     cfg = read_config(d)
     cfg.pretrained = "none"  # the weights come from the file
     wpath = d / WEIGHTS_NAME
-    if not wpath.is_file():
-        raise CheckpointError(f"{wpath}: missing (a checkpoint needs {WEIGHTS_NAME})")
+    check_weights(wpath)
     model = create_model(cfg)
     expected = model.state_dict()
     try:
@@ -137,7 +137,7 @@ def export_checkpoint(
     model = load_checkpoint(src)
     if image_size:
         model.config = dataclasses.replace(model.config, image_size=image_size).resolved()
-    extra = json.loads((Path(src) / CONFIG_NAME).read_text(encoding="utf-8")).get("extra")
+    extra = checkpoint_extra(src) or None
     out = save_checkpoint(model, dst, extra=extra, half=half)
     if (Path(src) / ONNX_NAME).is_file():
         write_onnx(out, half=half)

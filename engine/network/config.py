@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, InputFileError
+from engine.inputs import MAX_JSON_BYTES, MAX_JSON_DEPTH  # noqa: F401 - their old home
+from engine.inputs import loads_json as _bounded_loads
 
 SCHEMA_VERSION = 1
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -24,30 +25,15 @@ MAX_SCALES = 8
 MAX_WIDTH = 8192
 PARAM_LIMITS = {"smoothing_kernel": 15, "gcn_nodes": 1024, "gcn_layers": 16, "sk_branches": 8}
 MAX_PARAM_ITEMS = 16
-#: JSON files (config.json, training state) are refused beyond this nesting or size
-MAX_JSON_DEPTH = 64
-MAX_JSON_BYTES = 64 * 1024 * 1024
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
-def loads_json(text: str, where: str) -> Any:
-    """``json.loads`` for files a user may hand over: more than ``MAX_JSON_DEPTH`` levels of
-    nesting or ``MAX_JSON_BYTES`` characters is a ``ConfigError`` naming ``where``, checked
-    before parsing (the parser would recurse once per level)."""
-    if len(text) > MAX_JSON_BYTES:
-        raise ConfigError(f"{where}: too large for a JSON settings file ({len(text):,} bytes)")
-    depth = 0
-    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
-        depth += 1 if m.group() in "[{" else -1
-        if depth > MAX_JSON_DEPTH:
-            raise ConfigError(f"{where}: JSON nested more than {MAX_JSON_DEPTH} levels deep")
+def loads_json(text: str | bytes, where: str) -> Any:
+    """``engine.inputs.loads_json`` (bounded nesting and size) with its refusal as a
+    ``ConfigError`` naming ``where``."""
     try:
-        return json.loads(text)
-    except RecursionError:
-        raise ConfigError(f"{where}: JSON nested too deeply") from None
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{where}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        return _bounded_loads(text, where)
+    except InputFileError as e:
+        raise ConfigError(str(e)) from None
 
 
 def _bounded_int(name: str, value: Any, lo: int, hi: int) -> int:
@@ -64,13 +50,57 @@ def _finite(name: str, value: Any) -> float:
     return float(value)
 
 
+def _number(v: Any) -> bool:
+    """A JSON number (bounds and finiteness are checked where the field is used)."""
+    return not isinstance(v, bool) and isinstance(v, (int, float))
+
+
+def _numbers(v: Any, count: int | None = None) -> bool:
+    return (
+        isinstance(v, (list, tuple))
+        and (count is None or len(v) == count)
+        and all(_number(x) for x in v)
+    )
+
+
+def _param_value(v: Any) -> bool:
+    return v is None or isinstance(v, bool) or _number(v) or _numbers(v)
+
+
+#: what each field of a config file may hold (JSON types), checked before any is used
+_FIELD_TYPES = {
+    "architecture": ("a name", lambda v: isinstance(v, str)),
+    "backbone": ("a name", lambda v: v is None or isinstance(v, str)),
+    "descriptor_dim": ("a number", lambda v: v is None or _number(v)),
+    "image_size": ("a number", _number),
+    "scales": ("a list of numbers", lambda v: v is None or _numbers(v)),
+    "mean": ("three numbers", lambda v: _numbers(v, 3)),
+    "std": ("three numbers", lambda v: _numbers(v, 3)),
+    "pretrained": ("a word", lambda v: isinstance(v, str)),
+    "arch_params": (
+        "an object of numbers, true/false or lists of numbers",
+        lambda v: isinstance(v, dict) and all(_param_value(x) for x in v.values()),
+    ),
+}
+
+
+def _check_field_types(d: dict[str, Any]) -> None:
+    for key, (want, ok) in _FIELD_TYPES.items():
+        if key in d and not ok(d[key]):
+            got = json.dumps(d[key], default=str)
+            got = got if len(got) <= 40 else got[:39] + "…"
+            raise ConfigError(f"{key} must be {want}, got {got}")
+
+
 def check_arch_params(params: Any) -> None:
     """Bounds for an architecture's hyper-parameters (a dataclass): widths, counts, finite
     floats, short tuples."""
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
-        if value is None or isinstance(value, (bool, str)):
+        if value is None or isinstance(value, bool):
             continue
+        if isinstance(value, str):  # no hyper-parameter is text
+            raise ConfigError(f"{f.name} must be a number, got {value!r}")
         if isinstance(value, (tuple, list)):
             if len(value) > MAX_PARAM_ITEMS:
                 raise ConfigError(f"{f.name} has {len(value)} values, at most {MAX_PARAM_ITEMS}")
@@ -157,6 +187,7 @@ class ModelConfig:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"unknown config field(s): {', '.join(unknown)}")
+        _check_field_types(d)
         version = d.get("schema_version", SCHEMA_VERSION)
         if not isinstance(version, int) or version > SCHEMA_VERSION:
             raise ConfigError(

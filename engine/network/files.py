@@ -13,18 +13,39 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
 import numpy as np
 
-from engine.errors import CheckpointError, ConfigError, NeedsTorch
+from engine.errors import (
+    CheckpointError,
+    ConfigError,
+    InputFileError,
+    NeedsTorch,
+    VisualSearchError,
+)
+from engine.inputs import MAX_JSON_BYTES, check_regular, load_json, open_checked, read_bytes
 from engine.network.config import ModelConfig, loads_json
 
 WEIGHTS_NAME = "model.safetensors"
 CONFIG_NAME = "config.json"
 FORMAT_NAME = "visual-search-checkpoint"
 ONNX_NAME = "model.onnx"
+#: a weights file is mapped, not read whole; the bound only refuses the absurd
+MAX_WEIGHTS_BYTES = 1 << 40
+
+
+def check_weights(path: str | os.PathLike) -> None:
+    """``path`` (a ``model.safetensors``) refused as a ``CheckpointError`` unless it is a
+    regular file: safetensors opens it with a plain blocking open, which a FIFO would hang."""
+    if not os.path.lexists(path):
+        raise CheckpointError(f"{path}: missing (a checkpoint needs {WEIGHTS_NAME})")
+    try:
+        check_regular(path, MAX_WEIGHTS_BYTES)
+    except InputFileError as e:
+        raise CheckpointError(str(e)) from None
 
 
 def raw_config(directory: str | os.PathLike) -> dict:
@@ -34,13 +55,11 @@ def raw_config(directory: str | os.PathLike) -> dict:
     if not d.is_dir():
         raise CheckpointError(f"{d}: not a checkpoint directory")
     path = d / CONFIG_NAME
-    if not path.is_file():
+    if not path.exists():
         raise CheckpointError(f"{path}: missing (a checkpoint needs {CONFIG_NAME})")
     try:
-        raw = loads_json(path.read_text(encoding="utf-8"), str(path))
-    except UnicodeDecodeError:
-        raise CheckpointError(f"{path}: not a text file") from None
-    except ConfigError as e:
+        raw = loads_json(read_bytes(path, MAX_JSON_BYTES), str(path))
+    except (ConfigError, InputFileError) as e:
         raise CheckpointError(str(e)) from None
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: expected a JSON object")
@@ -63,7 +82,10 @@ def checkpoint_config(directory: str | os.PathLike) -> ModelConfig:
             raise ConfigError(f"scales {cfg.scales} are out of range")
         if len(cfg.mean) != 3 or len(cfg.std) != 3 or any(float(s) <= 0 for s in cfg.std):
             raise ConfigError("mean and std need three values each, std positive")
-    except (ConfigError, TypeError, ValueError) as e:
+        for name in ("mean", "std"):
+            if not all(math.isfinite(v) for v in getattr(cfg, name)):
+                raise ConfigError(f"{name} must be a finite number, got {getattr(cfg, name)}")
+    except (ConfigError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"{path}: {e}") from None
     return cfg
 
@@ -71,9 +93,8 @@ def checkpoint_config(directory: str | os.PathLike) -> ModelConfig:
 def checkpoint_extra(directory: str | os.PathLike) -> dict:
     """How the model was trained (classes, epoch), if recorded."""
     try:
-        text = (Path(directory) / CONFIG_NAME).read_text(encoding="utf-8")
-        extra = json.loads(text).get("extra")
-    except (OSError, ValueError, AttributeError):
+        extra = load_json(Path(directory) / CONFIG_NAME).get("extra")
+    except (VisualSearchError, AttributeError):
         return {}
     return extra if isinstance(extra, dict) else {}
 
@@ -94,7 +115,7 @@ def safetensors_header(path: str | os.PathLike) -> tuple[dict, int, bytes]:
     """``(header, base, raw)`` of a safetensors file: its JSON header (tensor name →
     ``dtype``, ``shape``, ``data_offsets`` relative to ``base``), the byte offset where the
     tensor data starts, and the header's raw bytes."""
-    with open(path, "rb") as f:
+    with open_checked(path, MAX_WEIGHTS_BYTES) as f:
         head = f.read(8)
         if len(head) < 8:
             raise CheckpointError(f"{path}: not a safetensors file (too short)")
@@ -103,9 +124,11 @@ def safetensors_header(path: str | os.PathLike) -> tuple[dict, int, bytes]:
             raise CheckpointError(f"{path}: not a safetensors file (header of {n} bytes)")
         raw = f.read(n)
     try:
-        header = json.loads(raw)
-    except ValueError:
+        header = loads_json(raw, str(path))
+    except ConfigError:
         raise CheckpointError(f"{path}: not a safetensors file (unreadable header)") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{path}: not a safetensors file (header is not a JSON object)")
     header.pop("__metadata__", None)
     return header, 8 + n, raw
 
@@ -125,6 +148,7 @@ def fingerprint_from_files(directory: str | os.PathLike) -> str:
 
     d = Path(directory)
     config = ModelConfig.from_dict(raw_config(d)).to_dict()
+    check_weights(d / WEIGHTS_NAME)
     try:
         tensors = load_file(str(d / WEIGHTS_NAME))
     except Exception as e:
@@ -153,7 +177,7 @@ def copy_checkpoint(
     for name in (WEIGHTS_NAME, ONNX_NAME):
         if (s / name).is_file():
             shutil.copyfile(s / name, d / name)
-    meta = json.loads((s / CONFIG_NAME).read_text(encoding="utf-8"))
+    meta = load_json(s / CONFIG_NAME)
     if image_size:
         meta["image_size"] = int(image_size)
     (d / CONFIG_NAME).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", "utf-8")

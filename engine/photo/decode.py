@@ -167,6 +167,8 @@ def _pil_open(fp: io.IOBase | str, notes: list[str]) -> Image.Image:
         raise BadImageError("permission denied") from None
     except OSError as e:
         raise BadImageError(f"cannot read image ({e.strerror or e})") from None
+    except Exception as e:  # a plugin's own error on a damaged header ("Unsupported SGI mode")
+        raise BadImageError(f"damaged image header ({type(e).__name__}: {e})") from None
 
 
 def _unrecognised(name: str) -> BadImageError:

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from engine.errors import BadImageError, VisualSearchError
+from engine.errors import BadImageError, InputFileError, VisualSearchError
+from engine.inputs import check_regular, read_text
 from engine.photo.formats import is_photo_name, is_plain_name
 
 
@@ -92,12 +93,13 @@ class DatasetReport:
         return out
 
 
+#: an exclusion list holds class ids, one a line
+MAX_LIST_BYTES = 16 * 1024 * 1024
+
+
 def read_exclusions(path: str | os.PathLike) -> set[str]:
     """Class ids, one per line; blank lines and ``#`` comments ignored."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise DatasetError(f"{path}: cannot read exclusion list ({e.strerror or e})") from None
+    text = read_text(path, MAX_LIST_BYTES)  # a FIFO or device is refused, not read
     return {ln.split("#", 1)[0].strip() for ln in text.splitlines()} - {""}
 
 
@@ -236,8 +238,10 @@ class GLDv2Dataset(LabelledSet):
         check_images: bool = True,
     ) -> None:
         csv_path = Path(csv_path)
-        if not csv_path.is_file():
-            raise DatasetError(f"{csv_path}: file not found")
+        try:  # read as a stream: only what is not a regular file is refused
+            check_regular(csv_path, 1 << 40)
+        except InputFileError as e:
+            raise DatasetError(str(e)) from None
         images = Path(images) if images else _default_images_dir(csv_path)
         report = DatasetReport()
         by_class: dict[str, list[Path]] = defaultdict(list)

@@ -29,6 +29,7 @@ import torch
 
 from engine.atomic import write_atomically
 from engine.errors import BadImageError, VisualSearchError
+from engine.inputs import read_bytes
 from engine.network.config import loads_json
 from engine.photo.decode import load_photo
 from engine.training.data import Item
@@ -67,7 +68,7 @@ class MinedSet:
     def load(cls, path: str | Path) -> MinedSet:
         path = Path(path)
         try:
-            d = loads_json(path.read_text(encoding="utf-8"), str(path))
+            d = loads_json(read_bytes(path), str(path))  # a FIFO is refused
         except OSError as e:
             raise VisualSearchError(f"{path}: cannot read ({e.strerror or e})") from None
         if not isinstance(d, dict) or d.get("version") != 1:
@@ -199,7 +200,7 @@ class MinedData:
         computed with ``describe(indices) -> {index: descriptor}`` and saved."""
         path = Path(out) / f"negatives-{epoch}.json"
         if path.exists():
-            d = loads_json(path.read_text(encoding="utf-8"), str(path))
+            d = loads_json(read_bytes(path), str(path))  # a FIFO is refused
             return {int(k): [int(j) for j in v] for k, v in d.items()}
         negs = self.hard_negatives(describe(self.usable))
         text = json.dumps({str(k): v for k, v in negs.items()})

@@ -33,10 +33,11 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from engine.atomic import write_atomically
 from engine.errors import VisualSearchError
+from engine.inputs import read_bytes
 from engine.network.checkpoint import (
     copy_matching_weights,
     load_checkpoint,
@@ -150,12 +151,12 @@ class Trainer:
         meta_path, st_path = self.out / "state.json", self.out / "state.safetensors"
         if not meta_path.exists() or not st_path.exists():
             raise VisualSearchError(f"{self.out}: nothing to resume (no state.json)")
-        meta = loads_json(meta_path.read_text(encoding="utf-8"), str(meta_path))
+        meta = loads_json(read_bytes(meta_path), str(meta_path))  # a FIFO is refused
         if meta.get("classes") != self.data.classes:
             raise VisualSearchError(
                 f"{self.out}: the saved run used other classes; resume needs the same data set"
             )
-        tensors = load_file(str(st_path))
+        tensors = load(read_bytes(st_path, 1 << 40))  # a FIFO is refused
         tm.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("module.")})
         osd = opt.state_dict()
         osd["param_groups"] = meta["param_groups"]

@@ -24,6 +24,7 @@ import json
 from pathlib import Path
 
 from engine.atomic import write_atomically
+from engine.inputs import read_bytes
 from engine.library.improve.mining import HOLD_OUT, mine, require_enough
 from engine.library.library import Library
 from engine.network.checkpoint import load_checkpoint, resolve_model
@@ -108,7 +109,7 @@ def improve_model(
     device = resolve_device(cfg.device)
     figures_path = out / "improve.json"
     figures = (
-        loads_json(figures_path.read_text(encoding="utf-8"), str(figures_path))
+        loads_json(read_bytes(figures_path), str(figures_path))
         if resume and figures_path.exists()
         else {}
     )

@@ -11,13 +11,13 @@ it when it is missing, damaged, newer than the store or of the wrong shape; then
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from engine.atomic import file_digest, write_atomically, write_json_atomically
+from engine.inputs import check_regular, load_json
 
 
 class CacheFile:
@@ -48,7 +48,8 @@ class CacheFile:
         if not self.path.exists() or not self.meta_path.exists():
             return None, "missing"
         try:
-            meta = json.loads(self.meta_path.read_text())
+            check_regular(self.path, 1 << 40)  # a FIFO here would hang the digest
+            meta = load_json(self.meta_path)
             if "blake2b" not in meta:
                 return None, "saved by an older version"
             if file_digest(self.path) != meta["blake2b"]:
