@@ -97,5 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         hint = " (set VISUAL_SEARCH_DEBUG=1 for the traceback)"
         line = error_line("internal error", f"{type(e).__name__}: {e}")
-        print(line[: MAX_ERROR_LINE - len(hint)] + hint, file=sys.stderr)
+        if len(line) + len(hint) > MAX_ERROR_LINE:
+            line = line[: MAX_ERROR_LINE - len(hint) - 1] + "…"
+        print(line + hint, file=sys.stderr)
         return 3
