@@ -3,6 +3,7 @@ builders for awkward files the loader must survive."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -133,3 +134,35 @@ def damage_all_but_folders(db: Path) -> bytes:
             data[(p - 1) * page : p * page] = b"\xa5" * page
     db.write_bytes(bytes(data))
     return bytes(data)
+
+
+#: ``python -c`` code running the command line (``sys.argv[1:]``) that kills itself with SIGKILL
+#: right after indexing's first commit (of ``index``, or of ``repair``'s re-indexing)
+KILL_AFTER_FIRST_COMMIT = """
+import os, signal, sys
+from engine.cli import main
+from engine.library.index.indexer import Indexer
+commit = Indexer._commit
+def commit_then_die(self, batch, summary):
+    commit(self, batch, summary)
+    os.kill(os.getpid(), signal.SIGKILL)
+Indexer._commit = commit_then_die
+main(sys.argv[1:])
+"""
+
+
+def run_killed(code: str, *args: str) -> None:
+    """Run ``python -c code args`` until it kills itself with SIGKILL; then end the worker
+    processes it started (its process group), which a killed parent cannot stop."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert proc.wait(timeout=600) == -signal.SIGKILL
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)

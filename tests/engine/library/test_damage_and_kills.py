@@ -4,11 +4,9 @@
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import stat
 import subprocess
@@ -24,7 +22,7 @@ from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import VectorIndex
 from engine.library.store.errors import LibraryReadOnlyError
 from engine.training.generator import render_scene
-from tests.helpers import MODEL, ROOT, damage_all_but_folders
+from tests.helpers import KILL_AFTER_FIRST_COMMIT, MODEL, ROOT, damage_all_but_folders, run_killed
 
 # runs several commands in one interpreter; prints [{rc, out, err}, ...] as JSON
 RUNNER = """
@@ -52,23 +50,6 @@ def _run_commands(commands: list[list[str]], unprivileged: bool = False) -> list
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def _run_killed(code: str, *args: str) -> None:
-    """Run ``python -c code args`` until it kills itself with SIGKILL; then end the worker
-    processes it started (its process group), which a killed parent cannot stop."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        assert proc.wait(timeout=600) == -signal.SIGKILL
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _json(capsys):
@@ -253,26 +234,12 @@ def _many_photos(root: Path, n: int) -> None:
         img.save(root / f"p{i:03d}.jpg", quality=85)
 
 
-# the index command, killed (SIGKILL) by itself right after its first commit of extractions
-KILL_AFTER_FIRST_COMMIT = """
-import os, signal, sys
-from engine.cli import main
-from engine.library.index.indexer import Indexer
-commit = Indexer._commit
-def commit_then_die(self, batch, summary):
-    commit(self, batch, summary)
-    os.kill(os.getpid(), signal.SIGKILL)
-Indexer._commit = commit_then_die
-main(sys.argv[1:])
-"""
-
-
 def test_a_resumed_run_counts_each_photo_once(tmp_path, capsys):
     photos, lib = tmp_path / "photos", tmp_path / "lib"
     n = 40
     _many_photos(photos, n)
     argv = ["index", str(photos), "--library", str(lib), "--model", MODEL, "--vectors", "--json"]
-    _run_killed(KILL_AFTER_FIRST_COMMIT, *argv)
+    run_killed(KILL_AFTER_FIRST_COMMIT, *argv)
     con = sqlite3.connect(lib / "library.sqlite3")
     files, done = con.execute(
         "SELECT count(*), count(*) FILTER (WHERE status = 'ok') FROM files"
@@ -317,7 +284,7 @@ def test_a_kill_inside_the_index_save_leaves_nothing_that_breaks_the_next_run(
     for i, suffix in enumerate((".faiss", ".arrays")):  # a new photo, then a kill in its save
         img, _ = render_scene([5 + i], seed=90 + i, size=(128, 96))
         img.save(photos / "home" / f"new{i}.jpg", quality=90)
-        _run_killed(KILL_INSIDE_SAVE, suffix, *argv)
+        run_killed(KILL_INSIDE_SAVE, suffix, *argv)
         left = sorted(f.name for f in index_dir.glob(".*.tmp"))
         assert len(left) == 1 and f"{suffix}." in left[0], left  # the kill landed in the save
     capsys.readouterr()

@@ -4,15 +4,10 @@ from this run's measured rate."""
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import json
-import os
 import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +17,7 @@ from engine.library import Library
 from engine.network.checkpoint import bundled_model_dir
 from engine.tasks import Rate, format_seconds
 from engine.training.generator import render_scene
-from tests.helpers import ROOT
+from tests.helpers import KILL_AFTER_FIRST_COMMIT, run_killed
 
 
 def _photos(root: Path, n: int, size=(96, 72)) -> None:
@@ -82,20 +77,6 @@ def test_a_model_trained_on_photos_is_run_at_index_time(tmp_path):
     assert _vectors(tmp_path / "lib") == 4
 
 
-# ``index --vectors``, killed (SIGKILL) by itself right after its first commit
-KILL_AFTER_FIRST_COMMIT = """
-import os, signal, sys
-from engine.cli import main
-from engine.library.index.indexer import Indexer
-commit = Indexer._commit
-def commit_then_die(self, batch, summary):
-    commit(self, batch, summary)
-    os.kill(os.getpid(), signal.SIGKILL)
-Indexer._commit = commit_then_die
-main(sys.argv[1:])
-"""
-
-
 def test_filling_vectors_is_resumable_after_a_kill(tmp_path, capsys):
     photos, lib = tmp_path / "photos", tmp_path / "lib"
     n = 40
@@ -104,18 +85,7 @@ def test_filling_vectors_is_resumable_after_a_kill(tmp_path, capsys):
     capsys.readouterr()
     assert _vectors(lib) == 0
     argv = ["index", str(photos), "--library", str(lib), "--vectors", "--json"]
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILL_AFTER_FIRST_COMMIT, *argv],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        assert proc.wait(timeout=600) == -signal.SIGKILL
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
+    run_killed(KILL_AFTER_FIRST_COMMIT, *argv)
     done = _vectors(lib)
     assert 0 < done < n  # the kill kept what was committed
     assert main(argv) == 0

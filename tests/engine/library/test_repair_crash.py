@@ -16,22 +16,9 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from tests.helpers import MODEL, ROOT, damage_all_but_folders
+from tests.helpers import KILL_AFTER_FIRST_COMMIT, MODEL, ROOT, damage_all_but_folders
 
 PHOTOS = 3
-
-# `visual-search repair`, killed by itself right after the first commit of its re-indexing
-KILL_MID_REINDEX = """
-import os, signal, sys
-from engine.cli import main
-from engine.library.index.indexer import Indexer
-commit = Indexer._commit
-def commit_then_die(self, batch, summary):
-    commit(self, batch, summary)
-    os.kill(os.getpid(), signal.SIGKILL)
-Indexer._commit = commit_then_die
-main(sys.argv[1:])
-"""
 
 # `visual-search repair` whose swap is first tried on copies of the library, one per
 # file-system call of the swap (rename, link, unlink, fsync, ...): a forked child copies the
@@ -136,7 +123,7 @@ def test_a_repair_killed_while_it_indexes_leaves_the_damaged_library_to_repair_a
     damaged, capsys
 ):
     lib, damaged_bytes = damaged
-    killed = _run(KILL_MID_REINDEX, "repair", "--library", str(lib))
+    killed = _run(KILL_AFTER_FIRST_COMMIT, "repair", "--library", str(lib))
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     # the damaged database is where it was, byte for byte; nothing was set aside
     assert (lib / "library.sqlite3").read_bytes() == damaged_bytes
