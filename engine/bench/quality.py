@@ -14,6 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 
+def evaluation_set(gnd: str, images: str):
+    """``(ground truth, database paths, query paths, query boxes)`` of a Revisited-Oxford-format
+    set."""
+    from engine.evaluation.revisitop import load_ground_truth
+    from engine.evaluation.runner import _find_image
+
+    gt = load_ground_truth(gnd)
+    root = Path(images)
+    db_paths = [_find_image(root, n) for n in gt.imlist]
+    q_paths = [_find_image(root, n) for n in gt.qimlist]
+    boxes = [tuple(g["bbx"]) if g["bbx"] else None for g in gt.gnd]
+    return gt, db_paths, q_paths, boxes
+
+
 def bench_quality(
     gnd: str,
     images: str,
@@ -22,17 +36,13 @@ def bench_quality(
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
     from engine.evaluation.pipeline import LocalDatabase, describe_queries
-    from engine.evaluation.revisitop import evaluate_ranking, load_ground_truth
-    from engine.evaluation.runner import _find_image, extract_all, rank
+    from engine.evaluation.revisitop import evaluate_ranking
+    from engine.evaluation.runner import extract_all, rank
     from engine.match.codebook import default_codebook
     from engine.match.rank import GLOBAL_WEIGHT, learned_from_photos
     from engine.network.loader import open_extractor
 
-    gt = load_ground_truth(gnd)
-    root = Path(images)
-    db_paths = [_find_image(root, n) for n in gt.imlist]
-    q_paths = [_find_image(root, n) for n in gt.qimlist]
-    boxes = [tuple(g["bbx"]) if g["bbx"] else None for g in gt.gnd]
+    gt, db_paths, q_paths, boxes = evaluation_set(gnd, images)
     ex, _ = open_extractor(model)  # the runtime the product picks (ONNX Runtime on a CPU)
     book = default_codebook()
     t = time.perf_counter()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 
 def bench_settings(
@@ -25,17 +24,13 @@ def bench_settings(
     verify: int = 50,
     log: Callable[[str], None] | None = print,
 ) -> list[dict]:
+    from engine.bench.quality import evaluation_set
     from engine.evaluation.pipeline import LocalDatabase, describe_queries
-    from engine.evaluation.revisitop import evaluate_ranking, load_ground_truth
-    from engine.evaluation.runner import _find_image
+    from engine.evaluation.revisitop import evaluate_ranking
     from engine.match.codebook import default_codebook
     from engine.match.describe import DEFAULT, DescribeSettings
 
-    gt = load_ground_truth(gnd)
-    root = Path(images)
-    db_paths = [_find_image(root, n) for n in gt.imlist]
-    q_paths = [_find_image(root, n) for n in gt.qimlist]
-    boxes = [tuple(g["bbx"]) if g["bbx"] else None for g in gt.gnd]
+    gt, db_paths, q_paths, boxes = evaluation_set(gnd, images)
     book = default_codebook()
     default_queries = describe_queries(q_paths, boxes, book, DEFAULT)
     rows = []
