@@ -1,7 +1,8 @@
 """The ``visual-search`` parser, built from ``COMMANDS``, and ``main``: dispatch and exit codes.
 
-Exit codes: 0 done, 1 a problem with the input (one line on stderr), 2 usage (argparse),
-3 an internal error, 130 interrupted.
+Exit codes: 0 done, 2 bad input (one line on stderr naming the file and the reason) or a
+usage error (argparse), 3 an internal error, 130 interrupted. ``repair`` exits 1 when it could
+not finish.
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ from engine.cli import (
 )
 from engine.cli.common import MAX_ERROR_LINE, error_line, quiet_resource_tracker
 from engine.errors import VisualSearchError
+
+#: the exit status for bad input (a file that cannot be read or used, a wrong value): the one
+#: argparse gives a usage error, so a script tells "fix what you passed" from "it broke" (3)
+EXIT_BAD_INPUT = 2
+EXIT_INTERNAL = 3
 
 # in the order `visual-search --help` lists them; each has add_parser(subparsers) and run(args)
 COMMANDS = (
@@ -84,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except VisualSearchError as e:
         print(error_line("error", str(e)), file=sys.stderr)
-        return 1
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("visual-search: interrupted", file=sys.stderr)
         return 130
@@ -100,4 +106,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         if len(line) + len(hint) > MAX_ERROR_LINE:
             line = line[: MAX_ERROR_LINE - len(hint) - 1] + "…"
         print(line + hint, file=sys.stderr)
-        return 3
+        return EXIT_INTERNAL

@@ -23,6 +23,17 @@ def no_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test(qapp):
+    """A worker still running after its test (a training left going, a hung task) would raise
+    or report into the tests after it, and spend their CPU: the test that left it fails."""
+    yield
+    from PySide6.QtCore import QThreadPool
+
+    if not QThreadPool.globalInstance().waitForDone(120_000):
+        pytest.fail("a worker of the global thread pool still runs 120 s after its test ended")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _empty_clipboard_before_exit():
     """The clipboard owns data tests put in it; freeing it after the application is gone

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.cli.entry import main
+from engine.cli.entry import EXIT_BAD_INPUT, main
 
 MODEL = "gem:resnet18"
 
@@ -64,7 +64,7 @@ def test_gldv2_ids_that_leave_the_images_folder_are_refused(tmp_path, gldv2, cap
         rows[1] += f" {bad}"
         csv.write_text("landmark_id,images\n" + "\n".join(rows) + "\n")
     code = main(["train", str(csv), "--images", str(images), "--out", str(tmp_path / "run")])
-    assert code == 1
+    assert code == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert repr(bad) in line and "not a plain file name" in line
     assert not (tmp_path / "run").exists()
@@ -104,7 +104,7 @@ def test_ground_truth_names_that_leave_the_images_folder_are_refused(tmp_path, c
     (imlist if where == "imlist" else qimlist).append(bad)
     gnd = _gnd(tmp_path / "gnd_x.pkl", imlist, qimlist)
     args = ["evaluate", "--gnd", str(gnd), "--images", str(images), "--model", MODEL]
-    assert main([*args, "--pipeline", "global"]) == 1
+    assert main([*args, "--pipeline", "global"]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert repr(bad) in line and "outside" in line
 
@@ -137,7 +137,7 @@ def _checkpoint(tmp_path, **fields) -> str:
 def test_oversized_checkpoint_configs_are_refused(tmp_path, capsys, fields, reason):
     ckpt = _checkpoint(tmp_path, **fields)
     photo = _photo(tmp_path / "p.jpg")
-    assert main(["embed", str(photo), "--model", ckpt]) == 1
+    assert main(["embed", str(photo), "--model", ckpt]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert "config.json" in line and reason in line
 
@@ -149,7 +149,7 @@ def test_deeply_nested_config_json_is_refused(tmp_path, capsys):
         '{"format": "visual-search-checkpoint", "extra": ' + "[" * depth + "]" * depth + "}"
     )
     photo = _photo(tmp_path / "p.jpg")
-    assert main(["embed", str(photo), "--model", ckpt]) == 1
+    assert main(["embed", str(photo), "--model", ckpt]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert "config.json" in line and "nested more than 64 levels" in line
 
@@ -183,7 +183,7 @@ def test_gnd_pickles_that_allocate_are_refused(tmp_path, capsys, payload, what):
     gnd = tmp_path / "gnd_evil.pkl"
     gnd.write_bytes(pickle.dumps({"imlist": ["a"], "qimlist": [], "gnd": [], "x": payload}))
     args = ["evaluate", "--gnd", str(gnd), "--images", str(images), "--model", MODEL]
-    assert main(args) == 1
+    assert main(args) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(gnd) in line and what in line and "only plain data" in line
 

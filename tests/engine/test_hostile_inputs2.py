@@ -18,10 +18,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.cli.entry import main
+from engine.cli.entry import EXIT_BAD_INPUT, main
 
-#: exit code of a problem with the input (``engine.cli.entry``)
-BAD_INPUT = 1
 MODEL = "gem:resnet18"
 
 
@@ -104,7 +102,7 @@ def _class_folders(root: Path) -> Path:
 def test_a_fifo_as_gnd_is_refused_not_read(tmp_path, fifo, capsys):
     gnd = fifo("gnd_x.pkl")
     argv = ["evaluate", "--gnd", str(gnd), "--images", str(tmp_path), "--model", MODEL]
-    assert _main_within(argv) == BAD_INPUT
+    assert _main_within(argv) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(gnd) in line and "a named pipe (FIFO), not a regular file" in line
 
@@ -113,7 +111,7 @@ def test_a_fifo_as_exclusion_list_is_refused_not_read(tmp_path, fifo, capsys):
     data = _class_folders(tmp_path / "set")
     excl = fifo("exclude.txt")
     argv = ["train", str(data), "--exclude-classes", str(excl), "--out", str(tmp_path / "run")]
-    assert _main_within([*argv, "--method", "gem", "--backbone", "resnet18"]) == BAD_INPUT
+    assert _main_within([*argv, "--method", "gem", "--backbone", "resnet18"]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(excl) in line and "named pipe" in line
     assert not (tmp_path / "run").exists()
@@ -123,7 +121,7 @@ def test_a_fifo_as_audit_eval_is_refused_not_read(tmp_path, fifo, capsys):
     data = _class_folders(tmp_path / "set")
     gnd = fifo("gnd_y.pkl")
     argv = ["audit", "--train", str(data), "--eval", str(gnd), "--model", MODEL]
-    assert _main_within(argv) == BAD_INPUT
+    assert _main_within(argv) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(gnd) in line and "a named pipe (FIFO), not a regular file" in line
 
@@ -131,14 +129,14 @@ def test_a_fifo_as_audit_eval_is_refused_not_read(tmp_path, fifo, capsys):
 def test_a_fifo_as_gldv2_csv_is_refused_not_read(tmp_path, fifo, capsys):
     csv = fifo("train.csv")
     (tmp_path / "train").mkdir()
-    assert _main_within(["train", str(csv), "--out", str(tmp_path / "run")]) == BAD_INPUT
+    assert _main_within(["train", str(csv), "--out", str(tmp_path / "run")]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(csv) in line and "named pipe" in line
 
 
 def test_a_fifo_as_codebook_is_refused_not_read(fifo, capsys):
     book = fifo("book.safetensors")
-    assert _main_within(["codebook", "info", str(book)]) == BAD_INPUT
+    assert _main_within(["codebook", "info", str(book)]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(book) in line and "named pipe" in line
 
@@ -154,7 +152,7 @@ def test_a_fifo_inside_a_checkpoint_is_refused_not_read(tmp_path, fifo, capsys, 
         else:
             (ckpt / name).write_text(json.dumps(cfg))
     photo = _photo(tmp_path / "p.jpg")
-    assert _main_within(["embed", str(photo), "--model", str(ckpt)]) == BAD_INPUT
+    assert _main_within(["embed", str(photo), "--model", str(ckpt)]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(ckpt / which) in line and "named pipe" in line
 
@@ -166,7 +164,7 @@ def test_a_fifo_as_training_state_is_refused_not_read(tmp_path, fifo, capsys):
     argv = ["train", str(data), "--out", str(tmp_path / "run"), "--resume", "--epochs", "1"]
     argv += ["--method", "gem", "--backbone", "resnet18", "--pretrained", "none"]
     argv += ["--workers", "0", "--image-size", "64", "--batch-size", "2"]
-    assert _main_within(argv) == BAD_INPUT
+    assert _main_within(argv) == EXIT_BAD_INPUT
     err = capsys.readouterr().err.strip().splitlines()  # after train's "data: ..." line
     assert len(err) == 2 and err[0].startswith("data:"), err
     assert str(state) in err[1] and "a named pipe (FIFO), not a regular file" in err[1]
@@ -174,7 +172,7 @@ def test_a_fifo_as_training_state_is_refused_not_read(tmp_path, fifo, capsys):
 
 def test_a_device_as_gnd_is_refused_not_read(tmp_path, capsys):
     argv = ["evaluate", "--gnd", "/dev/zero", "--images", str(tmp_path), "--model", MODEL]
-    assert _main_within(argv) == BAD_INPUT
+    assert _main_within(argv) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert "/dev/zero" in line and "character device" in line
 
@@ -183,14 +181,14 @@ def test_a_socket_as_codebook_is_refused(tmp_path, capsys):
     path = tmp_path / "book.safetensors"
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
         s.bind(str(path))
-        assert _main_within(["codebook", "info", str(path)]) == BAD_INPUT
+        assert _main_within(["codebook", "info", str(path)]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(path) in line and "a socket, not a regular file" in line
 
 
 def test_a_fifo_as_query_photo_is_refused_not_read(fifo, capsys):
     photo = fifo("q.jpg")
-    assert _main_within(["embed", str(photo), "--model", MODEL]) == BAD_INPUT
+    assert _main_within(["embed", str(photo), "--model", MODEL]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(photo) in line and "not a regular file" in line
 
@@ -292,7 +290,7 @@ def test_malformed_ground_truth_is_one_line(tmp_path, capsys, gnd, reason):
     path = tmp_path / "gnd_bad.pkl"
     path.write_bytes(pickle.dumps(gnd, protocol=4))
     argv = ["evaluate", "--gnd", str(path), "--images", str(tmp_path), "--model", MODEL]
-    assert main(argv) == BAD_INPUT
+    assert main(argv) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(path) in line and reason in line
 
@@ -327,7 +325,7 @@ def test_malformed_checkpoint_configs_are_one_line(tmp_path, capsys, command, fi
     photo = _photo(tmp_path / "p.jpg")
     argv = ["embed", str(photo)] if command == "embed" else ["export"]
     argv += ["--model", str(ckpt)] if command == "embed" else [str(ckpt), str(tmp_path / "out")]
-    assert main(argv) == BAD_INPUT
+    assert main(argv) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(ckpt / "config.json") in line and reason in line
 
@@ -357,7 +355,7 @@ def _book(path: Path, centroids, **meta) -> Path:
 )
 def test_malformed_and_odd_dtype_codebooks_are_one_line(tmp_path, capsys, centroids, meta, reason):
     book = _book(tmp_path / "book.safetensors", centroids, **meta)
-    assert main(["codebook", "info", str(book)]) == BAD_INPUT
+    assert main(["codebook", "info", str(book)]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(book) in line and reason in line
 
@@ -392,7 +390,7 @@ def test_float16_and_float64_centroids_are_converted_to_float32():
 def test_bidi_and_control_characters_in_names_are_escaped(tmp_path, capsys, char, escaped):
     book = tmp_path / f"evil{char}gpj.safetensors"
     book.write_bytes(b"not a codebook")
-    assert main(["codebook", "info", str(book)]) == BAD_INPUT
+    assert main(["codebook", "info", str(book)]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert char not in line and f"evil{escaped}gpj" in line
 
@@ -416,7 +414,7 @@ def test_an_error_line_is_at_most_500_characters(tmp_path, capsys):
     d.mkdir(parents=True)
     book = d / "book.safetensors"
     book.write_bytes(b"x")
-    assert main(["codebook", "info", str(book)]) == BAD_INPUT
+    assert main(["codebook", "info", str(book)]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and len(err.rstrip("\n")) == 500 and err.rstrip().endswith("…")
 
@@ -471,7 +469,7 @@ def test_a_pickled_dtype_numpy_would_crash_on_is_refused(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
-    assert proc.returncode == BAD_INPUT, (proc.returncode, proc.stderr[-2000:])
+    assert proc.returncode == EXIT_BAD_INPUT, (proc.returncode, proc.stderr[-2000:])
     assert proc.stderr.count("\n") == 1 and "refused an array of 'm8'" in proc.stderr
 
 
@@ -502,7 +500,7 @@ def test_a_photo_header_a_pillow_plugin_rejects_with_its_own_error_is_one_line(t
 
     photo = tmp_path / "odd.sgi"
     photo.write_bytes(struct.pack(">hBBHHHH", 474, 0, 1, 3, 8, 8, 7).ljust(512, b"\0"))
-    assert main(["embed", str(photo), "--model", MODEL]) == BAD_INPUT
+    assert main(["embed", str(photo), "--model", MODEL]) == EXIT_BAD_INPUT
     line = _one_error_line(capsys)
     assert str(photo) in line and "damaged image header" in line
 
@@ -528,5 +526,5 @@ def test_a_pickle_memo_index_in_the_billions_is_refused_before_it_is_allocated(t
     proc = subprocess.run(
         [sys.executable, "-c", code, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
-    assert proc.returncode == BAD_INPUT, (proc.returncode, proc.stderr[-2000:])
+    assert proc.returncode == EXIT_BAD_INPUT, (proc.returncode, proc.stderr[-2000:])
     assert "LONG_BINPUT 2490965618: a memo index past the data" in proc.stderr

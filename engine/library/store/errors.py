@@ -1,6 +1,6 @@
 """What can be wrong with a library as a whole (cheap to import: no database, no numpy).
 
-Each is a ``VisualSearchError``: one line, exit 1 in the command line, a message in the GUI.
+Each is a ``VisualSearchError``: one line, exit 2 in the command line, a message in the GUI.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from engine.cli import COMMANDS, build_parser, main
+from engine.cli.entry import EXIT_BAD_INPUT
 from engine.network.checkpoint import save_checkpoint
 from engine.network.models import list_models
 from tests.helpers import ROOT, png_bomb, truncated_jpeg
@@ -91,11 +92,13 @@ def test_embed_from_a_checkpoint_dir(capsys, tmp_path, tiny_models, scene_jpeg):
 
 
 def test_errors_are_one_line_on_stderr(capsys, tmp_path, scene_jpeg):
-    assert main(["embed", str(scene_jpeg[0]), "--model", str(tmp_path / "nope")]) == 1
+    assert main(["embed", str(scene_jpeg[0]), "--model", str(tmp_path / "nope")]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert err.startswith("visual-search: error:") and err.count("\n") == 1
     (tmp_path / "broken").mkdir()
-    assert main(["embed", str(scene_jpeg[0]), "--model", str(tmp_path / "broken")]) == 1
+    assert (
+        main(["embed", str(scene_jpeg[0]), "--model", str(tmp_path / "broken")]) == EXIT_BAD_INPUT
+    )
     assert "config.json: missing" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         main(["embed", str(scene_jpeg[0]), "--bbox", "1,2,3"])
@@ -137,7 +140,7 @@ def test_bad_photos_exit_nonzero_with_a_reason_never_a_traceback(tmp_path, scene
             env=env,
             timeout=120,
         )
-        assert proc.returncode == 1, (name, proc.stderr)
+        assert proc.returncode == EXIT_BAD_INPUT, (name, proc.stderr)
         assert proc.stdout == ""
         lines = proc.stderr.strip().splitlines()
         assert len(lines) == 1 and reason in lines[0], (name, proc.stderr)

@@ -6,6 +6,7 @@ import json
 import shutil
 
 from engine.cli import main
+from engine.cli.entry import EXIT_BAD_INPUT
 from tests.helpers import MODEL, damage_all_but_folders
 
 
@@ -56,7 +57,7 @@ def test_index_search_status_errors_forget(tmp_path, photos, capsys, monkeypatch
 
     assert main(["forget", str(photos), "--library", lib, "--json"]) == 0
     assert _json(capsys) == {"folders": 1, "files": 13}
-    assert main(["forget", str(photos), "--library", lib]) == 1
+    assert main(["forget", str(photos), "--library", lib]) == EXIT_BAD_INPUT
     assert "not in the library" in capsys.readouterr().err
 
 
@@ -79,10 +80,10 @@ def test_search_errors(tmp_path, photos, capsys):
     capsys.readouterr()
     bad = tmp_path / "q.jpg"
     bad.write_text("not a photo")
-    assert main(["search", str(bad), "--library", lib]) == 1
+    assert main(["search", str(bad), "--library", lib]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "q.jpg: not a recognised image format" in err and err.count("\n") == 1
-    assert main(["index", str(tmp_path / "missing"), "--library", lib]) == 1
+    assert main(["index", str(tmp_path / "missing"), "--library", lib]) == EXIT_BAD_INPUT
     assert "does not exist" in capsys.readouterr().err
 
 

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from engine.cli import main
+from engine.cli.entry import EXIT_BAD_INPUT
 from engine.photo.drawing import box_iou
 from tests.pasted import pasted_photos
 
@@ -45,7 +46,7 @@ def test_localize_prints_each_photo_with_its_outline_or_reason(pasted, tmp_path,
 
 def test_localize_refuses_a_click_outside_the_query_and_needs_a_click_or_a_box(pasted, capsys):
     held = str(pasted.holding[0][0])
-    assert main(["localize", str(pasted.query), held, "--point", "9999,1"]) == 1
+    assert main(["localize", str(pasted.query), held, "--point", "9999,1"]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "outside the 512x480 query photo" in err and err.count("\n") == 1
     with pytest.raises(SystemExit) as e:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from engine.cli import main
+from engine.cli.entry import EXIT_BAD_INPUT
 from engine.evaluation.overlap import audit
 from engine.evaluation.pipeline import DescribedCache
 from engine.evaluation.runner import evaluate_folder_set, evaluate_revisitop
@@ -216,6 +217,6 @@ def test_synth_evaluate_and_audit_commands(tmp_path, capsys):
     )
     rep = json.loads(capsys.readouterr().out)
     assert rep["overlapping_classes"] == [] and excl.read_text().startswith("#")
-    assert main(["evaluate", "--model", "gem:resnet18"]) == 1
+    assert main(["evaluate", "--model", "gem:resnet18"]) == EXIT_BAD_INPUT
     assert "give --gnd" in capsys.readouterr().err
     assert np.isfinite(res["E"]["mAP"])

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from engine.cli.entry import EXIT_BAD_INPUT
 from engine.library import Library, LibraryBusyError
 from engine.library.store.lock import WriterLock
 from engine.training.generator import render_scene
@@ -70,7 +71,7 @@ def test_second_writer_gets_a_clear_message_and_readers_still_work(tmp_path, pho
         with pytest.raises(LibraryBusyError, match=f"pid {holder.pid}"):
             lib.index([photos], model=MODEL, vectors=True)
         proc = _cli("index", str(photos), "--library", str(libdir), "--model", MODEL, "--vectors")
-        assert proc.returncode == 1
+        assert proc.returncode == EXIT_BAD_INPUT
         assert "another visual-search process" in proc.stderr
         assert proc.stderr.count("\n") == 1
         t = time.perf_counter()

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from engine.cli import main
+from engine.cli.entry import EXIT_BAD_INPUT
 from engine.library import Library
 from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import VectorIndex
@@ -123,7 +124,7 @@ def test_a_read_only_library_is_searched_and_never_written(tmp_path, photos, cap
     assert got == want_global
     assert errors["out"].strip() == "no failed photos"
     for r in (index, forget):
-        assert r["rc"] == 1 and r["err"].count("\n") == 1, r
+        assert r["rc"] == EXIT_BAD_INPUT and r["err"].count("\n") == 1, r
         assert "read-only" in r["err"] and "internal error" not in r["err"]
     assert after == before  # not one byte written, no file added
 
@@ -161,7 +162,7 @@ def test_a_mistyped_library_is_not_created(tmp_path, photos, capsys):
         ["search", str(photos / "home" / "obj0_2.jpg")],
         ["forget", str(photos)],
     ):
-        assert main([*argv, "--library", str(missing)]) == 1, argv
+        assert main([*argv, "--library", str(missing)]) == EXIT_BAD_INPUT, argv
         err = capsys.readouterr().err
         assert err == f"visual-search: error: no library at {missing}\n", argv
     assert not (tmp_path / "typo").exists()
@@ -318,7 +319,7 @@ def test_a_damaged_database_says_what_to_do_and_repair_rebuilds(tmp_path, photos
         ["search", str(q)],
         ["index", str(photos), "--model", MODEL, "--vectors"],
     ):
-        assert main([*argv, "--library", lib]) == 1, argv
+        assert main([*argv, "--library", lib]) == EXIT_BAD_INPUT, argv
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "internal error" not in err, err
         assert "damaged (database disk image is malformed)" in err
@@ -342,7 +343,7 @@ def test_a_file_that_is_not_a_database_is_set_aside_by_repair(tmp_path, capsys):
     lib = tmp_path / "lib"
     lib.mkdir()
     (lib / "library.sqlite3").write_bytes(b"scribbled over " * 1000)
-    assert main(["errors", "--library", str(lib)]) == 1
+    assert main(["errors", "--library", str(lib)]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "damaged (file is not a database)" in err and "repair" in err
     assert main(["repair", "--library", str(lib)]) == 0

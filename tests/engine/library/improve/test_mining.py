@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from engine.cli import main as cli_main
+from engine.cli.entry import EXIT_BAD_INPUT
 from engine.library import Library
 from engine.library.improve.mining import NotEnoughPairs, mine, require_enough
 from engine.library.improve.training import improve_model, starting_config
@@ -195,7 +196,7 @@ def test_too_few_verified_pairs_is_a_clear_message_with_the_counts(photos, tmp_p
     code = cli_main(
         ["train", "library", "--library", str(tmp_path / "lib"), "--out", str(tmp_path / "o")]
     )
-    assert code == 1
+    assert code == EXIT_BAD_INPUT
     err_text = capsys.readouterr().err
     assert "too few verified matches to train on" in err_text and len(err_text.splitlines()) <= 2
     assert not (tmp_path / "o" / "model").exists()  # no silent empty run
