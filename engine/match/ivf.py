@@ -16,6 +16,23 @@ from collections.abc import Iterable
 import numpy as np
 
 from engine.match.asmk import ALPHA, BITS, TAU, as_u64, selectivity
+from engine.match.postings import PostingRows
+
+#: postings scored at a time (a block of the query's words): bounds a query's memory
+SCORE_BLOCK = 1 << 18
+
+
+def _blocks(lens: np.ndarray, size: int) -> list[tuple[int, int]]:
+    """``(a, b)`` word ranges of about ``size`` postings each (a longer list alone)."""
+    out, a, acc = [], 0, 0
+    for i, n in enumerate(lens.tolist()):
+        acc += n
+        if acc >= size:
+            out.append((a, i + 1))
+            a, acc = i + 1, 0
+    if a < len(lens):
+        out.append((a, len(lens)))
+    return out
 
 
 class InvertedFile:
@@ -37,6 +54,10 @@ class InvertedFile:
         self.offsets = np.ascontiguousarray(offsets, np.int64)
         self.img = np.ascontiguousarray(img, np.int32)
         self.bits = np.ascontiguousarray(bits, np.uint64).reshape(-1, 2)
+        # what ``scores`` reads: from the file when the arrays are mapped from one (see
+        # ``postings``), else these arrays
+        self._img_rows = PostingRows(img, self.img)
+        self._bits_rows = PostingRows(bits, self.bits)
         self.alpha, self.tau = float(alpha), float(tau)
         n = len(self.ids)
         df = np.diff(self.offsets).astype(np.float64)
@@ -144,35 +165,43 @@ class InvertedFile:
         arrays = (self.ids, self.offsets, self.img, self.bits, self.idf, self.gamma)
         return int(sum(a.nbytes for a in arrays))
 
+    @property
+    def reads_file(self) -> bool:
+        """Whether queries read the postings from a saved file (see ``postings``)."""
+        return self._bits_rows.reads_file and self._img_rows.reads_file
+
     def __contains__(self, file_id: int) -> bool:
         return int(file_id) in self._pos
 
     def scores(self, words: np.ndarray, bits: np.ndarray) -> np.ndarray:
-        """ASMK* similarity of the query to every photo, ``(N,) float32`` in [0, 1]."""
+        """ASMK* similarity of the query to every photo, ``(N,) float32`` in [0, 1].
+
+        The postings of the query's words are read a block of words at a time (about
+        ``SCORE_BLOCK`` postings), so a query's memory stays bounded whatever the library size.
+        """
         n = len(self.ids)
         words = np.asarray(words, np.int64)
         if n == 0 or len(words) == 0:
             return np.zeros(n, np.float32)
+        order = np.argsort(words, kind="stable")  # runs in file order: neighbours join
+        words, qb = words[order], as_u64(bits)[order]
         starts = self.offsets[words]
         lens = self.offsets[words + 1] - starts
-        total = int(lens.sum())
-        if total == 0:
-            return np.zeros(n, np.float32)
-        # positions of every posting of every query word, without a Python loop
-        first = np.cumsum(lens) - lens
-        pos = np.arange(total, dtype=np.int64) + np.repeat(starts - first, lens)
-        qb = as_u64(bits)
-        post = self.bits[pos]
-        h = np.bitwise_count(post[:, 0] ^ np.repeat(qb[:, 0], lens))
-        h += np.bitwise_count(post[:, 1] ^ np.repeat(qb[:, 1], lens))
         w = self.idf[words]
-        # σ_α(1 − 2h/B) looked up by Hamming distance h, then weighted per query word
-        s = self._lut[h] * np.repeat(w, lens)
-        sim = np.bincount(self.img[pos], weights=s, minlength=n).astype(np.float32)
-        if len(sim) != n:
-            raise ValueError("the inverted file refers to a photo it does not list")
+        sim = np.zeros(n, np.float64)
+        for a, b in _blocks(lens, SCORE_BLOCK):
+            run = lens[a:b]
+            post = self._bits_rows.gather(starts[a:b], run)
+            h = np.bitwise_count(post[:, 0] ^ np.repeat(qb[a:b, 0], run))
+            h += np.bitwise_count(post[:, 1] ^ np.repeat(qb[a:b, 1], run))
+            # σ_α(1 − 2h/B) looked up by Hamming distance h, then weighted per query word
+            s = self._lut[h] * np.repeat(w[a:b], run)
+            part = np.bincount(self._img_rows.gather(starts[a:b], run), weights=s, minlength=n)
+            if len(part) != n:
+                raise ValueError("the inverted file refers to a photo it does not list")
+            sim += part
         q_gamma = 1.0 / np.sqrt(max(float(w.sum()), 1e-12))
-        return sim * self.gamma * np.float32(q_gamma)
+        return sim.astype(np.float32) * self.gamma * np.float32(q_gamma)
 
     def search(
         self, words: np.ndarray, bits: np.ndarray, k: int, allowed: np.ndarray | None = None

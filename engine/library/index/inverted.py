@@ -3,8 +3,9 @@
 One file per codebook, ``index/local-<codebook>.arrays`` with a JSON sidecar recording the store
 generation it reflects, its photo count, where each array lies in the file and a BLAKE2b of the
 whole file. It is written atomically (temp file, fsync, rename). The arrays are ``.npy``
-records at 64-byte offsets, memory-mapped on open (POSIX): a search reads the postings of its
-query's words only, so a 100,000-photo library does not hold its 1 GB of postings in memory.
+records at 64-byte offsets, memory-mapped on open (POSIX); a search reads the postings of its
+query's words from the file into a buffer of its own (``engine.match.postings``), so a
+100,000-photo library does not hold its 1.4 GB of postings in memory.
 On open, a missing or damaged file is rebuilt from SQLite; a stale one catches up: photos that
 left the store (deleted) or were re-encoded since its generation leave the file, codes written
 since join it. A move keeps its file id and its code, so it costs nothing here.
