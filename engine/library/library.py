@@ -24,9 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from engine.library.index.caches import Caches
+from engine.library.index.changes import Changes, find_changes
 from engine.library.index.folders import FolderIndexing
 from engine.library.index.indexer import IndexSummary
 from engine.library.index.inverted import LocalIndex
+from engine.library.index.scan import Scope
 from engine.library.index.vector_index import APPROX_THRESHOLD, VectorIndex
 from engine.library.networks import Networks
 from engine.library.query.duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
@@ -34,7 +36,7 @@ from engine.library.query.outlines import Outlines
 from engine.library.query.results import SearchResult
 from engine.library.query.session import Evidence, Query, QuerySession
 from engine.library.status import library_status
-from engine.library.store import FileRow, ModelRow, Store, fs_text
+from engine.library.store import FileRow, ModelRow, Store, fs_bytes, fs_text
 from engine.library.store.lock import ensure_not_busy
 from engine.match.codebook import Codebook, CodebookError
 from engine.match.describe import DEFAULT, DescribeSettings
@@ -180,6 +182,23 @@ class Library:
         paths = [fs_text(p) for _, p in self.store.files.folders() if os.path.isdir(p)]
         return self.index(paths, model, progress, should_stop) if paths else IndexSummary()
 
+    def changes(
+        self,
+        exclude: list[str | os.PathLike] | None = None,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> Changes | None:
+        """What changed on disk in the registered folders that still exist since they were
+        indexed: new, changed, moved and deleted photos (``index.changes``); nothing is
+        written. None when stopped. ``rescan`` brings the library up to date."""
+        folders = [(fid, p) for fid, p in self.store.files.folders() if os.path.isdir(p)]
+        scope = Scope(
+            (fs_bytes(x) for x in exclude or ()),
+            [p for _, p in self.store.files.folders()],
+            self.store.files.following_links(),
+        )
+        return find_changes(self.store, folders, scope, progress, should_stop)
+
     def forget(self, path: str | os.PathLike) -> tuple[int, int]:
         """Remove a folder (or one file) from the library; the photos themselves are untouched."""
         with self.store.writer_lock():
@@ -206,7 +225,13 @@ class Library:
         alone; ``rerank=K`` verifies its top K). Photos this query was already checked against
         (an earlier page of the same search) are not checked again.
         """
-        from engine.library.query.search import SearchRequest, query_name, rank, timer
+        from engine.library.query.search import (
+            SearchRequest,
+            query_name,
+            rank,
+            timer,
+            too_little_detail,
+        )
 
         clock = timer()
         next(clock)
@@ -227,7 +252,8 @@ class Library:
             global_weight=GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0,
         )
         q = session.query
-        hits, matches = rank(q, request, session.evidence, li, vi)
+        featureless = too_little_detail(q, pipeline)
+        hits, matches = ([], 0) if featureless else rank(q, request, session.evidence, li, vi)
         uses_vectors = pipeline == "global" or (pipeline == "fused" and request.global_weight > 0)
         missing = self.store.vectors.count_missing(row.id) if uses_vectors else 0
         t_search = next(clock)
@@ -251,6 +277,7 @@ class Library:
             global_weight=request.global_weight
             if pipeline == "fused"
             else float(pipeline == "global"),
+            too_little_detail=featureless,
         )
 
     def attention_overlay(
