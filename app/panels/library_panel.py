@@ -1,10 +1,13 @@
-"""The library panel: folders with their counts, the buttons that change them, indexing progress."""
+"""The library panel: folders with their counts, the buttons that change them, indexing progress,
+and keeping the library current (``check_for_changes``: what changed on disk is indexed in the
+background, with a notice saying what was noticed)."""
 
 from __future__ import annotations
 
 import os
+import time
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -26,6 +29,9 @@ from app.state import AppState
 from app.workers import TaskSlot, Worker
 from resources import resource_path
 
+#: the folder table follows indexing at most this often (a refresh reads the library's counts)
+REFRESH_EVERY_S = 1.0
+
 
 class LibraryPanel(QWidget):
     indexing_finished = Signal(object)  # IndexSummary, or None after an error
@@ -41,6 +47,12 @@ class LibraryPanel(QWidget):
         self.state = state
         self.index_task = TaskSlot(self)
         self.folder_task = TaskSlot(self)
+        self.check_task = TaskSlot(self)  # looking for changes on disk
+        self._check_after = False  # a check was asked for while indexing ran
+        self._refresh_again = False  # the folders changed while a refresh was reading them
+        self._last_refresh = 0.0
+        self._last_summary = None  # the last indexing's summary, until the folders are listed
+        self.updating = None  # the Changes being indexed by a background update
         self._first_listing = True
         self.last_question: QMessageBox | None = None
         self.failed_dialog = None  # the last "Failed photos" dialog
@@ -68,6 +80,12 @@ class LibraryPanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setAccessibleName("Cancel indexing")
         self.cancel_button.clicked.connect(self.cancel_indexing)
+        #: what keeping the library current noticed and did ("" when nothing changed)
+        self.update_notice = QLabel("")
+        self.update_notice.setAccessibleName("Library updates")
+        self.update_notice.setWordWrap(True)
+        self.update_notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.update_notice.hide()
         self._set_indexing(False)
 
         lay = QVBoxLayout(self)
@@ -83,6 +101,7 @@ class LibraryPanel(QWidget):
                 buttons.addWidget(b)
             lay.addLayout(buttons)
         lay.addWidget(self.follow_links)
+        lay.addWidget(self.update_notice)
         lay.addWidget(self.progress)
         row = QHBoxLayout()
         row.addWidget(self.progress_label, 1)
@@ -132,9 +151,21 @@ class LibraryPanel(QWidget):
         return [r["path"] for r in rows if r.get("exists", True) and not r.get("listing")]
 
     def refresh_folders(self) -> None:
+        """List the folders with their counts again, on a worker. A refresh in flight is not
+        cancelled (indexing asks often; cancelling would show none): one more follows it."""
+        if self.folder_task.busy():
+            self._refresh_again = True
+            return
+        self._refresh_again = False
+        self._last_refresh = time.monotonic()
         w = Worker(lambda: self.state.library.status()["folders"])
         w.signals.result.connect(self._set_folders)
+        w.signals.finished.connect(self._refresh_if_asked)
         self.folder_task.start(w)
+
+    def _refresh_if_asked(self) -> None:
+        if self._refresh_again:
+            QTimer.singleShot(0, self.refresh_folders)
 
     def _set_folders(self, rows: list[dict]) -> None:
         first = self._first_listing
@@ -142,6 +173,7 @@ class LibraryPanel(QWidget):
         self._show_folders(rows)
         if first:
             self.resume_pending(rows)
+            self.check_for_changes()  # what changed while the window was closed
 
     def _show_folders(self, rows: list[dict]) -> None:
         rows = [r for r in rows if not r.get("listing")] + self._not_listed_yet(rows)
@@ -149,6 +181,9 @@ class LibraryPanel(QWidget):
         self._selection_changed()
         self.rescan_button.setEnabled(bool(self.folder_paths()))
         self.errors_button.setEnabled(any(r.get("failed") for r in rows))
+        if self._last_summary is not None and not self.index_task.busy():
+            self.progress_label.setText(self._done_text(self._last_summary, rows))
+            self._last_summary = None
         self.folders_changed.emit(rows)
 
     def _not_listed_yet(self, rows: list[dict]) -> list[dict]:
@@ -200,8 +235,10 @@ class LibraryPanel(QWidget):
         return True
 
     def choose_folder(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        settings = self.state.settings
+        d = QFileDialog.getExistingDirectory(self, "Add a photo folder", settings.start_folder())
         if d:
+            settings.remember_folder(d)
             self.add_folder(d, self.follow_links.isChecked())
 
     def add_folder(self, path: str, follow_links: bool = False) -> None:
@@ -338,20 +375,86 @@ class LibraryPanel(QWidget):
         else:
             self.progress.setRange(0, 0)  # busy while scanning
         self.progress_label.setText(self._with_queue(message))
-        # the first message comes once the scan has registered the folders: list them now
-        if not self._refreshed_this_run or (total and done % 16 == 0):
+        # the first message comes once the scan has registered the folders: list them now;
+        # then the counts follow the bar every REFRESH_EVERY_S
+        late = time.monotonic() - self._last_refresh >= REFRESH_EVERY_S
+        if not self._refreshed_this_run or late:
             self._refreshed_this_run = True
             self.refresh_folders()
 
     def _on_indexed(self, summary) -> None:
         self._set_indexing(False)
-        verb = "cancelled" if summary.cancelled else "done"
-        self.progress_label.setText(
-            f"{verb}: {summary.indexed} indexed, {summary.skipped_unchanged} unchanged, "
-            f"{summary.failed} failed"
-        )
-        self.refresh_folders()
+        self._last_summary = summary
+        self.progress_label.setText(self._done_text(summary, self.folders.rows))
+        self._end_update(summary)
+        self.refresh_folders()  # its rows bring the library's own count of failures
         self.indexing_finished.emit(summary)
+        if self._check_after:
+            self._check_after = False
+            QTimer.singleShot(0, self.check_for_changes)
+
+    @staticmethod
+    def _done_text(summary, rows: list[dict]) -> str:
+        """What an indexing run did, and the failures the folder table shows (those of earlier
+        runs too, so the line and the table never disagree)."""
+        verb = "cancelled" if summary.cancelled else "done"
+        parts = [f"{summary.indexed} indexed", f"{summary.skipped_unchanged} unchanged"]
+        if summary.moved:
+            parts.append(f"{summary.moved} moved")
+        if summary.removed:
+            parts.append(f"{summary.removed} removed")
+        failed = sum(r.get("failed", 0) for r in rows if not r.get("listing"))
+        failed = max(failed, summary.failed)
+        parts.append(f"{failed} failed" + (" (see Failed files…)" if failed else ""))
+        return f"{verb}: " + ", ".join(parts)
+
+    # ---------------------------------------------------------------- keeping current
+
+    def check_for_changes(self) -> bool:
+        """Look, on a worker, for photos added, changed, moved or deleted in the indexed
+        folders (the engine's ``Library.changes``); what is found is indexed in the background
+        and the notice says what was noticed. Off with the "Keep the library up to date"
+        setting; asked while indexing runs, it checks when indexing ends."""
+        if not self.state.settings.keep_up_to_date or not self.folder_paths():
+            return False
+        if self.index_task.busy():
+            self._check_after = True
+            return False
+        if self.check_task.busy():
+            return False
+        w = Worker(self.state.library.changes, exclude=self.state.settings.exclude)
+        w.signals.result.connect(self._on_changes)
+        w.signals.error.connect(
+            lambda message, _d: self._notice(f"could not look for changes: {message}")
+        )
+        self.check_task.start(w)
+        return True
+
+    def _on_changes(self, changes) -> None:
+        if not changes or not self.state.settings.keep_up_to_date:
+            return  # nothing changed (or stopped): the last notice stays
+        if self.index_task.busy():  # indexing started meanwhile: look again after it
+            self._check_after = True
+            return
+        self.updating = changes
+        self._notice(f"Noticed {changes.text()} in your folders: updating the library")
+        self.index_folders(self.folder_paths())
+
+    def _end_update(self, summary) -> None:
+        """The background update is over: the notice says what it did."""
+        changes, self.updating = self.updating, None
+        if changes is None:
+            return
+        when = time.strftime("%H:%M")
+        if summary.cancelled:
+            self._notice(f"Update cancelled at {when}: {changes.text()} noticed, not all indexed")
+        else:
+            self._notice(f"Up to date at {when}: {changes.text()} noticed and indexed")
+
+    def _notice(self, text: str) -> None:
+        self.update_notice.setText(text)
+        self.update_notice.setToolTip(text)
+        self.update_notice.setVisible(bool(text))
 
     def _start_queued(self) -> None:
         """The folders asked for while indexing ran: their turn now."""
@@ -370,11 +473,15 @@ class LibraryPanel(QWidget):
 
     def _on_index_error(self, message: str, details: str) -> None:
         self._set_indexing(False)
+        if self.updating is not None:
+            self.updating = None
+            self._notice(f"Could not update the library: {message}")
         self.progress_label.setText("")
         self.refresh_folders()
         self.error.emit(message, details)
         self.indexing_finished.emit(None)
 
     def shutdown(self) -> None:
+        self.check_task.wait()
         self.index_task.wait()
         self.folder_task.wait()
