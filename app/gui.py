@@ -29,6 +29,9 @@ from app.workers import wait_all
 from engine.library import Library, import_engine
 from engine.paths import cache_dir
 
+#: the library column's narrowest width: a folder's name and its counts side by side
+LIBRARY_MIN_WIDTH = 196
+
 
 class MainWindow(QMainWindow):
     error_shown = Signal(str)
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(left)
         column.addWidget(self.library_panel, 1)
         column.addWidget(self.downloads)
+        left.setMinimumWidth(LIBRARY_MIN_WIDTH)  # folder names stay readable at 800×600
         right = QWidget()
         QVBoxLayout(right).addWidget(self.search_panel)
         split = QSplitter()

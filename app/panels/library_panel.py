@@ -52,6 +52,7 @@ class LibraryPanel(QWidget):
         self._refresh_again = False  # the folders changed while a refresh was reading them
         self._last_refresh = 0.0
         self._last_summary = None  # the last indexing's summary, until the folders are listed
+        self._done_line = ""  # the line it was shown as
         self.updating = None  # the Changes being indexed by a background update
         self._first_listing = True
         self.last_question: QMessageBox | None = None
@@ -178,12 +179,18 @@ class LibraryPanel(QWidget):
     def _show_folders(self, rows: list[dict]) -> None:
         rows = [r for r in rows if not r.get("listing")] + self._not_listed_yet(rows)
         self.folders.set_rows(rows)
+        # a column of zeros says nothing and takes the names' room in a narrow window: Pending
+        # shows while photos wait, Failed where some failed
+        for col, key in ((2, "pending"), (3, "failed")):
+            self.folder_view.setColumnHidden(col, not any(r.get(key) for r in rows))
         self._selection_changed()
         self.rescan_button.setEnabled(bool(self.folder_paths()))
         self.errors_button.setEnabled(any(r.get("failed") for r in rows))
-        if self._last_summary is not None and not self.index_task.busy():
-            self.progress_label.setText(self._done_text(self._last_summary, rows))
-            self._last_summary = None
+        summary, self._last_summary = self._last_summary, None
+        shown = self.progress_label.text() == self._done_line  # nothing said since
+        if summary is not None and shown and not self.index_task.busy():
+            self._done_line = self._done_text(summary, rows)
+            self.progress_label.setText(self._done_line)
         self.folders_changed.emit(rows)
 
     def _not_listed_yet(self, rows: list[dict]) -> list[dict]:
@@ -356,6 +363,7 @@ class LibraryPanel(QWidget):
         w.signals.result.connect(on_done)
         w.signals.error.connect(self._on_index_error)
         self._set_indexing(True)
+        self.progress.setRange(0, 0)  # busy until the first message says how much there is
         self.indexing_paths = list(paths)
         self._refreshed_this_run = False
         w.signals.finished.connect(self._start_queued)
@@ -385,7 +393,8 @@ class LibraryPanel(QWidget):
     def _on_indexed(self, summary) -> None:
         self._set_indexing(False)
         self._last_summary = summary
-        self.progress_label.setText(self._done_text(summary, self.folders.rows))
+        self._done_line = self._done_text(summary, self.folders.rows)
+        self.progress_label.setText(self._done_line)
         self._end_update(summary)
         self.refresh_folders()  # its rows bring the library's own count of failures
         self.indexing_finished.emit(summary)
