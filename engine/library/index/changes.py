@@ -12,6 +12,7 @@ vanished file's are read to check; a check with nothing vanished reads no file a
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -20,8 +21,8 @@ from engine.library.store import FileRow, FileState, Store
 from engine.library.store.fspath import fs_text
 from engine.tasks import ProgressFn, StopFn
 
-#: photos walked between two progress messages (and two looks at ``should_stop``)
-WALK_REPORT_EVERY = 500
+#: seconds between two progress messages of the walk (``should_stop`` is asked every 64 photos)
+REPORT_SECONDS = 0.5
 
 
 @dataclass
@@ -73,13 +74,17 @@ def find_changes(
         stored.update(store.files.files_in_folder(fid))
     found: dict[bytes, FileState] = {}
     problems: list[WalkProblem] = []
+    last = time.monotonic()
     for fid, root in folders:
         for e in walk(root, problems, exclude):
             found[e.path] = FileState(fid, e.path, e.size, e.mtime_ns, error=e.error)
-            if len(found) % WALK_REPORT_EVERY == 0:
+            if len(found) % 64:
+                continue
+            if should_stop():
+                return None
+            if time.monotonic() - last > REPORT_SECONDS:
                 progress(len(found), 0, f"scanning: {len(found)} photos found")
-                if should_stop():
-                    return None
+                last = time.monotonic()
     out = Changes(problems=[f"{fs_text(p.path)}: {p.reason}" for p in problems])
     for path, f in found.items():
         row = stored.get(path)
@@ -108,9 +113,11 @@ def _match_moves(out: Changes, vanished: dict[bytes, FileRow], progress: Progres
     if not candidates:
         return
     still_new, hashed = [], {}
+    last = time.monotonic()
     for i, f in enumerate(candidates):
-        if i % WALK_REPORT_EVERY == 0:
+        if time.monotonic() - last > REPORT_SECONDS:
             progress(i, len(candidates), f"scanning: looking for moved photos ({i} checked)")
+            last = time.monotonic()
         hashed[f.path] = replace(f, content_hash=quick_hash(f.path, f.size))
     for f in out.new:
         f = hashed.get(f.path, f)

@@ -171,6 +171,7 @@ class Indexer:
         total = len(pending)
         if not total:
             return
+        self.progress(0, total, f"indexing: {total} photos to describe, starting")
         rate = Rate()
         done = 0
         batch: list[tuple[FileRow, Extraction | BadImageError | None, Described | None]] = []
