@@ -46,30 +46,30 @@ def window_shots(win, out: Path, wait: Callable, settle: Callable) -> list[Path]
         _crop(samples[i % len(samples)], i, folder / f"crop-{i:03d}.jpg")
     lib.index_folders([str(folder)])
     until(lambda: "photos/s" in lib.progress_label.text() or not lib.index_task.busy())
-    save("12-indexing-rate-and-time-left")
+    save("win-1-indexing-rate-and-time-left")
     wait(lib.indexing_finished)
 
     # the library stays current: photos copied into the folder are indexed without a click
     for i in range(40):
         _crop(samples[i % len(samples)], 500 + i, folder / f"added-while-open-{i:02d}.jpg")
     until(lambda: "Noticed" in lib.update_notice.text() or "Up to date" in lib.update_notice.text())
-    save("13-stays-current-updating")
+    save("win-2-stays-current-updating")
     until(lambda: "Up to date" in lib.update_notice.text())
-    save("14-stays-current-done")
+    save("win-3-stays-current-done")
 
     # a featureless query: nothing listed, and why
     grey = work / "grey-wall.jpg"
     Image.new("RGB", (800, 600), (128, 128, 128)).save(grey)
     sp.search(str(grey))
     wait(sp.search_finished)
-    save("15-featureless-query")
+    save("win-4-featureless-query")
 
     # a pasted path that does not exist: one line, the results stay
     md = QMimeData()
     md.setText(str(work / "holiday" / "IMG_0001.jpg"))
     QApplication.clipboard().setMimeData(md)
     win.actions["paste"].trigger()
-    save("16-pasted-path-not-found")
+    save("win-5-pasted-path-not-found")
     QApplication.clipboard().clear()  # data it owns must not outlive the application
 
     # results at the smallest and a large window size: names, badges and axes in full
@@ -78,7 +78,7 @@ def window_shots(win, out: Path, wait: Callable, settle: Callable) -> list[Path]
     for w, h in ((800, 600), (1920, 1080)):
         win.resize(w, h)
         settle(1000)
-        save(f"17-window-{w}x{h}")
+        save(f"win-6-window-{w}x{h}")
     win.resize(1280, 800)
     return shots
 

@@ -16,15 +16,16 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from app.models import FoldersModel, PathRole, folder_name
+from app.dialogs import remove_folder_question
+from app.models import FoldersModel, PathRole, folder_name, indexing_done_text
+from app.panels.index_progress import IndexProgress
+from app.panels.keep_current import KeepCurrent
 from app.state import AppState
 from app.workers import TaskSlot, Worker
 from resources import resource_path
@@ -47,13 +48,10 @@ class LibraryPanel(QWidget):
         self.state = state
         self.index_task = TaskSlot(self)
         self.folder_task = TaskSlot(self)
-        self.check_task = TaskSlot(self)  # looking for changes on disk
-        self._check_after = False  # a check was asked for while indexing ran
         self._refresh_again = False  # the folders changed while a refresh was reading them
         self._last_refresh = 0.0
         self._last_summary = None  # the last indexing's summary, until the folders are listed
         self._done_line = ""  # the line it was shown as
-        self.updating = None  # the Changes being indexed by a background update
         self._first_listing = True
         self.last_question: QMessageBox | None = None
         self.failed_dialog = None  # the last "Failed photos" dialog
@@ -73,21 +71,12 @@ class LibraryPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self._build_buttons()
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Indexing progress")
-        self.progress_label = QLabel("")
-        self.progress_label.setWordWrap(True)  # a long message never widens the window
-        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAccessibleName("Cancel indexing")
+        self.index_progress = IndexProgress()
+        ip = self.index_progress
+        self.progress, self.progress_label, self.cancel_button = ip.bar, ip.label, ip.cancel_button
         self.cancel_button.clicked.connect(self.cancel_indexing)
-        #: what keeping the library current noticed and did ("" when nothing changed)
-        self.update_notice = QLabel("")
-        self.update_notice.setAccessibleName("Library updates")
-        self.update_notice.setWordWrap(True)
-        self.update_notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.update_notice.hide()
-        self._set_indexing(False)
+        #: keeping the library current: its checks, and the notice of what it noticed and did
+        self.update_notice = KeepCurrent(self)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -103,11 +92,7 @@ class LibraryPanel(QWidget):
             lay.addLayout(buttons)
         lay.addWidget(self.follow_links)
         lay.addWidget(self.update_notice)
-        lay.addWidget(self.progress)
-        row = QHBoxLayout()
-        row.addWidget(self.progress_label, 1)
-        row.addWidget(self.cancel_button)
-        lay.addLayout(row)
+        lay.addWidget(self.index_progress)
 
     def _build_buttons(self) -> None:
         def button(text: str, tip: str, slot, accessible: bool = False) -> QPushButton:
@@ -189,7 +174,7 @@ class LibraryPanel(QWidget):
         summary, self._last_summary = self._last_summary, None
         shown = self.progress_label.text() == self._done_line  # nothing said since
         if summary is not None and shown and not self.index_task.busy():
-            self._done_line = self._done_text(summary, rows)
+            self._done_line = indexing_done_text(summary, rows)
             self.progress_label.setText(self._done_line)
         self.folders_changed.emit(rows)
 
@@ -263,20 +248,7 @@ class LibraryPanel(QWidget):
         path = self.folders.data(idx, PathRole)
         row = next((r for r in self.folders.rows if r["path"] == path), {})
         n = row.get("indexed", 0) + row.get("pending", 0) + row.get("failed", 0)
-        ask = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Remove folder?",
-            f"Remove {os.path.basename(path) or path} from the library?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        ask.setInformativeText(
-            f"The library forgets its {n} photo{'s' if n != 1 else ''}. The files on disk are "
-            "not touched, and you can add the folder again later."
-        )
-        ask.button(QMessageBox.StandardButton.Yes).setText("Remove from library")
-        ask.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.last_question = ask
+        self.last_question = ask = remove_folder_question(self, path, n)
         if ask.exec() != QMessageBox.StandardButton.Yes:
             return False
         w = Worker(self.state.library.forget, path)
@@ -362,26 +334,15 @@ class LibraryPanel(QWidget):
         w.signals.progress.connect(self._on_index_progress)
         w.signals.result.connect(on_done)
         w.signals.error.connect(self._on_index_error)
-        self._set_indexing(True)
-        self.progress.setRange(0, 0)  # busy until the first message says how much there is
+        self.index_progress.running(True)
         self.indexing_paths = list(paths)
         self._refreshed_this_run = False
         w.signals.finished.connect(self._start_queued)
         self.index_task.start(w)
         self._show_folders(self.folders.rows)  # the new folders show at once
 
-    def _set_indexing(self, on: bool) -> None:
-        self.progress.setVisible(on)
-        self.cancel_button.setVisible(on)
-        if not on:
-            self.progress.setRange(0, 1)
-
     def _on_index_progress(self, done: int, total: int, message: str) -> None:
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-        else:
-            self.progress.setRange(0, 0)  # busy while scanning
+        self.index_progress.step(done, total)
         self.progress_label.setText(self._with_queue(message))
         # the first message comes once the scan has registered the folders: list them now;
         # then the counts follow the bar every REFRESH_EVERY_S
@@ -391,79 +352,19 @@ class LibraryPanel(QWidget):
             self.refresh_folders()
 
     def _on_indexed(self, summary) -> None:
-        self._set_indexing(False)
+        self.index_progress.running(False)
         self._last_summary = summary
-        self._done_line = self._done_text(summary, self.folders.rows)
+        self._done_line = indexing_done_text(summary, self.folders.rows)
         self.progress_label.setText(self._done_line)
-        self._end_update(summary)
         self.refresh_folders()  # its rows bring the library's own count of failures
         self.indexing_finished.emit(summary)
-        if self._check_after:
-            self._check_after = False
-            QTimer.singleShot(0, self.check_for_changes)
-
-    @staticmethod
-    def _done_text(summary, rows: list[dict]) -> str:
-        """What an indexing run did, and the failures the folder table shows (those of earlier
-        runs too, so the line and the table never disagree)."""
-        verb = "cancelled" if summary.cancelled else "done"
-        parts = [f"{summary.indexed} indexed", f"{summary.skipped_unchanged} unchanged"]
-        if summary.moved:
-            parts.append(f"{summary.moved} moved")
-        if summary.removed:
-            parts.append(f"{summary.removed} removed")
-        failed = sum(r.get("failed", 0) for r in rows if not r.get("listing"))
-        failed = max(failed, summary.failed)
-        parts.append(f"{failed} failed" + (" (see Failed files…)" if failed else ""))
-        return f"{verb}: " + ", ".join(parts)
+        self.update_notice.indexing_ended(summary)
 
     # ---------------------------------------------------------------- keeping current
 
     def check_for_changes(self) -> bool:
-        """Look, on a worker, for photos added, changed, moved or deleted in the indexed
-        folders (the engine's ``Library.changes``); what is found is indexed in the background
-        and the notice says what was noticed. Off with the "Keep the library up to date"
-        setting; asked while indexing runs, it checks when indexing ends."""
-        if not self.state.settings.keep_up_to_date or not self.folder_paths():
-            return False
-        if self.index_task.busy():
-            self._check_after = True
-            return False
-        if self.check_task.busy():
-            return False
-        w = Worker(self.state.library.changes, exclude=self.state.settings.exclude)
-        w.signals.result.connect(self._on_changes)
-        w.signals.error.connect(
-            lambda message, _d: self._notice(f"could not look for changes: {message}")
-        )
-        self.check_task.start(w)
-        return True
-
-    def _on_changes(self, changes) -> None:
-        if not changes or not self.state.settings.keep_up_to_date:
-            return  # nothing changed (or stopped): the last notice stays
-        if self.index_task.busy():  # indexing started meanwhile: look again after it
-            self._check_after = True
-            return
-        self.updating = changes
-        self._notice(f"Noticed {changes.text()} in your folders: updating the library")
-        self.index_folders(self.folder_paths())
-
-    def _end_update(self, summary) -> None:
-        """The background update is over: the notice says what it did."""
-        changes, self.updating = self.updating, None
-        if changes is None:
-            return
-        when = time.strftime("%H:%M")
-        if summary.cancelled:
-            self._notice(f"Update cancelled at {when}: {changes.text()} noticed, not all indexed")
-        else:
-            self._notice(f"Up to date at {when}: {changes.text()} noticed and indexed")
-
-    def _notice(self, text: str) -> None:
-        self.update_notice.setText(text)
-        self.update_notice.setToolTip(text)
-        self.update_notice.setVisible(bool(text))
+        """Look for what changed in the folders, index it in the background (``KeepCurrent``)."""
+        return self.update_notice.check()
 
     def _start_queued(self) -> None:
         """The folders asked for while indexing ran: their turn now."""
@@ -481,16 +382,14 @@ class LibraryPanel(QWidget):
         self.model_switched.emit(model_dir)
 
     def _on_index_error(self, message: str, details: str) -> None:
-        self._set_indexing(False)
-        if self.updating is not None:
-            self.updating = None
-            self._notice(f"Could not update the library: {message}")
+        self.index_progress.running(False)
         self.progress_label.setText("")
         self.refresh_folders()
         self.error.emit(message, details)
         self.indexing_finished.emit(None)
+        self.update_notice.indexing_ended(None)
 
     def shutdown(self) -> None:
-        self.check_task.wait()
+        self.update_notice.shutdown()
         self.index_task.wait()
         self.folder_task.wait()

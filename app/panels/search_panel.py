@@ -8,11 +8,9 @@ its ``overlays``.
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
-from PySide6.QtCore import QThreadPool, QUrl, Signal
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtCore import QThreadPool, Signal
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -24,12 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import (
-    NO_PHOTOS_TEXT,
-    ResultsModel,
-    no_match_text,
-)
+from app.models import NO_PHOTOS_TEXT, ResultsModel, no_match_text
 from app.panels.folder_filter import FolderFilter
+from app.panels.query_input import clipboard_query, describe_query, unsearchable
 from app.panels.result_actions import ResultActions, Searched
 from app.panels.result_overlays import ResultOverlays
 from app.panels.results_grid import ResultsGrid
@@ -48,53 +43,10 @@ RESULTS_K = 200
 #: every one checked was verified (more matches may follow)
 VERIFY_PAGE = 50
 
-
 #: queries the Back action can return to
 HISTORY = 50
 #: what a search says while the library's only photos are still being indexed
 STILL_INDEXING_TEXT = "Your photos are still being indexed: search again when it has finished"
-
-
-def path_from_text(text: str) -> tuple[str | None, str]:
-    """A photo path pasted as text (a path, ``~/…``, a ``file://`` URL, quoted or not; the
-    first line) → ``(path, "")``, or ``(None, why it cannot be searched)`` in one line."""
-    line = next((x.strip() for x in text.splitlines() if x.strip()), "")
-    if len(line) >= 2 and line[0] == line[-1] and line[0] in "'\"":
-        line = line[1:-1]
-    if not line:
-        return None, "The clipboard holds no photo, file or path to search"
-    if line.startswith("file:"):
-        url = QUrl(line)
-        if not url.isLocalFile():
-            return None, f"Not a file on this computer: {line}"
-        line = url.toLocalFile()
-    elif "://" in line:
-        return None, f"Only photos on this computer can be searched, not {line}"
-    path = os.path.expanduser(line)
-    why = unsearchable(path)
-    return (None, why) if why else (path, "")
-
-
-def unsearchable(path: str) -> str:
-    """Why the file at ``path`` cannot be searched, in one line ("" when it can be read; a
-    file that is not a photo is the decoder's to say)."""
-    name = os.path.basename(path.rstrip(os.sep)) or path
-    if not os.path.exists(path):
-        return f"Cannot search {name}: no such file ({path})"
-    if os.path.isdir(path):
-        return f"{name} is a folder: add it to the library with Add folder…, then search"
-    if not os.access(path, os.R_OK):
-        return f"Cannot search {name}: permission denied"
-    return ""
-
-
-def describe_query(path: str, box) -> str:
-    """The query line: the photo's file name, and the region when a box is searched."""
-    text = f"Query: {os.path.basename(path)}"
-    if box is not None:
-        w, h = round(box[2] - box[0]), round(box[3] - box[1])
-        text += f" · searching a region of {w}×{h} px"
-    return text
 
 
 class SearchPanel(QWidget):
@@ -230,17 +182,8 @@ class SearchPanel(QWidget):
 
     def paste_query(self) -> bool:
         """Search what the clipboard holds: a copied file, an image, or a path or ``file://``
-        URL as text. What cannot be searched is answered in one line (``say``)."""
-        md = QGuiApplication.clipboard().mimeData()
-        if md.hasUrls() and md.urls()[0].isLocalFile():
-            path, why = path_from_text(md.urls()[0].toLocalFile())
-        elif md.hasImage():
-            img = QImage(md.imageData())
-            tmp = Path(tempfile.mkdtemp(prefix="vs-paste-")) / "pasted.png"
-            img.save(str(tmp))
-            path, why = str(tmp), ""
-        else:
-            path, why = path_from_text(md.text() if md.hasText() else "")
+        URL as text (``query_input``). What cannot be searched is answered in one line."""
+        path, why = clipboard_query(QGuiApplication.clipboard().mimeData())
         if path is None:
             self.say(why)
             return False
@@ -248,8 +191,7 @@ class SearchPanel(QWidget):
         return True
 
     def say(self, text: str) -> None:
-        """One line about the user's last request, where the user is looking: the welcome
-        page's notice, or the status line above the results."""
+        """One line where the user looks: the welcome page's notice, or the status line."""
         if self.pages.currentIndex() == 0:
             self.welcome.show_notice(text)
         else:
@@ -258,10 +200,8 @@ class SearchPanel(QWidget):
     def search(self, path: str, box=None, keep_photo: bool = False, more: bool = False) -> None:
         """Search ``path`` (or its ``box``); ``more`` checks the next page of the same query.
         A path that cannot be read is answered in one line, and the results stay."""
-        why = unsearchable(path)
-        if why:
-            self.say(why)
-            return
+        if why := unsearchable(path):
+            return self.say(why)
         self.verify = self.verify + self.page_size if more else self.page_size
         self.k = max(RESULTS_K, self.verify + OTHERS_SHOWN)
         if not more and self.last_result is not None:
@@ -413,14 +353,11 @@ class SearchPanel(QWidget):
         self.search_finished.emit(res)
 
     def _too_little_detail(self, res) -> None:
-        """A featureless query (a flat colour, a blank region): nothing is listed, and the
-        empty state says why."""
-        self.last_result = res
-        self.summary = res.message
+        """A featureless query (a flat colour, a blank region): nothing listed, and why."""
+        self.last_result, self.summary = res, res.message
         self.results.set_rows([])
         self.search_label.setText(res.message)
-        text = res.message[0].upper() + res.message[1:]
-        self.empty_state.setText(f"{text}: choose a photo or a region with more to see.")
+        self.empty_state.setText(f"{res.message.capitalize()}: choose one with more to see.")
         self.empty_state.show()
         self.result_available.emit(False)
         self.search_finished.emit(res)

@@ -24,11 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.library.index.caches import Caches
-from engine.library.index.changes import Changes, find_changes
+from engine.library.index.changes import Changes, library_changes
 from engine.library.index.folders import FolderIndexing
 from engine.library.index.indexer import IndexSummary
 from engine.library.index.inverted import LocalIndex
-from engine.library.index.scan import Scope
 from engine.library.index.vector_index import APPROX_THRESHOLD, VectorIndex
 from engine.library.networks import Networks
 from engine.library.query.duplicates import MIN_RATIO, DuplicateGroup, find_duplicates
@@ -36,7 +35,7 @@ from engine.library.query.outlines import Outlines
 from engine.library.query.results import SearchResult
 from engine.library.query.session import Evidence, Query, QuerySession
 from engine.library.status import library_status
-from engine.library.store import FileRow, ModelRow, Store, fs_bytes, fs_text
+from engine.library.store import FileRow, ModelRow, Store, fs_text
 from engine.library.store.lock import ensure_not_busy
 from engine.match.codebook import Codebook, CodebookError
 from engine.match.describe import DEFAULT, DescribeSettings
@@ -191,13 +190,7 @@ class Library:
         """What changed on disk in the registered folders that still exist since they were
         indexed: new, changed, moved and deleted photos (``index.changes``); nothing is
         written. None when stopped. ``rescan`` brings the library up to date."""
-        folders = [(fid, p) for fid, p in self.store.files.folders() if os.path.isdir(p)]
-        scope = Scope(
-            (fs_bytes(x) for x in exclude or ()),
-            [p for _, p in self.store.files.folders()],
-            self.store.files.following_links(),
-        )
-        return find_changes(self.store, folders, scope, progress, should_stop)
+        return library_changes(self.store, exclude, progress, should_stop)
 
     def forget(self, path: str | os.PathLike) -> tuple[int, int]:
         """Remove a folder (or one file) from the library; the photos themselves are untouched."""

@@ -12,13 +12,14 @@ vanished file's are read to check; a check with nothing vanished reads no file a
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from engine.library.index.scan import WalkProblem, quick_hash, walk
+from engine.library.index.scan import Scope, WalkProblem, quick_hash, walk
 from engine.library.store import FileRow, FileState, Store
-from engine.library.store.fspath import fs_text
+from engine.library.store.fspath import fs_bytes, fs_text
 from engine.tasks import ProgressFn, StopFn
 
 #: seconds between two progress messages of the walk (``should_stop`` is asked every 64 photos)
@@ -98,6 +99,24 @@ def find_changes(
     _match_moves(out, vanished, progress)
     out.deleted = sorted(vanished.values(), key=lambda r: r.path)
     return out
+
+
+def library_changes(
+    store: Store,
+    exclude: Sequence[str | os.PathLike] | None = None,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> Changes | None:
+    """``find_changes`` over every registered folder that still exists (a folder that is gone,
+    such as an unplugged drive, is not a folder of deleted photos), leaving out ``exclude``."""
+    registered = store.files.folders()
+    scope = Scope(
+        (fs_bytes(x) for x in exclude or ()),
+        [p for _, p in registered],
+        store.files.following_links(),
+    )
+    folders = [(fid, p) for fid, p in registered if os.path.isdir(p)]
+    return find_changes(store, folders, scope, progress, should_stop)
 
 
 def _match_moves(out: Changes, vanished: dict[bytes, FileRow], progress: ProgressFn) -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 from PySide6.QtCore import QMimeData, QUrl
 from PySide6.QtWidgets import QApplication, QFileDialog
 
-from app.panels.search_panel import path_from_text
+from app.panels.query_input import path_from_text
 from tests.helpers import indexed_and_searched
 
 
