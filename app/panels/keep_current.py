@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from app.workers import TaskSlot, Worker
@@ -18,6 +18,8 @@ class KeepCurrent(QLabel):
 
     ``panel`` is the library panel: its folders (``folder_paths``), its indexing
     (``index_task``, ``index_folders``) and the user's settings (``state.settings``)."""
+
+    update_started = Signal(object)  # the Changes now being indexed in the background
 
     def __init__(self, panel) -> None:
         super().__init__("")
@@ -57,23 +59,29 @@ class KeepCurrent(QLabel):
         self.updating = changes
         self.say(f"Noticed {changes.text()} in your folders: updating the library")
         self.panel.index_folders(self.panel.folder_paths())
+        self.update_started.emit(changes)
 
     def indexing_ended(self, summary) -> None:
         """Indexing is over (``summary``; None after an error): a background update says what
         it did, and a check asked for meanwhile runs now."""
         changes, self.updating = self.updating, None
         when = time.strftime("%H:%M")
-        if changes is None:
-            pass
+        if changes is None:  # another run (Re-scan…): a cancelled update's notice is stale
+            if summary is not None and not summary.cancelled and self.updated_partly():
+                self.say("")
         elif summary is None:
             self.say(f"Could not update the library at {when}: {changes.text()} noticed")
         elif summary.cancelled:
-            self.say(f"Update cancelled at {when}: {changes.text()} noticed, not all indexed")
+            self.say(f"Update cancelled at {when} ({changes.text()} noticed): Re-scan finishes it")
         else:
             self.say(f"Up to date at {when}: {changes.text()} noticed and indexed")
         if self.check_after:
             self.check_after = False
             QTimer.singleShot(0, self.check)
+
+    def updated_partly(self) -> bool:
+        """Whether the notice says the last update did not finish."""
+        return self.text().startswith(("Update cancelled", "Could not update"))
 
     def say(self, text: str) -> None:
         self.setText(text)

@@ -129,3 +129,30 @@ def test_the_setting_turns_it_off_and_on(qtbot, tmp_path, photos):
     finally:
         win.shutdown()
         lib.close()
+
+
+def test_a_cancelled_update_keeps_what_it_did_and_says_so(qtbot, tmp_path, photos):
+    win, lib = _window(qtbot, tmp_path, Settings(model=MODEL))
+    try:
+        _indexed(qtbot, win, photos)
+        panel = win.library_panel
+        notice = panel.update_notice
+        notice.update_started.connect(lambda _changes: panel.cancel_indexing())  # at once
+        _photo(photos / "sub" / "a.jpg", 50)
+        _photo(photos / "sub" / "b.jpg", 51)
+        with qtbot.waitSignal(panel.indexing_finished, timeout=120_000) as done:
+            pass
+        assert done.args[0].cancelled
+        assert notice.text().startswith("Update cancelled at ")
+        assert notice.text().endswith("(2 new photos noticed): Re-scan finishes it")
+        assert panel.progress_label.text().startswith("cancelled: ")
+        # what the scan found stays, waiting; Re-scan indexes it and the notice goes
+        assert lib.store.files.file_by_path(photos / "sub" / "a.jpg") is not None
+        notice.update_started.disconnect()
+        with qtbot.waitSignal(panel.indexing_finished, timeout=120_000) as done:
+            panel.rescan_button.click()
+        assert not done.args[0].cancelled and done.args[0].indexed == 2
+        assert not notice.isVisible() and notice.text() == ""
+    finally:
+        win.shutdown()
+        lib.close()
