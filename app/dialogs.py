@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -142,3 +143,22 @@ class FailedPhotosDialog(QDialog):
         lay.addWidget(self.table, 1)
         lay.addWidget(buttons)
         self.resize(720, 420 if n else 120)
+
+
+def remove_folder_question(parent, path: str, photos: int) -> QMessageBox:
+    """ "Remove folder?" before a folder leaves the library: its ``photos`` are forgotten, the
+    files on disk stay (Cancel is the default)."""
+    ask = QMessageBox(
+        QMessageBox.Icon.Question,
+        "Remove folder?",
+        f"Remove {os.path.basename(path) or path} from the library?",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        parent,
+    )
+    ask.setInformativeText(
+        f"The library forgets its {photos} photo{'s' if photos != 1 else ''}. The files on "
+        "disk are not touched, and you can add the folder again later."
+    )
+    ask.button(QMessageBox.StandardButton.Yes).setText("Remove from library")
+    ask.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return ask

@@ -24,9 +24,13 @@ from app.panels import DownloadsPanel, DuplicatesView, ExplainControls, LibraryP
 from app.settings import Settings
 from app.state import AppState
 from app.thumbnails import ThumbnailCache
+from app.watch import FolderWatcher
 from app.workers import wait_all
 from engine.library import Library, import_engine
 from engine.paths import cache_dir
+
+#: the library column's narrowest width: a folder's name and its counts side by side
+LIBRARY_MIN_WIDTH = 196
 
 
 class MainWindow(QMainWindow):
@@ -54,6 +58,7 @@ class MainWindow(QMainWindow):
         self.explain = ExplainControls(self.state)
         self.search_panel.add_tool(self.explain)
         self.duplicates = DuplicatesView(self.state, self, self.thumbnails)
+        self.watcher = FolderWatcher(self, enabled=settings.keep_up_to_date)
         self._lay_out()
         self._connect()
         self.actions = build_actions(self)
@@ -64,6 +69,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(left)
         column.addWidget(self.library_panel, 1)
         column.addWidget(self.downloads)
+        left.setMinimumWidth(LIBRARY_MIN_WIDTH)  # folder names stay readable at 800×600
         right = QWidget()
         QVBoxLayout(right).addWidget(self.search_panel)
         split = QSplitter()
@@ -93,6 +99,8 @@ class MainWindow(QMainWindow):
         self.downloads.downloaded.connect(self.weights_downloaded)
         self.duplicates.trashed.connect(lambda _paths: lib.rescan())
         lib.folder_removed.connect(self.drop_photos_under)
+        lib.folders_changed.connect(lambda _rows: self.watcher.set_folders(lib.folder_paths()))
+        self.watcher.check_due.connect(lib.check_for_changes)
 
         search.search_started.connect(explain.cancel)
         search.search_finished.connect(
@@ -167,6 +175,7 @@ class MainWindow(QMainWindow):
         self.library.configure(device=settings.device, index_kind=settings.index_kind)
         self.explain.reset_model()
         self.thumbnails.size = settings.thumbnail_size
+        self.watcher.set_enabled(settings.keep_up_to_date)
         settings.save()
 
     def show_error(self, message: str, details: str = "") -> None:
@@ -198,6 +207,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- closing
 
     def shutdown(self) -> None:
+        self.watcher.shutdown()
         for panel in (
             self.library_panel,
             self.downloads,

@@ -48,6 +48,20 @@ def no_match_text(similar: int, folder: str | None = None) -> str:
 NO_PHOTOS_TEXT = "Your library has no photos yet: add a folder first"
 
 
+def indexing_done_text(summary, rows: list[dict]) -> str:
+    """What an indexing run did (an ``IndexSummary``), and the failures the folder table shows
+    (``rows``: those of earlier runs too, so the line and the table never disagree)."""
+    verb = "cancelled" if summary.cancelled else "done"
+    parts = [f"{summary.indexed} indexed", f"{summary.skipped_unchanged} unchanged"]
+    if summary.moved:
+        parts.append(f"{summary.moved} moved")
+    if summary.removed:
+        parts.append(f"{summary.removed} removed")
+    failed = max(sum(r.get("failed", 0) for r in rows if not r.get("listing")), summary.failed)
+    parts.append(f"{failed} failed" + (" (see Failed files…)" if failed else ""))
+    return f"{verb}: " + ", ".join(parts)
+
+
 class ResultsModel(QAbstractListModel):
     """Ranked search hits (``engine.library.Hit``); thumbnails come from a cache.
 

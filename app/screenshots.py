@@ -45,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
 
     for path in dialog_shots(win, out, shots.wait, shots.settle):
         print(path)
+    from app.screenshots_window import window_shots  # indexing, staying current, featureless…
+
+    for path in window_shots(win, out, shots.wait, shots.settle):
+        print(path)
     win.shutdown()
     app.processEvents()
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -36,6 +37,10 @@ INDEX_DESCRIPTIONS = {
 }
 #: what "auto" does where the approximate graph cannot be built (no FAISS)
 INDEX_AUTO_EXACT = "Exact search at every size (the approximate graph needs FAISS)"
+KEEP_UP_TO_DATE_HELP = (
+    "Watch the indexed folders: photos added, changed, moved or deleted there are indexed in "
+    "the background while the window is open, and when it opens"
+)
 DEFAULT_MODEL_DESCRIPTION = (
     "The bundled model (ResNet-18 GeM, trained on generated objects); nothing to download"
 )
@@ -48,6 +53,10 @@ class Settings:
     index_kind: str = "auto"  # auto | flat | hnsw
     thumbnail_size: int = 160
     exclude: list[str] = field(default_factory=list)
+    #: new, changed, moved and deleted photos in indexed folders are indexed as they appear
+    keep_up_to_date: bool = True
+    #: the folder the last file dialog was left in ("" until one was used)
+    last_folder: str = ""
     schema_version: int = SCHEMA_VERSION
 
     @classmethod
@@ -66,6 +75,21 @@ class Settings:
             return s, None
         except (ValueError, TypeError, AttributeError, OSError) as e:
             return cls(), f"{path}: unreadable settings ({e}); using defaults"
+
+    def start_folder(self) -> str:
+        """Where a file dialog opens: the folder used last, else Pictures, else home."""
+        for d in (self.last_folder, platformdirs.user_pictures_dir(), str(Path.home())):
+            if d and os.path.isdir(d):
+                return d
+        return ""
+
+    def remember_folder(self, path: str) -> None:
+        """A file dialog chose ``path`` (a folder, or a file in one): the next opens there."""
+        d = path if os.path.isdir(path) else os.path.dirname(path)
+        if d and d != self.last_folder:
+            self.last_folder = d
+            with contextlib.suppress(OSError):  # a read-only config dir: remembered till exit
+                self.save()
 
     def save(self, path: Path | None = None) -> None:
         path = path or settings_path()

@@ -8,6 +8,7 @@ import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -28,6 +29,7 @@ from app.settings import (
     DEVICE_DESCRIPTIONS,
     INDEX_AUTO_EXACT,
     INDEX_DESCRIPTIONS,
+    KEEP_UP_TO_DATE_HELP,
 )
 from engine.errors import TRAIN_EXTRA
 
@@ -150,6 +152,10 @@ class SettingsDialog(QDialog):
         form.addRow("Index", _stack(self.index_kind, self.index_help))
         form.addRow("Thumbnail size", _stack(self.thumb, self.thumb_help))
         form.addRow("Folders to exclude", exclusions)
+        self.keep_up_to_date = QCheckBox("Keep the library up to date")
+        self.keep_up_to_date.setChecked(settings.keep_up_to_date)
+        self.keep_up_to_date.setToolTip(KEEP_UP_TO_DATE_HELP)
+        form.addRow(self.keep_up_to_date)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -337,6 +343,7 @@ class SettingsDialog(QDialog):
             index_kind=self.index_kind.currentData(),
             thumbnail_size=self.thumb.value(),
             exclude=[self.exclude.item(i).text() for i in range(self.exclude.count())],
+            keep_up_to_date=self.keep_up_to_date.isChecked(),
         )
 
 

@@ -231,18 +231,19 @@ class ResultDelegate(QStyledItemDelegate):
             evidence = index.data(EvidenceRole)
             if evidence:
                 short = evidence.replace("matching points", "points")
-                _tag(painter, r, short, QColor(20, 120, 60), top=True)
+                _tag(painter, r, short, QColor(20, 120, 60), True, QRectF(option.rect))
             note = index.data(OutlineNoteRole)
             if index.data(NotFoundRole):
-                _tag(painter, r, NOT_FOUND_TAG, QColor(60, 60, 60), top=False)
+                _tag(painter, r, NOT_FOUND_TAG, QColor(60, 60, 60), False, QRectF(option.rect))
             elif note:
-                _tag(painter, r, note, QColor(20, 120, 60), top=False)
+                _tag(painter, r, note, QColor(20, 120, 60), False, QRectF(option.rect))
         painter.setPen(option.palette.text().color())
         text_rect = option.rect.adjusted(4, option.rect.height() - 34, -4, -2)
+        caption = index.data(Qt.ItemDataRole.DisplayRole) or ""
         painter.drawText(
             text_rect,
-            Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextWordWrap,
-            index.data(Qt.ItemDataRole.DisplayRole) or "",
+            Qt.AlignmentFlag.AlignHCenter,
+            elide_lines(caption, painter.fontMetrics(), text_rect.width()),
         )
         painter.restore()
 
@@ -287,17 +288,42 @@ class ResultDelegate(QStyledItemDelegate):
         return index.data(PathRole)
 
 
-def _tag(painter: QPainter, r: QRectF, text: str, colour: QColor, top: bool) -> None:
-    """A small label on a thumbnail's top-left (or bottom-left) corner."""
+def elide_lines(text: str, fm, width: int) -> str:
+    """Each line of ``text`` fitted to ``width`` pixels, elided in the middle (a file name
+    keeps its start and its end; the tooltip has it whole)."""
+    return "\n".join(
+        fm.elidedText(line, Qt.TextElideMode.ElideMiddle, int(width)) for line in text.split("\n")
+    )
+
+
+def tag_rect(
+    r: QRectF, text: str, fm, top: bool, bounds: QRectF | None = None
+) -> tuple[QRectF, str]:
+    """Where a label goes on a thumbnail drawn in ``r`` (top-left or bottom-left corner) and
+    its text, elided only when it is wider than ``bounds`` (the item's cell): on a narrow,
+    portrait thumbnail the label reaches past the photo's edge rather than lose its words."""
+    area = bounds if bounds is not None else r
+    text = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(max(area.width() - 14, 24)))
+    w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
+    y = r.y() + 3 if top else r.bottom() - h - 3
+    x = max(area.left() + 3, min(r.x() + 3, area.right() - 3 - w))
+    return QRectF(x, y, w, h), text
+
+
+def _tag(
+    painter: QPainter,
+    r: QRectF,
+    text: str,
+    colour: QColor,
+    top: bool,
+    bounds: QRectF | None = None,
+) -> None:
+    """A small label on a thumbnail's top-left (or bottom-left) corner (see ``tag_rect``)."""
     painter.save()
     font = painter.font()
     font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
     painter.setFont(font)
-    fm = painter.fontMetrics()
-    text = fm.elidedText(text, Qt.TextElideMode.ElideRight, int(max(r.width() - 6, 24)))
-    w, h = fm.horizontalAdvance(text) + 8, fm.height() + 2
-    y = r.y() + 3 if top else r.bottom() - h - 3
-    tag = QRectF(r.x() + 3, y, w, h)
+    tag, text = tag_rect(r, text, painter.fontMetrics(), top, bounds)
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     painter.setPen(Qt.PenStyle.NoPen)
     painter.setBrush(colour)

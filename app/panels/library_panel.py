@@ -1,10 +1,13 @@
-"""The library panel: folders with their counts, the buttons that change them, indexing progress."""
+"""The library panel: folders with their counts, the buttons that change them, indexing progress,
+and keeping the library current (``check_for_changes``: what changed on disk is indexed in the
+background, with a notice saying what was noticed)."""
 
 from __future__ import annotations
 
 import os
+import time
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -13,18 +16,22 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
-    QSizePolicy,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from app.models import FoldersModel, PathRole, folder_name
+from app.dialogs import remove_folder_question
+from app.models import FoldersModel, PathRole, folder_name, indexing_done_text
+from app.panels.index_progress import IndexProgress
+from app.panels.keep_current import KeepCurrent
 from app.state import AppState
 from app.workers import TaskSlot, Worker
 from resources import resource_path
+
+#: the folder table follows indexing at most this often (a refresh reads the library's counts)
+REFRESH_EVERY_S = 1.0
 
 
 class LibraryPanel(QWidget):
@@ -41,6 +48,10 @@ class LibraryPanel(QWidget):
         self.state = state
         self.index_task = TaskSlot(self)
         self.folder_task = TaskSlot(self)
+        self._refresh_again = False  # the folders changed while a refresh was reading them
+        self._last_refresh = 0.0
+        self._last_summary = None  # the last indexing's summary, until the folders are listed
+        self._done_line = ""  # the line it was shown as
         self._first_listing = True
         self.last_question: QMessageBox | None = None
         self.failed_dialog = None  # the last "Failed photos" dialog
@@ -60,15 +71,12 @@ class LibraryPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self._build_buttons()
-        self.progress = QProgressBar()
-        self.progress.setAccessibleName("Indexing progress")
-        self.progress_label = QLabel("")
-        self.progress_label.setWordWrap(True)  # a long message never widens the window
-        self.progress_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.setAccessibleName("Cancel indexing")
+        self.index_progress = IndexProgress()
+        ip = self.index_progress
+        self.progress, self.progress_label, self.cancel_button = ip.bar, ip.label, ip.cancel_button
         self.cancel_button.clicked.connect(self.cancel_indexing)
-        self._set_indexing(False)
+        #: keeping the library current: its checks, and the notice of what it noticed and did
+        self.update_notice = KeepCurrent(self)
 
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -83,11 +91,8 @@ class LibraryPanel(QWidget):
                 buttons.addWidget(b)
             lay.addLayout(buttons)
         lay.addWidget(self.follow_links)
-        lay.addWidget(self.progress)
-        row = QHBoxLayout()
-        row.addWidget(self.progress_label, 1)
-        row.addWidget(self.cancel_button)
-        lay.addLayout(row)
+        lay.addWidget(self.update_notice)
+        lay.addWidget(self.index_progress)
 
     def _build_buttons(self) -> None:
         def button(text: str, tip: str, slot, accessible: bool = False) -> QPushButton:
@@ -132,9 +137,21 @@ class LibraryPanel(QWidget):
         return [r["path"] for r in rows if r.get("exists", True) and not r.get("listing")]
 
     def refresh_folders(self) -> None:
+        """List the folders with their counts again, on a worker. A refresh in flight is not
+        cancelled (indexing asks often; cancelling would show none): one more follows it."""
+        if self.folder_task.busy():
+            self._refresh_again = True
+            return
+        self._refresh_again = False
+        self._last_refresh = time.monotonic()
         w = Worker(lambda: self.state.library.status()["folders"])
         w.signals.result.connect(self._set_folders)
+        w.signals.finished.connect(self._refresh_if_asked)
         self.folder_task.start(w)
+
+    def _refresh_if_asked(self) -> None:
+        if self._refresh_again:
+            QTimer.singleShot(0, self.refresh_folders)
 
     def _set_folders(self, rows: list[dict]) -> None:
         first = self._first_listing
@@ -142,13 +159,23 @@ class LibraryPanel(QWidget):
         self._show_folders(rows)
         if first:
             self.resume_pending(rows)
+            self.check_for_changes()  # what changed while the window was closed
 
     def _show_folders(self, rows: list[dict]) -> None:
         rows = [r for r in rows if not r.get("listing")] + self._not_listed_yet(rows)
         self.folders.set_rows(rows)
+        # a column of zeros says nothing and takes the names' room in a narrow window: Pending
+        # shows while photos wait, Failed where some failed
+        for col, key in ((2, "pending"), (3, "failed")):
+            self.folder_view.setColumnHidden(col, not any(r.get(key) for r in rows))
         self._selection_changed()
         self.rescan_button.setEnabled(bool(self.folder_paths()))
         self.errors_button.setEnabled(any(r.get("failed") for r in rows))
+        summary, self._last_summary = self._last_summary, None
+        shown = self.progress_label.text() == self._done_line  # nothing said since
+        if summary is not None and shown and not self.index_task.busy():
+            self._done_line = indexing_done_text(summary, rows)
+            self.progress_label.setText(self._done_line)
         self.folders_changed.emit(rows)
 
     def _not_listed_yet(self, rows: list[dict]) -> list[dict]:
@@ -200,8 +227,10 @@ class LibraryPanel(QWidget):
         return True
 
     def choose_folder(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Add a photo folder")
+        settings = self.state.settings
+        d = QFileDialog.getExistingDirectory(self, "Add a photo folder", settings.start_folder())
         if d:
+            settings.remember_folder(d)
             self.add_folder(d, self.follow_links.isChecked())
 
     def add_folder(self, path: str, follow_links: bool = False) -> None:
@@ -219,20 +248,7 @@ class LibraryPanel(QWidget):
         path = self.folders.data(idx, PathRole)
         row = next((r for r in self.folders.rows if r["path"] == path), {})
         n = row.get("indexed", 0) + row.get("pending", 0) + row.get("failed", 0)
-        ask = QMessageBox(
-            QMessageBox.Icon.Question,
-            "Remove folder?",
-            f"Remove {os.path.basename(path) or path} from the library?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-            self,
-        )
-        ask.setInformativeText(
-            f"The library forgets its {n} photo{'s' if n != 1 else ''}. The files on disk are "
-            "not touched, and you can add the folder again later."
-        )
-        ask.button(QMessageBox.StandardButton.Yes).setText("Remove from library")
-        ask.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        self.last_question = ask
+        self.last_question = ask = remove_folder_question(self, path, n)
         if ask.exec() != QMessageBox.StandardButton.Yes:
             return False
         w = Worker(self.state.library.forget, path)
@@ -318,40 +334,37 @@ class LibraryPanel(QWidget):
         w.signals.progress.connect(self._on_index_progress)
         w.signals.result.connect(on_done)
         w.signals.error.connect(self._on_index_error)
-        self._set_indexing(True)
+        self.index_progress.running(True)
         self.indexing_paths = list(paths)
         self._refreshed_this_run = False
         w.signals.finished.connect(self._start_queued)
         self.index_task.start(w)
         self._show_folders(self.folders.rows)  # the new folders show at once
 
-    def _set_indexing(self, on: bool) -> None:
-        self.progress.setVisible(on)
-        self.cancel_button.setVisible(on)
-        if not on:
-            self.progress.setRange(0, 1)
-
     def _on_index_progress(self, done: int, total: int, message: str) -> None:
-        if total:
-            self.progress.setRange(0, total)
-            self.progress.setValue(done)
-        else:
-            self.progress.setRange(0, 0)  # busy while scanning
+        self.index_progress.step(done, total)
         self.progress_label.setText(self._with_queue(message))
-        # the first message comes once the scan has registered the folders: list them now
-        if not self._refreshed_this_run or (total and done % 16 == 0):
+        # the first message comes once the scan has registered the folders: list them now;
+        # then the counts follow the bar every REFRESH_EVERY_S
+        late = time.monotonic() - self._last_refresh >= REFRESH_EVERY_S
+        if not self._refreshed_this_run or late:
             self._refreshed_this_run = True
             self.refresh_folders()
 
     def _on_indexed(self, summary) -> None:
-        self._set_indexing(False)
-        verb = "cancelled" if summary.cancelled else "done"
-        self.progress_label.setText(
-            f"{verb}: {summary.indexed} indexed, {summary.skipped_unchanged} unchanged, "
-            f"{summary.failed} failed"
-        )
-        self.refresh_folders()
+        self.index_progress.running(False)
+        self._last_summary = summary
+        self._done_line = indexing_done_text(summary, self.folders.rows)
+        self.progress_label.setText(self._done_line)
+        self.refresh_folders()  # its rows bring the library's own count of failures
         self.indexing_finished.emit(summary)
+        self.update_notice.indexing_ended(summary)
+
+    # ---------------------------------------------------------------- keeping current
+
+    def check_for_changes(self) -> bool:
+        """Look for what changed in the folders, index it in the background (``KeepCurrent``)."""
+        return self.update_notice.check()
 
     def _start_queued(self) -> None:
         """The folders asked for while indexing ran: their turn now."""
@@ -369,12 +382,14 @@ class LibraryPanel(QWidget):
         self.model_switched.emit(model_dir)
 
     def _on_index_error(self, message: str, details: str) -> None:
-        self._set_indexing(False)
+        self.index_progress.running(False)
         self.progress_label.setText("")
         self.refresh_folders()
         self.error.emit(message, details)
         self.indexing_finished.emit(None)
+        self.update_notice.indexing_ended(None)
 
     def shutdown(self) -> None:
+        self.update_notice.shutdown()
         self.index_task.wait()
         self.folder_task.wait()

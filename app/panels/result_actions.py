@@ -116,10 +116,13 @@ class ResultActions(QObject):
         query, _, result = self.searched()
         if result is None:
             return
+        settings = self.state.settings
+        start = os.path.join(settings.start_folder(), export_name(query))
         path, _ = QFileDialog.getSaveFileName(
-            self.host, "Export results", export_name(query), "CSV (*.csv);;JSON (*.json)"
+            self.host, "Export results", start, "CSV (*.csv);;JSON (*.json)"
         )
         if path:
+            settings.remember_folder(path)
             self.export(path)
 
     def export(self, path: str) -> None:

@@ -8,11 +8,9 @@ its ``overlays``.
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 from PySide6.QtCore import QThreadPool, Signal
-from PySide6.QtGui import QGuiApplication, QImage
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -24,12 +22,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.models import (
-    NO_PHOTOS_TEXT,
-    ResultsModel,
-    no_match_text,
-)
+from app.models import NO_PHOTOS_TEXT, ResultsModel, no_match_text
 from app.panels.folder_filter import FolderFilter
+from app.panels.query_input import clipboard_query, describe_query, unsearchable
 from app.panels.result_actions import ResultActions, Searched
 from app.panels.result_overlays import ResultOverlays
 from app.panels.results_grid import ResultsGrid
@@ -48,20 +43,10 @@ RESULTS_K = 200
 #: every one checked was verified (more matches may follow)
 VERIFY_PAGE = 50
 
-
 #: queries the Back action can return to
 HISTORY = 50
 #: what a search says while the library's only photos are still being indexed
 STILL_INDEXING_TEXT = "Your photos are still being indexed: search again when it has finished"
-
-
-def describe_query(path: str, box) -> str:
-    """The query line: the photo's file name, and the region when a box is searched."""
-    text = f"Query: {os.path.basename(path)}"
-    if box is not None:
-        w, h = round(box[2] - box[0]), round(box[3] - box[1])
-        text += f" · searching a region of {w}×{h} px"
-    return text
 
 
 class SearchPanel(QWidget):
@@ -187,22 +172,36 @@ class SearchPanel(QWidget):
     # ---------------------------------------------------------------- queries
 
     def choose_query(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a query photo", "", photo_file_filter())
+        settings = self.state.settings
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a query photo", settings.start_folder(), photo_file_filter()
+        )
         if path:
+            settings.remember_folder(path)
             self.search(path)
 
-    def paste_query(self) -> None:
-        md = QGuiApplication.clipboard().mimeData()
-        if md.hasUrls() and md.urls()[0].isLocalFile():
-            self.search(md.urls()[0].toLocalFile())
-        elif md.hasImage():
-            img = QImage(md.imageData())
-            tmp = Path(tempfile.mkdtemp(prefix="vs-paste-")) / "pasted.png"
-            img.save(str(tmp))
-            self.search(str(tmp))
+    def paste_query(self) -> bool:
+        """Search what the clipboard holds: a copied file, an image, or a path or ``file://``
+        URL as text (``query_input``). What cannot be searched is answered in one line."""
+        path, why = clipboard_query(QGuiApplication.clipboard().mimeData())
+        if path is None:
+            self.say(why)
+            return False
+        self.search(path)
+        return True
+
+    def say(self, text: str) -> None:
+        """One line where the user looks: the welcome page's notice, or the status line."""
+        if self.pages.currentIndex() == 0:
+            self.welcome.show_notice(text)
+        else:
+            self.search_label.setText(text)
 
     def search(self, path: str, box=None, keep_photo: bool = False, more: bool = False) -> None:
-        """Search ``path`` (or its ``box``); ``more`` checks the next page of the same query."""
+        """Search ``path`` (or its ``box``); ``more`` checks the next page of the same query.
+        A path that cannot be read is answered in one line, and the results stay."""
+        if why := unsearchable(path):
+            return self.say(why)
         self.verify = self.verify + self.page_size if more else self.page_size
         self.k = max(RESULTS_K, self.verify + OTHERS_SHOWN)
         if not more and self.last_result is not None:
@@ -323,6 +322,9 @@ class SearchPanel(QWidget):
         if files is not None and not files["indexed"]:
             self._nothing_to_search(res, files)
             return
+        if res.too_little_detail:
+            self._too_little_detail(res)
+            return
         self.last_result = res
         bar = self.results_view.verticalScrollBar()
         keep = bar.value() if self.verify > self.page_size else 0
@@ -348,6 +350,16 @@ class SearchPanel(QWidget):
         self.result_available.emit(True)
         self.empty_state.setText(no_match_text(others, folder) if res.no_match else "")
         self.empty_state.setVisible(res.no_match)
+        self.search_finished.emit(res)
+
+    def _too_little_detail(self, res) -> None:
+        """A featureless query (a flat colour, a blank region): nothing listed, and why."""
+        self.last_result, self.summary = res, res.message
+        self.results.set_rows([])
+        self.search_label.setText(res.message)
+        self.empty_state.setText(f"{res.message.capitalize()}: choose one with more to see.")
+        self.empty_state.show()
+        self.result_available.emit(False)
         self.search_finished.emit(res)
 
     def _nothing_to_search(self, res, files: dict) -> None:

@@ -76,7 +76,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(verified) + i + 1:>3}. {h.score:.4f}  {shown(h.path)}"
                 for i, h in enumerate(others)
             ]
-        if not res.hits:
+        if res.too_little_detail:  # not an error: the answer is that it cannot be searched
+            lines = [res.message]
+        elif not res.hits:
             lines = ["no results (is the library indexed? see `visual-search status`)"]
         if res.missing_vectors:
             lines.append(

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.library.index.caches import Caches
+from engine.library.index.changes import Changes, library_changes
 from engine.library.index.folders import FolderIndexing
 from engine.library.index.indexer import IndexSummary
 from engine.library.index.inverted import LocalIndex
@@ -180,6 +181,17 @@ class Library:
         paths = [fs_text(p) for _, p in self.store.files.folders() if os.path.isdir(p)]
         return self.index(paths, model, progress, should_stop) if paths else IndexSummary()
 
+    def changes(
+        self,
+        exclude: list[str | os.PathLike] | None = None,
+        progress: ProgressFn | None = None,
+        should_stop: StopFn | None = None,
+    ) -> Changes | None:
+        """What changed on disk in the registered folders that still exist since they were
+        indexed: new, changed, moved and deleted photos (``index.changes``); nothing is
+        written. None when stopped. ``rescan`` brings the library up to date."""
+        return library_changes(self.store, exclude, progress, should_stop)
+
     def forget(self, path: str | os.PathLike) -> tuple[int, int]:
         """Remove a folder (or one file) from the library; the photos themselves are untouched."""
         with self.store.writer_lock():
@@ -206,7 +218,13 @@ class Library:
         alone; ``rerank=K`` verifies its top K). Photos this query was already checked against
         (an earlier page of the same search) are not checked again.
         """
-        from engine.library.query.search import SearchRequest, query_name, rank, timer
+        from engine.library.query.search import (
+            SearchRequest,
+            query_name,
+            rank,
+            timer,
+            too_little_detail,
+        )
 
         clock = timer()
         next(clock)
@@ -227,7 +245,8 @@ class Library:
             global_weight=GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0,
         )
         q = session.query
-        hits, matches = rank(q, request, session.evidence, li, vi)
+        featureless = too_little_detail(q, pipeline)
+        hits, matches = ([], 0) if featureless else rank(q, request, session.evidence, li, vi)
         uses_vectors = pipeline == "global" or (pipeline == "fused" and request.global_weight > 0)
         missing = self.store.vectors.count_missing(row.id) if uses_vectors else 0
         t_search = next(clock)
@@ -251,6 +270,7 @@ class Library:
             global_weight=request.global_weight
             if pipeline == "fused"
             else float(pipeline == "global"),
+            too_little_detail=featureless,
         )
 
     def attention_overlay(

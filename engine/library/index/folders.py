@@ -98,6 +98,8 @@ class FolderIndexing:
                 for f in self.caches.dir.glob("local-*"):
                     if book.fingerprint not in f.name:
                         f.unlink(missing_ok=True)
+            if progress is not None:  # a large library takes seconds here: say so
+                progress(0, 0, "saving the search index")
             self.caches.vectors(row)  # refresh and save the FAISS cache
             self.caches.local(book)  # and the inverted file
         summary.seconds = time.perf_counter() - t0

@@ -22,9 +22,9 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from engine.errors import BadImageError
-from engine.library.index.scan import WalkProblem, quick_hash, walk
+from engine.library.index.changes import find_changes
+from engine.library.index.scan import quick_hash
 from engine.library.store import NEW, FileRow, FileState, ModelRow, Store
-from engine.library.store.fspath import fs_text
 from engine.match.codebook import Codebook
 from engine.match.describe import Described
 from engine.match.workers import LocalWorkers
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # torch: loaded with the model, only when there is work
 #: photos per extraction commit (or fewer, when COMMIT_SECONDS have passed)
 COMMIT_EVERY = 16
 COMMIT_SECONDS = 2.0
+#: the longest a step goes without a progress message
+REPORT_SECONDS = 0.5
 
 
 class LocalSetup:
@@ -107,104 +109,43 @@ class Indexer:
     # ----------------------------------------------------------------- scan
 
     def scan(self, folders: list[tuple[int, bytes]], summary: IndexSummary) -> None:
-        """Reconcile the store with the files under ``folders`` ``[(id, path)]``."""
-        stored = self._stored(folders)
-        found = self._walk(folders, summary)
-        if found is None:
+        """Reconcile the store with the files under ``folders`` ``[(id, path)]``: what
+        ``find_changes`` saw is written (moves keep their rows, ids and vectors)."""
+        ch = find_changes(self.store, folders, self.exclude, self.progress, self.should_stop)
+        if ch is None:
+            summary.cancelled = True
             return
-        new, changed, vanished, self.unchanged = self._compare(found, stored, summary)
-        moved, added = self._match_moves(new, vanished, summary)
-        self.store.files.move_files(moved)
+        summary.problems.extend(ch.problems)
+        self.unchanged = ch.unchanged
+        summary.skipped_unchanged = len(ch.unchanged)  # extract_pending takes out pending ones
+        added = self._hashed(ch.new, "new", summary)
+        changed = self._hashed([f for _, f in ch.changed], "changed", summary)
+        self.store.files.move_files([(r.id, f) for r, f in ch.moved])
         self.store.files.add_files(added)
-        self.store.files.reset_files(self._rehash(changed, summary))
-        self.store.files.remove_files([r.id for r in vanished.values()])
-        summary.removed += len(vanished)
+        self.store.files.reset_files(
+            [(r.id, f) for (r, _), f in zip(ch.changed, changed, strict=True)]
+        )
+        self.store.files.remove_files([r.id for r in ch.deleted])
+        summary.moved += len(ch.moved)
+        summary.removed += len(ch.deleted)
         for fid, _ in folders:
             self.store.files.mark_scanned(fid)
 
-    def _stored(self, folders: list[tuple[int, bytes]]) -> dict[bytes, FileRow]:
-        """What the store holds under ``folders``, by path."""
-        stored: dict[bytes, FileRow] = {}
-        for fid, _ in folders:
-            stored.update(self.store.files.files_in_folder(fid))
-        return stored
-
-    def _walk(
-        self, folders: list[tuple[int, bytes]], summary: IndexSummary
-    ) -> dict[bytes, FileState] | None:
-        """Every photo on disk under ``folders`` (stat only), or None when stopped."""
-        found: dict[bytes, FileState] = {}
-        problems: list[WalkProblem] = []
-        n = 0
-        for fid, root in folders:
-            for e in walk(root, problems, self.exclude):
-                found[e.path] = FileState(fid, e.path, e.size, e.mtime_ns, error=e.error)
-                n += 1
-                if n % 2000 == 0:
-                    self.progress(n, 0, f"scanning: {n} photos found")
-                    if self.should_stop():
-                        summary.cancelled = True
-                        return None
-        summary.problems.extend(f"{fs_text(p.path)}: {p.reason}" for p in problems)
-        return found
-
-    @staticmethod
-    def _compare(
-        found: dict[bytes, FileState], stored: dict[bytes, FileRow], summary: IndexSummary
-    ) -> tuple[list[FileState], list[tuple[FileRow, FileState]], dict[bytes, FileRow], set[int]]:
-        """Split what was found into new paths, changed files and the ids of unchanged ones
-        (same size and mtime, counted in ``summary``), and list the stored files that
-        vanished."""
-        new, changed, unchanged = [], [], set()
-        for path, f in found.items():
-            row = stored.get(path)
-            if row is None:
-                new.append(f)
-            elif row.size == f.size and row.mtime_ns == f.mtime_ns and f.error is None:
-                unchanged.add(row.id)
-            else:
-                changed.append((row, f))
-        summary.skipped_unchanged = len(unchanged)  # extract_pending takes out pending ones
-        vanished = {p: r for p, r in stored.items() if p not in found}
-        return new, changed, vanished, unchanged
-
-    @staticmethod
-    def _match_moves(
-        new: list[FileState], vanished: dict[bytes, FileRow], summary: IndexSummary
-    ) -> tuple[list[tuple[int, FileState]], list[FileState]]:
-        """Hash the new files; one with the content of a vanished file is that file moved (it
-        keeps its row, id and vectors, and leaves ``vanished``). Returns (moves, additions)."""
-        by_hash: dict[tuple[str, int], list[FileRow]] = {}
-        for r in vanished.values():
-            if r.content_hash:
-                by_hash.setdefault((r.content_hash, r.size), []).append(r)
-        moved, added = [], []
-        for f in new:
-            f = replace(f, content_hash=None if f.error else quick_hash(f.path, f.size))
-            cands = by_hash.get((f.content_hash, f.size)) if f.content_hash else None
-            if cands:
-                r = cands.pop()
-                del vanished[r.path]
-                moved.append((r.id, f))
-            else:
-                added.append(f)
-                if f.error:
-                    summary.failed += 1
-        summary.moved += len(moved)
-        return moved, added
-
-    @staticmethod
-    def _rehash(
-        changed: list[tuple[FileRow, FileState]], summary: IndexSummary
-    ) -> list[tuple[int, FileState]]:
-        """Changed files with their new content hash, as ``(file id, state)``."""
+    def _hashed(self, files: list[FileState], what: str, summary: IndexSummary) -> list[FileState]:
+        """``files`` with their content hash (what recognises them when they move), read with a
+        progress message at least every ``REPORT_SECONDS``; those that cannot be read count as
+        failed."""
         out = []
-        for row, f in changed:
-            out.append(
-                (row.id, replace(f, content_hash=None if f.error else quick_hash(f.path, f.size)))
-            )
+        last = time.perf_counter()
+        for i, f in enumerate(files):
+            if time.perf_counter() - last > REPORT_SECONDS:
+                self.progress(i, len(files), f"scanning: reading {i} of {len(files)} {what} photos")
+                last = time.perf_counter()
             if f.error:
                 summary.failed += 1
+            elif f.content_hash is None:
+                f = replace(f, content_hash=quick_hash(f.path, f.size))
+            out.append(f)
         return out
 
     # ----------------------------------------------------------------- extract
@@ -230,6 +171,7 @@ class Indexer:
         total = len(pending)
         if not total:
             return
+        self.progress(0, total, f"indexing: {total} photos to describe, starting")
         rate = Rate()
         done = 0
         batch: list[tuple[FileRow, Extraction | BadImageError | None, Described | None]] = []

@@ -15,10 +15,19 @@ if TYPE_CHECKING:
     from engine.match.verify import Verification
     from engine.photo.decode import Box
 
-__all__ = ["OTHERS_SHOWN", "Hit", "SearchResult", "export_results"]
+__all__ = [
+    "OTHERS_SHOWN",
+    "TOO_LITTLE_DETAIL_TEXT",
+    "Hit",
+    "SearchResult",
+    "export_results",
+]
 
 #: results that only look alike, shown after the verified matches: a handful, not the ranking
 OTHERS_SHOWN = 12
+#: what a search of a featureless query (a flat colour, a blank wall) says instead of results
+TOO_LITTLE_DETAIL_TEXT = "this photo has too little detail to search"
+TOO_LITTLE_DETAIL_BOX_TEXT = "this region has too little detail to search"
 
 
 @dataclass
@@ -86,6 +95,23 @@ class SearchResult:
     #: indexed photos this search's network ranking could not see: they have no vector of the
     #: model yet (``index --vectors`` computes them)
     missing_vectors: int = 0
+    #: the query has too little detail to search (``search.too_little_detail``): no hits
+    too_little_detail: bool = False
+
+    @property
+    def message(self) -> str | None:
+        """What to say instead of results, if anything: "this photo has too little detail to
+        search" (or "this region…" for a box)."""
+        if not self.too_little_detail:
+            return None
+        return TOO_LITTLE_DETAIL_BOX_TEXT if self.box_searched else TOO_LITTLE_DETAIL_TEXT
+
+    @property
+    def box_searched(self) -> bool:
+        """Whether a region was searched (the box is not the whole photo)."""
+        if not self.box:
+            return False
+        return tuple(self.box) != (0.0, 0.0, *map(float, self.original_size))
 
     def shown(self, others: int | None = OTHERS_SHOWN) -> tuple[list[Hit], list[Hit]]:
         """What a person is shown: the verified matches, then at most ``others`` (None: all) of
@@ -99,7 +125,7 @@ class SearchResult:
     @property
     def no_match(self) -> bool:
         """No result was verified (the others are only similar, not the same thing)."""
-        return self.pipeline != "global" and self.matches == 0
+        return self.pipeline != "global" and self.matches == 0 and not self.too_little_detail
 
     def to_dict(self) -> dict:
         return {
@@ -112,6 +138,8 @@ class SearchResult:
             "global_weight": self.global_weight,
             "missing_vectors": self.missing_vectors,
             "no_match": self.no_match,
+            "too_little_detail": self.too_little_detail,
+            "message": self.message,
             "seconds": round(self.seconds, 4),
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "results": [h.to_dict() for h in self.hits],

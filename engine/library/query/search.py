@@ -15,10 +15,24 @@ from engine.library.index.vector_index import VectorIndex
 from engine.library.query.results import Hit
 from engine.library.query.session import Evidence, Query
 from engine.match.rank import PIPELINES, VERIFY_TOP, rank_database
+from engine.match.verify import MIN_INLIERS
 from engine.photo.decode import PhotoSource
 
 #: global neighbours merged with the local scores (the others count as global similarity 0)
 GLOBAL_SHORTLIST = 1000
+#: a query with fewer local features than a verified match needs inliers can match nothing
+MIN_QUERY_FEATURES = MIN_INLIERS
+#: a query whose pixels vary less than this (standard deviation, 0–255) is one flat colour
+FLAT_CONTRAST = 2.0
+
+
+def too_little_detail(q: Query, pipeline: str) -> bool:
+    """Whether ``q`` is too featureless to search: a flat image for every pipeline, and for
+    those that rank by local features, fewer features than one verified match needs. Its
+    search lists nothing (ranking it would list photos at score 0, in file order)."""
+    if q.contrast < FLAT_CONTRAST:
+        return True
+    return pipeline != "global" and len(q.code.feats) < MIN_QUERY_FEATURES
 
 
 @dataclass
@@ -132,4 +146,4 @@ def timer():
         t = now
 
 
-__all__ = ["VERIFY_TOP", "SearchRequest", "query_name", "rank", "timer"]
+__all__ = ["VERIFY_TOP", "SearchRequest", "query_name", "rank", "timer", "too_little_detail"]

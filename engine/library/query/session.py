@@ -33,6 +33,8 @@ class Query:
     extraction: Extraction
     code: QueryCode
     box: Box
+    #: standard deviation of the searched pixels (0–255): near 0 for a flat, one-colour image
+    contrast: float = 255.0
 
     @property
     def original_size(self) -> tuple[int, int]:
@@ -48,7 +50,8 @@ def describe_query(
     d = describe(src, box, ex.image_size, settings)
     out = ex.run([Prepared(d.pixels, d.original_size, d.box, describe_source(src))])[0]
     region = d.box or (0.0, 0.0, float(d.original_size[0]), float(d.original_size[1]))
-    return Query(out, encode_query(d.feats, book), tuple(region))
+    contrast = float(np.asarray(d.pixels, np.float32).std()) if d.pixels is not None else 255.0
+    return Query(out, encode_query(d.feats, book), tuple(region), contrast)
 
 
 @dataclass

@@ -149,7 +149,8 @@ def test_the_index_progress_reports_the_measured_rate(tmp_path):
     seen = []
     with Library(tmp_path / "lib") as lib:
         lib.index([tmp_path / "photos"], progress=lambda d, t, m: seen.append((d, t, m)))
-    work = [m for d, t, m in seen if t == 12]
+    assert (0, 12, "indexing: 12 photos to describe, starting") in seen
+    work = [m for d, t, m in seen if t == 12 and d > 0]
     assert len(work) == 12
     assert work[0] == "indexing: measuring the rate"
     assert all(m.startswith("indexing: ") for m in work)

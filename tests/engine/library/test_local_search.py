@@ -98,8 +98,8 @@ def test_blank_tiny_and_huge_photos_are_indexed_or_refused_with_a_reason(tmp_pat
         assert len(lib.store.codes.local_ids(book)) == 4  # blank and tiny have empty codes
         res = lib.search(photos / "scene.jpg", k=3)
         assert res.no_match  # nothing else shows the scene
-        blank = lib.search(photos / "blank.jpg", k=3)
-        assert blank.no_match
+        blank = lib.search(photos / "blank.jpg", k=3)  # nothing to search with: says so
+        assert blank.too_little_detail and blank.hits == [] and not blank.no_match
 
 
 def test_deleted_photos_never_appear_and_moves_keep_their_codes(tmp_path):
