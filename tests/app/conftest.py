@@ -23,6 +23,34 @@ def no_gpu(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 
+def _escape_open_questions() -> None:
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    for w in QApplication.topLevelWidgets():
+        if isinstance(w, QMessageBox) and w.isVisible():
+            button = w.escapeButton()
+            button.click() if button is not None else w.reject()
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item):
+    """A question a window asks as the test's widgets are closed (a test that failed half-way
+    leaves work at risk, and the wizard asks before it drops it) gets its Esc answer: nobody
+    is there to click, and the run must not wait forever."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    timer = None
+    if QApplication.instance() is not None:
+        timer = QTimer()
+        timer.setInterval(200)
+        timer.timeout.connect(_escape_open_questions)
+        timer.start()
+    yield
+    if timer is not None:
+        timer.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_worker_outlives_its_test(qapp):
     """A worker still running after its test (a training left going, a hung task) would raise
