@@ -121,6 +121,10 @@ OUT_SIDE = 1024
 DHASH_SAME = 24
 SAME_SCENE_INLIERS = 20
 THUMB_NEIGHBOURS = 8
+#: a pasted object stands out: its own grey levels spread this much, and it differs from what
+#: it covers by this much on average (of 255)
+VISIBLE_STD = 20
+VISIBLE_DIFFERENCE = 30
 #: a photo with fewer SIFT keypoints than this at 400 px (OpenCV's defaults) is low-texture
 LOW_TEXTURE = 80
 
@@ -439,6 +443,19 @@ def paste(bg: np.ndarray, obj: np.ndarray, mask: np.ndarray, x: int, y: int) -> 
     return out.astype(np.uint8)
 
 
+def visible(bg: np.ndarray, obj: np.ndarray, mask: np.ndarray, x: int, y: int) -> bool:
+    """Whether the object stands out where it is pasted: it has texture of its own and
+    differs from what it covers (a dark patch on a dark sky is no change anyone sees)."""
+    oh, ow = mask.shape
+    g_obj = cv2.cvtColor(obj, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    g_bg = cv2.cvtColor(bg[y : y + oh, x : x + ow], cv2.COLOR_RGB2GRAY).astype(np.float32)
+    inside = mask > 0.5
+    return bool(
+        g_obj[inside].std() >= VISIBLE_STD
+        and np.abs(g_obj - g_bg)[inside].mean() >= VISIBLE_DIFFERENCE
+    )
+
+
 def camera_shift(img: np.ndarray, rng) -> tuple[np.ndarray, dict]:
     """The scene a moment later from a camera that moved slightly."""
     h, w = img.shape[:2]
@@ -516,18 +533,31 @@ class SetBuilder:
         c = self.add(img, kind, src.source, src.cluster, exif=exif, quality=quality)
         self.copies.append({"a": src.name, "b": c.name, "kind": kind, "params": params})
 
+    def placed(self, base: list[Picture], scene: np.ndarray, objs: list[int], area: float):
+        """An object cut from one of the ``objs`` photos (used up) and a place for it in
+        ``scene`` where it stands out (``visible``)."""
+        rng = self.rng
+        h, w = scene.shape[:2]
+        for _ in range(40):
+            obj, mask = cut_object(base[objs[-1]].image, rng, area, (w, h))
+            oh, ow = mask.shape
+            x = int(rng.integers(0, w - ow + 1))
+            y = int(rng.integers(0, h - oh + 1))
+            if visible(scene, obj, mask, x, y):
+                objs.pop()
+                return obj, mask, x, y
+            objs.insert(0, objs.pop())  # try another photo's object
+        objs.pop()
+        return obj, mask, x, y
+
     def shared_backgrounds(self, base: list[Picture], bgs, objs: list[int]) -> None:
         """Three objects, each in its own copy of one photo: every two of the four differ."""
         for b in bgs:
             bg = base[int(b)]
-            h, w = bg.image.shape[:2]
             made = [bg]
             for _ in range(3):
                 area = self.rng.uniform(0.2, 0.4)
-                obj, mask = cut_object(base[objs.pop()].image, self.rng, area, (w, h))
-                oh, ow = mask.shape
-                x = int(self.rng.integers(0, w - ow + 1))
-                y = int(self.rng.integers(0, h - oh + 1))
+                obj, mask, x, y = self.placed(base, bg.image, objs, area)
                 img = paste(bg.image, obj, mask, x, y)
                 made.append(self.add(img, "shared-background", bg.source))
             for i in range(len(made)):
@@ -539,10 +569,9 @@ class SetBuilder:
         rng = self.rng
         for b in scenes:
             scene = base[int(b)]
-            h, w = scene.image.shape[:2]
-            obj, mask = cut_object(base[objs.pop()].image, rng, rng.uniform(0.1, 0.2), (w, h))
-            oh, ow = mask.shape
-            x, y = int(rng.integers(0, w - ow + 1)), int(rng.integers(0, h - oh + 1))
+            w = scene.image.shape[1]
+            obj, mask, x, y = self.placed(base, scene.image, objs, rng.uniform(0.1, 0.2))
+            ow = mask.shape[1]
             move = rng.uniform(0.15, 0.35) * w * rng.choice([-1, 1])
             x2 = int(np.clip(x + move, 0, w - ow))
             if abs(x2 - x) < 0.1 * w:
