@@ -22,17 +22,15 @@ import os
 from functools import partial
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QListView,
     QListWidget,
     QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -41,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from app.dialogs import CompareDialog
 from app.models import evidence_text
+from app.trash_confirmation import TrashConfirmation, _bounded
 from engine.library import DuplicateGroup
 
 #: the two kinds of group, in the order they are listed, and how each is named
@@ -48,8 +47,6 @@ KINDS = {"copies": "Copies", "similar": "Similar shots"}
 
 #: a group this large is more likely a false grouping than a burst of copies: say so
 LARGE_GROUP = 8
-#: the confirmation never grows past this share of the screen
-SCREEN_SHARE = 0.7
 PathRole = Qt.ItemDataRole.UserRole
 
 
@@ -84,105 +81,6 @@ def move_to_trash(path: str) -> bool:
     from PySide6.QtCore import QFile
 
     return bool(QFile.moveToTrash(path))
-
-
-def _bounded(widget: QWidget, width: int, height: int) -> None:
-    """Resize ``widget`` to at most ``SCREEN_SHARE`` of the screen it is on."""
-    screen = widget.screen() or QGuiApplication.primaryScreen()
-    if screen is not None:
-        avail = screen.availableGeometry()
-        width = min(width, int(avail.width() * SCREEN_SHARE))
-        height = min(height, int(avail.height() * SCREEN_SHARE))
-        widget.setMaximumSize(int(avail.width() * 0.9), int(avail.height() * 0.9))
-    widget.resize(width, height)
-
-
-class TrashConfirmation(QDialog):
-    """ "Move these N photos to the trash?" with every one of them listed (scrolling), the photo
-    kept named above, and the buttons below the list, always on screen."""
-
-    def __init__(
-        self,
-        keep: str,
-        others: list[str],
-        parent: QWidget | None = None,
-        stay: list[tuple[str, str]] = (),
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Move to trash?")
-        n = len(others)
-        text = QLabel(
-            f"Keep <b>{os.path.basename(keep)}</b> ({keep}) and move {n} other file"
-            f"{'s' if n != 1 else ''} to the system trash?<br>You can restore them from the "
-            "trash; nothing is deleted outright."
-        )
-        text.setWordWrap(True)
-        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.keep_label = text
-        self.list = QListWidget()
-        self.list.setAccessibleName("Files to move to the trash")
-        self.list.addItems(others)
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        #: the files that stay besides the one kept, each with why
-        self.stay_list = QListWidget()
-        self.stay_list.setAccessibleName("Files that stay")
-        self.stay_list.addItems([f"{p} — stays: {why}" for p, why in stay])
-        self.stay_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.stay_list.setVisible(bool(stay))
-        self.buttons = QDialogButtonBox()
-        self.yes = self.buttons.addButton(
-            f"Move {n} to trash", QDialogButtonBox.ButtonRole.AcceptRole
-        )
-        self.no = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.yes.setAutoDefault(False)
-        self.no.setDefault(True)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addWidget(text)
-        lay.addWidget(self.list, 3)
-        lay.addWidget(self.stay_list, 1)
-        lay.addWidget(self.buttons)
-        _bounded(self, 640, 120 + 22 * min(n + len(stay), 30))
-        self.no.setFocus()
-
-
-class DuplicatesProgress(QDialog):
-    """Finding duplicates: what the engine is doing, with its rate and the time left, and
-    *Stop*, which keeps the groups of the pairs checked so far."""
-
-    stop_requested = Signal()
-
-    def __init__(self, parent=None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Finding duplicates")
-        self.label = QLabel("finding candidate pairs…")
-        self.label.setWordWrap(True)
-        self.bar = QProgressBar()
-        self.bar.setAccessibleName("Duplicates progress")
-        self.bar.setRange(0, 0)
-        self.stop_button = QPushButton("Stop and show what was found")
-        self.stop_button.setAutoDefault(False)
-        self.stop_button.clicked.connect(self._stop)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.label)
-        lay.addWidget(self.bar)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.stop_button)
-        lay.addLayout(row)
-        self.resize(480, 120)
-
-    def update_progress(self, done: int, total: int, message: str) -> None:
-        if total > 0:
-            self.bar.setRange(0, total)
-            self.bar.setValue(done)
-        self.label.setText(message)
-
-    def _stop(self) -> None:
-        self.stop_button.setEnabled(False)
-        self.label.setText("stopping: keeping the pairs checked so far…")
-        self.stop_requested.emit()
 
 
 class DuplicatesDialog(QDialog):

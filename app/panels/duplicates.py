@@ -32,7 +32,7 @@ class DuplicatesView(QObject):
 
     def scan(self, threshold: float | None = None) -> None:
         """Find the groups; ``threshold`` is the engine's (None: its default)."""
-        from app.duplicates_dialog import DuplicatesProgress
+        from app.duplicates_progress import DuplicatesProgress
 
         w = Worker(
             self.state.library.duplicates,
