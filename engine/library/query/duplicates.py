@@ -134,23 +134,30 @@ def candidate_pairs(
     close: dict[tuple[int, int], int] = {}
     ids, hashes = store.codes.phashes(codebook)
     u = hashes.view(np.uint64)
+    hash_rate, hash_report = Rate(), stage(progress, 0.0, 0.2)
     for start in range(0, len(ids), 1024):
+        if should_stop is not None and should_stop():
+            return cands, close
+        if hash_report is not None:
+            hash_rate.update(start)
+            text = hash_rate.text(start, len(ids))
+            hash_report(start, len(ids), f"comparing perceptual hashes: {text}")
         x = np.bitwise_count(u[start : start + 1024, None] ^ u[None, :])
         for i, j in zip(*np.nonzero(x <= PHASH_BITS), strict=True):
             a, b = int(ids[start + i]), int(ids[j])
             if a < b:
                 cands.add((a, b))
                 close[(a, b)] = int(x[i, j])
-    total, rate = max(len(ids), 1), Rate()
+    total, rate, words_report = max(len(ids), 1), Rate(), stage(progress, 0.2, 1.0)
     for n, (fid, code) in enumerate(store.codes.iter_local_codes(codebook), 1):
         if should_stop is not None and should_stop():
             break
         if len(code.words):
             _, I = li.ivf.search(code.words, code.bits, NEIGHBOURS + 1)
             cands.update((min(fid, int(j)), max(fid, int(j))) for j in I if int(j) != fid)
-        if progress is not None and (n % 64 == 0 or n == total):
+        if words_report is not None and (n % 64 == 0 or n == total):
             rate.update(n)
-            progress(n, total, f"finding candidate pairs: {rate.text(n, total)}")
+            words_report(n, total, f"finding candidate pairs: {rate.text(n, total)}")
     return cands, close
 
 
