@@ -1,27 +1,31 @@
 """Build the duplicates benchmark (issue 27) from real photographs.
 
     bash scripts/fetch-photo-sources.sh build/photo-sources
-    (cd build && apt-get download gcompris-qt-data && dpkg -x gcompris-qt-data_*.deb gcompris)
+    (cd build && apt-get download gcompris-qt-data stellarium-data)
     python scripts/make_duplicates_benchmark.py --sources build/photo-sources \\
-        --gcompris build/gcompris --out build/dupbench --seed 0
+        --debs build/gcompris-qt-data_*.deb build/stellarium-data_*.deb \\
+        --out build/dupbench --seed 0
     visual-search bench duplicates --manifest build/dupbench/manifest.json
 
 Plain numpy, Pillow and OpenCV (plus the photo helpers of ``make_photo_benchmark.py``, and
 PySide6's ``QResource`` to read GCompris's photo bundles); deterministic for a seed and the
-same unpacked sources. About 5 minutes on two cores; about 250 MB. Never commit the output.
+same unpacked sources. About 5 minutes on two cores (and 15 to index it for the bench);
+about 250 MB. Never commit the output.
 
 Photos
 ------
 Every JPEG, PNG and WebP file of the packages under ``--sources`` (one folder per package,
 as ``fetch-photo-sources.sh`` unpacks them: lomiri-wallpapers, lxqt-themes, tuxpaint-data,
 palapeli-data, scribus-template, kphotoalbum, libjxl-testdata, scikit-image, endless-sky-data,
-opencv-doc) and the photographs in GCompris's activity bundles (``--gcompris``: the
-``dpkg -x`` of gcompris-qt-data; monuments, animals, musicians, words, erase, details, solar
-system), at least 320 px on the short side and not blank. Files that are already copies of
-one another are kept once: the same bytes, the same pixels (a 256-bit difference hash within
-24 bits) or the same scene (20 RANSAC inliers between SIFT features of two photos that are
-among each other's 8 nearest 16×16 thumbnails). The packages reserved for independent
-evaluation are refused by name. Each photo is written at most 1,024 px on the long side.
+opencv-doc) and, from the Debian archives given with ``--debs`` (unpacked here with
+``dpkg -x``), the photographs in GCompris's activity bundles (monuments, animals, musicians,
+words, erase, details, solar system) and Stellarium's telescope photographs of nebulae and its
+landscape panoramas: every one at least 320 px on the short side and not blank. Files that
+are already copies of one another are kept once: the same bytes, the same pixels (a 256-bit
+difference hash within 24 bits) or the same scene (20 RANSAC inliers between SIFT features of
+two photos that are among each other's 8 nearest 16×16 thumbnails). The packages reserved
+for independent evaluation are refused by name. Each photo is written at most 1,024 px on the
+long side.
 
 What is a duplicate
 -------------------
@@ -39,17 +43,20 @@ or 3 that turns them upright), ``colour`` (gamma, gain, saturation, a tint; a te
 grey), ``watermark`` (a line of text in a corner and a translucent logo, at most a tenth of
 the area) and ``lowtex`` (a low-texture picture, below, resized 0.35-0.8).
 
-Low-texture pictures: made from photos used for nothing else (each gives two, from its left
-and right halves, which do not overlap): a long motion blur, a fog (a blur and a pale veil),
-or the smoothest region of the photo enlarged (sky, a wall); they keep few local features.
+Low-texture pictures: the photos with fewer than ``LOW_TEXTURE`` SIFT keypoints (nebulae,
+fog, flat artwork), and pictures made from ``--donors`` textured photos used for nothing else
+(each gives two, from its left and right halves, which do not overlap): a long motion blur, a
+fog (a blur and a pale veil), or the smoothest region of the photo enlarged; a made picture
+that comes out flat (one grey) is made again.
 
 Not duplicates (negatives, each a labelled pair of different clusters):
 ``shared-background``: one photo with a different opaque object (cut from another photo,
-0.20-0.40 of the area) pasted into each of two or three copies of it; every two of these
-(and each with the plain photo) are different pictures. ``burst``: two frames of one scene a
-moment apart: a camera shift of 2-5 % with a slight turn (up to 2 degrees) and a subject
-(an object cut from another photo, 0.10-0.20 of the area) that moved by 15-35 % of the
-width; the frames, and each with the plain photo, are different pictures (similar shots).
+0.20-0.40 of the area, placed where it stands out: ``visible``) pasted into each of three
+copies of it; every two of these (and each with the plain photo) are different pictures.
+``burst``: two frames of one scene a moment apart: a camera shift of 2-5 % with a slight turn
+(up to 2 degrees) and a subject (an object cut from another photo, 0.10-0.20 of the area,
+standing out) that moved by 15-35 % of the width; the frames, and each with the plain
+photo, are different pictures (similar shots).
 ``lowtex-different``: two low-texture pictures of different photos (or halves), paired with
 the nearest perceptual hash among them: what a hash alone confuses.
 
