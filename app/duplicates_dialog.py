@@ -1,5 +1,12 @@
 """Near-duplicate groups as thumbnails, each photo with its evidence; trashing asks first.
 
+Copies (the same picture: resized, recompressed, cropped, rotated, colour-adjusted,
+watermarked) and *similar shots* (bursts, another shot from the same spot) are two lists: a
+similar shot is never a copy, and nothing of either is chosen for the trash. After a trash the
+lists say how many photos each group still holds; a group left with one photo is done.
+While the groups are found, ``DuplicatesProgress`` shows the stage, the rate and the time left
+(the engine's message) and *Stop* keeps the groups of the pairs checked so far.
+
 Nothing destructive is preselected: a group is shown, but no photo is chosen until the user
 clicks one, and *Close* is the default button. What would go is the engine's decision
 (``DuplicateGroup.trash_plan``, made from the disk when the user asks: never the kept file or
@@ -15,11 +22,10 @@ import os
 from functools import partial
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QGuiApplication, QIcon, QPixmap
+from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -33,12 +39,14 @@ from PySide6.QtWidgets import (
 
 from app.dialogs import CompareDialog
 from app.models import evidence_text
+from app.trash_confirmation import TrashConfirmation, _bounded
 from engine.library import DuplicateGroup
+
+#: the two kinds of group, in the order they are listed, and how each is named
+KINDS = {"copies": "Copies", "similar": "Similar shots"}
 
 #: a group this large is more likely a false grouping than a burst of copies: say so
 LARGE_GROUP = 8
-#: the confirmation never grows past this share of the screen
-SCREEN_SHARE = 0.7
 PathRole = Qt.ItemDataRole.UserRole
 
 
@@ -75,70 +83,10 @@ def move_to_trash(path: str) -> bool:
     return bool(QFile.moveToTrash(path))
 
 
-def _bounded(widget: QWidget, width: int, height: int) -> None:
-    """Resize ``widget`` to at most ``SCREEN_SHARE`` of the screen it is on."""
-    screen = widget.screen() or QGuiApplication.primaryScreen()
-    if screen is not None:
-        avail = screen.availableGeometry()
-        width = min(width, int(avail.width() * SCREEN_SHARE))
-        height = min(height, int(avail.height() * SCREEN_SHARE))
-        widget.setMaximumSize(int(avail.width() * 0.9), int(avail.height() * 0.9))
-    widget.resize(width, height)
-
-
-class TrashConfirmation(QDialog):
-    """ "Move these N photos to the trash?" with every one of them listed (scrolling), the photo
-    kept named above, and the buttons below the list, always on screen."""
-
-    def __init__(
-        self,
-        keep: str,
-        others: list[str],
-        parent: QWidget | None = None,
-        stay: list[tuple[str, str]] = (),
-    ) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Move to trash?")
-        n = len(others)
-        text = QLabel(
-            f"Keep <b>{os.path.basename(keep)}</b> ({keep}) and move {n} other file"
-            f"{'s' if n != 1 else ''} to the system trash?<br>You can restore them from the "
-            "trash; nothing is deleted outright."
-        )
-        text.setWordWrap(True)
-        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.keep_label = text
-        self.list = QListWidget()
-        self.list.setAccessibleName("Files to move to the trash")
-        self.list.addItems(others)
-        self.list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        #: the files that stay besides the one kept, each with why
-        self.stay_list = QListWidget()
-        self.stay_list.setAccessibleName("Files that stay")
-        self.stay_list.addItems([f"{p} — stays: {why}" for p, why in stay])
-        self.stay_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.stay_list.setVisible(bool(stay))
-        self.buttons = QDialogButtonBox()
-        self.yes = self.buttons.addButton(
-            f"Move {n} to trash", QDialogButtonBox.ButtonRole.AcceptRole
-        )
-        self.no = self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
-        self.yes.setAutoDefault(False)
-        self.no.setDefault(True)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        lay = QVBoxLayout(self)
-        lay.addWidget(text)
-        lay.addWidget(self.list, 3)
-        lay.addWidget(self.stay_list, 1)
-        lay.addWidget(self.buttons)
-        _bounded(self, 640, 120 + 22 * min(n + len(stay), 30))
-        self.no.setFocus()
-
-
 class DuplicatesDialog(QDialog):
-    """Groups of near-duplicates: a group list, and the chosen group's photos as thumbnails
-    with their evidence. "Keep the selected photo" offers to trash the others of its group."""
+    """Groups of copies and of similar shots, in two lists, and the chosen group's photos as
+    thumbnails with their evidence. "Keep the selected photo" offers to trash the others of
+    its group."""
 
     trashed = Signal(list)
 
@@ -149,9 +97,16 @@ class DuplicatesDialog(QDialog):
         self.setWindowTitle("Near-duplicates")
         # a group made by hand (plain hits) protects the kept file and its links only
         self.groups = [
-            DuplicateGroup(list(g), getattr(g, "pairs", []), getattr(g, "roots", None))
+            DuplicateGroup(
+                list(g),
+                getattr(g, "pairs", []),
+                getattr(g, "roots", None),
+                getattr(g, "kind", "copies"),
+            )
             for g in groups
         ]
+        #: whether the search was stopped before every pair was checked
+        self.stopped = bool(getattr(groups, "stopped", False))
         #: ``confirm(keep, others) -> bool``; by default the bounded ``TrashConfirmation``
         self.confirm = confirm or self._ask
         self.last_confirmation: TrashConfirmation | None = None
@@ -161,8 +116,15 @@ class DuplicatesDialog(QDialog):
         self.evidence_of = evidence_of
         self.thumbnails = thumbnails
         self.file_ids = {h.path: h.file_id for g in groups for h in g}
+        #: kind → the indices in ``groups`` its list shows, in order
+        self.rows = {k: [i for i, g in enumerate(self.groups) if g.kind == k] for k in KINDS}
+        self.current = -1  # the index in ``groups`` shown
         self.group_list = QListWidget()
         self.group_list.setAccessibleName("Duplicate groups")
+        self.similar_list = QListWidget()
+        self.similar_list.setAccessibleName("Similar shots")
+        self.lists = {"copies": self.group_list, "similar": self.similar_list}
+        self.list_titles = {k: QLabel() for k in KINDS}
         self.photos = QListWidget()
         self.photos.setAccessibleName("Photos in the group")
         self.photos.setViewMode(QListView.ViewMode.IconMode)
@@ -184,13 +146,39 @@ class DuplicatesDialog(QDialog):
         close = QPushButton("Close")
         close.setDefault(True)
         close.clicked.connect(self.accept)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self._lay_out(close)
+        for kind, widget in self.lists.items():
+            widget.currentRowChanged.connect(partial(self._row_chosen, kind))
+        self.photos.itemSelectionChanged.connect(self._update_buttons)
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._thumbnail_ready)
+        _bounded(self, 960, 600)
+        self._refresh_counts()
+        if self.rows["copies"]:
+            self.group_list.setCurrentRow(0)  # shows the photos; chooses none of them
+        elif self.rows["similar"]:
+            self.similar_list.setCurrentRow(0)
+        self._update_buttons()
+        close.setFocus()
+
+    def _lay_out(self, close: QPushButton) -> None:
+        """The two lists on the left, the chosen group's photos on the right, buttons below."""
         buttons = QHBoxLayout()
         buttons.addWidget(self.keep_button)
         buttons.addWidget(self.compare_button)
         buttons.addStretch(1)
         buttons.addWidget(close)
         split = QSplitter()
-        split.addWidget(self.group_list)
+        left = QWidget()
+        lists = QVBoxLayout(left)
+        lists.setContentsMargins(0, 0, 0, 0)
+        for kind, widget in self.lists.items():
+            self.list_titles[kind].setWordWrap(True)
+            lists.addWidget(self.list_titles[kind])
+            lists.addWidget(widget, 1)
+        split.addWidget(left)
         right = QWidget()
         column = QVBoxLayout(right)
         column.setContentsMargins(0, 0, 0, 0)
@@ -198,35 +186,74 @@ class DuplicatesDialog(QDialog):
         column.addWidget(self.photos, 1)
         split.addWidget(right)
         split.setStretchFactor(1, 4)
-        split.setSizes([180, 720])
+        split.setSizes([220, 680])
         lay = QVBoxLayout(self)
-        lay.addWidget(
-            QLabel(
-                "Choose the photo to keep. Nothing is moved without your confirmation, and "
-                "what is moved goes to the system trash."
-                if groups
-                else "No near-duplicates found: no two photos are copies of each other."
-            )
-        )
+        lay.addWidget(self.summary)
         lay.addWidget(split, 1)
         lay.addLayout(buttons)
-        for i, g in enumerate(self.groups):
-            self.group_list.addItem(f"Group {i + 1} · {len(g)} photos")
-        self.group_list.currentRowChanged.connect(self._show_group)
-        self.photos.itemSelectionChanged.connect(self._update_buttons)
-        if thumbnails is not None:
-            thumbnails.ready.connect(self._thumbnail_ready)
-        _bounded(self, 960, 600)
-        if groups:
-            self.group_list.setCurrentRow(0)  # shows the photos; chooses none of them
-        self._update_buttons()
-        close.setFocus()
 
     # ---------------------------------------------------------------- showing
 
+    def _open_groups(self, kind: str) -> int:
+        """How many groups of ``kind`` still hold two photos or more."""
+        return sum(len(self.groups[i]) > 1 for i in self.rows[kind])
+
+    def _refresh_counts(self) -> None:
+        """The lists' lines and titles and the summary, from the groups as they are now (after
+        a trash, a group holds fewer photos; one left with a single photo is done)."""
+        for kind, widget in self.lists.items():
+            for row, i in enumerate(self.rows[kind]):
+                n = len(self.groups[i])
+                text = (
+                    f"Group {row + 1} · {n} photos"
+                    if n > 1
+                    else f"Group {row + 1} · done (1 photo left)"
+                )
+                if row < widget.count():
+                    widget.item(row).setText(text)
+                else:
+                    widget.addItem(text)
+        copies, similar = self._open_groups("copies"), self._open_groups("similar")
+        self.list_titles["copies"].setText(
+            f"<b>Copies</b>: {copies} group{'s' if copies != 1 else ''} (the same picture)"
+        )
+        self.list_titles["similar"].setText(
+            f"<b>Similar shots</b>: {similar} group{'s' if similar != 1 else ''} (bursts, the "
+            "same scene: not copies)"
+        )
+        for kind in KINDS:
+            visible = bool(self.rows[kind]) or kind == "copies"
+            self.list_titles[kind].setVisible(visible)
+            self.lists[kind].setVisible(visible)
+        if self.groups:
+            text = (
+                "Choose the photo to keep. Nothing is moved without your confirmation, and "
+                "what is moved goes to the system trash."
+            )
+        else:
+            text = "No near-duplicates found: no two photos are copies of each other."
+        if self.stopped:
+            text = "Stopped early: these groups are from the pairs checked so far. " + text
+        self.summary.setText(text)
+
+    def _row_chosen(self, kind: str, row: int) -> None:
+        if row < 0:
+            return
+        other = self.lists["similar" if kind == "copies" else "copies"]
+        other.blockSignals(True)
+        other.setCurrentRow(-1)
+        other.blockSignals(False)
+        self._show_index(self.rows[kind][row])
+
     def _show_group(self, row: int) -> None:
+        """Show the ``row``-th group of copies."""
+        rows = self.rows["copies"]
+        self._show_index(rows[row] if 0 <= row < len(rows) else -1)
+
+    def _show_index(self, index: int) -> None:
         self.photos.clear()
-        group = self.groups[row] if 0 <= row < len(self.groups) else []
+        self.current = index
+        group = self.groups[index] if 0 <= index < len(self.groups) else []
         for h in group:
             extra = member_links(h)
             item = QListWidgetItem(
@@ -238,12 +265,13 @@ class DuplicatesDialog(QDialog):
             item.setToolTip(h.path + "".join(f"\nalso at {p}" for p in links))
             self._set_icon(item)
             self.photos.addItem(item)
-        self.warning.setText(
-            f"{len(group)} photos in one group: check each one before trashing anything."
-            if len(group) > LARGE_GROUP
-            else ""
-        )
-        self.warning.setVisible(len(group) > LARGE_GROUP)
+        warn = ""
+        if len(group) > LARGE_GROUP:
+            warn = f"{len(group)} photos in one group: check each one before trashing anything."
+        elif group and group.kind == "similar":
+            warn = "Similar shots, not copies: compare them before choosing one to keep."
+        self.warning.setText(warn)
+        self.warning.setVisible(bool(warn))
         self._update_buttons()
 
     def _set_icon(self, item: QListWidgetItem) -> None:
@@ -289,7 +317,7 @@ class DuplicatesDialog(QDialog):
         sel = self._selected()
         if sel is None:
             return []
-        row = self.group_list.currentRow()
+        row = self.current
         self.plan = self.groups[row].trash_plan(sel[0])
         keep, go = self.plan.keep, self.plan.go
         if not go:
@@ -304,9 +332,17 @@ class DuplicatesDialog(QDialog):
         done = [p for p in go if move_to_trash(p)]
         group = self.groups[row]
         self.groups[row] = DuplicateGroup(
-            [h for h in group if os.path.lexists(h.path)], group.pairs, group.roots
+            [h for h in group if os.path.lexists(h.path)], group.pairs, group.roots, group.kind
         )
-        self._show_group(row)
+        # the same files may stand in other groups (a photo copied and also in a burst)
+        gone = set(done)
+        for i, g in enumerate(self.groups):
+            if i != row and gone & {h.path for h in g}:
+                self.groups[i] = DuplicateGroup(
+                    [h for h in g if h.path not in gone], g.pairs, g.roots, g.kind
+                )
+        self._refresh_counts()
+        self._show_index(row)
         self.select_photo(keep)
         self.trashed.emit(done)
         return done

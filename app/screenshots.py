@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     shots.no_match()
     shots.duplicates()
     from app.screenshots_dialogs import dialog_shots  # the wizard's report and defaults, Settings
+    from app.screenshots_duplicates import duplicates_both_kinds  # copies and similar shots
 
+    print(duplicates_both_kinds(win, out, shots.wait, shots.settle))
     for path in dialog_shots(win, out, shots.wait, shots.settle):
         print(path)
     from app.screenshots_window import window_shots  # indexing, staying current, featureless…

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from engine.bench.duplicates import bench_from_args as _duplicates
 from engine.cli.common import RegistryNames, add_device, add_json, add_model, emit
 from engine.errors import VisualSearchError
 
@@ -16,9 +17,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--photos", default=None, help="local: a folder of real photos")
     p.add_argument("--gnd", default=None, help="quality: gnd_*.pkl of an evaluation set")
     p.add_argument("--images", default=None, help="quality: its photos")
-    p.add_argument(
-        "--manifest", default=None, help="localize: manifest.json of a click-to-localize set"
-    )
+    p.add_argument("--manifest", default=None, help="localize, duplicates: the set's manifest.json")
     p.add_argument(
         "--count", type=int, default=None, help="index: photos per size (40); unchanged: (300)"
     )
@@ -197,6 +196,7 @@ _BENCHES = {
     "faiss": _faiss,
     "generated": _generated,
     "onnx": _onnx,
+    "duplicates": _duplicates,
 }
 
 

@@ -365,14 +365,21 @@ class Library:
         return r.id if r else None
 
     def duplicates(
-        self, threshold: float | None = None, model: str | None = None, should_stop=None
+        self,
+        threshold: float | None = None,
+        model: str | None = None,
+        should_stop=None,
+        progress=None,
+        similar: bool = False,
     ) -> list[DuplicateGroup]:
         """Groups of near-duplicate photos, each pair verified geometrically (see
-        ``duplicates.py``); ``threshold`` is the inliers' least share of the features."""
+        ``duplicates.py``); ``threshold`` is the inliers' least share of the features;
+        ``similar``: the groups of similar shots too."""
         book = self.codebook()
         ratio = MIN_RATIO if threshold is None else float(threshold)
+        li = self.local_index(book)
         return find_duplicates(
-            self.store, self.local_index(book), book.fingerprint, ratio, should_stop
+            self.store, li, book.fingerprint, ratio, should_stop, progress, similar
         )
 
     def errors(self) -> list[FileRow]:

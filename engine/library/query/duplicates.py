@@ -2,16 +2,15 @@
 
 Candidate pairs come from two cheap passes: perceptual hashes within ``PHASH_BITS`` bits of
 each other, and each photo's ``NEIGHBOURS`` nearest photos in the local inverted file. Each
-candidate pair is verified on the stored codes. A pair is a near-duplicate when the
-transform is close to a similarity with little rotation and no perspective (a resize, a
-recompression, a small crop: ``near_identity``), the inliers are a fair share of the
-features (small photos, enlarged for SIFT, keep few stable ones: 5 % at 128 px) and one
-photo covers most of the other — the test that separates a copy from another photo of the
-same object — and, mapped onto each other, the two photos show the same content: shots from
-a fixed camera where something moved share their background exactly, but differ where it
-moved (``content_differs``). Groups are the connected components of
-such pairs; every pair keeps its evidence. Because each link needs near-identical content, a
-chain cannot join photos that merely look alike.
+candidate pair is judged on the stored codes and small pictures (``copies.py``: the transform,
+the cover, the content, and the global signal for low-texture pictures). Groups are the
+connected components of the pairs of copies; every pair keeps its evidence. Because each link
+needs near-identical content, a chain cannot join photos that merely look alike.
+
+*Similar shots* are kept apart: pairs whose features verify and overlap but whose transform
+or content says they are not the same picture (a burst where something moved, another shot
+from the same spot). They are groups of their own (``kind == "similar"``) that the window lists
+separately and never offers to trash as copies.
 
 Paths that reach one file (a symbolic link and its target, hard links; told by device and
 inode) are one photo, never a pair: a group lists each file once, with its other paths
@@ -28,50 +27,24 @@ import numpy as np
 
 from engine.library.index.inverted import LocalIndex
 from engine.library.query import trash
+from engine.library.query.copies import (  # noqa: F401  (re-exported: mining, tests)
+    MIN_COVER,
+    MIN_INLIERS,
+    MIN_RATIO,
+    Judge,
+    Pair,
+    _cover,
+    content_differs,
+    near_identity,
+)
 from engine.library.query.results import Hit
 from engine.library.store import Store
-from engine.match.verify import box_quad, project, verify_codes
+from engine.tasks import ProgressFn, Rate, StopFn, stage
 
 #: perceptual-hash bits within which a pair is a candidate
 PHASH_BITS = 12
 #: nearest photos in the inverted file that are candidates
 NEIGHBOURS = 6
-#: a duplicate is a verified pair (the one verifier's verdict) with at least this many inliers,
-#: making at least ``MIN_RATIO`` of the smaller photo's features (the ``threshold``)
-MIN_INLIERS = 20
-MIN_RATIO = 0.05
-#: the transform: rotation below this (degrees); the perspective terms change the projective
-#: denominator by at most this across the photo
-MAX_ROTATION = 8.0
-MAX_PERSPECTIVE = 0.05
-#: the smaller photo, mapped into the larger, covers at least this share of it
-MIN_COVER = 0.6
-#: the content check: photos compared at this long side; a pixel differs beyond this many
-#: standard deviations; a duplicate differs on at most this share of the overlap (measured:
-#: 0.00 for a resized recompressed copy and a crop, 0.42–0.57 between shots of a tripod
-#: camera where a chessboard moved — OpenCV's calibration photos, which share their
-#: background exactly and used to form one group)
-CONTENT_SIDE = 160
-DIFFERENT = 0.5
-MAX_DIFFERING = 0.1
-
-
-@dataclass
-class Pair:
-    a: int
-    b: int
-    inliers: int
-    ratio: float
-    cover: float
-
-    def to_dict(self, paths: dict[int, str]) -> dict:
-        return {
-            "a": paths.get(self.a),
-            "b": paths.get(self.b),
-            "inliers": self.inliers,
-            "inlier_ratio": round(self.ratio, 3),
-            "cover": round(self.cover, 3),
-        }
 
 
 @dataclass
@@ -86,15 +59,21 @@ class Member(Hit):
 
 class DuplicateGroup(list):
     """The group's photos (``Member`` items, one per file, sorted by path), ``pairs``: its
-    evidence, and ``roots``: the indexed folders' real paths (None for a group made by hand:
-    then only the photo kept, and every link to it, are protected)."""
+    evidence, ``roots``: the indexed folders' real paths (None for a group made by hand:
+    then only the photo kept, and every link to it, are protected), and ``kind``: "copies"
+    (the same picture) or "similar" (similar shots: never offered to trash as copies)."""
 
     def __init__(
-        self, hits: list[Hit], pairs: list[Pair] | None = None, roots: list[bytes] | None = None
+        self,
+        hits: list[Hit],
+        pairs: list[Pair] | None = None,
+        roots: list[bytes] | None = None,
+        kind: str = "copies",
     ) -> None:
         super().__init__(hits)
         self.pairs = pairs or []
         self.roots = roots
+        self.kind = kind
 
     def trash_plan(self, keep: str) -> trash.TrashPlan:
         """Keeping the photo at ``keep``: the files that would go to the trash and those that
@@ -105,6 +84,24 @@ class DuplicateGroup(list):
             raise ValueError(f"{keep} is not in this group")
         others = {p: ls for p, ls in links.items() if p != kept}
         return trash.plan(kept, links[kept], others, self.roots)
+
+
+class DuplicateGroups(list):
+    """``find_duplicates``'s groups (copies first, then similar shots), with how far it got:
+    ``checked`` of ``candidates`` pairs; ``stopped`` when it was asked to stop early (the
+    groups are then those of the pairs checked so far)."""
+
+    def __init__(self, groups=(), checked: int = 0, candidates: int = 0, stopped: bool = False):
+        super().__init__(groups)
+        self.checked, self.candidates, self.stopped = checked, candidates, stopped
+
+    @property
+    def copies(self) -> list[DuplicateGroup]:
+        return [g for g in self if g.kind == "copies"]
+
+    @property
+    def similar(self) -> list[DuplicateGroup]:
+        return [g for g in self if g.kind == "similar"]
 
 
 def connected_components(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
@@ -125,103 +122,43 @@ def connected_components(edges: Iterable[tuple[int, int]]) -> list[list[int]]:
     return [sorted(g) for g in groups.values()]
 
 
-def near_identity(H: np.ndarray, size: tuple[float, float]) -> bool:
-    """A similarity-like transform over a photo of ``size``: no perspective, little rotation,
-    no shear."""
-    H = H / H[2, 2]
-    if abs(H[2, 0]) * size[0] + abs(H[2, 1]) * size[1] > MAX_PERSPECTIVE:
-        return False
-    a = H[:2, :2]
-    sx, sy = np.linalg.norm(a[:, 0]), np.linalg.norm(a[:, 1])
-    if min(sx, sy) <= 0 or max(sx, sy) / min(sx, sy) > 1.1:
-        return False
-    angle = np.degrees(np.arctan2(a[1, 0], a[0, 0]))
-    return abs(angle) <= MAX_ROTATION
-
-
-def content_differs(
-    path_a: str, path_b: str, H: np.ndarray, a_size, b_size, side: int = CONTENT_SIDE
-) -> float | None:
-    """The share of the overlap where the two photos differ, once photo a is mapped onto
-    photo b by ``H`` (both small, grey, blurred, brightness and contrast normalised): about
-    0 for a copy, a resize, a recompression or a crop; large for another shot from the same
-    spot where something moved. None when a photo cannot be read."""
-    import cv2
-
-    from engine.errors import BadImageError
-    from engine.photo.decode import load_photo
-
-    try:
-        ga = np.asarray(load_photo(path_a, max_side=side).image.convert("L"), np.float32)
-        gb = np.asarray(load_photo(path_b, max_side=side).image.convert("L"), np.float32)
-    except (BadImageError, OSError):
-        return None
-    sa = np.diag([ga.shape[1] / a_size[0], ga.shape[0] / a_size[1], 1.0])
-    sb = np.diag([gb.shape[1] / b_size[0], gb.shape[0] / b_size[1], 1.0])
-    hs = sb @ H @ np.linalg.inv(sa)
-    size = (gb.shape[1], gb.shape[0])
-    warped = cv2.warpPerspective(ga, hs, size)
-    inside = cv2.warpPerspective(np.ones_like(ga), hs, size) > 0.99
-    inside = cv2.erode(inside.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    if inside.sum() < 64:
-        return None
-    x = cv2.GaussianBlur(warped, (5, 5), 0)[inside]
-    y = cv2.GaussianBlur(gb, (5, 5), 0)[inside]
-    x = (x - x.mean()) / (x.std() + 1e-6)
-    y = (y - y.mean()) / (y.std() + 1e-6)
-    return float((np.abs(x - y) > DIFFERENT).mean())
-
-
-def _cover(H: np.ndarray, a_size, b_size) -> float:
-    """Share of the smaller photo's area that lands inside the other, in its coordinates."""
-    import cv2
-
-    quad = project(H, box_quad((0, 0, *a_size)))
-    ab = abs(cv2.contourArea(quad.astype(np.float32)))
-    bw, bh = b_size
-    inter, _ = cv2.intersectConvexConvex(quad.astype(np.float32), box_quad((0, 0, bw, bh)))
-    return float(inter / max(min(ab, bw * bh), 1.0))
-
-
-def candidate_pairs(store: Store, li: LocalIndex, codebook: str) -> set[tuple[int, int]]:
+def candidate_pairs(
+    store: Store,
+    li: LocalIndex,
+    codebook: str,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> tuple[set[tuple[int, int]], dict[tuple[int, int], int]]:
+    """Pairs worth verifying, and the perceptual hashes' distance of those found by hash."""
     cands: set[tuple[int, int]] = set()
+    close: dict[tuple[int, int], int] = {}
     ids, hashes = store.codes.phashes(codebook)
     u = hashes.view(np.uint64)
+    hash_rate, hash_report = Rate(), stage(progress, 0.0, 0.2)
     for start in range(0, len(ids), 1024):
+        if should_stop is not None and should_stop():
+            return cands, close
+        if hash_report is not None:
+            hash_rate.update(start)
+            text = hash_rate.text(start, len(ids))
+            hash_report(start, len(ids), f"comparing perceptual hashes: {text}")
         x = np.bitwise_count(u[start : start + 1024, None] ^ u[None, :])
         for i, j in zip(*np.nonzero(x <= PHASH_BITS), strict=True):
             a, b = int(ids[start + i]), int(ids[j])
             if a < b:
                 cands.add((a, b))
-    for fid, code in store.codes.iter_local_codes(codebook):
-        if not len(code.words):
-            continue
-        _, I = li.ivf.search(code.words, code.bits, NEIGHBOURS + 1)
-        cands.update((min(fid, int(j)), max(fid, int(j))) for j in I if int(j) != fid)
-    return cands
-
-
-def _judge_pair(a: int, b: int, rows: dict, ca, cb, min_ratio: float) -> Pair | None:
-    """The evidence that photos ``a`` and ``b`` (their file ``rows``, their stored local codes
-    ``ca``, ``cb``) are near-duplicates, or None when they are not (or cannot be told)."""
-    if ca is None or cb is None or min(len(ca), len(cb)) < MIN_INLIERS:
-        return None
-    sa, sb = (rows[a].width, rows[a].height), (rows[b].width, rows[b].height)
-    if sa[0] * sa[1] > sb[0] * sb[1]:  # map the smaller photo into the larger
-        a, b, ca, cb, sa, sb = b, a, cb, ca, sb, sa
-    v = verify_codes(ca, sa, cb, sb)
-    if not v.verified or v.H is None or v.inliers < MIN_INLIERS:
-        return None
-    ratio = v.inliers / min(len(ca), len(cb))
-    if ratio < min_ratio or not near_identity(v.H, sa):
-        return None
-    cover = _cover(v.H, sa, sb)
-    if cover < MIN_COVER:
-        return None
-    differs = content_differs(rows[a].display_path, rows[b].display_path, v.H, sa, sb)
-    if differs is not None and differs <= MAX_DIFFERING:
-        return Pair(min(a, b), max(a, b), v.inliers, ratio, cover)
-    return None
+                close[(a, b)] = int(x[i, j])
+    total, rate, words_report = max(len(ids), 1), Rate(), stage(progress, 0.2, 1.0)
+    for n, (fid, code) in enumerate(store.codes.iter_local_codes(codebook), 1):
+        if should_stop is not None and should_stop():
+            break
+        if len(code.words):
+            _, I = li.ivf.search(code.words, code.bits, NEIGHBOURS + 1)
+            cands.update((min(fid, int(j)), max(fid, int(j))) for j in I if int(j) != fid)
+        if words_report is not None and (n % 64 == 0 or n == total):
+            rate.update(n)
+            words_report(n, total, f"finding candidate pairs: {rate.text(n, total)}")
+    return cands, close
 
 
 class SameFiles:
@@ -265,13 +202,15 @@ class SameFiles:
         )
 
 
-def _group(members: list[int], pairs: list[Pair], same: SameFiles) -> DuplicateGroup:
+def _group(
+    members: list[int], pairs: list[Pair], same: SameFiles, kind: str = "copies"
+) -> DuplicateGroup:
     """One group: its photos (one per file) sorted by path, each with its best pair's inliers,
     and the pairs that join them."""
     group = set(members)
     best = {m: max((p.inliers for p in pairs if m in (p.a, p.b)), default=0) for m in members}
     hits = sorted((same.member(m, best[m]) for m in members), key=lambda h: h.path)
-    return DuplicateGroup(hits, [p for p in pairs if p.a in group], same.roots)
+    return DuplicateGroup(hits, [p for p in pairs if p.a in group], same.roots, kind)
 
 
 def _best_per_file_pair(pairs: list[Pair]) -> list[Pair]:
@@ -283,19 +222,46 @@ def _best_per_file_pair(pairs: list[Pair]) -> list[Pair]:
     return sorted(best.values(), key=lambda p: (p.a, p.b))
 
 
+def _groups(pairs: list[Pair], same: SameFiles, kind: str) -> list[DuplicateGroup]:
+    pairs = _best_per_file_pair(pairs)
+    out = [_group(ms, pairs, same, kind) for ms in connected_components((p.a, p.b) for p in pairs)]
+    out.sort(key=lambda g: (-len(g), g[0].path))
+    return out
+
+
 def find_duplicates(
-    store: Store, li: LocalIndex, codebook: str, min_ratio: float = MIN_RATIO, should_stop=None
-) -> list[DuplicateGroup]:
-    """Groups of near-duplicates, largest first, each sorted by path, with their evidence."""
-    cands = sorted(candidate_pairs(store, li, codebook))
+    store: Store,
+    li: LocalIndex,
+    codebook: str,
+    min_ratio: float = MIN_RATIO,
+    should_stop: StopFn | None = None,
+    progress: ProgressFn | None = None,
+    similar: bool = False,
+) -> DuplicateGroups:
+    """Groups of near-duplicates, largest first, each sorted by path, with their evidence;
+    with ``similar``, then the groups of similar shots (``kind == "similar"``). Asked to
+    stop, it returns the groups of the pairs checked so far (``stopped``)."""
+    stop = should_stop or (lambda: False)
+    cands_set, close = candidate_pairs(store, li, codebook, stage(progress, 0.0, 0.2), stop)
+    cands = sorted(cands_set)
+    if stop():
+        return DuplicateGroups([], 0, len(cands), stopped=True)
     involved = sorted({i for p in cands for i in p})
     rows = store.files.files_by_ids(involved)
     same = SameFiles(rows, trash.real_roots([fp for _, fp in store.files.folders()]))
-    pairs: list[Pair] = []
+    judge = Judge(rows, min_ratio)
+    found: dict[str, list[Pair]] = {"copies": [], "similar": []}
     codes: dict = {}
-    for a, b in cands:
-        if should_stop is not None and should_stop():
-            return []
+    report, rate, checked = stage(progress, 0.2, 1.0), Rate(), 0
+    for checked, (a, b) in enumerate(cands, 1):
+        if stop():
+            checked -= 1
+            break
+        if report is not None and (checked % 32 == 0 or checked == len(cands)):
+            rate.update(checked)
+            report(
+                checked, len(cands), f"checking pairs: {rate.text(checked, len(cands), 'pairs')}"
+            )
         if a not in rows or b not in rows or not rows[a].width or not rows[b].width:
             continue
         if same.rep[a] == same.rep[b]:  # two paths to one file: one photo, never a pair
@@ -303,11 +269,14 @@ def find_duplicates(
         for i in (a, b):
             if i not in codes:
                 codes.update(store.codes.local_codes_for(codebook, [i]))
-        pair = _judge_pair(a, b, rows, codes.get(a), codes.get(b), min_ratio)
-        if pair is not None:  # between the files, whichever paths were compared
+        verdict = judge(a, b, codes.get(a), codes.get(b), close.get((a, b)))
+        if verdict is not None:  # between the files, whichever paths were compared
+            p = verdict.pair
             ra, rb = sorted((same.rep[a], same.rep[b]))
-            pairs.append(Pair(ra, rb, pair.inliers, pair.ratio, pair.cover))
-    pairs = _best_per_file_pair(pairs)
-    out = [_group(ms, pairs, same) for ms in connected_components((p.a, p.b) for p in pairs)]
-    out.sort(key=lambda g: (-len(g), g[0].path))
-    return out
+            found[verdict.kind].append(Pair(ra, rb, p.inliers, p.ratio, p.cover, p.how))
+    out = _groups(found["copies"], same, "copies")
+    if similar:
+        copies = {(p.a, p.b) for p in found["copies"]}
+        kept = [p for p in found["similar"] if (p.a, p.b) not in copies]
+        out += _groups(kept, same, "similar")
+    return DuplicateGroups(out, checked, len(cands), stopped=checked < len(cands))
