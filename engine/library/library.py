@@ -372,9 +372,8 @@ class Library:
         progress=None,
         similar: bool = False,
     ) -> list[DuplicateGroup]:
-        """Groups of near-duplicate photos, each pair verified geometrically (see
-        ``duplicates.py``); ``threshold`` is the inliers' least share of the features;
-        ``similar``: the groups of similar shots too."""
+        """Groups of copies, each pair verified (``duplicates.py``); ``threshold``: the inliers'
+        least share of the features; ``similar``: the groups of similar shots too."""
         book = self.codebook()
         ratio = MIN_RATIO if threshold is None else float(threshold)
         li = self.local_index(book)
