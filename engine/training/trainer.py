@@ -14,8 +14,15 @@ Data: a labelled set (folders, GLDv2, ArcFace), generated identities or pairs mi
 library (each configured by its part of :class:`~engine.training.config.TrainConfig`).
 
 Output directory: ``out/model/`` the latest checkpoint (model.safetensors + config.json, and
-model.onnx once training ends); ``out/state.safetensors`` the training state (heads,
-optimizer) with ``out/state.json`` (epoch, step, history and the training config).
+model.onnx once training ends); ``out/state.safetensors`` the training state (weights, heads,
+optimizer, random generator) with ``out/state.json`` (epoch, step, the losses of the epoch so
+far, history and the training config), written together at one step boundary, so a resumed
+run continues exactly where the saved one stopped.
+
+A loss that is not finite (NaN or infinite: too high a learning rate, a bad batch) stops
+training at once: nothing of that step is saved, the last good checkpoint (the saved state
+and ``out/model``, both written only from finite weights) stays the run's result, and
+``TrainResult.diverged`` says so in one sentence.
 """
 
 from __future__ import annotations
@@ -47,7 +54,7 @@ from engine.network.checkpoint import (
 from engine.network.config import ModelConfig, loads_json
 from engine.network.models import create_model
 from engine.network.runtime import resolve_device
-from engine.tasks import ProgressFn, StopFn
+from engine.tasks import ProgressFn, Rate, StopFn, format_seconds
 from engine.training.batches import ImageBatches, batch_loader, epoch_batches
 from engine.training.config import TrainConfig
 from engine.training.data import LabelledSet
@@ -73,6 +80,9 @@ class TrainResult:
     epochs_done: int
     history: list[dict]
     cancelled: bool
+    #: why training stopped early with a loss that was not finite (the last good checkpoint
+    #: was kept), or None
+    diverged: str | None = None
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -115,10 +125,22 @@ class Trainer:
     # ----------------------------------------------------------------- state
 
     def _save_state(
-        self, tm: TrainModule, opt, epoch: int, step: int, history: list[dict], save_model: bool
+        self,
+        tm: TrainModule,
+        opt,
+        epoch: int,
+        step: int,
+        history: list[dict],
+        save_model: bool,
+        partial: dict | None = None,
     ) -> None:
+        """Weights, optimizer, random generator, epoch, step and ``partial`` (the losses,
+        accuracies and unreadable photos of the epoch's steps so far) as one consistent
+        state; refused (``_Diverged``) when a weight is not finite."""
         if not self.is_main:
             return
+        if not all(bool(torch.isfinite(p).all()) for p in tm.parameters()):
+            raise _Diverged("a weight is not finite")
         self.out.mkdir(parents=True, exist_ok=True)
         if save_model:
             save_checkpoint(
@@ -134,6 +156,7 @@ class Trainer:
             for name, v in st.items():
                 if isinstance(v, torch.Tensor):
                     tensors[f"opt.{idx}.{name}"] = v.detach().cpu().contiguous().clone()
+        tensors["rng.torch"] = torch.get_rng_state()
         write_atomically(self.out / "state.safetensors", lambda p: save_file(tensors, p))
         meta = {
             "epoch": epoch,
@@ -142,12 +165,13 @@ class Trainer:
             "train_config": self.cfg.to_dict(),
             "classes": self.data.classes,
             "param_groups": osd["param_groups"],
+            "partial": partial or {"losses": [], "accs": [], "bad": 0},
             "version": 1,
         }
         text = json.dumps(meta, indent=1)
         write_atomically(self.out / "state.json", lambda p: Path(p).write_text(text))
 
-    def _load_state(self, tm: TrainModule, opt) -> tuple[int, int, list[dict]]:
+    def _load_state(self, tm: TrainModule, opt) -> tuple[int, int, list[dict], dict]:
         meta_path, st_path = self.out / "state.json", self.out / "state.safetensors"
         if not meta_path.exists() or not st_path.exists():
             raise VisualSearchError(f"{self.out}: nothing to resume (no state.json)")
@@ -167,7 +191,12 @@ class Trainer:
                 state.setdefault(int(idx), {})[name] = v
         osd["state"] = state
         opt.load_state_dict(osd)
-        return int(meta["epoch"]), int(meta["step"]), list(meta["history"])
+        if "rng.torch" in tensors:  # the same draws as the run that was not interrupted
+            torch.set_rng_state(tensors["rng.torch"])
+        partial = meta.get("partial") or {"losses": [], "accs": [], "bad": 0}
+        if int(meta["step"]) == 0:
+            partial = {"losses": [], "accs": [], "bad": 0}
+        return int(meta["epoch"]), int(meta["step"]), list(meta["history"]), partial
 
     # ----------------------------------------------------------------- run
 
@@ -215,110 +244,157 @@ class Trainer:
                 params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )
         start_epoch, start_step, history = 0, 0, []
+        partial = {"losses": [], "accs": [], "bad": 0}
         if resume:
-            start_epoch, start_step, history = self._load_state(tm, opt)
+            start_epoch, start_step, history, partial = self._load_state(tm, opt)
         ddp = torch.nn.parallel.DistributedDataParallel(tm) if self.world > 1 else None
         net = ddp if ddp is not None else tm
 
+        done_now = [0]  # optimizer steps of the run done, for phase messages
+        run_total = [0]
+
+        def note(message: str) -> None:
+            """What the run is doing between steps (choosing negatives, measuring)."""
+            progress(done_now[0], run_total[0], message)
+
+        self.note = note
         feed = self._feed(mcfg, device, tm)
-        steps_per_epoch = len(feed.batches(0))
+        steps_per_epoch = len(feed.batches(start_epoch))
         if steps_per_epoch == 0:
             raise VisualSearchError(
                 f"not enough training images for one batch of {cfg.batch_size} per process "
                 f"({feed.images} images); lower --batch-size"
             )
-        total = steps_per_epoch * cfg.epochs
+        total = run_total[0] = steps_per_epoch * cfg.epochs
+        done_now[0] = start_epoch * steps_per_epoch + start_step
         warmup = round(cfg.warmup_epochs * steps_per_epoch)
         lab = cfg.labelled
         stage1 = (lab.ft_stage1_epochs or max(1, cfg.epochs // 2)) if lab.cider_ft else 0
         amp = cfg.amp and device.type == "cuda"
         t_start = time.perf_counter()
         images_seen = 0
+        rate = Rate()  # this run's steps per second: the time left
         last_save = time.perf_counter()
         cancelled = False
+        diverged: str | None = None
+        rate.update(done_now[0])
         epoch = start_epoch
-        for epoch in range(start_epoch, cfg.epochs):
-            tm.set_stage(1 if epoch < stage1 else 2)
-            tm.train()  # what stage 2 freezes stays in eval mode
-            batches = feed.batches(epoch)
-            first = start_step if epoch == start_epoch else 0
-            losses, accs, bad = [], [], 0
-            for step, (x, y, nbad) in enumerate(
-                batch_loader(feed.ds, batches[first:], cfg.workers), start=first
-            ):
-                bad += nbad
-                gstep = epoch * steps_per_epoch + step
-                lr = lr_at(gstep, total, warmup, cfg.lr)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                if x is None or len(x) < 2:
-                    continue
-                x, y = feed.to_device(x, y, device)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    loss, acc = net(x, y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(
-                        [p for p in tm.parameters() if p.grad is not None], cfg.grad_clip
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                tm.set_stage(1 if epoch < stage1 else 2)
+                tm.train()  # what stage 2 freezes stays in eval mode
+                batches = feed.batches(epoch)
+                first = start_step if epoch == start_epoch else 0
+                if epoch == start_epoch:  # the steps before a cancel count in the epoch's mean
+                    losses, accs, bad = (
+                        list(partial["losses"]),
+                        list(partial["accs"]),
+                        partial["bad"],
                     )
-                opt.step()
-                losses.append(float(loss.detach()))
-                accs.append(float(acc))
-                images_seen += len(x) * self.world
-                elapsed = time.perf_counter() - t_start
-                done_steps = gstep + 1 - (start_epoch * steps_per_epoch + start_step)
-                eta = elapsed / max(done_steps, 1) * (total - gstep - 1)
-                rec = {
-                    "kind": "step",
-                    "epoch": epoch,
-                    "step": step,
-                    "steps": steps_per_epoch,
-                    "loss": losses[-1],
-                    "accuracy": accs[-1],
-                    "lr": lr,
-                    "images_per_s": images_seen / max(elapsed, 1e-9),
-                    "eta_s": eta,
-                    "stage": tm.stage,
-                }
-                on_record(rec)
-                progress(gstep + 1, total, step_message(rec, cfg.epochs))
-                stop = should_stop()
-                if self.world > 1:  # every rank stops at the same step
-                    flag = torch.tensor([1.0 if stop else 0.0], device=device)
-                    dist.all_reduce(flag)
-                    stop = bool(flag.item())
-                if stop:
-                    self._save_state(tm, opt, epoch, step + 1, history, save_model=False)
-                    cancelled = True
+                else:
+                    losses, accs, bad = [], [], 0
+                for step, (x, y, nbad) in enumerate(
+                    batch_loader(feed.ds, batches[first:], cfg.workers), start=first
+                ):
+                    bad += nbad
+                    gstep = epoch * steps_per_epoch + step
+                    lr = lr_at(gstep, total, warmup, cfg.lr)
+                    for g in opt.param_groups:
+                        g["lr"] = lr
+                    if x is None or len(x) < 2:
+                        continue
+                    x, y = feed.to_device(x, y, device)
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                        loss, acc = net(x, y)
+                    if not bool(torch.isfinite(loss.detach())):
+                        raise _Diverged(f"the loss became {float(loss.detach())}", epoch, step)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if cfg.grad_clip:
+                        torch.nn.utils.clip_grad_norm_(
+                            [p for p in tm.parameters() if p.grad is not None], cfg.grad_clip
+                        )
+                    opt.step()
+                    losses.append(float(loss.detach()))
+                    accs.append(float(acc))
+                    images_seen += len(x) * self.world
+                    done_now[0] = gstep + 1
+                    rate.update(gstep + 1)
+                    elapsed = time.perf_counter() - t_start
+                    left = rate.seconds_left(total - gstep - 1)
+                    rec = {
+                        "kind": "step",
+                        "epoch": epoch,
+                        "step": step,
+                        "steps": steps_per_epoch,
+                        "loss": losses[-1],
+                        "accuracy": accs[-1],
+                        "lr": lr,
+                        "images_per_s": images_seen / max(elapsed, 1e-9),
+                        "steps_per_s": rate.per_second(),
+                        "eta_s": left,
+                        "stage": tm.stage,
+                    }
+                    on_record(rec)
+                    progress(gstep + 1, total, step_message(rec, cfg.epochs))
+                    sofar = {"losses": losses, "accs": accs, "bad": bad}
+                    stop = should_stop()
+                    if self.world > 1:  # every rank stops at the same step
+                        flag = torch.tensor([1.0 if stop else 0.0], device=device)
+                        dist.all_reduce(flag)
+                        stop = bool(flag.item())
+                    if stop:
+                        self._save_state(tm, opt, epoch, step + 1, history, False, sofar)
+                        cancelled = True
+                        break
+                    if time.perf_counter() - last_save > 60 * cfg.checkpoint_minutes:
+                        self._save_state(tm, opt, epoch, step + 1, history, False, sofar)
+                        last_save = time.perf_counter()
+                if cancelled:
                     break
-                if time.perf_counter() - last_save > 60 * cfg.checkpoint_minutes:
-                    self._save_state(tm, opt, epoch, step + 1, history, save_model=False)
-                    last_save = time.perf_counter()
-            if cancelled:
-                break
-            if self.world > 1 and losses:  # report the mean over every process
-                t = torch.tensor([float(np.mean(losses)), float(np.mean(accs))], device=device)
-                dist.all_reduce(t)
-                losses, accs = [float(t[0]) / self.world], [float(t[1]) / self.world]
-            rec = {
-                "epoch": epoch,
-                "stage": tm.stage,
-                "loss": float(np.mean(losses)) if losses else math.nan,
-                "accuracy": float(np.mean(accs)) if accs else math.nan,
-                "val_accuracy": feed.val_accuracy(tm),
-                "unreadable": bad,
-                "seconds": round(time.perf_counter() - t_start, 1),
-            }
-            history.append(rec)
-            self._save_state(tm, opt, epoch + 1, 0, history, save_model=True)
-            last_save = time.perf_counter()
-            on_record({"kind": "epoch", **rec})
+                if self.world > 1 and losses:  # report the mean over every process
+                    t = torch.tensor([float(np.mean(losses)), float(np.mean(accs))], device=device)
+                    dist.all_reduce(t)
+                    losses, accs = [float(t[0]) / self.world], [float(t[1]) / self.world]
+                note(f"epoch {epoch + 1}/{cfg.epochs}: measuring the model…")
+                rec = {
+                    "epoch": epoch,
+                    "stage": tm.stage,
+                    "loss": float(np.mean(losses)) if losses else math.nan,
+                    "accuracy": float(np.mean(accs)) if accs else math.nan,
+                    "val_accuracy": feed.val_accuracy(tm),
+                    "unreadable": bad,
+                    "seconds": round(time.perf_counter() - t_start, 1),
+                }
+                self._save_state(tm, opt, epoch + 1, 0, [*history, rec], save_model=True)
+                history.append(rec)
+                last_save = time.perf_counter()
+                on_record({"kind": "epoch", **rec})
+        except _Diverged as e:
+            diverged = self._diverged(e, epoch, history)
         if self.is_main and history and not cancelled:  # it runs without PyTorch too
             write_onnx(self.out / "model")
         if self.world > 1:
             dist.barrier()
-        return TrainResult(self.out, len(history), history, cancelled)
+        return TrainResult(self.out, len(history), history, cancelled, diverged)
+
+    def _diverged(self, e: _Diverged, epoch: int, history: list[dict]) -> str:
+        """The sentence a run that went NaN ends with; what is on disk is the last good
+        checkpoint (nothing of the bad step was saved)."""
+        where = f"in epoch {epoch + 1}" + (f", step {e.step + 1}" if e.step is not None else "")
+        if history:
+            kept = (
+                f"the last good checkpoint (end of epoch {len(history)}) is kept in "
+                f"{self.out / 'model'}"
+            )
+        elif (self.out / "state.json").exists():
+            kept = f"nothing better than the last saved state in {self.out} was kept"
+        else:
+            kept = "no checkpoint had been saved yet, so no model was written"
+        return (
+            f"training stopped {where}: {e.reason}; {kept}. A lower learning rate "
+            f"(now {self.cfg.lr:g}) may help."
+        )
 
     def _feed(self, mcfg, device, tm: TrainModule) -> _Feed:
         """Where batches come from: labelled images, the generator (a batch per step), or
@@ -386,12 +462,23 @@ class Trainer:
         return correct / n if n else math.nan
 
 
+class _Diverged(Exception):
+    """A loss or a weight that is not finite: training stops with the last good checkpoint."""
+
+    def __init__(self, reason: str, epoch: int | None = None, step: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.epoch, self.step = reason, epoch, step
+
+
 def step_message(rec: dict, epochs: int) -> str:
-    """One line for a step record (what ``progress`` says)."""
+    """One line for a step record (what ``progress`` says): the time left comes from this
+    run's measured rate of steps (``measuring the rate`` during the first seconds)."""
+    left = rec.get("eta_s")
+    when = "measuring the rate" if left is None else f"{format_seconds(left)} left"
     return (
         f"epoch {rec['epoch'] + 1}/{epochs}, step {rec['step'] + 1}/{rec['steps']}: loss "
         f"{rec['loss']:.3f}, accuracy {rec['accuracy']:.2f}, lr {rec['lr']:.4g}, "
-        f"{rec['images_per_s']:.1f} images/s, ETA {int(rec['eta_s'])} s"
+        f"{rec['images_per_s']:.1f} images/s, {when}"
     )
 
 
