@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -103,6 +103,42 @@ def model_description(text: str) -> str:
     return "Not a known model: choose one from the list or a checkpoint folder"
 
 
+class MadeModels(QObject):
+    """Models made in this session (the training wizard adds each as it is written), so a
+    Settings dialog lists a new model at once, even one saved outside the models folder."""
+
+    added = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def add(self, path: str) -> None:
+        if path not in self.paths:
+            self.paths.append(path)
+        self.added.emit(path)
+
+
+_made: MadeModels | None = None
+
+
+def made_models() -> MadeModels:
+    """The one list of models made in this session (created on first use, GUI thread)."""
+    global _made
+    if _made is None:
+        _made = MadeModels()
+    return _made
+
+
+def model_choices() -> list[str]:
+    """Checkpoint folders to offer besides the architectures: the models folder's (newest
+    first) and those made in this session."""
+    from engine.training import trained_models
+
+    found = trained_models()
+    return found + [p for p in reversed(made_models().paths) if p not in found]
+
+
 def _description_label() -> QLabel:
     label = QLabel("")
     label.setWordWrap(True)
@@ -180,6 +216,9 @@ class SettingsDialog(QDialog):
                     tip = f"Unavailable: {NEEDS_TORCH}\n{tip}"
                     self.model.model().item(i).setEnabled(False)
             self.model.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        for path in model_choices():
+            self.add_model(path)
+        made_models().added.connect(self.add_model)
         self.model.setCurrentText(current)
         self.model.setToolTip("An architecture name, 'default', or a checkpoint folder")
         self.model_help = _description_label()
@@ -194,6 +233,22 @@ class SettingsDialog(QDialog):
         row.addWidget(self.model, 1)
         row.addWidget(browse)
         return row
+
+    def add_model(self, path: str) -> None:
+        """List a trained model's folder (once), as the wizard writes it."""
+        if self.model.findText(path) < 0:
+            self.model.addItem(path)
+            self.model.setItemData(
+                self.model.count() - 1, "A model you trained", Qt.ItemDataRole.ToolTipRole
+            )
+
+    def trained_models(self) -> list[str]:
+        """The checkpoint folders the model list offers."""
+        from engine.network import architecture_names
+
+        named = {"default", *architecture_names()}
+        texts = (self.model.itemText(i) for i in range(self.model.count()))
+        return [t for t in texts if t not in named]
 
     def _make_weights_choice(self) -> QHBoxLayout:
         """A backbone and the button that downloads its ImageNet weights."""

@@ -13,19 +13,21 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWizard,
     QWizardPage,
 )
 
+from app.settings_dialog import made_models
 from app.wizard.curves import CurveWidget
 from app.wizard.data_page import DataPage, ReportPage
 from app.wizard.library_page import ImprovedPage, MinePage
@@ -40,12 +42,21 @@ class _Records(QObject):
 
 
 class TrainPage(QWizardPage):
+    """Training with its curves, one progress line (what it does, the rate, the time left),
+    Cancel (what was learned is kept) and Resume. A training that stops on an error says so
+    on the page and can be resumed; one whose loss went NaN says which checkpoint it kept."""
+
     def __init__(self, wizard: TrainingWizard) -> None:
         super().__init__()
         self.wiz = wizard
         self.setTitle("Training")
         self.curves = CurveWidget()
+        self.bar = QProgressBar()
         self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.message = QLabel("")  # an error, or why training stopped early
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.cancel = QPushButton("Cancel")
         self.resume = QPushButton("Resume")
         # stop, not cancel: the trainer's partial result (saved state, "cancelled") must arrive
@@ -53,16 +64,18 @@ class TrainPage(QWizardPage):
         self.resume.clicked.connect(lambda: self.start(resume=True))
         lay = QVBoxLayout(self)
         lay.addWidget(self.curves, 1)
-        lay.addWidget(self.status)
         row = QHBoxLayout()
-        row.addStretch(1)
+        row.addWidget(self.bar, 1)
         row.addWidget(self.resume)
         row.addWidget(self.cancel)
         lay.addLayout(row)
-        self.task = TaskSlot(self)
+        lay.addWidget(self.status)
+        lay.addWidget(self.message)
+        self.task = TaskSlot(self, wizard.pool)
         self.records = _Records()
         self.records.record.connect(self._on_record)
         self.result = None
+        self.error: str | None = None
 
     def initializePage(self) -> None:
         self.start(resume=False)
@@ -90,15 +103,20 @@ class TrainPage(QWizardPage):
             )
         else:
             job = self._labelled_job(choices, resume)
-        self.result = None
+        if not resume:
+            self.curves.clear()
+        self.result = self.error = None
+        self.message.setText("")
+        self.status.setText("Starting…")
+        self.bar.setRange(0, 0)
         self.completeChanged.emit()
         self.resume.setEnabled(False)
         self.cancel.setEnabled(True)
 
         w = Worker(job)
-        w.signals.progress.connect(lambda done, total, message: self.status.setText(message))
+        w.signals.progress.connect(self._on_progress)
         w.signals.result.connect(self._on_done)
-        w.signals.error.connect(lambda msg, d: self.status.setText(f"training failed: {msg}"))
+        w.signals.error.connect(self._on_error)
         self.task.start(w)
 
     def _labelled_job(self, choices: dict, resume: bool):
@@ -115,6 +133,11 @@ class TrainPage(QWizardPage):
 
         return job
 
+    def _on_progress(self, done: int, total: int, message: str) -> None:
+        self.bar.setRange(0, max(total, 0))
+        self.bar.setValue(done)
+        self.status.setText(message[:1].upper() + message[1:])
+
     def _on_record(self, rec: dict) -> None:
         if rec["kind"] == "step":
             self.curves.add(rec)
@@ -123,51 +146,79 @@ class TrainPage(QWizardPage):
         self.result = res
         self.cancel.setEnabled(False)
         self.resume.setEnabled(res.cancelled)
-        self.status.setText(
-            "cancelled — Resume continues where it stopped"
-            if res.cancelled
-            else f"done: {res.epochs_done} epochs"
-        )
+        self.bar.setRange(0, 1)
+        self.bar.setValue(1)
+        if res.cancelled:
+            self.status.setText("Cancelled — what was learned is kept; Resume continues from it.")
+        else:
+            self.status.setText(f"Done: {res.epochs_done} epochs.")
+        if res.diverged:
+            self.message.setText(res.diverged[:1].upper() + res.diverged[1:])
+        if res.epochs_done and not res.cancelled:  # Settings lists it at once
+            made_models().add(str(Path(self.wiz.out_dir()) / "model"))
         self.completeChanged.emit()
         self.wiz.training_done.emit(res)
 
+    def _on_error(self, message: str, details: str) -> None:
+        """Training stopped on an error: the page says so (never a silent hang); Resume
+        continues from the last saved state."""
+        self.error = message
+        self.cancel.setEnabled(False)
+        self.resume.setEnabled(True)
+        self.bar.setRange(0, 1)
+        self.bar.setValue(0)
+        self.status.setText("Training stopped on an error; Resume continues from the last save.")
+        self.message.setText(f"Training failed: {message}")
+        self.message.setToolTip(details)
+        self.completeChanged.emit()
+        self.wiz.training_failed.emit(message)
+
     def isComplete(self) -> bool:
-        return self.result is not None and not self.result.cancelled
+        res = self.result
+        return res is not None and not res.cancelled and res.epochs_done > 0
 
 
 class EvalPage(QWizardPage):
+    """The trained model and the model in use, measured side by side on the evaluation set;
+    *Use this model* is offered (never ticked for the person) only when the new one is better
+    on photos it did not train on."""
+
     def __init__(self, wizard: TrainingWizard) -> None:
         super().__init__()
         self.wiz = wizard
         self.setTitle("Evaluation")
         self.text = QPlainTextEdit()
         self.text.setReadOnly(True)
-        self.use = QCheckBox(
-            "Use this model (the library is re-indexed in the background; "
-            "searches keep using the current model until it is done)"
-        )
-        self.use.setChecked(True)
+        self.verdict = QLabel("")
+        self.verdict.setWordWrap(True)
+        self.use = QCheckBox(USE_TEXT)
         lay = QVBoxLayout(self)
         lay.addWidget(self.text, 1)
+        lay.addWidget(self.verdict)
         lay.addWidget(self.use)
-        self.task = TaskSlot(self)
+        self.task = TaskSlot(self, wizard.pool)
         self.figures = None
 
     def initializePage(self) -> None:
         from engine.evaluation import evaluate_folder_set
-        from engine.network import Extractor, load_checkpoint
+        from engine.network import Extractor, load_checkpoint, resolve_model
 
         hist = self.wiz.train_page.result.history
         lines = [
             f"epoch {h['epoch'] + 1}: loss {h['loss']:.4f}, accuracy {h['accuracy']:.3f}"
             for h in hist
         ]
-        self.text.setPlainText("\n".join(lines) + "\n\nevaluating…")
+        self.text.setPlainText(
+            "\n".join(lines) + "\n\nevaluating the new model and the one in use…"
+        )
+        self.use.setChecked(False)
+        self.use.setEnabled(False)
         model_dir = Path(self.field("out")) / "model"
-        target = self.wiz.report_page.eval_path.text() or self.field("data")
+        eval_set = self.wiz.report_page.eval_path.text()
+        target = eval_set or self.field("data")
+        in_use = self.wiz.model_spec
 
-        def job():
-            ex = Extractor(load_checkpoint(model_dir), device="auto")
+        def measure(ex):
             if target.endswith(".pkl"):
                 from engine.evaluation import evaluate_revisitop
 
@@ -176,19 +227,49 @@ class EvalPage(QWizardPage):
                 return evaluate_revisitop(ex, target, images, pipeline="global")
             return evaluate_folder_set(ex, target)
 
+        def job():
+            new = measure(Extractor(load_checkpoint(model_dir), device="auto"))
+            old = measure(Extractor(resolve_model(in_use), device="auto"))
+            return {"new": new, "in_use": old, "held_out": bool(eval_set)}
+
         w = Worker(job)
         w.signals.result.connect(self._on_figures)
         w.signals.error.connect(lambda m, d: self.text.appendPlainText(f"evaluation: {m}"))
         self.task.start(w)
 
+    @staticmethod
+    def _score(res: dict) -> float:
+        return res["M"]["mAP"] if "M" in res else res["mAP"]
+
     def _on_figures(self, res: dict) -> None:
         self.figures = res
-        if "M" in res:
-            text = "  ".join(f"{p}: mAP {res[p]['mAP']:.2f}" for p in "EMH")
+        for who, key in (("new model", "new"), ("model in use", "in_use")):
+            r = res[key]
+            if "M" in r:
+                text = "  ".join(f"{p}: mAP {r[p]['mAP']:.2f}" for p in "EMH")
+            else:
+                text = f"leave-one-out mAP {r['mAP']:.2f} on {r['images']} photos"
+            self.text.appendPlainText(f"{who}: {text}")
+        better = self._score(res["new"]) > self._score(res["in_use"])
+        if not res["held_out"]:
+            why = (
+                "Measured on the photos it trained on, which says nothing about photos it has "
+                "not seen: choose an evaluation set on the report page to compare the models."
+            )
+        elif better:
+            why = "The new model ranks the evaluation set better than the model in use."
         else:
-            text = f"leave-one-out mAP {res['mAP']:.2f} on {res['images']} photos"
-        self.text.appendPlainText(text)
+            why = "The new model is not better than the model in use: keeping it is suggested."
+        self.verdict.setText(why)
+        self.use.setEnabled(better and res["held_out"])
         self.wiz.evaluation_done.emit(res)
+
+
+#: the choice the last page offers
+USE_TEXT = (
+    "Use this model (the library is re-indexed in the background; "
+    "searches keep using the current model until it is done)"
+)
 
 
 class TrainingWizard(QWizard):
@@ -198,7 +279,8 @@ class TrainingWizard(QWizard):
     report_ready = Signal(object)
     mined_ready = Signal(object)  # the MinedSet, enough to train on or not
     audit_done = Signal(object)
-    training_done = Signal(object)
+    training_done = Signal(object)  # a result: finished, cancelled, or stopped on NaN
+    training_failed = Signal(str)  # an error stopped training (the page says which)
     evaluation_done = Signal(object)
     use_model = Signal(str)  # the checkpoint folder to switch the library to
 
@@ -213,6 +295,16 @@ class TrainingWizard(QWizard):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a model")
+        # its own window, never modal: the main window stays usable while it works, and
+        # its long tasks run on its own threads, not those searches use
+        self.setModal(False)
+        self.setWindowModality(Qt.WindowModality.NonModal)
+        flags = self.windowFlags() & ~Qt.WindowType.Dialog  # a window of its own, not
+        self.setWindowFlags(flags | Qt.WindowType.Window)  # one kept above the main window
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        # one Cancel per page: the pages' Cancel stops their step; this one closes the window
+        self.setButtonText(QWizard.WizardButton.CancelButton, "Close")
         self.library = library
         self.model_spec = model_spec
         self.workers = workers
@@ -280,7 +372,7 @@ class TrainingWizard(QWizard):
 
     def accept(self) -> None:
         last = self.improved_page if self.source == "library" else self.eval_page
-        if last.use.isChecked():
+        if last.use.isChecked() and last.use.isEnabled():
             self.use_model.emit(str(Path(self.out_dir()) / "model"))
         super().accept()
 

@@ -15,6 +15,7 @@ _SOURCES = {
     "plan_for_this_machine": "engine.training.plan",
     "propose": "engine.training.plan",
     "sample_boxes": "engine.training.generator",
+    "trained_models": "engine.training.made",
     "write_training_set": "engine.training.generator",
 }
 
