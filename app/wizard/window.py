@@ -262,7 +262,7 @@ class EvalPage(QWizardPage):
             why = "The new model is not better than the model in use: keeping it is suggested."
         self.verdict.setText(why)
         self.use.setEnabled(better and res["held_out"])
-        self.wiz.evaluation_done.emit(res)
+        self.wiz.evaluation_done.emit(res["new"])  # the new model's figures
 
 
 #: the choice the last page offers

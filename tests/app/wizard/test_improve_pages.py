@@ -136,11 +136,54 @@ def table_rows3(view) -> dict[str, tuple[str, str]]:
     }
 
 
+def cancel_fail_and_resume(qtbot, wiz, out, monkeypatch):
+    """Training cancelled after a step or more, resumed into an error (shown on the page),
+    then resumed to the end: (the final result, the "before" figures of the cancelled run)."""
+    import engine.library.improve.training as improve_training
+
+    tp = wiz.train_page
+    next_button(wiz).click()
+    qtbot.waitUntil(lambda: len(tp.curves.series["loss"]) >= 1, timeout=300_000)
+    with qtbot.waitSignal(wiz.training_done, timeout=300_000) as stopped:
+        tp.cancel.click()  # the trainer stops after its current step
+    assert stopped.args[0].cancelled and tp.resume.isEnabled()
+    assert tp.status.text().startswith("Cancelled — what was learned is kept")
+    steps = len(tp.curves.series["loss"])
+    state = json.loads((out / "state.json").read_text())
+    assert (state["epoch"], state["step"]) == (0, steps)  # saved where it stopped
+    assert len(state["partial"]["losses"]) == steps
+    assert not next_button(wiz).isEnabled()
+    before = stopped.args[0].before
+
+    # an error on the worker reaches the page as a message, never a silent wait
+    real_run = improve_training.Trainer.run
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(improve_training.Trainer, "run", broken)
+    with qtbot.waitSignal(wiz.training_failed, timeout=300_000) as failed:
+        tp.resume.click()
+    assert failed.args == ["RuntimeError: disk on fire"]
+    assert tp.message.text() == "Training failed: RuntimeError: disk on fire"
+    assert tp.resume.isEnabled() and not tp.cancel.isEnabled()
+    assert not next_button(wiz).isEnabled()
+    monkeypatch.setattr(improve_training.Trainer, "run", real_run)
+
+    with qtbot.waitSignal(wiz.training_done, timeout=300_000) as done:
+        tp.resume.click()
+    res = done.args[0]
+    assert not res.cancelled and res.epochs_done == 1 and res.diverged is None
+    assert tp.message.text() == ""
+    # the curves go on from where they stopped: the steps after the cancel, not again
+    assert tp.curves.steps["loss"] == list(range(1, len(tp.curves.steps["loss"]) + 1))
+    assert len(tp.curves.series["loss"]) > steps
+    return res, before
+
+
 def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
     qtbot, views_library, mined_sets, no_gpu, tmp_path, monkeypatch
 ):
-    import engine.library.improve.training as improve_training
-
     wiz = make_wizard(qtbot, views_library, train_overrides=dict(pretrained="none"))
     try:
         # the first page's choice: no data folder is needed
@@ -172,44 +215,9 @@ def test_improve_from_the_library_mines_trains_and_shows_before_and_after(
         next_button(wiz).click()
         method_page_continues_the_librarys_model(wiz.method_page, views_library)
 
-        # training: the curves fill, Cancel keeps what was done, Resume finishes it
-        tp = wiz.train_page
-        next_button(wiz).click()
-        qtbot.waitUntil(lambda: len(tp.curves.series["loss"]) >= 1, timeout=300_000)
-        with qtbot.waitSignal(wiz.training_done, timeout=300_000) as stopped:
-            tp.cancel.click()  # the trainer stops after its current step
-        assert stopped.args[0].cancelled and tp.resume.isEnabled()
-        assert tp.status.text().startswith("Cancelled — what was learned is kept")
-        steps = len(tp.curves.series["loss"])
-        state = json.loads((tmp_path / "improved" / "state.json").read_text())
-        assert (state["epoch"], state["step"]) == (0, steps)  # saved where it stopped
-        assert len(state["partial"]["losses"]) == steps
-        assert not next_button(wiz).isEnabled()
-        before = stopped.args[0].before
-
-        # an error on the worker reaches the page as a message, never a silent wait
-        real_run = improve_training.Trainer.run
-
-        def broken(self, *args, **kwargs):
-            raise RuntimeError("disk on fire")
-
-        monkeypatch.setattr(improve_training.Trainer, "run", broken)
-        with qtbot.waitSignal(wiz.training_failed, timeout=300_000) as failed:
-            tp.resume.click()
-        assert failed.args == ["RuntimeError: disk on fire"]
-        assert tp.message.text() == "Training failed: RuntimeError: disk on fire"
-        assert tp.resume.isEnabled() and not tp.cancel.isEnabled()
-        assert not next_button(wiz).isEnabled()
-        monkeypatch.setattr(improve_training.Trainer, "run", real_run)
-
-        with qtbot.waitSignal(wiz.training_done, timeout=300_000) as done:
-            tp.resume.click()
-        res = done.args[0]
-        assert not res.cancelled and res.epochs_done == 1 and res.diverged is None
-        assert tp.message.text() == ""
-        # the curves go on from where they stopped: the steps after the cancel, not again
-        assert tp.curves.steps["loss"] == list(range(1, len(tp.curves.steps["loss"]) + 1))
-        assert len(tp.curves.series["loss"]) > steps
+        # training: the curves fill, Cancel keeps what was done, an error says so, Resume
+        # finishes it
+        res, before = cancel_fail_and_resume(qtbot, wiz, tmp_path / "improved", monkeypatch)
         out = tmp_path / "improved"
         # measured once, before the first step, and read back from the run's figures on resume
         assert res.before == before == json.loads((out / "improve.json").read_text())["before"]
