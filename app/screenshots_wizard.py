@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def _views(folder: Path) -> Path:
-    from engine.training.generator import render_scene
+    from engine.training import render_scene
 
     folder.mkdir(parents=True, exist_ok=True)
     for ident in range(8):

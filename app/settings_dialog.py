@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.made_models import made_models, model_choices
 from app.settings import (
     DEFAULT_MODEL_DESCRIPTION,
     DEVICE_DESCRIPTIONS,
@@ -101,42 +102,6 @@ def model_description(text: str) -> str:
     if os.path.isdir(text.strip()):
         return "A checkpoint folder: a model you trained"
     return "Not a known model: choose one from the list or a checkpoint folder"
-
-
-class MadeModels(QObject):
-    """Models made in this session (the training wizard adds each as it is written), so a
-    Settings dialog lists a new model at once, even one saved outside the models folder."""
-
-    added = Signal(str)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.paths: list[str] = []
-
-    def add(self, path: str) -> None:
-        if path not in self.paths:
-            self.paths.append(path)
-        self.added.emit(path)
-
-
-_made: MadeModels | None = None
-
-
-def made_models() -> MadeModels:
-    """The one list of models made in this session (created on first use, GUI thread)."""
-    global _made
-    if _made is None:
-        _made = MadeModels()
-    return _made
-
-
-def model_choices() -> list[str]:
-    """Checkpoint folders to offer besides the architectures: the models folder's (newest
-    first) and those made in this session."""
-    from engine.training import trained_models
-
-    found = trained_models()
-    return found + [p for p in reversed(made_models().paths) if p not in found]
 
 
 def _description_label() -> QLabel:

@@ -220,7 +220,13 @@ class MinePage(QWizardPage):
             v.horizontalHeader().height() + v.verticalHeader().length() + 2 * v.frameWidth()
         )
         v.show()
-        self._finished(f"{c['photos_checked']} photos checked in {c['seconds']:.0f} s.")
+        if c.get("cancelled"):
+            self._finished(
+                f"Cancelled after {c['photos_checked']} of {c['photos_in_library']} photos: "
+                "what they gave is kept below; Check again starts over."
+            )
+        else:
+            self._finished(f"{c['photos_checked']} photos checked in {c['seconds']:.0f} s.")
         try:
             require_enough(mined)
         except NotEnoughPairs as e:

@@ -28,7 +28,6 @@ and ``out/model``, both written only from finite weights) stays the run's result
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import random
@@ -40,18 +39,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load, save_file
 
-from engine.atomic import write_atomically
 from engine.errors import VisualSearchError
-from engine.inputs import read_bytes
 from engine.network.checkpoint import (
     copy_matching_weights,
     load_checkpoint,
-    save_checkpoint,
     write_onnx,
 )
-from engine.network.config import ModelConfig, loads_json
+from engine.network.config import ModelConfig
 from engine.network.models import create_model
 from engine.network.runtime import resolve_device
 from engine.tasks import ProgressFn, Rate, StopFn, format_seconds
@@ -62,6 +57,7 @@ from engine.training.generated import GeneratedBatches, GeneratedData
 from engine.training.losses import retrieval_accuracy
 from engine.training.mined import MinedData, mined_feed
 from engine.training.objective import TrainModule
+from engine.training.state import Diverged, RunState
 
 RecordFn = Callable[[dict], None]
 
@@ -121,82 +117,13 @@ class Trainer:
         self.out = Path(out)
         self.rank, self.world, self.local_rank = _dist_info()
         self.is_main = self.rank == 0
+        self.state = RunState(self.out, self.cfg, data.classes)
 
     # ----------------------------------------------------------------- state
 
-    def _save_state(
-        self,
-        tm: TrainModule,
-        opt,
-        epoch: int,
-        step: int,
-        history: list[dict],
-        save_model: bool,
-        partial: dict | None = None,
-    ) -> None:
-        """Weights, optimizer, random generator, epoch, step and ``partial`` (the losses,
-        accuracies and unreadable photos of the epoch's steps so far) as one consistent
-        state; refused (``_Diverged``) when a weight is not finite."""
-        if not self.is_main:
-            return
-        if not all(bool(torch.isfinite(p).all()) for p in tm.parameters()):
-            raise _Diverged("a weight is not finite")
-        self.out.mkdir(parents=True, exist_ok=True)
-        if save_model:
-            save_checkpoint(
-                tm.model,
-                self.out / "model",
-                extra={"classes": len(self.data.classes), "epoch": epoch},
-            )
-        tensors = {
-            f"module.{k}": v.detach().cpu().contiguous().clone() for k, v in tm.state_dict().items()
-        }
-        osd = opt.state_dict()
-        for idx, st in osd["state"].items():
-            for name, v in st.items():
-                if isinstance(v, torch.Tensor):
-                    tensors[f"opt.{idx}.{name}"] = v.detach().cpu().contiguous().clone()
-        tensors["rng.torch"] = torch.get_rng_state()
-        write_atomically(self.out / "state.safetensors", lambda p: save_file(tensors, p))
-        meta = {
-            "epoch": epoch,
-            "step": step,
-            "history": history,
-            "train_config": self.cfg.to_dict(),
-            "classes": self.data.classes,
-            "param_groups": osd["param_groups"],
-            "partial": partial or {"losses": [], "accs": [], "bad": 0},
-            "version": 1,
-        }
-        text = json.dumps(meta, indent=1)
-        write_atomically(self.out / "state.json", lambda p: Path(p).write_text(text))
-
-    def _load_state(self, tm: TrainModule, opt) -> tuple[int, int, list[dict], dict]:
-        meta_path, st_path = self.out / "state.json", self.out / "state.safetensors"
-        if not meta_path.exists() or not st_path.exists():
-            raise VisualSearchError(f"{self.out}: nothing to resume (no state.json)")
-        meta = loads_json(read_bytes(meta_path), str(meta_path))  # a FIFO is refused
-        if meta.get("classes") != self.data.classes:
-            raise VisualSearchError(
-                f"{self.out}: the saved run used other classes; resume needs the same data set"
-            )
-        tensors = load(read_bytes(st_path, 1 << 40))  # a FIFO is refused
-        tm.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("module.")})
-        osd = opt.state_dict()
-        osd["param_groups"] = meta["param_groups"]
-        state: dict[int, dict] = {}
-        for k, v in tensors.items():
-            if k.startswith("opt."):
-                _, idx, name = k.split(".", 2)
-                state.setdefault(int(idx), {})[name] = v
-        osd["state"] = state
-        opt.load_state_dict(osd)
-        if "rng.torch" in tensors:  # the same draws as the run that was not interrupted
-            torch.set_rng_state(tensors["rng.torch"])
-        partial = meta.get("partial") or {"losses": [], "accs": [], "bad": 0}
-        if int(meta["step"]) == 0:
-            partial = {"losses": [], "accs": [], "bad": 0}
-        return int(meta["epoch"]), int(meta["step"]), list(meta["history"]), partial
+    def _save_state(self, tm, opt, epoch, step, history, save_model, partial=None) -> None:
+        if self.is_main:  # every process holds the same weights; one writes them
+            self.state.save(tm, opt, epoch, step, history, save_model, partial)
 
     # ----------------------------------------------------------------- run
 
@@ -246,7 +173,7 @@ class Trainer:
         start_epoch, start_step, history = 0, 0, []
         partial = {"losses": [], "accs": [], "bad": 0}
         if resume:
-            start_epoch, start_step, history, partial = self._load_state(tm, opt)
+            start_epoch, start_step, history, partial = self.state.load(tm, opt)
         ddp = torch.nn.parallel.DistributedDataParallel(tm) if self.world > 1 else None
         net = ddp if ddp is not None else tm
 
@@ -307,7 +234,7 @@ class Trainer:
                     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
                         loss, acc = net(x, y)
                     if not bool(torch.isfinite(loss.detach())):
-                        raise _Diverged(f"the loss became {float(loss.detach())}", epoch, step)
+                        raise Diverged(f"the loss became {float(loss.detach())}", epoch, step)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     if cfg.grad_clip:
@@ -370,31 +297,13 @@ class Trainer:
                 history.append(rec)
                 last_save = time.perf_counter()
                 on_record({"kind": "epoch", **rec})
-        except _Diverged as e:
-            diverged = self._diverged(e, epoch, history)
+        except Diverged as e:
+            diverged = e.sentence(epoch, history, self.out, cfg.lr)
         if self.is_main and history and not cancelled:  # it runs without PyTorch too
             write_onnx(self.out / "model")
         if self.world > 1:
             dist.barrier()
         return TrainResult(self.out, len(history), history, cancelled, diverged)
-
-    def _diverged(self, e: _Diverged, epoch: int, history: list[dict]) -> str:
-        """The sentence a run that went NaN ends with; what is on disk is the last good
-        checkpoint (nothing of the bad step was saved)."""
-        where = f"in epoch {epoch + 1}" + (f", step {e.step + 1}" if e.step is not None else "")
-        if history:
-            kept = (
-                f"the last good checkpoint (end of epoch {len(history)}) is kept in "
-                f"{self.out / 'model'}"
-            )
-        elif (self.out / "state.json").exists():
-            kept = f"nothing better than the last saved state in {self.out} was kept"
-        else:
-            kept = "no checkpoint had been saved yet, so no model was written"
-        return (
-            f"training stopped {where}: {e.reason}; {kept}. A lower learning rate "
-            f"(now {self.cfg.lr:g}) may help."
-        )
 
     def _feed(self, mcfg, device, tm: TrainModule) -> _Feed:
         """Where batches come from: labelled images, the generator (a batch per step), or
@@ -460,14 +369,6 @@ class Trainer:
             n += len(y)
         tm.train(was)
         return correct / n if n else math.nan
-
-
-class _Diverged(Exception):
-    """A loss or a weight that is not finite: training stops with the last good checkpoint."""
-
-    def __init__(self, reason: str, epoch: int | None = None, step: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason, self.epoch, self.step = reason, epoch, step
 
 
 def step_message(rec: dict, epochs: int) -> str:

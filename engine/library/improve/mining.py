@@ -4,6 +4,9 @@ As SfM-120k was built ("CNN image retrieval learns from BoW", Radenović, Tolias
 2016), a training-free pipeline decides which photos show the same thing, and the global
 network then learns from it:
 
+A stop (``should_stop``) keeps what was done: the pairs of the photos checked so far, marked
+``counts["cancelled"]``.
+
 1. **Positives**: each photo is searched as a query with the local pipeline alone (its own
    RootSIFT features, several visual words each), and its ``NEIGHBOURS`` first results are
    verified geometrically; a pair needs ``MIN_INLIERS`` inliers. A verified pair whose
@@ -98,9 +101,11 @@ def mine(
     checked: set[tuple[int, int]] = set()
     rate = Rate()  # this run's photos per second: the time left
     rate.update(0)
+    done = 0  # photos checked: a stop keeps the pairs verified so far
     for n, fid in enumerate(ids):
         if should_stop():
-            raise VisualSearchError("mining cancelled")
+            break
+        done = n + 1
         try:  # the query path: the photo's own features, several words each
             res = library.search(
                 rows[fid].display_path,
@@ -133,10 +138,13 @@ def mine(
     rng = random.Random(seed)
     held = _held_out(classes, positives, hold_out, rng)
     in_class = {m: k for k, c in enumerate(classes) for m in c}
-    _fill_vectors(library, model, progress, should_stop)
-    negatives = _hard_negatives(
-        library, model, in_class, codes, size, positives + near_dups, progress, should_stop
-    )
+    stopped = done < len(ids)
+    negatives = {}
+    if not stopped:  # the trainer finds hard negatives itself each epoch; these are a start
+        _fill_vectors(library, model, progress, should_stop)
+        negatives = _hard_negatives(
+            library, model, in_class, codes, size, positives + near_dups, progress, should_stop
+        )
     others = [i for i in ids if i not in in_class]
     rng.shuffle(others)
     pool = sorted(others[:POOL])
@@ -151,7 +159,9 @@ def mine(
         return [[index[a], index[b], n] for a, b, n in pairs if a in index and b in index]
 
     counts = {
-        "photos_checked": len(ids),
+        "photos_checked": done,
+        "photos_in_library": len(ids),
+        "cancelled": stopped or should_stop(),
         "pairs_checked": len(checked),
         "photos_with_a_positive": len({m for a, b, _ in positives for m in (a, b)}),
         "pairs": len(positives),
@@ -259,7 +269,7 @@ def _hard_negatives(
     rate.update(0)
     for n, fid in enumerate(members):
         if should_stop is not None and should_stop():
-            raise VisualSearchError("mining cancelled")
+            break  # what was found is kept
         if progress is not None:
             rate.update(n)
             progress(

@@ -26,6 +26,7 @@ import json
 from pathlib import Path
 
 from engine.atomic import write_atomically
+from engine.errors import VisualSearchError
 from engine.inputs import read_bytes
 from engine.library.improve.mining import HOLD_OUT, mine, require_enough
 from engine.library.library import Library
@@ -213,6 +214,8 @@ def _mined_pairs(
             notes.append(f"nothing to resume in {out} yet (stopped while mining): mining again")
         seed = cfg.seed if cfg is not None else 0
         mined = mine(library, model, seed, progress, should_stop, hold_out)
+        if mined.counts.get("cancelled"):  # a run trains on a library checked whole
+            raise VisualSearchError("mining cancelled")
         require_enough(mined)
         mined.save(mined_path)
     require_enough(mined)

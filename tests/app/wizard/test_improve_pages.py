@@ -249,11 +249,19 @@ def test_too_few_verified_matches_say_what_to_do_and_keep_next_disabled(
         assert page.cancel.isEnabled() and not page.again.isEnabled()
         page.cancel.click()
         qtbot.waitUntil(page.again.isEnabled, timeout=120_000)
-        assert page.status.text().startswith("Cancelled") and not mined_sets
+        (partial,) = mined_sets  # a cancel keeps what the photos checked so far gave
+        c = partial.counts
+        assert c["cancelled"] and c["photos_checked"] <= c["photos_in_library"] == 12
+        assert page.status.text() == (
+            f"Cancelled after {c['photos_checked']} of 12 photos: what they gave is kept "
+            "below; Check again starts over."
+        )
+        assert table_rows(page.view)["Photos checked"] == str(c["photos_checked"])
         assert not next_button(wiz).isEnabled()
         page.again.click()
-        qtbot.waitUntil(lambda: len(mined_sets) == 1 and page.again.isEnabled(), timeout=120_000)
-        (mined,) = mined_sets
+        qtbot.waitUntil(lambda: len(mined_sets) == 2 and page.again.isEnabled(), timeout=120_000)
+        mined = mined_sets[-1]
+        assert not mined.counts["cancelled"]
         with pytest.raises(NotEnoughPairs) as too_few:
             require_enough(mined)
         text = page.message.text()
