@@ -100,7 +100,7 @@ def model_description(text: str) -> str:
             return f"{ARCHITECTURES[name].summary}. Unavailable: {NEEDS_TORCH}"
         return ARCHITECTURES[name].summary
     if os.path.isdir(text.strip()):
-        return "A checkpoint folder: a model you trained"
+        return f"A checkpoint folder: a model you trained, in {text.strip()}"
     return "Not a known model: choose one from the list or a checkpoint folder"
 
 
@@ -204,7 +204,7 @@ class SettingsDialog(QDialog):
         if self.model.findText(path) < 0:
             self.model.addItem(path)
             self.model.setItemData(
-                self.model.count() - 1, "A model you trained", Qt.ItemDataRole.ToolTipRole
+                self.model.count() - 1, model_description(path), Qt.ItemDataRole.ToolTipRole
             )
 
     def trained_models(self) -> list[str]:

@@ -138,7 +138,7 @@ class TrainPage(QWizardPage):
             self.status.setText("Cancelled — what was learned is kept; Resume continues from it.")
         else:
             n = res.epochs_done
-            self.status.setText(f"Done: {n} epoch{'' if n == 1 else 's'}.")
+            self.status.setText(f"Training done: {n} epoch{'' if n == 1 else 's'}.")
         if res.diverged:
             self.message.setText(res.diverged[:1].upper() + res.diverged[1:])
         if res.epochs_done and not res.cancelled:  # Settings lists it at once

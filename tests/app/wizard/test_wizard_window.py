@@ -90,7 +90,10 @@ def test_settings_lists_the_models_in_the_models_folder(qtbot, tmp_path, monkeyp
     assert str(run / "model") in listed
     assert not any(p.endswith("not-a-model") for p in listed)
     i = dlg.model.findText(str(run / "model"))
-    assert dlg.model.itemData(i, 3) == "A model you trained"  # its tooltip
+    tip = f"A checkpoint folder: a model you trained, in {run / 'model'}"
+    assert dlg.model.itemData(i, 3) == tip  # its tooltip
+    dlg.model.setCurrentIndex(i)
+    assert dlg.model_help.text() == tip
 
 
 def _tiny_model():
