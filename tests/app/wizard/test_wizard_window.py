@@ -6,6 +6,7 @@ axes, and workers freed on the GUI thread."""
 from __future__ import annotations
 
 import gc
+import threading
 import weakref
 
 import pytest
@@ -33,10 +34,30 @@ def views_window(qtbot, tmp_path, views_library):  # noqa: F811
     yield from window_over(qtbot, root, MODEL)
 
 
+@pytest.fixture
+def held_step(monkeypatch):
+    """Training's steps wait for ``go_on`` (set by the test); ``in_step`` says one began."""
+    from engine.training.objective import TrainModule
+
+    in_step, go_on = threading.Event(), threading.Event()
+    real = TrainModule.forward
+
+    def forward(self, x, y):
+        in_step.set()
+        if not go_on.wait(300):
+            raise RuntimeError("the test never let training go on")
+        return real(self, x, y)
+
+    monkeypatch.setattr(TrainModule, "forward", forward)
+    yield in_step, go_on
+    go_on.set()
+
+
 def test_the_main_window_searches_while_the_wizard_trains_and_settings_lists_the_model(
-    qtbot, views_window, no_gpu, tmp_path
+    qtbot, views_window, no_gpu, tmp_path, held_step
 ):
     win = views_window
+    in_step, go_on = held_step
     wiz = win.open_wizard(source="library", workers=0, train_overrides=dict(pretrained="none"))
     try:
         assert wiz.isVisible() and not wiz.isModal()
@@ -52,18 +73,17 @@ def test_the_main_window_searches_while_the_wizard_trains_and_settings_lists_the
         mp.epochs.setValue(1)
         mp.batch.setValue(8)
         mp.size.setValue(96)
-        next_button(wiz).click()
-        assert cancel_buttons(wiz) == ["Cancel"]
-        qtbot.waitUntil(lambda: len(wiz.train_page.curves.series["loss"]) >= 1, timeout=300_000)
-        assert wiz.train_page.task.busy()
-        # a main-window action while training runs: a search, answered before training ends
-        query = sorted(p for p in (tmp_path / "views").iterdir())[0]
-        with qtbot.waitSignal(win.search_panel.search_finished, timeout=120_000) as found:
-            win.search_panel.search(str(query))
-        assert found.args[0] is not None and found.args[0].hits
-        assert wiz.train_page.task.busy()  # the search did not wait for training
         with qtbot.waitSignal(wiz.training_done, timeout=300_000) as done:
-            pass
+            next_button(wiz).click()
+            assert cancel_buttons(wiz) == ["Cancel"]
+            # training holds its thread (in its first step) until the search is answered
+            qtbot.waitUntil(in_step.is_set, timeout=300_000)
+            query = sorted(p for p in (tmp_path / "views").iterdir())[0]
+            with qtbot.waitSignal(win.search_panel.search_finished, timeout=120_000) as found:
+                win.search_panel.search(str(query))  # a main-window action meanwhile
+            assert found.args[0] is not None and found.args[0].hits
+            assert wiz.train_page.task.busy()  # the search did not wait for training
+            go_on.set()
         assert done.args[0].epochs_done == 1
         # the Settings dialog already open lists the new model at once; a new one too
         assert str(out / "model") in settings.trained_models()
