@@ -321,7 +321,9 @@ class ImprovedPage(QWizardPage):
         lay.addWidget(self.headline)
         lay.addWidget(self.table)
         lay.addWidget(self.details)
-        lay.addWidget(self.text, 1)
+        self.text.setMaximumHeight(140)  # the epochs' lines; the comparison comes first
+        lay.addWidget(self.text)
+        lay.addStretch(1)
         lay.addWidget(self.use)
         lay.addWidget(self.why_not)
         self.task = TaskSlot(self)  # nothing runs here; the wizard waits on every page's
