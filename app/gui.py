@@ -155,7 +155,7 @@ class MainWindow(QMainWindow):
 
         wiz = TrainingWizard(self.library, self.state.model_spec, self, **kwargs)
         wiz.use_model.connect(self.library_panel.switch_model)
-        wiz.open()
+        wiz.show()  # not open(): a modal wizard would block this window for its whole run
         self.wizard = wiz
         return wiz
 

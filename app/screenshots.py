@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
 
     for path in window_shots(win, out, shots.wait, shots.settle):
         print(path)
+    from app.screenshots_wizard import wizard_shots  # the wizard comparing two models
+
+    print(*wizard_shots(win, out, shots.wait, shots.settle), sep="\n")
     win.shutdown()
     app.processEvents()
     return 0

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.made_models import made_models, model_choices
 from app.settings import (
     DEFAULT_MODEL_DESCRIPTION,
     DEVICE_DESCRIPTIONS,
@@ -101,7 +102,7 @@ def model_description(text: str) -> str:
             return f"{ARCHITECTURES[name].summary}. Unavailable: {NEEDS_TORCH}"
         return ARCHITECTURES[name].summary
     if os.path.isdir(text.strip()):
-        return "A checkpoint folder: a model you trained"
+        return f"A checkpoint folder: a model you trained, in {text.strip()}"
     return "Not a known model: choose one from the list or a checkpoint folder"
 
 
@@ -186,6 +187,9 @@ class SettingsDialog(QDialog):
                     tip = f"Unavailable: {NEEDS_TORCH}\n{tip}"
                     self.model.model().item(i).setEnabled(False)
             self.model.setItemData(i, tip, Qt.ItemDataRole.ToolTipRole)
+        for path in model_choices():
+            self.add_model(path)
+        made_models().added.connect(self.add_model)
         self.model.setCurrentText(current)
         self.model.setToolTip("An architecture name, 'default', or a checkpoint folder")
         self.model_help = _description_label()
@@ -200,6 +204,22 @@ class SettingsDialog(QDialog):
         row.addWidget(self.model, 1)
         row.addWidget(browse)
         return row
+
+    def add_model(self, path: str) -> None:
+        """List a trained model's folder (once), as the wizard writes it."""
+        if self.model.findText(path) < 0:
+            self.model.addItem(path)
+            self.model.setItemData(
+                self.model.count() - 1, model_description(path), Qt.ItemDataRole.ToolTipRole
+            )
+
+    def trained_models(self) -> list[str]:
+        """The checkpoint folders the model list offers."""
+        from engine.network import architecture_names
+
+        named = {"default", *architecture_names()}
+        texts = (self.model.itemText(i) for i in range(self.model.count()))
+        return [t for t in texts if t not in named]
 
     def _make_weights_choice(self) -> QHBoxLayout:
         """A backbone and the button that downloads its ImageNet weights."""

@@ -98,12 +98,17 @@ class Worker(QRunnable):
         self.exited = threading.Event()
         params = inspect.signature(fn).parameters
         if "progress" in params:
-            self.kwargs.setdefault("progress", self._progress)
+            # not a bound method of this worker: that would make a reference cycle, which
+            # only the garbage collector frees, on whatever thread it runs — and deleting
+            # the signals' QObject from a worker thread can deadlock the GUI thread
+            raw = self.signals._raw_progress
+
+            def progress(done: int, total: int, message: str) -> None:
+                raw.emit(int(done), int(total), str(message))
+
+            self.kwargs.setdefault("progress", progress)
         if "should_stop" in params:
             self.kwargs.setdefault("should_stop", self._stop.is_set)
-
-    def _progress(self, done: int, total: int, message: str) -> None:
-        self.signals._raw_progress.emit(int(done), int(total), str(message))
 
     def stop(self) -> None:
         """Ask the engine to stop early; its (partial) result is still delivered."""

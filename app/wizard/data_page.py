@@ -12,7 +12,6 @@ import os
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
@@ -26,6 +25,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
+from app.wizard.folders import pick_file, pick_folder
 from app.workers import TaskSlot, Worker
 from engine.paths import models_dir
 
@@ -174,22 +174,22 @@ class DataPage(QWizardPage):
         self.completeChanged.emit()
 
     def _pick_data(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Training folder")
+        d = pick_folder(self, "Training folder")
         if d:
             self.path.setText(d)
 
     def _pick_csv(self) -> None:
-        f, _ = QFileDialog.getOpenFileName(self, "Google Landmarks v2 CSV", "", "CSV (*.csv)")
+        f = pick_file(self, "Google Landmarks v2 CSV", "CSV (*.csv)")
         if f:
             self.path.setText(f)
 
     def _pick_excl(self) -> None:
-        f, _ = QFileDialog.getOpenFileName(self, "Exclusion list")
+        f = pick_file(self, "Exclusion list")
         if f:
             self.exclude.setText(f)
 
     def _pick_out(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Output folder")
+        d = pick_folder(self, "Output folder")
         if d:
             self.out.setText(d)
 

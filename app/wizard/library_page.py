@@ -18,7 +18,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -31,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.wizard.data_page import RowsModel, table_view
+from app.wizard.folders import pick_folder
 from app.workers import TaskSlot, Worker
 from engine.paths import models_dir
 
@@ -80,6 +80,11 @@ class Improved:
     after: dict | None = None
     model: str = ""
     mined: dict = field(default_factory=dict)
+    #: ``{"better": bool, "why": sentence}``: the new model against the model in use
+    verdict: dict = field(default_factory=dict)
+    #: why training stopped with a loss that was not finite (the last good model kept)
+    diverged: str | None = None
+    started_from: str = ""
 
 
 class Improvement:
@@ -121,6 +126,9 @@ class Improvement:
             figures.get("after"),
             figures["model"],
             figures["mined"],
+            figures.get("verdict", {}),
+            figures.get("diverged"),
+            figures.get("started_from", ""),
         )
 
 
@@ -170,7 +178,7 @@ class MinePage(QWizardPage):
         row.addWidget(self.out, 1)
         row.addWidget(browse)
         lay.addWidget(self.out_row)
-        self.task = TaskSlot(self)
+        self.task = TaskSlot(self, wizard.pool)
         self.mined = None
         self.improvement: Improvement | None = None
         self.problem: str | None = None
@@ -212,7 +220,13 @@ class MinePage(QWizardPage):
             v.horizontalHeader().height() + v.verticalHeader().length() + 2 * v.frameWidth()
         )
         v.show()
-        self._finished(f"{c['photos_checked']} photos checked in {c['seconds']:.0f} s.")
+        if c.get("cancelled"):
+            self._finished(
+                f"Cancelled after {c['photos_checked']} of {c['photos_in_library']} photos: "
+                "what they gave is kept below; Check again starts over."
+            )
+        else:
+            self._finished(f"{c['photos_checked']} photos checked in {c['seconds']:.0f} s.")
         try:
             require_enough(mined)
         except NotEnoughPairs as e:
@@ -247,7 +261,7 @@ class MinePage(QWizardPage):
         return self.improvement is not None and bool(self.out.text().strip())
 
     def _pick_out(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Output folder")
+        d = pick_folder(self, "Output folder")
         if d:
             self.out.setText(d)
 
@@ -260,24 +274,39 @@ def figure(figures: dict | None, key: str) -> str:
 
 def recall_text(res: Improved, key: str = "recall@10") -> str:
     return (
-        f"{key} of held-out verified matches: before {figure(res.before, key)}, "
-        f"after {figure(res.after, key)}"
+        f"{key} of held-out verified matches: model in use {figure(res.before, key)}, "
+        f"new model {figure(res.after, key)}"
     )
 
 
+#: the comparison's rows: (label, key in the figures)
+COMPARE_ROWS = (
+    ("recall@10 (share of its verified matches in the first 10)", "recall@10"),
+    ("recall@1 (the first result is a verified match)", "recall@1"),
+    ("Held-out photos searched", "queries"),
+)
+
+
 class ImprovedPage(QWizardPage):
-    """Before and after on the held-out verified matches, and whether to use the model."""
+    """The new model and the model in use side by side on the held-out verified matches (photos
+    neither was trained on with this run); *Use this model* is never ticked for the person and
+    is offered only when the new model is better, on enough held-out photos."""
 
     def __init__(self, wizard) -> None:
         super().__init__()
         self.wiz = wizard
-        self.setTitle("What it learned")
+        self.setTitle("The new model against the model in use")
         self.headline = QLabel("")
         self.headline.setWordWrap(True)
         font = self.headline.font()
         font.setPointSizeF(font.pointSizeF() * 1.2)
         font.setBold(True)
         self.headline.setFont(font)
+        self.compare = RowsModel(["Held-out verified matches", "Model in use", "New model"], self)
+        self.table = table_view(self.compare)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.details = QLabel("")
         self.details.setWordWrap(True)
         self.text = QPlainTextEdit()
@@ -286,29 +315,46 @@ class ImprovedPage(QWizardPage):
             "Use this model (the library is re-indexed in the background; "
             "searches keep using the current model until it is done)"
         )
+        self.why_not = QLabel("")  # why "Use this model" is not offered
+        self.why_not.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.addWidget(self.headline)
+        lay.addWidget(self.table)
         lay.addWidget(self.details)
-        lay.addWidget(self.text, 1)
+        self.text.setMaximumHeight(140)  # the epochs' lines; the comparison comes first
+        lay.addWidget(self.text)
+        lay.addStretch(1)
         lay.addWidget(self.use)
+        lay.addWidget(self.why_not)
         self.task = TaskSlot(self)  # nothing runs here; the wizard waits on every page's
 
     def initializePage(self) -> None:
         res: Improved = self.wiz.train_page.result
         before, after = res.before, res.after or {}
-        self.headline.setText(recall_text(res))
-        b, a = before.get("recall@10", math.nan), after.get("recall@10", math.nan)
-        better = math.isnan(b) or (not math.isnan(a) and a >= b)
+        verdict = res.verdict or {"better": False, "why": "the models were not compared"}
+        better = bool(verdict.get("better"))
+        self.headline.setText(
+            ("The new model is better" if better else "Keep the model in use")
+            + f": {verdict['why']}."
+        )
+
+        def cell(figures: dict, key: str) -> str:
+            return str(figures.get(key, 0)) if key == "queries" else figure(figures, key)
+
+        self.compare.set_rows(
+            [(label, cell(before, key), cell(after, key)) for label, key in COMPARE_ROWS]
+        )
+        self.table.resizeColumnsToContents()
+        self.table.resizeRowsToContents()
+        t = self.table
+        t.setFixedHeight(
+            t.horizontalHeader().height() + t.verticalHeader().length() + 2 * t.frameWidth()
+        )
+        in_use = res.started_from or "the library's model"
         self.details.setText(
-            f"recall@1 (the first result is a match): before {figure(before, 'recall@1')}, "
-            f"after {figure(after, 'recall@1')}. Held-out photos searched for their matches: "
-            f"{before.get('queries', 0)}, among {len(self.wiz.mine_page.mined.photos)}. "
-            + (
-                "The trained model finds as many of their matches, or more."
-                if better
-                else "The trained model finds fewer of their matches: keeping the current "
-                "one is suggested."
-            )
+            f"Model in use: {in_use}. New model: {res.model}. Each held-out photo (kept out of "
+            "training) is searched among the "
+            f"{len(self.wiz.mine_page.mined.photos)} photos checked, with the global model alone."
         )
         self.text.setPlainText(
             "\n".join(
@@ -316,6 +362,9 @@ class ImprovedPage(QWizardPage):
                 f"{h['val_accuracy']:.2f}"
                 for h in res.history
             )
-            + f"\n\nThe model is saved in {res.model}"
+            + (f"\n\n{res.diverged}" if res.diverged else "")
         )
-        self.use.setChecked(better)
+        self.use.setChecked(False)  # the person decides, never the wizard
+        self.use.setEnabled(better)
+        self.why_not.setText("" if better else f"Not offered: {verdict['why']}.")
+        self.why_not.setVisible(not better)

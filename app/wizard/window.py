@@ -10,185 +10,20 @@ Every step calls the engine on worker threads (``open_dataset``, ``audit``, ``mi
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QHBoxLayout,
-    QLabel,
     QMessageBox,
-    QPlainTextEdit,
-    QPushButton,
-    QVBoxLayout,
     QWizard,
     QWizardPage,
 )
 
-from app.wizard.curves import CurveWidget
 from app.wizard.data_page import DataPage, ReportPage
+from app.wizard.eval_page import EvalPage
 from app.wizard.library_page import ImprovedPage, MinePage
 from app.wizard.method_page import MethodPage
-from app.workers import TaskSlot, Worker
-
-
-class _Records(QObject):
-    """Carries the trainer's metric records (``on_record``) to the GUI thread."""
-
-    record = Signal(object)
-
-
-class TrainPage(QWizardPage):
-    def __init__(self, wizard: TrainingWizard) -> None:
-        super().__init__()
-        self.wiz = wizard
-        self.setTitle("Training")
-        self.curves = CurveWidget()
-        self.status = QLabel("")
-        self.cancel = QPushButton("Cancel")
-        self.resume = QPushButton("Resume")
-        # stop, not cancel: the trainer's partial result (saved state, "cancelled") must arrive
-        self.cancel.clicked.connect(lambda: self.task.stop())
-        self.resume.clicked.connect(lambda: self.start(resume=True))
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.curves, 1)
-        lay.addWidget(self.status)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        row.addWidget(self.resume)
-        row.addWidget(self.cancel)
-        lay.addLayout(row)
-        self.task = TaskSlot(self)
-        self.records = _Records()
-        self.records.record.connect(self._on_record)
-        self.result = None
-
-    def initializePage(self) -> None:
-        self.start(resume=False)
-
-    def start(self, resume: bool) -> None:
-        m = self.wiz.method_page
-        choices = dict(
-            method=m.method.currentText(),
-            backbone=m.backbone.currentText(),
-            image_size=m.size.value(),
-            epochs=m.epochs.value(),
-            batch_size=m.batch.value(),
-            device=m.device_choice(),
-            workers=self.wiz.workers,
-        )
-        if self.wiz.source == "library":
-            run = self.wiz.mine_page.improvement
-            job = functools.partial(
-                run.train,
-                choices,
-                self.wiz.train_overrides,
-                self.wiz.out_dir(),
-                resume,
-                self.records.record.emit,
-            )
-        else:
-            job = self._labelled_job(choices, resume)
-        self.result = None
-        self.completeChanged.emit()
-        self.resume.setEnabled(False)
-        self.cancel.setEnabled(True)
-
-        w = Worker(job)
-        w.signals.progress.connect(lambda done, total, message: self.status.setText(message))
-        w.signals.result.connect(self._on_done)
-        w.signals.error.connect(lambda msg, d: self.status.setText(f"training failed: {msg}"))
-        self.task.start(w)
-
-    def _labelled_job(self, choices: dict, resume: bool):
-        from engine.training import TrainConfig, Trainer
-
-        # from_dict: the overrides may name fields of any part (common, labelled, generated)
-        cfg = TrainConfig.from_dict({**choices, **self.wiz.train_overrides})
-        trainer = Trainer(cfg, self.wiz.report_page.dataset, self.field("out"))
-
-        def job(progress, should_stop):
-            return trainer.run(
-                progress, should_stop, resume=resume, on_record=self.records.record.emit
-            )
-
-        return job
-
-    def _on_record(self, rec: dict) -> None:
-        if rec["kind"] == "step":
-            self.curves.add(rec)
-
-    def _on_done(self, res) -> None:
-        self.result = res
-        self.cancel.setEnabled(False)
-        self.resume.setEnabled(res.cancelled)
-        self.status.setText(
-            "cancelled — Resume continues where it stopped"
-            if res.cancelled
-            else f"done: {res.epochs_done} epochs"
-        )
-        self.completeChanged.emit()
-        self.wiz.training_done.emit(res)
-
-    def isComplete(self) -> bool:
-        return self.result is not None and not self.result.cancelled
-
-
-class EvalPage(QWizardPage):
-    def __init__(self, wizard: TrainingWizard) -> None:
-        super().__init__()
-        self.wiz = wizard
-        self.setTitle("Evaluation")
-        self.text = QPlainTextEdit()
-        self.text.setReadOnly(True)
-        self.use = QCheckBox(
-            "Use this model (the library is re-indexed in the background; "
-            "searches keep using the current model until it is done)"
-        )
-        self.use.setChecked(True)
-        lay = QVBoxLayout(self)
-        lay.addWidget(self.text, 1)
-        lay.addWidget(self.use)
-        self.task = TaskSlot(self)
-        self.figures = None
-
-    def initializePage(self) -> None:
-        from engine.evaluation import evaluate_folder_set
-        from engine.network import Extractor, load_checkpoint
-
-        hist = self.wiz.train_page.result.history
-        lines = [
-            f"epoch {h['epoch'] + 1}: loss {h['loss']:.4f}, accuracy {h['accuracy']:.3f}"
-            for h in hist
-        ]
-        self.text.setPlainText("\n".join(lines) + "\n\nevaluating…")
-        model_dir = Path(self.field("out")) / "model"
-        target = self.wiz.report_page.eval_path.text() or self.field("data")
-
-        def job():
-            ex = Extractor(load_checkpoint(model_dir), device="auto")
-            if target.endswith(".pkl"):
-                from engine.evaluation import evaluate_revisitop
-
-                images = Path(target).parent / "jpg"
-                # the trained network is what the wizard measures
-                return evaluate_revisitop(ex, target, images, pipeline="global")
-            return evaluate_folder_set(ex, target)
-
-        w = Worker(job)
-        w.signals.result.connect(self._on_figures)
-        w.signals.error.connect(lambda m, d: self.text.appendPlainText(f"evaluation: {m}"))
-        self.task.start(w)
-
-    def _on_figures(self, res: dict) -> None:
-        self.figures = res
-        if "M" in res:
-            text = "  ".join(f"{p}: mAP {res[p]['mAP']:.2f}" for p in "EMH")
-        else:
-            text = f"leave-one-out mAP {res['mAP']:.2f} on {res['images']} photos"
-        self.text.appendPlainText(text)
-        self.wiz.evaluation_done.emit(res)
+from app.wizard.train_page import TrainPage
 
 
 class TrainingWizard(QWizard):
@@ -198,7 +33,8 @@ class TrainingWizard(QWizard):
     report_ready = Signal(object)
     mined_ready = Signal(object)  # the MinedSet, enough to train on or not
     audit_done = Signal(object)
-    training_done = Signal(object)
+    training_done = Signal(object)  # a result: finished, cancelled, or stopped on NaN
+    training_failed = Signal(str)  # an error stopped training (the page says which)
     evaluation_done = Signal(object)
     use_model = Signal(str)  # the checkpoint folder to switch the library to
 
@@ -213,6 +49,16 @@ class TrainingWizard(QWizard):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Train a model")
+        # its own window, never modal: the main window stays usable while it works, and
+        # its long tasks run on its own threads, not those searches use
+        self.setModal(False)
+        self.setWindowModality(Qt.WindowModality.NonModal)
+        flags = self.windowFlags() & ~Qt.WindowType.Dialog  # a window of its own, not
+        self.setWindowFlags(flags | Qt.WindowType.Window)  # one kept above the main window
+        self.pool = QThreadPool(self)
+        self.pool.setMaxThreadCount(1)
+        # one Cancel per page: the pages' Cancel stops their step; this one closes the window
+        self.setButtonText(QWizard.WizardButton.CancelButton, "Close")
         self.library = library
         self.model_spec = model_spec
         self.workers = workers
@@ -280,7 +126,7 @@ class TrainingWizard(QWizard):
 
     def accept(self) -> None:
         last = self.improved_page if self.source == "library" else self.eval_page
-        if last.use.isChecked():
+        if last.use.isChecked() and last.use.isEnabled():
             self.use_model.emit(str(Path(self.out_dir()) / "model"))
         super().accept()
 

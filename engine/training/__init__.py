@@ -14,7 +14,9 @@ _SOURCES = {
     "open_dataset": "engine.training.data",
     "plan_for_this_machine": "engine.training.plan",
     "propose": "engine.training.plan",
+    "render_scene": "engine.training.generator",
     "sample_boxes": "engine.training.generator",
+    "trained_models": "engine.training.made",
     "write_training_set": "engine.training.generator",
 }
 

@@ -32,6 +32,7 @@ from engine.errors import BadImageError, VisualSearchError
 from engine.inputs import read_bytes
 from engine.network.config import loads_json
 from engine.photo.decode import load_photo
+from engine.tasks import Rate
 from engine.training.data import Item
 
 #: photos per class in a batch; the rest of a batch are hard negatives (a quarter)
@@ -209,10 +210,30 @@ class MinedData:
         return negs
 
 
+#: held-out photos (each with verified matches) a comparison needs: with fewer, one photo moves
+#: recall@10 by more than 0.2, and a better or worse model cannot be told from luck
+MIN_HELD_OUT = 5
+
+
+def too_few_held_out(queries: int) -> str | None:
+    """Why ``queries`` held-out photos cannot compare two models, or None when they can."""
+    if queries >= MIN_HELD_OUT:
+        return None
+    return (
+        f"too few photos held out to compare the models: {queries} with verified matches, at "
+        f"least {MIN_HELD_OUT} are needed, because with fewer one photo alone moves recall@10 "
+        f"by more than {1 / MIN_HELD_OUT:.1f} and luck cannot be told from a better model "
+        "(photos of more places or objects, three or more views each, give more)"
+    )
+
+
 @torch.no_grad()
-def describe_photos(model, paths: list[Path], image_size: int, device) -> dict[int, np.ndarray]:
+def describe_photos(
+    model, paths: list[Path], image_size: int, device, progress=None, should_stop=None
+) -> dict[int, np.ndarray]:
     """Global descriptors of ``paths`` (index → unit vector) at ``image_size``, one at a time
-    in eval mode; unreadable photos are left out."""
+    in eval mode; unreadable photos are left out. ``progress(done, total)`` after each photo;
+    ``should_stop()`` ends early with the photos described so far."""
     from torchvision.transforms.v2 import functional as TF
 
     cfg = model.config
@@ -222,6 +243,8 @@ def describe_photos(model, paths: list[Path], image_size: int, device) -> dict[i
     model.eval()
     out: dict[int, np.ndarray] = {}
     for i, p in enumerate(paths):
+        if should_stop is not None and should_stop():
+            break
         try:
             img = load_photo(p, max_side=image_size).image
         except BadImageError:
@@ -229,22 +252,53 @@ def describe_photos(model, paths: list[Path], image_size: int, device) -> dict[i
         x = TF.pil_to_tensor(img).unsqueeze(0).float() / 255.0
         x = ((x - mean) / std).to(device)
         out[i] = model(x).descriptor[0].float().cpu().numpy()
+        if progress is not None:
+            progress(i + 1, len(paths))
     model.train(was)
     return out
 
 
+def rated(progress, what: str):
+    """``progress(done, total)`` that says ``what`` with this run's rate and time left, as
+    ``progress(done, total, message)`` (None stays None)."""
+    if progress is None:
+        return None
+    rate = Rate()
+    rate.update(0)
+
+    def report(done: int, total: int) -> None:
+        rate.update(done)
+        progress(done, total, f"{what}: {done}/{total} photos, {rate.text(done, total)}")
+
+    return report
+
+
 def held_out_recall(
-    model, mined: MinedSet, image_size: int, device="cpu", k: int = 10
-) -> dict[str, float]:
-    """For each held-out photo (never trained on), the share of its verified matches among the top
-    ``k`` of every other mined photo by the model's descriptor (recall@k), and how often the
-    first result is one of them (recall@1). Averaged over those photos."""
+    model,
+    mined: MinedSet,
+    image_size: int,
+    device="cpu",
+    k: int = 10,
+    progress=None,
+    should_stop=None,
+    what: str = "measuring on the held-out photos",
+) -> dict:
+    """For each held-out photo (never trained on), the share of its verified matches among the
+    top ``k`` of every other mined photo by the model's descriptor (recall@k), and how often
+    the first result is one of them (recall@1). Averaged over those photos.
+
+    ``queries`` says over how many; ``too_few`` why they cannot compare two models (or None).
+    ``progress(done, total, message)`` reports each photo described, with the rate and the
+    time left; ``should_stop()`` ends early: the figures are then NaN and ``cancelled`` true."""
     partners = mined.partners()
     queries = sorted(q for q in mined.held_out if partners.get(q))
+    nan = float("nan")
     if not queries:
-        return {"recall@1": float("nan"), f"recall@{k}": float("nan"), "queries": 0}
+        return {"recall@1": nan, f"recall@{k}": nan, "queries": 0, "too_few": too_few_held_out(0)}
     paths = [Path(p["path"]) for p in mined.photos]
-    desc = describe_photos(model, paths, image_size, device)
+    desc = describe_photos(model, paths, image_size, device, rated(progress, what), should_stop)
+    if should_stop is not None and should_stop() and len(desc) < len(paths):
+        return {"recall@1": nan, f"recall@{k}": nan, "queries": 0, "cancelled": True}
     ids = sorted(desc)
     X = np.stack([desc[i] for i in ids]).astype(np.float32)
     pos = {i: r for r, i in enumerate(ids)}
@@ -259,7 +313,12 @@ def held_out_recall(
         r1 += float(top[0] in want)
         rk += len(want & set(top)) / len(want)
         n += 1
-    return {"recall@1": r1 / max(n, 1), f"recall@{k}": rk / max(n, 1), "queries": n}
+    return {
+        "recall@1": r1 / max(n, 1),
+        f"recall@{k}": rk / max(n, 1),
+        "queries": n,
+        "too_few": too_few_held_out(n),
+    }
 
 
 def mined_feed(trainer, mcfg, device, tm):
@@ -273,18 +332,30 @@ def mined_feed(trainer, mcfg, device, tm):
         data.items, cfg.image_size, mcfg.mean, mcfg.std, cfg.labelled.augment, cfg.seed
     )
 
-    def describe(indices: list[int]) -> dict:
+    note = getattr(trainer, "note", None)  # what the run is doing between its steps
+
+    def phase(what: str):
+        if note is None:
+            return None
+        return lambda done, total, message: note(message)
+
+    def describe(indices: list[int], epoch: int) -> dict:
         paths = [data.items[i].path for i in indices]
-        found = describe_photos(tm.model, paths, cfg.image_size, device)
+        what = f"epoch {epoch + 1}: choosing hard negatives with the model being trained"
+        found = describe_photos(tm.model, paths, cfg.image_size, device, rated(phase(what), what))
         return {indices[k]: v for k, v in found.items()}
 
     def batches(epoch: int) -> list:
-        negatives = data.negatives_for_epoch(trainer.out, epoch, describe)
+        negatives = data.negatives_for_epoch(trainer.out, epoch, lambda i: describe(i, epoch))
         every = data.epoch_batches(epoch, cfg.batch_size, cfg.seed, negatives)
         per_rank = len(every) // trainer.world
         return every[trainer.rank :: trainer.world][:per_rank]
 
     def val(tm) -> float:
-        return held_out_recall(tm.model, data.mined, cfg.image_size, device)["recall@10"]
+        what = "measuring the model being trained on the held-out photos"
+        got = held_out_recall(
+            tm.model, data.mined, cfg.image_size, device, progress=phase(what), what=what
+        )
+        return got["recall@10"]
 
     return ds, batches, val, sum(len(m) for m in data.members)

@@ -14,14 +14,20 @@ Data: a labelled set (folders, GLDv2, ArcFace), generated identities or pairs mi
 library (each configured by its part of :class:`~engine.training.config.TrainConfig`).
 
 Output directory: ``out/model/`` the latest checkpoint (model.safetensors + config.json, and
-model.onnx once training ends); ``out/state.safetensors`` the training state (heads,
-optimizer) with ``out/state.json`` (epoch, step, history and the training config).
+model.onnx once training ends); ``out/state.safetensors`` the training state (weights, heads,
+optimizer, random generator) with ``out/state.json`` (epoch, step, the losses of the epoch so
+far, history and the training config), written together at one step boundary, so a resumed
+run continues exactly where the saved one stopped.
+
+A loss that is not finite (NaN or infinite: too high a learning rate, a bad batch) stops
+training at once: nothing of that step is saved, the last good checkpoint (the saved state
+and ``out/model``, both written only from finite weights) stays the run's result, and
+``TrainResult.diverged`` says so in one sentence.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 import random
@@ -33,21 +39,17 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.distributed as dist
-from safetensors.torch import load, save_file
 
-from engine.atomic import write_atomically
 from engine.errors import VisualSearchError
-from engine.inputs import read_bytes
 from engine.network.checkpoint import (
     copy_matching_weights,
     load_checkpoint,
-    save_checkpoint,
     write_onnx,
 )
-from engine.network.config import ModelConfig, loads_json
+from engine.network.config import ModelConfig
 from engine.network.models import create_model
 from engine.network.runtime import resolve_device
-from engine.tasks import ProgressFn, StopFn
+from engine.tasks import ProgressFn, Rate, StopFn, format_seconds
 from engine.training.batches import ImageBatches, batch_loader, epoch_batches
 from engine.training.config import TrainConfig
 from engine.training.data import LabelledSet
@@ -55,6 +57,7 @@ from engine.training.generated import GeneratedBatches, GeneratedData
 from engine.training.losses import retrieval_accuracy
 from engine.training.mined import MinedData, mined_feed
 from engine.training.objective import TrainModule
+from engine.training.state import Diverged, RunState
 
 RecordFn = Callable[[dict], None]
 
@@ -73,6 +76,9 @@ class TrainResult:
     epochs_done: int
     history: list[dict]
     cancelled: bool
+    #: why training stopped early with a loss that was not finite (the last good checkpoint
+    #: was kept), or None
+    diverged: str | None = None
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -111,63 +117,13 @@ class Trainer:
         self.out = Path(out)
         self.rank, self.world, self.local_rank = _dist_info()
         self.is_main = self.rank == 0
+        self.state = RunState(self.out, self.cfg, data.classes)
 
     # ----------------------------------------------------------------- state
 
-    def _save_state(
-        self, tm: TrainModule, opt, epoch: int, step: int, history: list[dict], save_model: bool
-    ) -> None:
-        if not self.is_main:
-            return
-        self.out.mkdir(parents=True, exist_ok=True)
-        if save_model:
-            save_checkpoint(
-                tm.model,
-                self.out / "model",
-                extra={"classes": len(self.data.classes), "epoch": epoch},
-            )
-        tensors = {
-            f"module.{k}": v.detach().cpu().contiguous().clone() for k, v in tm.state_dict().items()
-        }
-        osd = opt.state_dict()
-        for idx, st in osd["state"].items():
-            for name, v in st.items():
-                if isinstance(v, torch.Tensor):
-                    tensors[f"opt.{idx}.{name}"] = v.detach().cpu().contiguous().clone()
-        write_atomically(self.out / "state.safetensors", lambda p: save_file(tensors, p))
-        meta = {
-            "epoch": epoch,
-            "step": step,
-            "history": history,
-            "train_config": self.cfg.to_dict(),
-            "classes": self.data.classes,
-            "param_groups": osd["param_groups"],
-            "version": 1,
-        }
-        text = json.dumps(meta, indent=1)
-        write_atomically(self.out / "state.json", lambda p: Path(p).write_text(text))
-
-    def _load_state(self, tm: TrainModule, opt) -> tuple[int, int, list[dict]]:
-        meta_path, st_path = self.out / "state.json", self.out / "state.safetensors"
-        if not meta_path.exists() or not st_path.exists():
-            raise VisualSearchError(f"{self.out}: nothing to resume (no state.json)")
-        meta = loads_json(read_bytes(meta_path), str(meta_path))  # a FIFO is refused
-        if meta.get("classes") != self.data.classes:
-            raise VisualSearchError(
-                f"{self.out}: the saved run used other classes; resume needs the same data set"
-            )
-        tensors = load(read_bytes(st_path, 1 << 40))  # a FIFO is refused
-        tm.load_state_dict({k[7:]: v for k, v in tensors.items() if k.startswith("module.")})
-        osd = opt.state_dict()
-        osd["param_groups"] = meta["param_groups"]
-        state: dict[int, dict] = {}
-        for k, v in tensors.items():
-            if k.startswith("opt."):
-                _, idx, name = k.split(".", 2)
-                state.setdefault(int(idx), {})[name] = v
-        osd["state"] = state
-        opt.load_state_dict(osd)
-        return int(meta["epoch"]), int(meta["step"]), list(meta["history"])
+    def _save_state(self, tm, opt, epoch, step, history, save_model, partial=None) -> None:
+        if self.is_main:  # every process holds the same weights; one writes them
+            self.state.save(tm, opt, epoch, step, history, save_model, partial)
 
     # ----------------------------------------------------------------- run
 
@@ -215,110 +171,139 @@ class Trainer:
                 params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
             )
         start_epoch, start_step, history = 0, 0, []
+        partial = {"losses": [], "accs": [], "bad": 0}
         if resume:
-            start_epoch, start_step, history = self._load_state(tm, opt)
+            start_epoch, start_step, history, partial = self.state.load(tm, opt)
         ddp = torch.nn.parallel.DistributedDataParallel(tm) if self.world > 1 else None
         net = ddp if ddp is not None else tm
 
+        done_now = [0]  # optimizer steps of the run done, for phase messages
+        run_total = [0]
+
+        def note(message: str) -> None:
+            """What the run is doing between steps (choosing negatives, measuring)."""
+            progress(done_now[0], run_total[0], message)
+
+        self.note = note
         feed = self._feed(mcfg, device, tm)
-        steps_per_epoch = len(feed.batches(0))
+        steps_per_epoch = len(feed.batches(start_epoch))
         if steps_per_epoch == 0:
             raise VisualSearchError(
                 f"not enough training images for one batch of {cfg.batch_size} per process "
                 f"({feed.images} images); lower --batch-size"
             )
-        total = steps_per_epoch * cfg.epochs
+        total = run_total[0] = steps_per_epoch * cfg.epochs
+        done_now[0] = start_epoch * steps_per_epoch + start_step
         warmup = round(cfg.warmup_epochs * steps_per_epoch)
         lab = cfg.labelled
         stage1 = (lab.ft_stage1_epochs or max(1, cfg.epochs // 2)) if lab.cider_ft else 0
         amp = cfg.amp and device.type == "cuda"
         t_start = time.perf_counter()
         images_seen = 0
+        rate = Rate()  # this run's steps per second: the time left
         last_save = time.perf_counter()
         cancelled = False
+        diverged: str | None = None
+        rate.update(done_now[0])
         epoch = start_epoch
-        for epoch in range(start_epoch, cfg.epochs):
-            tm.set_stage(1 if epoch < stage1 else 2)
-            tm.train()  # what stage 2 freezes stays in eval mode
-            batches = feed.batches(epoch)
-            first = start_step if epoch == start_epoch else 0
-            losses, accs, bad = [], [], 0
-            for step, (x, y, nbad) in enumerate(
-                batch_loader(feed.ds, batches[first:], cfg.workers), start=first
-            ):
-                bad += nbad
-                gstep = epoch * steps_per_epoch + step
-                lr = lr_at(gstep, total, warmup, cfg.lr)
-                for g in opt.param_groups:
-                    g["lr"] = lr
-                if x is None or len(x) < 2:
-                    continue
-                x, y = feed.to_device(x, y, device)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    loss, acc = net(x, y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if cfg.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(
-                        [p for p in tm.parameters() if p.grad is not None], cfg.grad_clip
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                tm.set_stage(1 if epoch < stage1 else 2)
+                tm.train()  # what stage 2 freezes stays in eval mode
+                batches = feed.batches(epoch)
+                first = start_step if epoch == start_epoch else 0
+                if epoch == start_epoch:  # the steps before a cancel count in the epoch's mean
+                    losses, accs, bad = (
+                        list(partial["losses"]),
+                        list(partial["accs"]),
+                        partial["bad"],
                     )
-                opt.step()
-                losses.append(float(loss.detach()))
-                accs.append(float(acc))
-                images_seen += len(x) * self.world
-                elapsed = time.perf_counter() - t_start
-                done_steps = gstep + 1 - (start_epoch * steps_per_epoch + start_step)
-                eta = elapsed / max(done_steps, 1) * (total - gstep - 1)
-                rec = {
-                    "kind": "step",
-                    "epoch": epoch,
-                    "step": step,
-                    "steps": steps_per_epoch,
-                    "loss": losses[-1],
-                    "accuracy": accs[-1],
-                    "lr": lr,
-                    "images_per_s": images_seen / max(elapsed, 1e-9),
-                    "eta_s": eta,
-                    "stage": tm.stage,
-                }
-                on_record(rec)
-                progress(gstep + 1, total, step_message(rec, cfg.epochs))
-                stop = should_stop()
-                if self.world > 1:  # every rank stops at the same step
-                    flag = torch.tensor([1.0 if stop else 0.0], device=device)
-                    dist.all_reduce(flag)
-                    stop = bool(flag.item())
-                if stop:
-                    self._save_state(tm, opt, epoch, step + 1, history, save_model=False)
-                    cancelled = True
+                else:
+                    losses, accs, bad = [], [], 0
+                for step, (x, y, nbad) in enumerate(
+                    batch_loader(feed.ds, batches[first:], cfg.workers), start=first
+                ):
+                    bad += nbad
+                    gstep = epoch * steps_per_epoch + step
+                    lr = lr_at(gstep, total, warmup, cfg.lr)
+                    for g in opt.param_groups:
+                        g["lr"] = lr
+                    if x is None or len(x) < 2:
+                        continue
+                    x, y = feed.to_device(x, y, device)
+                    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                        loss, acc = net(x, y)
+                    if not bool(torch.isfinite(loss.detach())):
+                        raise Diverged(f"the loss became {float(loss.detach())}", epoch, step)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    if cfg.grad_clip:
+                        torch.nn.utils.clip_grad_norm_(
+                            [p for p in tm.parameters() if p.grad is not None], cfg.grad_clip
+                        )
+                    opt.step()
+                    losses.append(float(loss.detach()))
+                    accs.append(float(acc))
+                    images_seen += len(x) * self.world
+                    done_now[0] = gstep + 1
+                    rate.update(gstep + 1)
+                    elapsed = time.perf_counter() - t_start
+                    left = rate.seconds_left(total - gstep - 1)
+                    rec = {
+                        "kind": "step",
+                        "epoch": epoch,
+                        "step": step,
+                        "steps": steps_per_epoch,
+                        "loss": losses[-1],
+                        "accuracy": accs[-1],
+                        "lr": lr,
+                        "images_per_s": images_seen / max(elapsed, 1e-9),
+                        "steps_per_s": rate.per_second(),
+                        "eta_s": left,
+                        "stage": tm.stage,
+                    }
+                    on_record(rec)
+                    progress(gstep + 1, total, step_message(rec, cfg.epochs))
+                    sofar = {"losses": losses, "accs": accs, "bad": bad}
+                    stop = should_stop()
+                    if self.world > 1:  # every rank stops at the same step
+                        flag = torch.tensor([1.0 if stop else 0.0], device=device)
+                        dist.all_reduce(flag)
+                        stop = bool(flag.item())
+                    if stop:
+                        self._save_state(tm, opt, epoch, step + 1, history, False, sofar)
+                        cancelled = True
+                        break
+                    if time.perf_counter() - last_save > 60 * cfg.checkpoint_minutes:
+                        self._save_state(tm, opt, epoch, step + 1, history, False, sofar)
+                        last_save = time.perf_counter()
+                if cancelled:
                     break
-                if time.perf_counter() - last_save > 60 * cfg.checkpoint_minutes:
-                    self._save_state(tm, opt, epoch, step + 1, history, save_model=False)
-                    last_save = time.perf_counter()
-            if cancelled:
-                break
-            if self.world > 1 and losses:  # report the mean over every process
-                t = torch.tensor([float(np.mean(losses)), float(np.mean(accs))], device=device)
-                dist.all_reduce(t)
-                losses, accs = [float(t[0]) / self.world], [float(t[1]) / self.world]
-            rec = {
-                "epoch": epoch,
-                "stage": tm.stage,
-                "loss": float(np.mean(losses)) if losses else math.nan,
-                "accuracy": float(np.mean(accs)) if accs else math.nan,
-                "val_accuracy": feed.val_accuracy(tm),
-                "unreadable": bad,
-                "seconds": round(time.perf_counter() - t_start, 1),
-            }
-            history.append(rec)
-            self._save_state(tm, opt, epoch + 1, 0, history, save_model=True)
-            last_save = time.perf_counter()
-            on_record({"kind": "epoch", **rec})
+                if self.world > 1 and losses:  # report the mean over every process
+                    t = torch.tensor([float(np.mean(losses)), float(np.mean(accs))], device=device)
+                    dist.all_reduce(t)
+                    losses, accs = [float(t[0]) / self.world], [float(t[1]) / self.world]
+                note(f"epoch {epoch + 1}/{cfg.epochs}: measuring the model…")
+                rec = {
+                    "epoch": epoch,
+                    "stage": tm.stage,
+                    "loss": float(np.mean(losses)) if losses else math.nan,
+                    "accuracy": float(np.mean(accs)) if accs else math.nan,
+                    "val_accuracy": feed.val_accuracy(tm),
+                    "unreadable": bad,
+                    "seconds": round(time.perf_counter() - t_start, 1),
+                }
+                self._save_state(tm, opt, epoch + 1, 0, [*history, rec], save_model=True)
+                history.append(rec)
+                last_save = time.perf_counter()
+                on_record({"kind": "epoch", **rec})
+        except Diverged as e:
+            diverged = e.sentence(epoch, history, self.out, cfg.lr)
         if self.is_main and history and not cancelled:  # it runs without PyTorch too
             write_onnx(self.out / "model")
         if self.world > 1:
             dist.barrier()
-        return TrainResult(self.out, len(history), history, cancelled)
+        return TrainResult(self.out, len(history), history, cancelled, diverged)
 
     def _feed(self, mcfg, device, tm: TrainModule) -> _Feed:
         """Where batches come from: labelled images, the generator (a batch per step), or
@@ -387,11 +372,14 @@ class Trainer:
 
 
 def step_message(rec: dict, epochs: int) -> str:
-    """One line for a step record (what ``progress`` says)."""
+    """One line for a step record (what ``progress`` says): the time left comes from this
+    run's measured rate of steps (``measuring the rate`` during the first seconds)."""
+    left = rec.get("eta_s")
+    when = "measuring the rate" if left is None else f"{format_seconds(left)} left"
     return (
         f"epoch {rec['epoch'] + 1}/{epochs}, step {rec['step'] + 1}/{rec['steps']}: loss "
         f"{rec['loss']:.3f}, accuracy {rec['accuracy']:.2f}, lr {rec['lr']:.4g}, "
-        f"{rec['images_per_s']:.1f} images/s, ETA {int(rec['eta_s'])} s"
+        f"{rec['images_per_s']:.1f} images/s, {when}"
     )
 
 

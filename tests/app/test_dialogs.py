@@ -94,8 +94,16 @@ def test_training_wizard_end_to_end(window, qtbot, photos, tmp_path):
     with qtbot.waitSignal(wiz.evaluation_done, timeout=300_000) as figures:
         wiz.next()
     assert set(figures.args[0]) >= {"E", "M", "H"}  # evaluated on the audit's set
+    ep = wiz.eval_page  # beside the model in use; offered only when better, never pre-ticked
+    new, old = (ep.figures[k]["M"]["mAP"] for k in ("new", "in_use"))
+    assert not ep.use.isChecked() and ep.use.isEnabled() == (new > old)
+    if not ep.use.isEnabled():
+        wiz.accept()
+        assert window.state.model_spec != str(tmp_path / "trained" / "model")
+        return wiz.shutdown()
+    ep.use.setChecked(True)
     with qtbot.waitSignal(lib.indexing_finished, timeout=300_000) as reindexed:
-        wiz.accept()  # "use this model" is checked
+        wiz.accept()
     assert reindexed.args[0].indexed == 12
     assert window.state.model_spec == str(tmp_path / "trained" / "model")
     assert len(window.library.store.models.all()) == 2  # the old vectors are still there

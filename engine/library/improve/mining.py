@@ -4,6 +4,9 @@ As SfM-120k was built ("CNN image retrieval learns from BoW", Radenović, Tolias
 2016), a training-free pipeline decides which photos show the same thing, and the global
 network then learns from it:
 
+A stop (``should_stop``) keeps what was done: the pairs of the photos checked so far, marked
+``counts["cancelled"]``.
+
 1. **Positives**: each photo is searched as a query with the local pipeline alone (its own
    RootSIFT features, several visual words each), and its ``NEIGHBOURS`` first results are
    verified geometrically; a pair needs ``MIN_INLIERS`` inliers. A verified pair whose
@@ -16,7 +19,8 @@ network then learns from it:
 3. **Hard negatives**: for each photo of a class, the photos the current global model ranks
    highest outside its class, verified on the codes; those verification rejects are its hard
    negatives (the trainer refreshes them each epoch with the model being trained).
-4. **Held out**: from a fixed share of the classes of three photos or more (by ``seed``), the
+4. **Held out**: from a fixed share of the classes of three photos or more (by ``seed``), and
+   from at least ``MIN_HELD_OUT`` of them where there are as many, the
    photo with the most verified matches is kept out of training: afterwards it is searched
    with the global model, which should find its verified matches (the other views it did
    train on) — the evaluation without labels.
@@ -39,7 +43,8 @@ from engine.library.query.duplicates import MIN_COVER, _cover, connected_compone
 from engine.library.query.duplicates import MIN_INLIERS as DUPLICATE_INLIERS
 from engine.match.verify import MIN_INLIERS as VERIFY_MIN_INLIERS
 from engine.match.verify import verify_codes
-from engine.training.mined import MinedSet
+from engine.tasks import Rate
+from engine.training.mined import MIN_HELD_OUT, MinedSet
 
 #: nearest photos in the inverted file that are verified, per photo
 NEIGHBOURS = 10
@@ -94,9 +99,13 @@ def mine(
     positives: list[tuple[int, int, int]] = []
     near_dups: list[tuple[int, int, int]] = []
     checked: set[tuple[int, int]] = set()
+    rate = Rate()  # this run's photos per second: the time left
+    rate.update(0)
+    done = 0  # photos checked: a stop keeps the pairs verified so far
     for n, fid in enumerate(ids):
         if should_stop():
-            raise VisualSearchError("mining cancelled")
+            break
+        done = n + 1
         try:  # the query path: the photo's own features, several words each
             res = library.search(
                 rows[fid].display_path,
@@ -118,15 +127,24 @@ def mine(
                 near_dups.append((*pair, int(h.inliers)))
             else:
                 positives.append((*pair, int(h.inliers)))
-        if n % 8 == 0 or n + 1 == len(ids):
-            progress(n + 1, len(ids), f"verifying matches: {n + 1}/{len(ids)} photos")
+        rate.update(n + 1)
+        progress(
+            n + 1,
+            len(ids),
+            f"verifying matches: {n + 1}/{len(ids)} photos, {rate.text(n + 1, len(ids))}",
+        )
     classes = [_capped(c, positives) for c in connected_components((a, b) for a, b, _ in positives)]
     classes.sort(key=lambda c: (-len(c), c[0]))
     rng = random.Random(seed)
     held = _held_out(classes, positives, hold_out, rng)
     in_class = {m: k for k, c in enumerate(classes) for m in c}
-    _fill_vectors(library, model, progress, should_stop)
-    negatives = _hard_negatives(library, model, in_class, codes, size, positives + near_dups)
+    stopped = done < len(ids)
+    negatives = {}
+    if not stopped:  # the trainer finds hard negatives itself each epoch; these are a start
+        _fill_vectors(library, model, progress, should_stop)
+        negatives = _hard_negatives(
+            library, model, in_class, codes, size, positives + near_dups, progress, should_stop
+        )
     others = [i for i in ids if i not in in_class]
     rng.shuffle(others)
     pool = sorted(others[:POOL])
@@ -141,7 +159,9 @@ def mine(
         return [[index[a], index[b], n] for a, b, n in pairs if a in index and b in index]
 
     counts = {
-        "photos_checked": len(ids),
+        "photos_checked": done,
+        "photos_in_library": len(ids),
+        "cancelled": stopped or should_stop(),
         "pairs_checked": len(checked),
         "photos_with_a_positive": len({m for a, b, _ in positives for m in (a, b)}),
         "pairs": len(positives),
@@ -178,7 +198,10 @@ def _held_out(classes, positives, share: float, rng: random.Random) -> list[int]
     most verified matches, left out of training and searched for them afterwards."""
     big = [k for k, c in enumerate(classes) if len(c) >= 3]
     rng.shuffle(big)
-    chosen = big[: max(1, round(len(big) * share))] if big and share else []
+    # at least MIN_HELD_OUT where the library has them: fewer cannot compare two models (a
+    # class of three keeps two photos to train on, so holding one out costs no class)
+    want = max(min(MIN_HELD_OUT, len(big)), round(len(big) * share))
+    chosen = big[:want] if big and share else []
     links: dict[int, int] = {}
     for a, b, _ in positives:
         links[a] = links.get(a, 0) + 1
@@ -231,7 +254,9 @@ def _fill_vectors(library, model, progress, should_stop) -> None:
         )
 
 
-def _hard_negatives(library, model, in_class, codes, size, verified):
+def _hard_negatives(
+    library, model, in_class, codes, size, verified, progress=None, should_stop=None
+):
     """Per class photo, the top global neighbours outside its class that verification
     rejects (with the model the library serves)."""
     _, row = library.model(model)
@@ -240,7 +265,19 @@ def _hard_negatives(library, model, in_class, codes, size, verified):
     vectors = library.store.vectors.vectors_for(row.id, members)
     linked = {(a, b) for a, b, _ in verified}
     out: dict[int, list[int]] = {}
-    for fid in members:
+    rate = Rate()
+    rate.update(0)
+    for n, fid in enumerate(members):
+        if should_stop is not None and should_stop():
+            break  # what was found is kept
+        if progress is not None:
+            rate.update(n)
+            progress(
+                n,
+                len(members),
+                f"looking for hard negatives: {n}/{len(members)} photos, "
+                f"{rate.text(n, len(members))}",
+            )
         vec = vectors.get(fid)
         if vec is None or not vi.ntotal:
             continue

@@ -11,7 +11,9 @@
 3. train the chosen architecture on the mined pairs, starting from the model the library
    serves (its weights copied into every layer of the same name and shape), with the same
    progress, cancel and resume as every training;
-4. measure the global model's recall of held-out verified matches before and after.
+4. measure the global model's recall of held-out verified matches before (the model in use)
+   and after (the new model), with progress and cancel, and say whether the new one is
+   better (``verdict``: never on fewer than ``MIN_HELD_OUT`` held-out photos).
 
 The run's folder keeps ``mined.json`` (what was mined), ``improve.json`` (the figures) and
 the trainer's files (``model/``, the resumable state, each epoch's hard negatives).
@@ -24,6 +26,7 @@ import json
 from pathlib import Path
 
 from engine.atomic import write_atomically
+from engine.errors import VisualSearchError
 from engine.inputs import read_bytes
 from engine.library.improve.mining import HOLD_OUT, mine, require_enough
 from engine.library.library import Library
@@ -114,9 +117,28 @@ def improve_model(
         else {}
     )
     if "before" not in figures:
-        progress(0, 0, "measuring the current model on the held-out photos…")
         start = resolve_model(cfg.init_from).to(device)
-        figures = {"before": held_out_recall(start, mined, cfg.image_size, device)}
+        before = held_out_recall(
+            start,
+            mined,
+            cfg.image_size,
+            device,
+            progress=progress,
+            should_stop=should_stop,
+            what="measuring the model in use on the held-out photos",
+        )
+        if before.get("cancelled"):  # nothing trained yet; Resume measures it again
+            return {
+                "before": before,
+                "mined": mined.counts,
+                "epochs": 0,
+                "cancelled": True,
+                "model": str(out / "model"),
+                "history": [],
+                "notes": notes,
+                "started_from": cfg.init_from,
+            }
+        figures = {"before": before}
         _save(figures_path, figures)
     result = Trainer(cfg, MinedData(mined), out).run(
         progress=progress, should_stop=should_stop, resume=resume_training, on_record=on_record
@@ -132,14 +154,47 @@ def improve_model(
             "model": str(out / "model"),
             "history": result.history,
             "notes": notes,
+            "diverged": result.diverged,
         }
     )
+    figures.pop("after", None)
     if (out / "model").exists() and not result.cancelled:
-        progress(0, 0, "measuring the trained model on the held-out photos…")
         trained = load_checkpoint(out / "model").to(device)
-        figures["after"] = held_out_recall(trained, mined, cfg.image_size, device)
+        after = held_out_recall(
+            trained,
+            mined,
+            cfg.image_size,
+            device,
+            progress=progress,
+            should_stop=should_stop,
+            what="measuring the new model on the held-out photos",
+        )
+        if not after.get("cancelled"):
+            figures["after"] = after
+    figures["verdict"] = verdict(figures["before"], figures.get("after"))
     _save(figures_path, figures)
     return figures
+
+
+def verdict(before: dict, after: dict | None) -> dict:
+    """Whether the new model is better than the model in use on the held-out photos:
+    ``{"better": bool, "why": sentence}``. Better: a higher recall@10, or the same and a
+    higher recall@1; never judged on too few held-out photos (``too_few``)."""
+    if after is None:
+        return {"better": False, "why": "the new model was not measured (stopped before)"}
+    too_few = after.get("too_few") or before.get("too_few")
+    if too_few:
+        return {"better": False, "why": too_few}
+    b = (before["recall@10"], before["recall@1"])
+    a = (after["recall@10"], after["recall@1"])
+    if a > b:
+        return {
+            "better": True,
+            "why": "the new model finds more of the held-out photos' verified matches",
+        }
+    if a == b:
+        return {"better": False, "why": "the new model finds as many matches, not more"}
+    return {"better": False, "why": "the new model finds fewer matches than the model in use"}
 
 
 def _mined_pairs(
@@ -159,6 +214,8 @@ def _mined_pairs(
             notes.append(f"nothing to resume in {out} yet (stopped while mining): mining again")
         seed = cfg.seed if cfg is not None else 0
         mined = mine(library, model, seed, progress, should_stop, hold_out)
+        if mined.counts.get("cancelled"):  # a run trains on a library checked whole
+            raise VisualSearchError("mining cancelled")
         require_enough(mined)
         mined.save(mined_path)
     require_enough(mined)

@@ -100,9 +100,15 @@ def test_short_training_lowers_the_loss(tiny_set, tmp_path):
     assert [e for e in records if e["kind"] == "epoch"] == [
         {"kind": "epoch", **h} for h in res.history
     ]
-    # progress(done, total, message) like every other engine call: steps of the whole run
-    assert [c[0] for c in calls] == list(range(1, 33)) and {c[1] for c in calls} == {32}
-    assert calls[0][2].startswith("epoch 1/8, step 1/4: loss ") and "images/s" in calls[0][2]
+    # progress(done, total, message) like every other engine call: steps of the whole run,
+    # and between them what the run does (measuring each epoch's model) at the steps done
+    steps = [c for c in calls if ", step " in c[2]]
+    assert [c[0] for c in steps] == list(range(1, 33)) and {c[1] for c in calls} == {32}
+    assert steps[0][2].startswith("epoch 1/8, step 1/4: loss ") and "images/s" in steps[0][2]
+    between = [c for c in calls if ", step " not in c[2]]
+    assert [(c[0], c[2]) for c in between] == [
+        (4 * e, f"epoch {e}/8: measuring the model…") for e in range(1, 9)
+    ]
     cfg = json.loads((tmp_path / "out" / "model" / "config.json").read_text())
     assert cfg["architecture"] == "gem" and cfg["extra"]["classes"] == 6
 

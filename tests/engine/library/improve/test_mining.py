@@ -132,7 +132,9 @@ def test_cancel_then_resume_continues_exactly(planted, tmp_path):
     steps: list[int] = []
     Trainer(cfg, data, tmp_path / "resumed").run(
         progress=lambda done, total, message: steps.append(done),
-        should_stop=lambda: len(steps) >= 13,  # mid-epoch 2 (10 steps an epoch)
+        # mid-epoch 2 (10 steps an epoch); between steps, progress also says what the run
+        # does (choosing negatives, measuring) at the steps done so far
+        should_stop=lambda: max(steps, default=0) >= 13,
     )
     state = json.loads((tmp_path / "resumed" / "state.json").read_text())
     assert (state["epoch"], state["step"]) == (1, 3)
