@@ -196,8 +196,7 @@ class SettingsDialog(QDialog):
         browse = QPushButton("Checkpoint…")
         browse.clicked.connect(
             lambda: self.model.setCurrentText(
-                QFileDialog.getExistingDirectory(self, "Checkpoint folder")
-                or self.model.currentText()
+                self._pick_folder("Checkpoint folder") or self.model.currentText()
             )
         )
         row = QHBoxLayout()
@@ -348,8 +347,15 @@ class SettingsDialog(QDialog):
 
     # ---------------------------------------------------------------- values
 
+    def _pick_folder(self, title: str) -> str:
+        """A folder chosen in a dialog that opens where the last one was left (or Pictures)."""
+        d = QFileDialog.getExistingDirectory(self, title, self.settings.start_folder())
+        if d:
+            self.settings.remember_folder(d)
+        return d
+
     def _add_exclusion(self) -> None:
-        d = QFileDialog.getExistingDirectory(self, "Folder to exclude")
+        d = self._pick_folder("Folder to exclude")
         if d:
             self.exclude.addItem(d)
 

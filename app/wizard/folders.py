@@ -1,32 +1,24 @@
-"""The wizard's file dialogs open where the person last was: the last folder chosen in any of
-them, or Pictures the first time (a person's photos are there, not in the working folder)."""
+"""The wizard's file dialogs open where the person last was, as the window's do: the folder
+any of them was last left in (``Settings.last_folder``, kept across sessions), or Pictures the
+first time (a person's photos are there, not in the working folder)."""
 
 from __future__ import annotations
 
-import os
-
-from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-#: the folder the last of the wizard's dialogs was left in (this session)
-_last: str | None = None
+from app.settings import Settings
 
 
 def start_folder() -> str:
-    """Where the next dialog opens: the last folder used if it still exists, else Pictures,
-    else the home folder."""
-    if _last and os.path.isdir(_last):
-        return _last
-    pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
-    if pictures and os.path.isdir(pictures):
-        return pictures
-    return os.path.expanduser("~")
+    """Where the next dialog opens (``Settings.start_folder``)."""
+    return Settings.load()[0].start_folder()
 
 
 def _remember(path: str) -> str:
-    global _last
     if path:
-        _last = path if os.path.isdir(path) else os.path.dirname(path)
+        settings, problem = Settings.load()
+        if problem is None:  # unreadable settings are not overwritten from here
+            settings.remember_folder(path)
     return path
 
 

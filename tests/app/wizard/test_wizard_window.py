@@ -126,20 +126,17 @@ def _tiny_model():
 
 
 def test_file_dialogs_open_in_pictures_then_in_the_last_folder(qtbot, tmp_path, monkeypatch):
-    from PySide6.QtCore import QStandardPaths
+    import platformdirs
     from PySide6.QtWidgets import QFileDialog
 
-    import app.wizard.folders as folders
+    from app.settings import Settings
+    from app.settings_dialog import SettingsDialog
     from app.wizard.data_page import DataPage
 
     pictures = tmp_path / "Pictures"
     pictures.mkdir()
-    monkeypatch.setattr(folders, "_last", None)
-    monkeypatch.setattr(
-        QStandardPaths,
-        "writableLocation",
-        lambda where: str(pictures) if where == QStandardPaths.PicturesLocation else "",
-    )
+    monkeypatch.setenv("VISUAL_SEARCH_HOME", str(tmp_path / "home"))  # no folder used yet
+    monkeypatch.setattr(platformdirs, "user_pictures_dir", lambda: str(pictures))
     opened, chosen = [], tmp_path / "data"
     chosen.mkdir()
 
@@ -154,6 +151,13 @@ def test_file_dialogs_open_in_pictures_then_in_the_last_folder(qtbot, tmp_path, 
     assert opened == [str(pictures)] and page.path.text() == str(chosen)
     page._pick_out()  # another of the wizard's dialogs: where the person last was
     assert opened == [str(pictures), str(chosen)]
+    # the window's dialogs share the folder, kept in the settings across sessions
+    settings = Settings.load()[0]
+    assert settings.last_folder == str(chosen)
+    dialog = SettingsDialog(settings)
+    qtbot.addWidget(dialog)
+    dialog._add_exclusion()
+    assert opened[-1] == str(chosen) and dialog.exclude.item(0).text() == str(chosen)
 
 
 def test_curves_have_axes_with_units(qtbot):
