@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox, QLabel, QPlainTextEdit, QVBoxLayout, QWizardPage
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWizardPage,
+)
 
 from app.workers import TaskSlot, Worker
 
@@ -24,8 +32,18 @@ class EvalPage(QWizardPage):
         self.verdict = QLabel("")
         self.verdict.setWordWrap(True)
         self.use = QCheckBox(USE_TEXT)
+        # what the measuring does now, at this run's rate and with the time left; Cancel
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setEnabled(False)
+        self.cancel.clicked.connect(self._cancel)
+        row = QHBoxLayout()
+        row.addWidget(self.status, 1)
+        row.addWidget(self.cancel)
         lay = QVBoxLayout(self)
         lay.addWidget(self.text, 1)
+        lay.addLayout(row)
         lay.addWidget(self.verdict)
         lay.addWidget(self.use)
         self.task = TaskSlot(self, wizard.pool)
@@ -50,24 +68,42 @@ class EvalPage(QWizardPage):
         target = eval_set or self.field("data")
         in_use = self.wiz.model_spec
 
-        def measure(ex):
+        def measure(ex, who, progress, should_stop):
+            def said(done: int, total: int, message: str) -> None:
+                progress(done, total, f"{who} — {message}")
+
             if target.endswith(".pkl"):
                 from engine.evaluation import evaluate_revisitop
 
                 images = Path(target).parent / "jpg"
                 # the trained network is what the wizard measures
-                return evaluate_revisitop(ex, target, images, pipeline="global")
-            return evaluate_folder_set(ex, target)
+                return evaluate_revisitop(ex, target, images, pipeline="global", progress=said)
+            return evaluate_folder_set(ex, target, progress=said, should_stop=should_stop)
 
-        def job():
-            new = measure(Extractor(load_checkpoint(model_dir), device="auto"))
-            old = measure(Extractor(resolve_model(in_use), device="auto"))
+        def job(progress, should_stop):
+            net = Extractor(load_checkpoint(model_dir), device="auto")
+            new = measure(net, "the new model", progress, should_stop)
+            net = Extractor(resolve_model(in_use), device="auto")
+            old = measure(net, "the model in use", progress, should_stop)
             return {"new": new, "in_use": old, "held_out": bool(eval_set)}
 
         w = Worker(job)
+        w.signals.progress.connect(lambda d, t, m: self.status.setText(m[:1].upper() + m[1:]))
         w.signals.result.connect(self._on_figures)
-        w.signals.error.connect(lambda m, d: self.text.appendPlainText(f"evaluation: {m}"))
+        w.signals.error.connect(self._on_error)
+        self.status.setText("Loading the models…")
+        self.cancel.setEnabled(True)
         self.task.start(w)
+
+    def _cancel(self) -> None:
+        self.task.cancel()
+        self.cancel.setEnabled(False)
+        self.status.setText("Cancelled: the models were not compared, so none is offered.")
+
+    def _on_error(self, message: str, details: str) -> None:
+        self.cancel.setEnabled(False)
+        self.status.setText("")
+        self.text.appendPlainText(f"evaluation: {message}")
 
     @staticmethod
     def _score(res: dict) -> float:
@@ -75,6 +111,8 @@ class EvalPage(QWizardPage):
 
     def _on_figures(self, res: dict) -> None:
         self.figures = res
+        self.cancel.setEnabled(False)
+        self.status.setText("Measured.")
         for who, key in (("new model", "new"), ("model in use", "in_use")):
             r = res[key]
             if "M" in r:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import BadImageError, VisualSearchError
+from engine.errors import BadImageError, CancelledError, VisualSearchError
 from engine.evaluation.revisitop import (
     GroundTruth,
     evaluate_ranking,
@@ -21,6 +21,7 @@ from engine.match.codebook import Codebook, default_codebook
 from engine.match.rank import GLOBAL_WEIGHT, PIPELINES, VERIFY_TOP, learned_from_photos
 from engine.network.extraction import ExtractorBase as Extractor
 from engine.photo.formats import IMAGE_EXTENSIONS, escapes_folder, is_photo_name
+from engine.tasks import ProgressFn, StopFn, with_rate
 
 #: tried in this order after the bare name; the one list of photo extensions, upper case too
 IMAGE_SUFFIXES = tuple(
@@ -102,8 +103,10 @@ def evaluate_revisitop(
     all_db = db_paths + extra
     sims = None
     if pipeline != "local":
-        xb = extract_all(ex, all_db, progress=progress)
-        xq = extract_all(ex, q_paths, boxes=boxes, progress=progress)
+        xb = extract_all(ex, all_db, progress=with_rate(progress, "describing the database"))
+        xq = extract_all(
+            ex, q_paths, boxes=boxes, progress=with_rate(progress, "describing the queries")
+        )
         sims = xq @ xb.T
     t1 = time.perf_counter()
     info: dict = {}
@@ -146,12 +149,25 @@ def evaluate_revisitop(
     return results
 
 
-def evaluate_folder_set(ex: Extractor, root: str | os.PathLike) -> dict:
-    """Leave-one-out retrieval mAP (percent) on a folder-per-class set."""
+def evaluate_folder_set(
+    ex: Extractor,
+    root: str | os.PathLike,
+    progress: ProgressFn | None = None,
+    should_stop: StopFn | None = None,
+) -> dict:
+    """Leave-one-out retrieval mAP (percent) on a folder-per-class set; ``progress`` says what
+    is done at this run's rate, ``should_stop`` ends it early (``CancelledError``)."""
     from engine.training.data import FolderDataset
 
     ds = FolderDataset(root)
-    x = extract_all(ex, [it.path for it in ds.items])
+    x = extract_all(
+        ex,
+        [it.path for it in ds.items],
+        progress=with_rate(progress, "describing the photos"),
+        should_stop=should_stop,
+    )
+    if should_stop is not None and should_stop():
+        raise CancelledError("evaluation cancelled")
     labels = np.array([it.label for it in ds.items])
     return {
         "mAP": round(100 * leave_one_out_map(x, labels), 2),

@@ -91,10 +91,17 @@ def test_training_wizard_end_to_end(window, qtbot, photos, tmp_path):
         wiz.next()
     assert done.args[0].epochs_done == 1 and wiz.train_page.curves.series["loss"]
     assert "images/s" in wiz.train_page.status.text() or "done" in wiz.train_page.status.text()
+    ep = wiz.eval_page  # beside the model in use; offered only when better, never pre-ticked
+    said, show = [], ep.status.setText
+    ep.status.setText = lambda text: (said.append(text), show(text))
     with qtbot.waitSignal(wiz.evaluation_done, timeout=300_000) as figures:
         wiz.next()
     assert set(figures.args[0]) >= {"E", "M", "H"}  # evaluated on the audit's set
-    ep = wiz.eval_page  # beside the model in use; offered only when better, never pre-ticked
+    # what the measuring did, model by model, with its rate (or "measuring the rate" at first)
+    for who in ("The new model", "The model in use"):
+        assert any(t.startswith(f"{who} — describing the database: ") for t in said), said
+    assert all(("photos/s" in t or "measuring the rate" in t) for t in said if " — " in t)
+    assert ep.status.text() == "Measured." and not ep.cancel.isEnabled()
     new, old = (ep.figures[k]["M"]["mAP"] for k in ("new", "in_use"))
     assert not ep.use.isChecked() and ep.use.isEnabled() == (new > old)
     if not ep.use.isEnabled():
