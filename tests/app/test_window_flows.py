@@ -323,7 +323,9 @@ def open_main(args):
 launch.open_main = open_main
 sys.exit(launch.run(["--library", sys.argv[1]]))
 """
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    # a first start: no settings left by the tests before (one of them chooses an ImageNet
+    # model, which runs on PyTorch)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "VISUAL_SEARCH_HOME": str(tmp_path / "h")}
     out = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path / "lib")],
         capture_output=True,
