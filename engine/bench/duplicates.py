@@ -2,9 +2,10 @@
 
 The set (``scripts/make_duplicates_benchmark.py``: real photos, copies of each kind, and
 labelled pairs that are not copies) is indexed into a fresh temporary library (local features
-only: duplicates read nothing else) and ``Library.duplicates`` runs as the window runs it.
-Its copy groups make pairs: every two photos of a group. A pair is true when both photos are
-the same picture (one *cluster* of the manifest: a picture and its copies).
+only: duplicates read nothing else; with ``--keep-library DIR``, into ``DIR``, kept and
+reused) and ``Library.duplicates`` runs as the window runs it. Its copy groups make pairs:
+every two photos of a group. A pair is true when both photos are the same picture (one
+*cluster* of the manifest: a picture and its copies).
 
 Reported per copy kind: recall, the share of (picture, copy) pairs that the groups join; and
 precision, the share of the groups' pairs that hold a copy of that kind which are true. Per
@@ -184,4 +185,4 @@ def bench_from_args(bench, args, log):
         raise VisualSearchError(
             "bench duplicates needs --manifest FILE (scripts/make_duplicates_benchmark.py)"
         )
-    return bench_duplicates(args.manifest, log=log)
+    return bench_duplicates(args.manifest, log=log, keep_library=args.keep_library)

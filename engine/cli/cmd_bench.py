@@ -19,6 +19,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--images", default=None, help="quality: its photos")
     p.add_argument("--manifest", default=None, help="localize, duplicates: the set's manifest.json")
     p.add_argument(
+        "--keep-library",
+        default=None,
+        metavar="DIR",
+        help="duplicates: index into DIR and keep it (a second run only updates it)",
+    )
+    p.add_argument(
         "--count", type=int, default=None, help="index: photos per size (40); unchanged: (300)"
     )
     p.add_argument("--mixed", action="store_true", help="index: folders of mixed aspect")

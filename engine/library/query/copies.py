@@ -11,8 +11,9 @@ differ where the things are. A pair that verifies and overlaps but fails the tra
 content test is a pair of *similar shots*.
 
 Smooth, low-texture pictures keep too few features for the geometry: for a pair whose
-features find no transform, the global signal decides (``same_picture``): close perceptual
-hashes, the same shape, and no difference once one is resized onto the other.
+features find no transform, or a transform that is not a copy's, the global signal decides
+(``same_picture``): close perceptual hashes, the same shape, and no difference once one is
+resized onto the other.
 """
 
 from __future__ import annotations
@@ -241,7 +242,13 @@ class Judge:
         if ca is not None and cb is not None and min(len(ca), len(cb)) >= MIN_INLIERS:
             v = verify_codes(ca, sa, cb, sb)
             if v.verified and v.H is not None and v.inliers >= MIN_INLIERS:
-                return self._geometry(a, b, v, min(len(ca), len(cb)), sa, sb)
+                verdict = self._geometry(a, b, v, min(len(ca), len(cb)), sa, sb)
+                if verdict is not None and verdict.kind == "copies":
+                    return verdict
+                # a smooth copy's few features may find a poor transform: the global signal
+                if hash_bits is not None and hash_bits <= GLOBAL_PHASH_BITS:
+                    return self._global(a, b, sa, sb) or verdict
+                return verdict
         if hash_bits is not None and hash_bits <= GLOBAL_PHASH_BITS:
             return self._global(a, b, sa, sb)
         return None

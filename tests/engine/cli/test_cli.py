@@ -189,3 +189,11 @@ def test_train_methods_are_the_registry(capsys, tmp_path):
     err = capsys.readouterr().err
     assert "invalid choice: 'nope'" in err
     assert all(repr(name) in err for name in list_models())
+
+
+def test_bench_duplicates_can_keep_its_library():
+    args = build_parser().parse_args(
+        ["bench", "duplicates", "--manifest", "m.json", "--keep-library", "lib"]
+    )
+    assert (args.manifest, args.keep_library) == ("m.json", "lib")
+    assert build_parser().parse_args(["bench", "duplicates"]).keep_library is None

@@ -198,3 +198,28 @@ def test_progress_names_each_stage_and_stopping_keeps_the_pairs_checked(tmp_path
     assert part.stopped and part.checked == 2 < part.candidates == full.candidates
     whole = [{h.path for h in g} for g in full]
     assert all(any({h.path for h in g} <= w for w in whole) for g in part)
+
+
+def test_a_smooth_copy_whose_few_features_find_a_poor_transform_is_judged_globally(
+    tmp_path, monkeypatch
+):
+    """The features of a smooth picture and its resized copy verify, but on a sheared
+    transform (not a copy's): with close hashes, the global signal still finds the copy."""
+    from types import SimpleNamespace
+
+    from engine.library.query import copies
+    from engine.match.verify import Verification
+
+    _smooth(tmp_path)
+    rows = {}
+    for i, name in enumerate(("smooth_small.jpg", "smooth.jpg"), 1):
+        with Image.open(tmp_path / name) as im:
+            rows[i] = SimpleNamespace(width=im.width, height=im.height)
+        rows[i].display_path = str(tmp_path / name)
+    sheared = np.array([[2.0, 0.6, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]])
+    monkeypatch.setattr(copies, "verify_codes", lambda *a: Verification(40, 60, True, sheared))
+    judge = copies.Judge(rows, copies.MIN_RATIO)
+    codes = [0] * 100  # only their number is read before the (replaced) verifier
+    assert judge(1, 2, codes, codes, None).kind == "similar"  # hashes far: geometry decides
+    verdict = judge(1, 2, codes, codes, 4)
+    assert verdict.kind == "copies" and verdict.pair.how == "global"
