@@ -214,8 +214,8 @@ def _codebooks(seeds: Path, tmp: Path):
 
 
 def _command_line(seeds: Path, tmp: Path):
-    """Through ``main``: a bad file is exit 1 with one short line, never exit 3."""
-    from engine.cli.entry import main
+    """Through ``main``: a bad file is exit 2 with one short line, never exit 3."""
+    from engine.cli.entry import EXIT_BAD_INPUT, main
     from engine.training.data import read_exclusions
 
     book = (seeds / "book.safetensors").read_bytes()
@@ -228,7 +228,7 @@ def _command_line(seeds: Path, tmp: Path):
         with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
             code = main(["codebook", "info", str(path)])
         text = err.getvalue()
-        if code != 0 and (code != 1 or text.count("\n") != 1 or len(text) > 501):
+        if code != 0 and (code != EXIT_BAD_INPUT or text.count("\n") != 1 or len(text) > 501):
             raise AssertionError(f"exit {code}: {text[:300]!r}")
 
     return case

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+from engine.cli.entry import EXIT_BAD_INPUT
 from tests.helpers import ROOT, run_python
 
 NO_TORCH = """
@@ -66,7 +67,7 @@ def test_index_search_duplicates_and_a_heatmap_run_without_torch(tmp_path):
 
 def test_training_says_what_to_install_in_one_line(tmp_path):
     out, proc = _run([["train", "synthetic", "--out", str(tmp_path / "m"), "--epochs", "1"]])
-    assert out["rc"] == [1] and not out["heavy"]
+    assert out["rc"] == [EXIT_BAD_INPUT] and not out["heavy"]
     err = proc.stderr.strip().splitlines()
     assert len(err) == 1 and "pip install 'visual-search[train]'" in err[0], proc.stderr
 

@@ -107,9 +107,12 @@ def test_trains_a_step_on_generated_objects(arch, tmp_path):
     calls = []
     cfg = _cfg(arch, generated=GeneratedConfig(steps_per_epoch=1, views=2))
     res = Trainer(cfg, GeneratedData(), tmp_path / arch).run(
-        progress=lambda done, total, message: calls.append((done, total))
+        progress=lambda done, total, message: calls.append((done, total, message))
     )
-    assert calls == [(1, 1)] and math.isfinite(res.history[0]["loss"])
+    # one step, then what the trainer does after it (measuring the model) on the same count
+    steps = [(d, t) for d, t, m in calls if ", step " in m]
+    assert steps == [(1, 1)] and {(d, t) for d, t, _ in calls} == {(1, 1)}
+    assert math.isfinite(res.history[0]["loss"])
     assert _moved(tmp_path / arch, arch)
 
 

@@ -10,6 +10,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from PIL import Image
+
 from engine.photo.decode import load_photo
 from tests.helpers import MODEL, ROOT
 from tests.photo_files import two_colour, write_jpeg_with_corrupt_exif
@@ -42,8 +44,12 @@ def test_the_extractor_carries_the_note(tmp_path):
 def test_indexing_keeps_stderr_clean_and_errors_shows_the_note(tmp_path):
     folder = tmp_path / "camera"
     folder.mkdir()
-    damaged = write_jpeg_with_corrupt_exif(folder / "damaged.jpg", two_colour(96, 64), 3)
-    two_colour(96, 64).save(folder / "fine.jpg", quality=90)
+    # a photo with detail (a flat one is "too little detail to search"), and its copy whose
+    # EXIF is damaged and says "turned 180°"
+    with Image.open(ROOT / "resources" / "samples" / "obj00_0.jpg") as im:
+        photo = im.convert("RGB")
+    damaged = write_jpeg_with_corrupt_exif(folder / "damaged.jpg", photo, 3)
+    photo.save(folder / "fine.jpg", quality=90)
     lib = str(tmp_path / "lib")
 
     def cli(*args):
