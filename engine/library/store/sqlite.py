@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -70,6 +71,24 @@ def sqlite_uri(db_path: Path, immutable: bool = False) -> str:
     return f"file:{path}?mode=ro" + ("&immutable=1" if immutable else "")
 
 
+def set_wal(cur: sqlite3.Cursor, wait: float = 10.0) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting up to ``wait`` seconds for another connection.
+
+    Switching a file to WAL takes a lock SQLite's busy timeout does not wait for: two
+    processes creating one new library at the same instant got "database is locked" at once in
+    29 of 60 tries; so the switch is tried again until it goes through or ``wait`` runs out.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if ("locked" not in str(e) and "busy" not in str(e)) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def open_engine(db_path: Path, read_only: bool, immutable: bool = False) -> Engine:
     """A SQLAlchemy engine on ``db_path``: WAL, ``synchronous=NORMAL``, a busy timeout and
     foreign keys; read-only ones through a ``mode=ro`` (or ``immutable``) URI."""
@@ -83,7 +102,7 @@ def open_engine(db_path: Path, read_only: bool, immutable: bool = False) -> Engi
     def pragmas(dbapi_conn, _record) -> None:
         cur = dbapi_conn.cursor()
         if not read_only:
-            cur.execute("PRAGMA journal_mode=WAL")
+            set_wal(cur)
             cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=10000")
         cur.execute("PRAGMA foreign_keys=ON")

@@ -49,3 +49,36 @@ def test_two_first_indexes_at_once_one_proceeds_the_other_waits_or_is_busy(tmp_p
         assert any(code == 0 for code, _ in results), results
         assert main(["status", "--library", str(lib), "--json"]) == 0
         assert '"indexed": 0' in capsys.readouterr().out
+
+
+def test_two_processes_creating_one_library_at_the_same_instant_both_open_it(tmp_path):
+    """Switching a new database file to WAL takes a lock SQLite's busy timeout does not wait
+    for; two processes released by one barrier used to get "database is locked" about half
+    the time (``sqlite.set_wal`` tries again)."""
+    import multiprocessing as mp
+
+    from engine.library.store import Store
+
+    def create(lib, barrier, errors):
+        barrier.wait()
+        try:
+            Store(lib).close()
+        except Exception as e:  # reported to the parent, which fails the test
+            errors.put(f"{type(e).__name__}: {e}")
+        errors.put("done")
+
+    ctx = mp.get_context("fork")
+    failures = []
+    for attempt in range(12):
+        barrier, errors = ctx.Barrier(2), ctx.Queue()
+        lib = tmp_path / f"lib{attempt}"
+        procs = [ctx.Process(target=create, args=(lib, barrier, errors)) for _ in range(2)]
+        for p in procs:
+            p.start()
+        said = [errors.get(timeout=120) for _ in range(2)]
+        while said.count("done") < 2:
+            said.append(errors.get(timeout=120))
+        for p in procs:
+            p.join(timeout=60)
+        failures += [s for s in said if s != "done"]
+    assert not failures, failures
