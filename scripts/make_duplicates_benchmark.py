@@ -88,7 +88,7 @@ from urllib.parse import unquote
 
 import cv2
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import make_photo_benchmark as mpb
@@ -240,14 +240,7 @@ def collect(sources: Path | None, debs: list[Path], log) -> tuple[list[Source], 
 def decode(src: Source) -> np.ndarray | None:
     try:
         with Image.open(io.BytesIO(src.data)) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode in ("I;16", "I;16B", "I"):
-                im = im.point(lambda v: v / 257).convert("L")
-            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-                rgba = im.convert("RGBA")
-                bg = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
-                im = Image.alpha_composite(bg, rgba)
-            im = im.convert("RGB")
+            im = mpb.upright_rgb(im)
             if min(im.size) < MIN_SIDE:
                 return None
             f = OUT_SIDE / max(im.size)

@@ -254,6 +254,19 @@ class Photo:
         return [round(v * f) for v in box]
 
 
+def upright_rgb(im: Image.Image) -> Image.Image:
+    """``im`` turned by its EXIF orientation, 16-bit grey brought to 8 bits and transparency
+    laid on mid-grey, as RGB."""
+    im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16B", "I"):
+        im = im.point(lambda v: v / 257).convert("L")
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
+        im = Image.alpha_composite(bg, rgba)
+    return im.convert("RGB")
+
+
 def load_rgb(path: Path, max_side: int, turn: int = 0) -> tuple[np.ndarray, tuple[int, int]]:
     """Upright RGB uint8 at most ``max_side`` on the long side, and the upright native size
     (``turn``: degrees clockwise to apply after the EXIF orientation)."""
@@ -263,14 +276,7 @@ def load_rgb(path: Path, max_side: int, turn: int = 0) -> tuple[np.ndarray, tupl
             f = max_side / max(w, h)
             if f < 1:
                 im.draft("RGB", (max(1, int(w * f)), max(1, int(h * f))))
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("I;16", "I;16B", "I"):
-            im = im.point(lambda v: v / 257).convert("L")
-        if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
-            rgba = im.convert("RGBA")
-            bg = Image.new("RGBA", rgba.size, (128, 128, 128, 255))
-            im = Image.alpha_composite(bg, rgba)
-        im = im.convert("RGB")
+        im = upright_rgb(im)
         if turn:
             im = im.transpose(
                 {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180}.get(
