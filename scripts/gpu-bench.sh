@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every throughput figure of a GPU machine as one JSON object on stdout (progress on stderr),
-# in under five minutes on one H100 or H200; nothing is downloaded.
-#   scripts/gpu-bench.sh [--small] [--only extract index unchanged train faiss] [--out FILE]
+# (more than five minutes on one H200: --only runs some sections); nothing is downloaded.
+#   scripts/gpu-bench.sh [--small] [--only extract index local unchanged train faiss] [--photos DIR] [--out FILE]
 # --small runs it at toy sizes, on a CPU in about a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."

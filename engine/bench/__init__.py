@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from engine.bench.context import bench_context
     from engine.bench.extract import bench_extract
     from engine.bench.faiss_gpu import bench_faiss_gpu
+    from engine.bench.gpu_local import bench_gpu_local
     from engine.bench.index_speed import bench_index_breakdown
     from engine.bench.library import (
         bench_index,
@@ -38,6 +39,7 @@ _SOURCES = {
     "bench_context": "engine.bench.context",
     "bench_onnx": "engine.bench.onnx",
     "bench_faiss_gpu": "engine.bench.faiss_gpu",
+    "bench_gpu_local": "engine.bench.gpu_local",
     "bench_unchanged": "engine.bench.library",
     "bench_generated": "engine.bench.train",
     "bench_generated_batches": "engine.bench.train",
@@ -64,6 +66,7 @@ __all__ = [
     "bench_faiss_gpu",
     "bench_generated",
     "bench_generated_batches",
+    "bench_gpu_local",
     "bench_index",
     "bench_index_breakdown",
     "bench_local",

@@ -4,11 +4,13 @@
 Sections: ``environment`` (torch, CUDA, the card, the cores, FAISS beside torch),
 ``extract`` (forward images/s per model at 512 and 1,024 px by batch size),
 ``index`` (folders of mixed-aspect 1024×768 and 4000×3000 JPEGs, global only and with local
-features), ``unchanged`` (``index`` of an indexed folder, in a fresh process), ``train``
+features), ``local`` (SIFT on the GPU against the CPU path, end to end on real photos:
+``--photos DIR``, by default the bundled samples; ``engine.bench.gpu_local``),
+``unchanged`` (``index`` of an indexed folder, in a fresh process), ``train``
 (generated-data training images/s per method at 224 px, views made on the CPU and on the
 device, with the GPU's busy share) and ``faiss`` (k-means and exact search at 1M vectors on
-the GPU and the CPU). Nothing is downloaded: the photos are generated, the networks are
-untrained. A section that fails is recorded with its error and the run goes on.
+the GPU and the CPU). Nothing is downloaded: the photos are generated (except ``local``'s),
+the networks are untrained. A section that fails is recorded with its error and the run goes on.
 
 ``--small`` runs every section at toy sizes, on a CPU in about a minute (the test suite
 runs it so).
@@ -23,6 +25,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
+from pathlib import Path
 
 
 def _environment() -> dict:
@@ -45,12 +48,13 @@ def _environment() -> dict:
     }
 
 
-def sections(small: bool) -> dict[str, Callable[[], object]]:
+def sections(small: bool, photos: str | None = None) -> dict[str, Callable[[], object]]:
     """Section name → the call that measures it (sized for ``small`` or a full run)."""
     from engine.bench import (
         bench_extract,
         bench_faiss_gpu,
         bench_generated,
+        bench_gpu_local,
         bench_index,
         bench_unchanged,
     )
@@ -74,6 +78,12 @@ def sections(small: bool) -> dict[str, Callable[[], object]]:
             *bench_index(count=128, sizes=((4000, 3000),), mixed=True, log=None),
         ]
 
+    def local():
+        folder = photos or str(Path(__file__).resolve().parents[2] / "resources" / "samples")
+        if small:
+            return bench_gpu_local(folder, count=6, sizes=((320, 240),), bare=4, log=None)
+        return bench_gpu_local(folder, count=1024, log=None)
+
     def unchanged():
         return bench_unchanged(count=20 if small else 300, repeats=1 if small else 3, log=None)
 
@@ -91,20 +101,23 @@ def sections(small: bool) -> dict[str, Callable[[], object]]:
     return {
         "extract": extract,
         "index": index,
+        "local": local,
         "unchanged": unchanged,
         "train": train,
         "faiss": faiss,
     }
 
 
-def run(small: bool = False, only: list[str] | None = None, log=print) -> dict:
+def run(
+    small: bool = False, only: list[str] | None = None, log=print, photos: str | None = None
+) -> dict:
     out: dict = {"small": small}
     t0 = time.perf_counter()
     try:
         out["environment"] = _environment()
     except Exception as e:  # the rest may still run
         out["environment"] = {"error": f"{type(e).__name__}: {e}"}
-    for name, fn in sections(small).items():
+    for name, fn in sections(small, photos).items():
         if only and name not in only:
             continue
         t = time.perf_counter()
@@ -123,8 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--small", action="store_true", help="toy sizes: about a minute on a CPU")
     p.add_argument("--only", nargs="+", help="these sections only")
     p.add_argument("--out", default=None, help="also write the JSON to this file")
+    p.add_argument("--photos", default=None, help="real photos for the local section")
     args = p.parse_args(argv)
-    result = run(args.small, args.only, log=lambda m: print(m, file=sys.stderr))
+    result = run(args.small, args.only, lambda m: print(m, file=sys.stderr), args.photos)
     text = json.dumps(result, indent=1, default=str)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:

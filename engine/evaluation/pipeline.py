@@ -33,8 +33,8 @@ from engine.match import (
     local_features,
     verify_query,
 )
+from engine.match.describers import open_describers
 from engine.match.rank import VERIFY_TOP, rank_database
-from engine.match.workers import LocalWorkers
 
 
 def describe_database(
@@ -45,7 +45,7 @@ def describe_database(
 ):
     """Codes and sizes of every photo; a photo that cannot be decoded is an error naming it."""
     codes, sizes = [], []
-    with LocalWorkers(codebook, settings=settings) as workers:
+    with open_describers(codebook, settings) as workers:
         futures = [workers.submit(p) for p in paths]
         for i, fut in enumerate(futures):
             d = fut.result()

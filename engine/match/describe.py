@@ -121,6 +121,33 @@ def rootsift(desc: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d, 0.0))
 
 
+def sift_input(gray: np.ndarray, settings: DescribeSettings = DEFAULT):
+    """``(image, enlargement)`` SIFT runs on for a ``(H, W) uint8`` image, or None when it is
+    too small to have usable features: a small region is enlarged (cubic) so SIFT's scales fit.
+    The OpenCV path and the PyTorch path (``torch_sift``) both start here."""
+    if gray.ndim != 2 or min(gray.shape) < MIN_PHOTO_SIDE:
+        return None
+    up = 1.0
+    if max(gray.shape) < settings.min_side:
+        up = settings.min_side / max(gray.shape)
+        size = (round(gray.shape[1] * up), round(gray.shape[0] * up))
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC)
+    return np.ascontiguousarray(gray), up
+
+
+def in_photo_pixels(
+    feats: LocalFeatures, to_original: float, offset: tuple[float, float] = (0.0, 0.0)
+) -> LocalFeatures:
+    """Features found on a SIFT input image, their keypoints scaled by ``to_original`` (photo
+    pixels per image pixel) and moved by ``offset`` (a crop box's top-left corner), at most
+    ``max_features`` of them."""
+    kp = np.array(feats.kp, np.float32, copy=True)
+    kp[:, :3] *= to_original
+    kp[:, 0] += offset[0]
+    kp[:, 1] += offset[1]
+    return LocalFeatures(kp, feats.desc)
+
+
 def features_from_gray(
     gray: np.ndarray,
     to_original: float = 1.0,
@@ -134,24 +161,17 @@ def features_from_gray(
     ``offset`` is added after scaling (the top-left corner of a crop box).
     """
     lap = laps.lap if laps is not None else _no_lap
-    if gray.ndim != 2 or min(gray.shape) < MIN_PHOTO_SIDE:
+    prepared = sift_input(gray, settings)
+    if prepared is None:
         return LocalFeatures.empty()
-    up = 1.0
-    if max(gray.shape) < settings.min_side:  # a small region: enlarge so SIFT's scales fit
-        up = settings.min_side / max(gray.shape)
-        size = (round(gray.shape[1] * up), round(gray.shape[0] * up))
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_CUBIC)
-    kps, desc = _sift(settings).detectAndCompute(np.ascontiguousarray(gray), None)
+    gray, up = prepared
+    kps, desc = _sift(settings).detectAndCompute(gray, None)
     lap("detection and description")
     if desc is None or not kps:
         return LocalFeatures.empty()
     kps, desc = kps[: settings.max_features], desc[: settings.max_features]
-    f = to_original / up
     kp = np.array([(k.pt[0], k.pt[1], k.size, k.angle) for k in kps], np.float32)
-    kp[:, :3] *= f
-    kp[:, 0] += offset[0]
-    kp[:, 1] += offset[1]
-    out = LocalFeatures(kp, rootsift(desc))
+    out = in_photo_pixels(LocalFeatures(kp, rootsift(desc)), to_original / up, offset)
     lap("RootSIFT")
     return out
 
@@ -205,6 +225,9 @@ class Described:
     box: Box | None
     feats: LocalFeatures | None = None
     notes: list[str] = field(default_factory=list)  # what decoding noticed (damaged EXIF...)
+    #: ``(image, photo pixels per image pixel, offset)`` when SIFT is left to the caller
+    #: (``sift_later``: the PyTorch describer runs it in batches); None otherwise
+    sift_input: tuple[np.ndarray, float, tuple[float, float]] | None = None
 
 
 def describe(
@@ -214,10 +237,12 @@ def describe(
     settings: DescribeSettings = DEFAULT,
     local: bool = True,
     laps: Laps | None = None,
+    sift_later: bool = False,
 ) -> Described:
     """Decode ``src`` once at the larger of the two sizes; RootSIFT (when ``local``); pixels
     for the network by resizing the same decode (when ``image_size``). Raises
-    ``BadImageError``. ``laps`` sums the seconds of each stage."""
+    ``BadImageError``. ``laps`` sums the seconds of each stage. With ``sift_later`` the image
+    SIFT would run on is returned in ``sift_input`` instead of its features."""
     lap = laps.lap if laps is not None else _no_lap
     if laps is not None:
         laps.start()
@@ -230,11 +255,16 @@ def describe(
     gray = to_gray(small)
     lap("resize")
     feats = LocalFeatures.empty()
-    if local:
-        to_orig = 1.0 / (photo.scale * small.width / rgb.width)
+    later = None
+    to_orig = 1.0 / (photo.scale * small.width / rgb.width)
+    if local and sift_later:
+        prepared = sift_input(gray, settings)
+        if prepared is not None:
+            later = (prepared[0], to_orig / prepared[1], offset)
+    elif local:
         feats = features_from_gray(gray, to_orig, offset, settings, laps)
     pixels = np.asarray(downscale(rgb, image_size), np.uint8) if image_size else None
     lap("resize")
     ph = phash(gray)
     lap("perceptual hash")
-    return Described(None, ph, photo.original_size, pixels, photo.box, feats, photo.notes)
+    return Described(None, ph, photo.original_size, pixels, photo.box, feats, photo.notes, later)

@@ -83,6 +83,23 @@ def _run(src, box, image_size, settings, local):
     return d
 
 
+def _init_decoder(parent: int) -> None:
+    """A decoding worker of ``TorchWorkers`` (kept here, away from torch: a worker imports
+    this module only)."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+    cv2.setNumThreads(1)
+
+
+def _decode_only(src, box, image_size, settings, local):
+    """Decode, pixels and perceptual hash, and the image SIFT will run on (``sift_later``)."""
+    try:
+        return describe(src, box, image_size, settings, local, sift_later=True)
+    except BadImageError as e:
+        return e
+    except OSError as e:
+        return BadImageError(f"cannot read: {e.strerror or e}")
+
+
 class LocalWorkers:
     """A pool of processes that describe photos with one codebook."""
 

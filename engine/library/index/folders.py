@@ -22,8 +22,8 @@ from engine.library.networks import Networks
 from engine.library.store import Store, fs_bytes
 from engine.match.codebook import Codebook
 from engine.match.describe import DescribeSettings
+from engine.match.describers import open_describers
 from engine.match.learn import learn_codebook
-from engine.match.workers import LocalWorkers
 from engine.tasks import ProgressFn, StopFn
 
 #: a library smaller than this keeps the shipped codebook
@@ -84,7 +84,7 @@ class FolderIndexing:
                 if local:
                     setup = LocalSetup(
                         book,
-                        lambda: stack.enter_context(LocalWorkers(book, settings=self.settings)),
+                        lambda: stack.enter_context(open_describers(book, self.settings)),
                     )
                 load = lambda: self.networks.load(model)[0]  # noqa: E731
                 indexer = Indexer(
@@ -145,7 +145,7 @@ class FolderIndexing:
             codes = self.store.codes
             codes.ensure_codebook(book.fingerprint, book.size, book.meta, book.centroids)
             row = self.networks.row()  # the network loads only for a photo that lacks its vector
-            with LocalWorkers(book, settings=self.settings) as workers:
+            with open_describers(book, self.settings) as workers:
                 local = LocalSetup(book, lambda: workers)  # every photo is re-encoded
                 load = lambda: self.networks.load()[0]  # noqa: E731
                 indexer = Indexer(

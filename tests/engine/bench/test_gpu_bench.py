@@ -21,7 +21,7 @@ def test_gpu_bench_small_prints_every_section(tmp_path):
     assert p.returncode == 0, p.stderr[-3000:]
     printed = json.loads(p.stdout)
     assert printed == json.loads(out.read_text())
-    for name in ("environment", "extract", "index", "unchanged", "train", "faiss"):
+    for name in ("environment", "extract", "index", "local", "unchanged", "train", "faiss"):
         section = printed[name]
         assert not (isinstance(section, dict) and "error" in section), (name, section)
     env = printed["environment"]
@@ -30,6 +30,10 @@ def test_gpu_bench_small_prints_every_section(tmp_path):
     assert set(printed["extract"][0]["batch_forward_images_per_s"]) == {"1", "2"}
     (index,) = printed["index"]
     assert index["photos"] == 6 and index["index_photos_per_s"] > 0
+    (local,) = printed["local"]  # SIFT through kornia (on this CPU) and through OpenCV
+    assert local["photos"] == 6 and local["features_on"] == "torch-cpu"
+    assert local["index_gpu_photos_per_s"] > 0 and local["index_cpu_photos_per_s"] > 0
+    assert local["bare_gpu_sift_and_codes_photos_per_s"] > 0
     assert printed["unchanged"]["torch_imported"] is False
     assert {r["views_on"] for r in printed["train"]} == {"cpu", "device"}
     assert {r["task"] for r in printed["faiss"]} >= {"kmeans", "search"}

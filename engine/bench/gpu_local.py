@@ -1,0 +1,199 @@
+"""Local features on the GPU against the CPU path (``gpu-bench``'s ``local`` section).
+
+On one folder of JPEGs (real photos copied round-robin to ``count`` files, at 1024×768 or at
+their own sizes), each into a fresh library with the bundled model:
+
+- ``index`` end to end with SIFT on the GPU (``TorchWorkers``: decoding on ``decoders``
+  processes) and on the CPU (OpenCV on one process per core), photos/s;
+- the bare GPU part: SIFT and codes of pre-decoded images in batches, photos/s;
+- agreement of the GPU's features with the same code on the CPU (kornia both times), so that
+  quality measured with ``VISUAL_SEARCH_FEATURES_ON=torch-cpu`` on a machine without a GPU
+  speaks for the GPU too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+
+def _folder(photos: list[Path], root: Path, count: int, size: tuple[int, int] | None) -> Path:
+    """``count`` JPEGs made from ``photos`` round-robin: resized and cropped to ``size``, or
+    byte copies when ``size`` is None (names differ, so each is a photo of its own)."""
+    from PIL import Image, ImageOps
+
+    out = root / "photos"
+    out.mkdir(parents=True)
+    made: dict[Path, Path] = {}
+    for i in range(count):
+        src = photos[i % len(photos)]
+        dst = out / f"p{i:05d}.jpg"
+        if size is None:
+            shutil.copyfile(src, dst)
+            continue
+        if src not in made:
+            with Image.open(src) as im:
+                im = ImageOps.fit(ImageOps.exif_transpose(im).convert("RGB"), size)
+                im.save(dst, quality=90)
+            made[src] = dst
+        else:
+            shutil.copyfile(made[src], dst)
+    return out
+
+
+def _index_rate(folder: Path, lib_dir: Path, on: str, row: dict | None = None) -> float:
+    """Photos/s of ``index`` into a fresh library with features ``on``; with ``row``, the
+    device thread's share of the run and its mean batch go there."""
+    from engine.library import Library
+    from engine.match.describers import FEATURES_ON_ENV
+    from engine.match.torch_workers import BUSY
+
+    saved = os.environ.get(FEATURES_ON_ENV)
+    os.environ[FEATURES_ON_ENV] = on
+    try:
+        lib = Library(lib_dir)
+        before = dict(BUSY)
+        t = time.perf_counter()
+        s = lib.index([folder])
+        seconds = time.perf_counter() - t
+        rate = s.indexed / seconds
+        lib.close()
+        if row is not None and BUSY["batches"] > before["batches"]:
+            row["device_thread_busy_share"] = round(
+                (BUSY["seconds"] - before["seconds"]) / seconds, 3
+            )
+            row["mean_batch"] = round(
+                (BUSY["photos"] - before["photos"]) / (BUSY["batches"] - before["batches"]), 1
+            )
+    finally:
+        if saved is None:
+            os.environ.pop(FEATURES_ON_ENV, None)
+        else:
+            os.environ[FEATURES_ON_ENV] = saved
+    return rate
+
+
+def _grays(folder: Path, n: int) -> list[np.ndarray]:
+    from engine.match.describe import describe
+
+    out = []
+    for p in sorted(folder.iterdir())[:n]:
+        d = describe(p, sift_later=True)
+        if d.sift_input is not None:
+            out.append(d.sift_input[0])
+    return out
+
+
+def _agreement(grays: list[np.ndarray], device: str) -> dict:
+    """The same kornia SIFT on ``device`` and on the CPU: share of keypoints found at the same
+    place (within 0.5 px), and the median cosine of their descriptors."""
+    from engine.match.codebook import default_codebook
+    from engine.match.torch_sift import TorchSift
+
+    book = default_codebook()
+    a = TorchSift(book, device=device).features(grays)
+    b = TorchSift(book, device="cpu").features(grays)
+    same, total, cos = 0, 0, []
+    for fa, fb in zip(a, b, strict=True):
+        if not len(fa) or not len(fb):
+            continue
+        d = ((fa.xy[:, None, :] - fb.xy[None]) ** 2).sum(-1)
+        j = d.argmin(1)
+        close = d[np.arange(len(fa)), j] < 0.25
+        same += int(close.sum())
+        total += len(fa)
+        cos.extend((fa.desc[close] * fb.desc[j[close]]).sum(1).tolist())
+    return {
+        "same_place": round(same / max(total, 1), 3),
+        "descriptor_cosine_median": round(float(np.median(cos)), 4) if cos else None,
+    }
+
+
+def _bare_rate(grays: list[np.ndarray], device: str, repeats: int) -> float:
+    import torch
+
+    from engine.match.codebook import default_codebook
+    from engine.match.torch_sift import TorchSift
+
+    sift = TorchSift(default_codebook(), device=device)
+    sift.encode(sift.features(grays[:4]))  # warm
+    t = time.perf_counter()
+    for _ in range(repeats):
+        sift.encode(sift.features(grays))
+    if sift.device.type == "cuda":
+        torch.cuda.synchronize()
+    return repeats * len(grays) / (time.perf_counter() - t)
+
+
+def bench_gpu_local(
+    photos: str | os.PathLike,
+    count: int = 1024,
+    sizes: tuple[tuple[int, int] | None, ...] = ((1024, 768), None),
+    bare: int = 128,
+    log: Callable[[str], None] | None = print,
+    with_cpu: bool = True,
+) -> list[dict]:
+    """Rows of photos/s per folder kind; the GPU where there is one (``torch-cpu`` otherwise:
+    the code path, not its speed)."""
+    import torch
+
+    from engine.cores import available_cores
+    from engine.photo.formats import is_photo_name
+
+    src = sorted(
+        p for p in Path(photos).iterdir() if p.is_file() and is_photo_name(os.fsencode(p.name))
+    )
+    if not src:
+        raise ValueError(f"{photos}: no photos")
+    gpu = "cuda" if torch.cuda.is_available() else "torch-cpu"
+    rows = []
+    t0 = time.perf_counter()
+
+    def step(what: str) -> None:
+        if log:
+            log(f"  [{time.perf_counter() - t0:7.1f} s] {what}")
+
+    for size in sizes:
+        root = Path(tempfile.mkdtemp(prefix="vs-bench-gpu-local-"))
+        try:
+            folder = _folder(src, root, count, size)
+            step(f"{count} photos written")
+            grays = _grays(folder, min(bare, count))
+            step(f"{len(grays)} decoded for the bare run")
+            row: dict = {
+                "photos": count,
+                "photo": f"{size[0]}x{size[1]}" if size else "their own sizes",
+                "features_on": gpu,
+                "decoders": available_cores(),
+            }
+            row["bare_gpu_sift_and_codes_photos_per_s"] = round(
+                _bare_rate(grays, "cuda" if gpu == "cuda" else "cpu", 2), 2
+            )
+            step(f"bare {row['bare_gpu_sift_and_codes_photos_per_s']} photos/s")
+            row["index_gpu_photos_per_s"] = round(
+                _index_rate(folder, root / "lib-gpu", gpu, row), 2
+            )
+            step(f"index with SIFT on {gpu}: {row['index_gpu_photos_per_s']} photos/s")
+            if with_cpu:
+                row["index_cpu_photos_per_s"] = round(
+                    _index_rate(folder, root / "lib-cpu", "cpu"), 2
+                )
+                step(f"index with SIFT on the CPU: {row['index_cpu_photos_per_s']} photos/s")
+            if gpu == "cuda":
+                row["cuda_vs_cpu"] = _agreement(grays[:8], "cuda")
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+        rows.append(row)
+        if log:
+            log(
+                f"{row['photo']:>15}: index {row['index_gpu_photos_per_s']} photos/s with SIFT "
+                f"on {gpu}, {row.get('index_cpu_photos_per_s')} on the CPU; bare "
+                f"{row['bare_gpu_sift_and_codes_photos_per_s']}/s"
+            )
+    return rows
