@@ -44,7 +44,7 @@ from engine.match.rank import GLOBAL_WEIGHT, VERIFY_TOP, learned_from_photos
 from engine.match.verify import Verification
 from engine.paths import default_library_dir
 from engine.photo.decode import Box, PhotoSource
-from engine.tasks import ProgressFn, StopFn
+from engine.tasks import ProgressFn, StopFn, stage, with_rate
 
 __all__ = ["Library", "ensure_not_busy"]
 
@@ -123,8 +123,8 @@ class Library:
     def codebook(self) -> Codebook:
         return self.caches.codebook()
 
-    def local_index(self, book: Codebook | None = None) -> LocalIndex:
-        return self.caches.local(book)
+    def local_index(self, book: Codebook | None = None, progress=None) -> LocalIndex:
+        return self.caches.local(book, progress)
 
     # ----------------------------------------------------------------- writing
 
@@ -376,7 +376,7 @@ class Library:
         least share of the features; ``similar``: the groups of similar shots too."""
         book = self.codebook()
         ratio = MIN_RATIO if threshold is None else float(threshold)
-        li = self.local_index(book)
+        li = self.local_index(book, with_rate(stage(progress, 0, 0.05), "reading visual words"))
         return find_duplicates(
             self.store, li, book.fingerprint, ratio, should_stop, progress, similar
         )

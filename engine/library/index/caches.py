@@ -74,13 +74,16 @@ class Caches:
         with self._lock:
             self._codebook = None
 
-    def local(self, book: Codebook | None = None) -> LocalIndex:
-        """The inverted file of the codebook's codes, caught up or rebuilt from SQLite."""
+    def local(self, book: Codebook | None = None, progress=None) -> LocalIndex:
+        """The inverted file of the codebook's codes, caught up or rebuilt from SQLite
+        (``progress`` hears how a rebuild goes)."""
         book = book or self.codebook()
         with self._lock:
             li = self._local
             gen = self.store.codes.local_generation(book.fingerprint)
             if li is not None and li.codebook == book.fingerprint and li.generation == gen:
                 return li
-            self._local = LocalIndex.open(self.store, book.fingerprint, book.size, self.dir)
+            self._local = LocalIndex.open(
+                self.store, book.fingerprint, book.size, self.dir, progress=progress
+            )
             return self._local

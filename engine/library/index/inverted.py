@@ -21,12 +21,15 @@ import numpy as np
 from engine.library.index.cache import CacheFile, reconcile
 from engine.library.store import Store
 from engine.match import InvertedFile
+from engine.tasks import ProgressFn
 
 #: memory-map the saved arrays (a saved file is replaced by rename, which a mapping survives
 #: on POSIX; Windows refuses to replace a mapped file, so there they are read)
 MAP_FILES = os.name == "posix"
 #: each array starts at a multiple of this many bytes
 ALIGN = 64
+#: photos read from SQLite between two progress reports of a rebuild
+REPORT_EVERY = 2048
 
 
 def write_arrays(f, arrays: dict[str, np.ndarray]) -> dict[str, int]:
@@ -77,12 +80,22 @@ class LocalIndex:
         return directory / f"local-{codebook}.npz", directory / f"local-{codebook}.json"
 
     @classmethod
-    def build(cls, store: Store, codebook: str, words: int) -> LocalIndex:
+    def build(
+        cls, store: Store, codebook: str, words: int, progress: ProgressFn | None = None
+    ) -> LocalIndex:
         """From every code of ``codebook`` in SQLite (generation read first: a concurrent
-        writer can only make the result look stale, never wrongly fresh)."""
+        writer can only make the result look stale, never wrongly fresh); ``progress`` hears
+        of every ``REPORT_EVERY`` photos read."""
         generation = store.codes.local_generation(codebook)
-        items = ((fid, c.words, c.bits) for fid, c in store.codes.iter_local_codes(codebook))
-        return cls(InvertedFile.build(words, items), codebook, generation)
+        total = len(store.codes.local_ids(codebook)) if progress is not None else 0
+
+        def items():
+            for n, (fid, c) in enumerate(store.codes.iter_local_codes(codebook), 1):
+                if progress is not None and (n % REPORT_EVERY == 0 or n == total):
+                    progress(n, max(total, n), "")
+                yield fid, c.words, c.bits
+
+        return cls(InvertedFile.build(words, items()), codebook, generation)
 
     def catch_up(self, store: Store) -> bool:
         held = self.ivf.ids
@@ -128,15 +141,16 @@ class LocalIndex:
         words: int,
         directory: str | os.PathLike,
         save: bool = True,
+        progress: ProgressFn | None = None,
     ) -> LocalIndex:
         """The saved file if current, caught up if stale, rebuilt if missing or damaged (see
-        ``cache.reconcile``)."""
+        ``cache.reconcile``); ``progress`` hears how a rebuild goes."""
         loaded, reason = cls.load(directory, codebook)
         return reconcile(
             loaded,
             reason,
             store.codes.local_generation(codebook),
-            build=lambda: cls.build(store, codebook, words),
+            build=lambda: cls.build(store, codebook, words, progress),
             catch_up=lambda li: li.catch_up(store),
             save=(lambda li: li.save(directory)) if save else None,
             shape_ok=lambda li: None if li.ivf.words == words else "damaged (word count mismatch)",

@@ -242,7 +242,7 @@ def find_duplicates(
     with ``similar``, then the groups of similar shots (``kind == "similar"``). Asked to
     stop, it returns the groups of the pairs checked so far (``stopped``)."""
     stop = should_stop or (lambda: False)
-    cands_set, close = candidate_pairs(store, li, codebook, stage(progress, 0.0, 0.2), stop)
+    cands_set, close = candidate_pairs(store, li, codebook, stage(progress, 0.05, 0.2), stop)
     cands = sorted(cands_set)
     if stop():
         return DuplicateGroups([], 0, len(cands), stopped=True)

@@ -182,7 +182,8 @@ def test_progress_names_each_stage_and_stopping_keeps_the_pairs_checked(tmp_path
         reports: list[tuple[int, int, str]] = []
         full = lib.duplicates(progress=lambda *r: reports.append(r))
         stages = [m.split(":")[0] for _, _, m in reports]
-        assert stages[0] == "comparing perceptual hashes"
+        after_reading = [m for m in stages if m != "reading visual words"]
+        assert after_reading[0] == "comparing perceptual hashes"
         assert {"finding candidate pairs", "checking pairs"} <= set(stages)
         assert [d for d, _, _ in reports] == sorted(d for d, _, _ in reports)
         assert reports[-1][:2] == (1000, 1000) and not full.stopped
@@ -198,6 +199,27 @@ def test_progress_names_each_stage_and_stopping_keeps_the_pairs_checked(tmp_path
     assert part.stopped and part.checked == 2 < part.candidates == full.candidates
     whole = [{h.path for h in g} for g in full]
     assert all(any({h.path for h in g} <= w for w in whole) for g in part)
+
+
+def test_rebuilding_the_visual_words_index_is_reported(tmp_path):
+    """The inverted file is rebuilt from SQLite when its file is gone: a long step on a large
+    library, so it reports what it does, how far and at what rate, before the pairs."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    _copies(_sample("obj03_0.jpg"), folder)
+    with Library(tmp_path / "lib", device="cpu") as lib:
+        lib.index([folder], vectors=False)
+        n = len(os.listdir(folder))
+    for f in (tmp_path / "lib" / "index").glob("local-*"):
+        f.unlink()
+    with Library(tmp_path / "lib", device="cpu") as lib:
+        reports: list[tuple[int, int, str]] = []
+        lib.duplicates(progress=lambda *r: reports.append(r))
+    first = reports[0][2]
+    assert first.startswith(f"reading visual words: {n}/{n} photos"), first
+    assert "measuring the rate" in first or "photos/s" in first  # this run's rate
+    assert reports[0][0] <= 50  # the first twentieth of the bar
+    assert [m.split(":")[0] for _, _, m in reports][1] == "comparing perceptual hashes"
 
 
 def test_a_smooth_copy_whose_few_features_find_a_poor_transform_is_judged_globally(
