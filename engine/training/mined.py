@@ -353,9 +353,11 @@ def mined_feed(trainer, mcfg, device, tm):
 
     def val(tm) -> float:
         what = "measuring the model being trained on the held-out photos"
+        stop = getattr(trainer, "should_stop", None)  # Cancel ends the measuring too (NaN)
         got = held_out_recall(
-            tm.model, data.mined, cfg.image_size, device, progress=phase(what), what=what
-        )
+            tm.model, data.mined, cfg.image_size, device,
+            progress=phase(what), should_stop=stop, what=what,
+        )  # fmt: skip
         return got["recall@10"]
 
     return ds, batches, val, sum(len(m) for m in data.members)

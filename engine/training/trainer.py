@@ -185,6 +185,7 @@ class Trainer:
             progress(done_now[0], run_total[0], message)
 
         self.note = note
+        self.should_stop = should_stop  # read by measurements between steps (held-out photos)
         feed = self._feed(mcfg, device, tm)
         steps_per_epoch = len(feed.batches(start_epoch))
         if steps_per_epoch == 0:
@@ -297,6 +298,9 @@ class Trainer:
                 history.append(rec)
                 last_save = time.perf_counter()
                 on_record({"kind": "epoch", **rec})
+                if self.world == 1 and should_stop():  # asked while measuring: the epoch is saved
+                    cancelled = True
+                    break
         except Diverged as e:
             diverged = e.sentence(epoch, history, self.out, cfg.lr)
         if self.is_main and history and not cancelled:  # it runs without PyTorch too

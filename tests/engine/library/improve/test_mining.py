@@ -6,6 +6,7 @@ verified pairs says so with its counts."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -202,3 +203,28 @@ def test_too_few_verified_pairs_is_a_clear_message_with_the_counts(photos, tmp_p
     err_text = capsys.readouterr().err
     assert "too few verified matches to train on" in err_text and len(err_text.splitlines()) <= 2
     assert not (tmp_path / "o" / "model").exists()  # no silent empty run
+
+
+def test_cancel_while_measuring_the_held_out_photos_stops_there(planted, tmp_path):
+    """Cancel during the held-out measuring at an epoch's end ends the measuring at the next
+    photo (its figure NaN) and the run right after, with the epoch saved; resume goes on."""
+    from engine.training.trainer import Trainer
+
+    with Library(_library_copy(planted, tmp_path), device="cpu") as lib:
+        mined = mine(lib, model=MODEL, seed=0, hold_out=0.5)
+    data = MinedData(mined)
+    cfg = _mined_cfg(epochs=2)
+    messages: list[str] = []
+    measuring = "measuring the model being trained on the held-out photos"
+    res = Trainer(cfg, data, tmp_path / "run").run(
+        progress=lambda done, total, message: messages.append(message),
+        should_stop=lambda: any(m.startswith(measuring) for m in messages),
+    )
+    assert res.cancelled and len(res.history) == 1
+    assert math.isnan(res.history[0]["val_accuracy"])
+    assert sum(m.startswith(measuring) for m in messages) == 1  # one photo, not all of them
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert (state["epoch"], state["step"]) == (1, 0)
+    again = Trainer(cfg, data, tmp_path / "run").run(resume=True)
+    assert len(again.history) == 2 and not again.cancelled
+    assert not math.isnan(again.history[1]["val_accuracy"])
