@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def _views(folder: Path) -> Path:
+def write_views(folder: Path) -> Path:
+    """8 objects, 3 views each, at 480×360: enough verified pairs to mine and train on (the
+    wizard's screenshots and its tests use the same photos)."""
     from engine.training import render_scene
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -37,7 +39,7 @@ def wizard_shots(win, out: Path, wait: Callable, settle: Callable) -> list[Path]
 
     root = Path(tempfile.mkdtemp(prefix="vs-shots-improve-"))
     lib = Library(root / "library", device="cpu")
-    lib.index([str(_views(root / "views"))])
+    lib.index([str(write_views(root / "views"))])
     shots = []
 
     def save(widget, name: str) -> None:

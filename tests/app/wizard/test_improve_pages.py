@@ -39,21 +39,9 @@ def open_library(root, folder):
 @pytest.fixture
 def views_library(tmp_path):
     """8 objects, 3 views each, at 480×360: enough verified pairs to train on."""
-    from engine.training.generator import render_scene
+    from app.screenshots_wizard import write_views
 
-    folder = tmp_path / "views"
-    folder.mkdir()
-    for ident in range(8):
-        for view in range(3):
-            img, _ = render_scene(
-                [ident],
-                seed=100 * ident + view,
-                size=(480, 360),
-                scale=(0.5, 0.7),
-                max_rotation=15,
-                perspective=0.05,
-            )
-            img.save(folder / f"obj{ident}_{view}.jpg", quality=90)
+    folder = write_views(tmp_path / "views")
     lib = open_library(tmp_path / "lib", folder)
     yield lib
     lib.close()
