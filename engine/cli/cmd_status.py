@@ -33,6 +33,25 @@ def _emptied(st: dict) -> list[str]:
     ]
 
 
+def _sift_where() -> dict:
+    """Where indexing's SIFT runs (``VISUAL_SEARCH_FEATURES_ON``), in words too."""
+    from engine.cores import available_cores
+    from engine.errors import ConfigError
+    from engine.match.describers import features_device
+
+    n = available_cores()
+    try:
+        on = features_device()
+    except ConfigError as e:
+        return {"on": None, "text": f"nothing: {e}"}
+    text = {
+        "cpu": f"the CPU (OpenCV, {n} worker processes)",
+        "cuda": f"the GPU (kornia; decoding on {n} worker processes)",
+        "torch-cpu": f"the CPU through PyTorch (kornia; decoding on {n} worker processes)",
+    }[on]
+    return {"on": on, "text": text}
+
+
 def run(args: argparse.Namespace) -> int:
     with open_library(args) as lib:
         lib.store.db.check_integrity(full=True)  # every table, even of a large library
@@ -68,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         lines += _emptied(st)
     net = st["network"]
     lines.append(f"network: {shown(net['model'])} runs through {net['text']}")
+    st["sift"] = _sift_where()
+    lines.append(f"SIFT runs on: {st['sift']['text']}")
     b = st["bytes"]
     lines.append(
         f"size: database {b['database'] / 1e6:.1f} MB, index {b['index'] / 1e6:.1f} MB, "

@@ -42,8 +42,17 @@ def test_index_search_status_errors_forget(tmp_path, photos, capsys, monkeypatch
     st = _json(capsys)
     assert st["files"] == {"indexed": 12, "pending": 0, "failed": 1}
     assert st["models"][0]["spec"] == MODEL and st["models"][0]["index"] == "flat"
+    assert st["sift"]["on"] == "cpu"  # the default, GPU or not
     assert main(["status", "--library", lib]) == 0
-    assert "12 indexed" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "12 indexed" in out and "SIFT runs on: the CPU (OpenCV, " in out
+    monkeypatch.setenv("VISUAL_SEARCH_FEATURES_ON", "no-such-place")
+    assert main(["status", "--library", lib, "--json"]) == 0  # status still answers
+    assert _json(capsys)["sift"] == {
+        "on": None,
+        "text": "nothing: features run on one of cpu, cuda, torch-cpu, not 'no-such-place'",
+    }
+    monkeypatch.delenv("VISUAL_SEARCH_FEATURES_ON")
 
     assert main(["errors", "--library", lib, "--json"]) == 0
     errs = _json(capsys)
