@@ -5,7 +5,10 @@ their own sizes), each into a fresh library with the bundled model:
 
 - ``index`` end to end with SIFT on the GPU (``TorchWorkers``: decoding on ``decoders``
   processes) and on the CPU (OpenCV on one process per core), photos/s;
-- the bare GPU part: SIFT and codes of pre-decoded images in batches, photos/s;
+- the bare GPU part: SIFT and codes of pre-decoded images, photos/s once warm by batch size,
+  with cuDNN on and off, and the first call's seconds (the device's set-up for a new shape);
+- the bare CPU loop: Pillow decode + OpenCV SIFT on one process per core (``bench index
+  --breakdown``'s), what the CPU path could reach;
 - agreement of the GPU's features with the same code on the CPU (kornia both times), so that
   quality measured with ``VISUAL_SEARCH_FEATURES_ON=torch-cpu`` on a machine without a GPU
   speaks for the GPU too.
@@ -115,20 +118,37 @@ def _agreement(grays: list[np.ndarray], device: str) -> dict:
     }
 
 
-def _bare_rate(grays: list[np.ndarray], device: str, repeats: int) -> float:
+def _bare_rates(grays: list[np.ndarray], device: str, repeats: int) -> dict:
+    """SIFT and codes of decoded images on ``device``, photos/s once warm, by batch size and
+    with cuDNN on and off; and the seconds of the first call at each (set-up included)."""
     import torch
 
     from engine.match.codebook import default_codebook
     from engine.match.torch_sift import TorchSift
 
-    sift = TorchSift(default_codebook(), device=device)
-    sift.encode(sift.features(grays[:4]))  # warm
-    t = time.perf_counter()
-    for _ in range(repeats):
-        sift.encode(sift.features(grays))
-    if sift.device.type == "cuda":
-        torch.cuda.synchronize()
-    return repeats * len(grays) / (time.perf_counter() - t)
+    def sync() -> None:
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    book = default_codebook()
+    out: dict = {}
+    sizes = (1, 8, 32) if device == "cuda" else (1,)
+    for cudnn in (True, False) if device == "cuda" else (True,):
+        for batch in sorted({min(b, len(grays)) for b in sizes}):
+            sift = TorchSift(book, device=device, cudnn=cudnn, batch=batch)
+            part = grays[: max(batch, min(32, len(grays)))]
+            t = time.perf_counter()
+            sift.encode(sift.features(part))
+            sync()
+            first = time.perf_counter() - t
+            t = time.perf_counter()
+            for _ in range(repeats):
+                sift.encode(sift.features(part))
+            sync()
+            rate = repeats * len(part) / (time.perf_counter() - t)
+            key = f"batch {batch}" + ("" if cudnn else ", no cuDNN")
+            out[key] = {"photos_per_s": round(rate, 2), "first_call_s": round(first, 2)}
+    return out
 
 
 def bench_gpu_local(
@@ -143,6 +163,7 @@ def bench_gpu_local(
     the code path, not its speed)."""
     import torch
 
+    from engine.bench.index_speed import bare_rate
     from engine.cores import available_cores
     from engine.photo.formats import is_photo_name
 
@@ -172,10 +193,16 @@ def bench_gpu_local(
                 "features_on": gpu,
                 "decoders": available_cores(),
             }
-            row["bare_gpu_sift_and_codes_photos_per_s"] = round(
-                _bare_rate(grays, "cuda" if gpu == "cuda" else "cpu", 2), 2
+            bare_rows = _bare_rates(grays, "cuda" if gpu == "cuda" else "cpu", 2)
+            row["bare_sift_and_codes"] = bare_rows
+            row["bare_gpu_sift_and_codes_photos_per_s"] = max(
+                r["photos_per_s"] for r in bare_rows.values()
             )
-            step(f"bare {row['bare_gpu_sift_and_codes_photos_per_s']} photos/s")
+            step(f"bare {bare_rows}")
+            row["bare_cpu_decode_and_sift_photos_per_s"] = round(
+                bare_rate(sorted(folder.iterdir())[: min(count, 256)], available_cores()), 2
+            )
+            step(f"bare CPU decode + SIFT: {row['bare_cpu_decode_and_sift_photos_per_s']}/s")
             row["index_gpu_photos_per_s"] = round(
                 _index_rate(folder, root / "lib-gpu", gpu, row), 2
             )

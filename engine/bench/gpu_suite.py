@@ -82,7 +82,8 @@ def sections(small: bool, photos: str | None = None) -> dict[str, Callable[[], o
         folder = photos or str(Path(__file__).resolve().parents[2] / "resources" / "samples")
         if small:
             return bench_gpu_local(folder, count=6, sizes=((320, 240),), bare=4, log=None)
-        return bench_gpu_local(folder, count=1024, log=None)
+        # its steps go to stderr as they finish: a run cut short still tells where it was
+        return bench_gpu_local(folder, count=512, log=lambda m: print(m, file=sys.stderr))
 
     def unchanged():
         return bench_unchanged(count=20 if small else 300, repeats=1 if small else 3, log=None)
