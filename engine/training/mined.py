@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from engine.atomic import write_atomically
-from engine.errors import BadImageError, VisualSearchError
+from engine.errors import BadImageError, CancelledError, VisualSearchError
 from engine.inputs import read_bytes
 from engine.network.config import loads_json
 from engine.photo.decode import load_photo
@@ -342,7 +342,11 @@ def mined_feed(trainer, mcfg, device, tm):
     def describe(indices: list[int], epoch: int) -> dict:
         paths = [data.items[i].path for i in indices]
         what = f"epoch {epoch + 1}: choosing hard negatives with the model being trained"
-        found = describe_photos(tm.model, paths, cfg.image_size, device, rated(phase(what), what))
+        stop = getattr(trainer, "should_stop", None)
+        progress = rated(phase(what), what)
+        found = describe_photos(tm.model, paths, cfg.image_size, device, progress, stop)
+        if stop is not None and stop():  # nothing of this epoch's negatives is saved
+            raise CancelledError(f"cancelled in epoch {epoch + 1} while choosing hard negatives")
         return {indices[k]: v for k, v in found.items()}
 
     def batches(epoch: int) -> list:

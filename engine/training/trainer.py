@@ -40,7 +40,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from engine.errors import VisualSearchError
+from engine.errors import CancelledError, VisualSearchError
 from engine.network.checkpoint import (
     copy_matching_weights,
     load_checkpoint,
@@ -187,7 +187,11 @@ class Trainer:
         self.note = note
         self.should_stop = should_stop  # read by measurements between steps (held-out photos)
         feed = self._feed(mcfg, device, tm)
-        steps_per_epoch = len(feed.batches(start_epoch))
+        try:  # mined data chooses the epoch's hard negatives first: Cancel ends it, unsaved
+            steps_per_epoch = len(feed.batches(start_epoch))
+        except CancelledError:
+            self._save_state(tm, opt, start_epoch, start_step, history, False, partial)
+            return TrainResult(self.out, len(history), history, True, None)
         if steps_per_epoch == 0:
             raise VisualSearchError(
                 f"not enough training images for one batch of {cfg.batch_size} per process "
@@ -301,6 +305,8 @@ class Trainer:
                 if self.world == 1 and should_stop():  # asked while measuring: the epoch is saved
                     cancelled = True
                     break
+        except CancelledError:  # in the next epoch's hard negatives: the last epoch is saved
+            cancelled = True
         except Diverged as e:
             diverged = e.sentence(epoch, history, self.out, cfg.lr)
         if self.is_main and history and not cancelled:  # it runs without PyTorch too

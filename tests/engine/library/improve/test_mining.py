@@ -228,3 +228,30 @@ def test_cancel_while_measuring_the_held_out_photos_stops_there(planted, tmp_pat
     again = Trainer(cfg, data, tmp_path / "run").run(resume=True)
     assert len(again.history) == 2 and not again.cancelled
     assert not math.isnan(again.history[1]["val_accuracy"])
+
+
+def test_cancel_while_choosing_hard_negatives_keeps_the_last_epoch(planted, tmp_path):
+    """Cancel while the next epoch's hard negatives are being chosen (every training photo
+    described by the model being trained): the run stops there, the finished epoch is what
+    was saved, nothing of the half-chosen negatives is kept; resume chooses them again."""
+    from engine.training.trainer import Trainer
+
+    with Library(_library_copy(planted, tmp_path), device="cpu") as lib:
+        mined = mine(lib, model=MODEL, seed=0, hold_out=0.5)
+    data = MinedData(mined)
+    cfg = _mined_cfg(epochs=2)
+    messages: list[str] = []
+    choosing = "epoch 2: choosing hard negatives"
+    res = Trainer(cfg, data, tmp_path / "run").run(
+        progress=lambda done, total, message: messages.append(message),
+        should_stop=lambda: any(m.startswith(choosing) for m in messages),
+    )
+    assert res.cancelled and len(res.history) == 1
+    assert sum(m.startswith(choosing) for m in messages) == 1  # stopped at the next photo
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert (state["epoch"], state["step"]) == (1, 0)
+    assert (tmp_path / "run" / "negatives-0.json").exists()
+    assert not (tmp_path / "run" / "negatives-1.json").exists()
+    again = Trainer(cfg, data, tmp_path / "run").run(resume=True)
+    assert len(again.history) == 2 and not again.cancelled
+    assert (tmp_path / "run" / "negatives-1.json").exists()
