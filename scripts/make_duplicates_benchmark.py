@@ -9,7 +9,7 @@
 
 Plain numpy, Pillow and OpenCV (plus the photo helpers of ``make_photo_benchmark.py``, and
 PySide6's ``QResource`` to read GCompris's photo bundles); deterministic for a seed and the
-same unpacked sources. About 6 minutes on two cores (and 15 to index it for the bench);
+same unpacked sources. About 3 minutes on two cores (and 4 to 15 to index it for the bench);
 about 250 MB. Never commit the output.
 
 Photos
