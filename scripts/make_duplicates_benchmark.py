@@ -9,7 +9,7 @@
 
 Plain numpy, Pillow and OpenCV (plus the photo helpers of ``make_photo_benchmark.py``, and
 PySide6's ``QResource`` to read GCompris's photo bundles); deterministic for a seed and the
-same unpacked sources. About 5 minutes on two cores (and 15 to index it for the bench);
+same unpacked sources. About 3 minutes on two cores (and 4 to 15 to index it for the bench);
 about 250 MB. Never commit the output.
 
 Photos
@@ -21,11 +21,15 @@ opencv-doc) and, from the Debian archives given with ``--debs`` (unpacked here w
 ``dpkg -x``), the photographs in GCompris's activity bundles (monuments, animals, musicians,
 words, erase, details, solar system) and Stellarium's telescope photographs of nebulae and its
 landscape panoramas: every one at least 320 px on the short side and not blank. Files that
-are already copies of one another are kept once: the same bytes, the same pixels (a 256-bit
-difference hash within 24 bits) or the same scene (20 RANSAC inliers between SIFT features of
-two photos that are among each other's 8 nearest 16×16 thumbnails). The packages reserved
-for independent evaluation are refused by name. Each photo is written at most 1,024 px on the
-long side.
+are already copies of one another are kept once (otherwise their copies would be labelled
+different pictures): the same bytes, the same pixels (a 256-bit difference hash within 24
+bits) or the same scene: 20 RANSAC inliers of a homography between one-to-one ratio matches
+of SIFT features (300 at 400 px), looked for between each photo and its 16 nearest 16×16
+thumbnails and between every two photos of one folder of a package (packages keep variants
+of one picture side by side whose thumbnails differ: libjxl's crops of one flower photo,
+KPhotoAlbum's screenshots of one viewer); photos joined by such pairs, transitively, keep the
+first one found. The packages reserved for independent evaluation are refused by name. Each
+photo is written at most 1,024 px on the long side.
 
 What is a duplicate
 -------------------
@@ -52,7 +56,10 @@ that comes out flat (one grey) is made again.
 Not duplicates (negatives, each a labelled pair of different clusters):
 ``shared-background``: one photo with a different opaque object (cut from another photo,
 0.20-0.40 of the area, placed where it stands out: ``visible``) pasted into each of three
-copies of it; every two of these (and each with the plain photo) are different pictures.
+copies of it; every two of these (and each with the plain photo) are different pictures. An
+object for which 40 tries (of place and of photo to cut it from) find no place where it
+stands out is left out (on a dark sky, a dark object is no change anyone sees: that picture
+would be a copy); the same for a burst's subject.
 ``burst``: two frames of one scene a moment apart: a camera shift of 2-5 % with a slight turn
 (up to 2 degrees) and a subject (an object cut from another photo, 0.10-0.20 of the area,
 standing out) that moved by 15-35 % of the width; the frames, and each with the plain
@@ -127,7 +134,7 @@ MIN_SIDE = 320
 OUT_SIDE = 1024
 DHASH_SAME = 24
 SAME_SCENE_INLIERS = 20
-THUMB_NEIGHBOURS = 8
+THUMB_NEIGHBOURS = 16
 #: a pasted object stands out: its own grey levels spread this much, and it differs from what
 #: it covers by this much on average (of 255)
 VISIBLE_STD = 20
@@ -259,20 +266,51 @@ def thumb(img: np.ndarray) -> np.ndarray:
 
 
 def same_scene(a: Source, b: Source) -> bool:
+    """``SAME_SCENE_INLIERS`` RANSAC inliers of a homography between one-to-one ratio matches
+    of the two photos' SIFT features (a feature of ``b`` keeps only its closest match of
+    ``a``: many-to-one matches let RANSAC fit a homography that folds everything onto one
+    point, which made star fields of different nebulae "the same scene")."""
     (pa, da), (pb, db) = a.feats, b.feats
     if len(da) < 8 or len(db) < 8:
         return False
-    knn = cv2.BFMatcher(cv2.NORM_L2).knnMatch(da, db, k=2)
-    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
-    if len(good) < SAME_SCENE_INLIERS:
+    best: dict[int, cv2.DMatch] = {}
+    for m in cv2.BFMatcher(cv2.NORM_L2).knnMatch(da, db, k=2):
+        if len(m) == 2 and m[0].distance < 0.8 * m[1].distance:
+            t = m[0].trainIdx
+            if t not in best or m[0].distance < best[t].distance:
+                best[t] = m[0]
+    if len(best) < SAME_SCENE_INLIERS:
         return False
+    good = sorted(best.values(), key=lambda m: m.queryIdx)
     p = pa[[m.queryIdx for m in good]]
     q = pb[[m.trainIdx for m in good]]
     return mpb.ransac_inliers(p, q) >= SAME_SCENE_INLIERS
 
 
+def scene_candidates(kept: list[Source]) -> list[tuple[int, int]]:
+    """The pairs ``same_scene`` looks at: each photo with its ``THUMB_NEIGHBOURS`` nearest
+    16×16 thumbnails (either way round), and every two photos of one folder of a package
+    (where packages keep variants of one picture whose thumbnails differ: test crops of one
+    photo, screenshots of one window)."""
+    thumbs = np.array([s.thumb for s in kept])
+    sims = thumbs @ thumbs.T
+    np.fill_diagonal(sims, -np.inf)
+    pairs: set[tuple[int, int]] = set()
+    for i in range(len(kept)):
+        for j in np.argsort(-sims[i], kind="stable")[:THUMB_NEIGHBOURS]:
+            pairs.add((min(i, int(j)), max(i, int(j))))
+    folders: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, s in enumerate(kept):
+        folders[(s.package, s.file.rpartition("/")[0])].append(i)
+    for members in folders.values():
+        pairs.update((a, b) for k, a in enumerate(members) for b in members[k + 1 :])
+    return sorted(pairs)
+
+
 def distinct(found: list[Source], log) -> list[Source]:
-    """Decoded, usable photos, one per picture and scene."""
+    """Decoded, usable photos, one per picture and scene: photos that are the same scene
+    (``same_scene``, on the pairs of ``scene_candidates``) form groups, joined transitively,
+    and each group keeps its first photo (in the order found)."""
     t0 = time.perf_counter()
     seen: set[str] = set()
     kept: list[Source] = []
@@ -295,22 +333,25 @@ def distinct(found: list[Source], log) -> list[Source]:
         s.keypoints = len(s.feats[1])
         hashes.append(dh)
         kept.append(s)
-    thumbs = np.array([s.thumb for s in kept])
-    sims = thumbs @ thumbs.T
-    drop: set[int] = set()
-    for i in range(len(kept)):
-        if i in drop:
-            continue
-        for j in np.argsort(-sims[i])[1 : THUMB_NEIGHBOURS + 1]:
-            j = int(j)
-            if j > i and j not in drop and same_scene(kept[i], kept[j]):
-                drop.add(j)
-    out = [s for i, s in enumerate(kept) if i not in drop]
-    for s in out:
+    parent = list(range(len(kept)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    candidates = scene_candidates(kept)
+    for i, j in candidates:
+        ri, rj = root(i), root(j)
+        if ri != rj and same_scene(kept[i], kept[j]):
+            parent[max(ri, rj)] = min(ri, rj)
+    out = [s for i, s in enumerate(kept) if root(i) == i]
+    for s in kept:
         s.feats = None
     log(
-        f"{len(out)} distinct photos ({len(drop)} same-scene left out) in "
-        f"{time.perf_counter() - t0:.0f} s"
+        f"{len(out)} distinct photos ({len(kept) - len(out)} same-scene left out, "
+        f"{len(candidates)} pairs compared) in {time.perf_counter() - t0:.0f} s"
     )
     return out
 
@@ -481,6 +522,7 @@ class SetBuilder:
         self.copies: list[dict] = []
         self.negatives: list[dict] = []
         self.clusters = 0
+        self.invisible = 0  # objects left out: no place where they stand out
 
     def add(self, img, kind: str, source: str, cluster: int | None = None, **kw) -> Picture:
         """A picture; a new cluster unless ``cluster`` (a copy's) is given."""
@@ -535,7 +577,7 @@ class SetBuilder:
 
     def placed(self, base: list[Picture], scene: np.ndarray, objs: list[int], area: float):
         """An object cut from one of the ``objs`` photos (used up) and a place for it in
-        ``scene`` where it stands out (``visible``)."""
+        ``scene`` where it stands out (``visible``); None when 40 tries find none."""
         rng = self.rng
         h, w = scene.shape[:2]
         for _ in range(40):
@@ -547,8 +589,10 @@ class SetBuilder:
                 objs.pop()
                 return obj, mask, x, y
             objs.insert(0, objs.pop())  # try another photo's object
-        objs.pop()
-        return obj, mask, x, y
+        # nothing stands out here (a dark sky takes no dark object): an object no one can see
+        # would make a copy of the photo, not another picture; the caller leaves it out
+        self.invisible += 1
+        return None
 
     def shared_backgrounds(self, base: list[Picture], bgs, objs: list[int]) -> None:
         """Three objects, each in its own copy of one photo: every two of the four differ."""
@@ -557,7 +601,10 @@ class SetBuilder:
             made = [bg]
             for _ in range(3):
                 area = self.rng.uniform(0.2, 0.4)
-                obj, mask, x, y = self.placed(base, bg.image, objs, area)
+                got = self.placed(base, bg.image, objs, area)
+                if got is None:
+                    continue
+                obj, mask, x, y = got
                 img = paste(bg.image, obj, mask, x, y)
                 made.append(self.add(img, "shared-background", bg.source))
             for i in range(len(made)):
@@ -570,7 +617,10 @@ class SetBuilder:
         for b in scenes:
             scene = base[int(b)]
             w = scene.image.shape[1]
-            obj, mask, x, y = self.placed(base, scene.image, objs, rng.uniform(0.1, 0.2))
+            got = self.placed(base, scene.image, objs, rng.uniform(0.1, 0.2))
+            if got is None:
+                continue
+            obj, mask, x, y = got
             ow = mask.shape[1]
             move = rng.uniform(0.15, 0.35) * w * rng.choice([-1, 1])
             x2 = int(np.clip(x + move, 0, w - ow))
@@ -630,6 +680,8 @@ def build(photos: list[Source], args, log) -> SetBuilder:
     bgs, scenes, objs = picks[:n_bg], picks[n_bg : n_bg + n_burst], picks[n_bg + n_burst :]
     sb.shared_backgrounds(base, bgs, objs)
     sb.bursts(base, scenes, objs)
+    if sb.invisible:
+        log(f"{sb.invisible} pasted objects left out: no place in their photo where they show")
     sb.lowtex_negatives(low, args.negatives)
     return sb
 
