@@ -3,12 +3,12 @@
 A pair is a copy when its stored local codes verify with at least ``MIN_INLIERS`` inliers
 making at least ``MIN_RATIO`` of the smaller photo's features, the transform is close to a
 similarity (no perspective, no shear, no mirror, a rotation close to a multiple of a quarter
-turn: ``near_identity``), the smaller photo covers most of the other (``MIN_COVER``: what
-separates a copy from another photo of the same object), and, mapped onto each other, the
-two show the same content (``differing_share``): shots from a fixed camera where something
-moved, or a background with different things in front, share their background exactly but
-differ where the things are. A pair that verifies and overlaps but fails the transform or the
-content test is a pair of *similar shots*.
+turn: ``near_identity``), each photo covers most of the other (``MIN_COVER``: what separates
+a copy from another photo of the same object, or from a picture that holds it small), and,
+mapped onto each other, the two show the same content (``differing_share``): shots from a
+fixed camera where something moved, or a background with different things in front, share
+their background exactly but differ where the things are. A pair that verifies and overlaps
+but fails the transform or the content test is a pair of *similar shots*.
 
 Smooth, low-texture pictures keep too few features for the geometry: for a pair whose
 features find no transform, or a transform that is not a copy's, the global signal decides
@@ -33,7 +33,7 @@ MIN_RATIO = 0.05
 #: change the projective denominator by at most this across the photo
 MAX_ROTATION = 8.0
 MAX_PERSPECTIVE = 0.05
-#: the smaller photo, mapped into the larger, covers at least this share of it
+#: each photo of a pair, mapped onto the other, covers at least this share of it
 MIN_COVER = 0.6
 #: the content check (``differing_share``): photos compared at this long side, on windows of
 #: this many pixels, where a variance below ``FLAT`` (grey levels squared) is flat and a
@@ -207,11 +207,14 @@ def _area(poly: np.ndarray) -> float:
 
 
 def _cover(H: np.ndarray, a_size, b_size) -> float:
-    """Share of the smaller photo's area that lands inside the other, in its coordinates."""
+    """How much of each photo the other covers, the smaller of the two shares: photo ``a``
+    mapped by ``H`` into ``b``'s coordinates, the overlap over ``a``'s mapped area and over
+    ``b``'s area. A copy (resized, cropped by up to a fifth) covers most of both; a photo
+    pasted small into another covers all of itself but little of the other."""
     quad = project(H, box_quad((0, 0, *a_size))).astype(np.float64)
     bw, bh = b_size
     inter = _area(_clip(quad, float(bw), float(bh)))
-    return float(inter / max(min(_area(quad), bw * bh), 1.0))
+    return float(min(inter / max(_area(quad), 1.0), inter / max(bw * bh, 1.0)))
 
 
 @dataclass

@@ -245,3 +245,39 @@ def test_a_smooth_copy_whose_few_features_find_a_poor_transform_is_judged_global
     assert judge(1, 2, codes, codes, None).kind == "similar"  # hashes far: geometry decides
     verdict = judge(1, 2, codes, codes, 4)
     assert verdict.kind == "copies" and verdict.pair.how == "global"
+
+
+def test_cover_is_the_share_of_each_photo_the_other_covers():
+    from engine.library.query.copies import MIN_COVER, _cover
+
+    def shift(s: float, dx: float, dy: float) -> np.ndarray:
+        return np.array([[s, 0, dx], [0, s, dy], [0, 0, 1]], float)
+
+    assert _cover(shift(1, 0, 0), (640, 480), (640, 480)) == pytest.approx(1.0)
+    assert _cover(shift(2, 0, 0), (320, 240), (640, 480)) == pytest.approx(1.0)  # resized
+    crop = _cover(shift(1, 32, 24), (576, 432), (640, 480))  # a crop keeping 0.81 of it
+    assert crop == pytest.approx(0.81) and crop >= MIN_COVER
+    # a photo pasted at half its size into another: all of it inside, a quarter of the other
+    assert _cover(shift(0.5, 100, 50), (640, 480), (640, 480)) == pytest.approx(0.25)
+    assert _cover(shift(1, 320, 0), (640, 480), (640, 480)) == pytest.approx(0.5)  # half off
+
+
+def test_a_picture_holding_another_photo_small_is_not_its_copy(tmp_path):
+    """A photo pasted at half size into another picture matches that photo all over (a
+    transform close to a similarity, the same content where they overlap), yet it is a
+    different picture: the pasted photo covers a quarter of it."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photo = _sample("obj03_0.jpg")
+    w, h = photo.size
+    photo.save(folder / "photo.jpg", quality=92)
+    holder = _sample("obj05_1.jpg").resize((w, h))
+    holder.paste(photo.resize((w // 2, h // 2), Image.LANCZOS), (w // 5, h // 4))
+    holder.save(folder / "holder.jpg", quality=92)
+    photo.resize((w * 3 // 5, h * 3 // 5), Image.LANCZOS).save(folder / "resize.jpg", quality=88)
+    with Library(tmp_path / "lib", device="cpu") as lib:
+        lib.index([folder], vectors=False)
+        groups = lib.duplicates()
+    copies = [{os.path.basename(h.path) for h in g} for g in groups if g.kind == "copies"]
+    assert {"photo.jpg", "resize.jpg"} in copies  # the copy is still found
+    assert not any("holder.jpg" in g for g in copies), copies
