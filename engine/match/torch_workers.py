@@ -10,13 +10,12 @@ the host instead, and the run goes on.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import queue
 import sys
 import threading
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future
 
 from engine.cores import available_cores
 from engine.errors import BadImageError
@@ -30,7 +29,7 @@ from engine.match.describe import (
     in_photo_pixels,
 )
 from engine.match.torch_sift import MAX_BATCH, TorchSift
-from engine.match.workers import ONE_THREAD, _decode_only, _init_decoder, _ready, environment
+from engine.match.workers import _decode_only, _init_decoder, start_pool
 from engine.photo.decode import Box, PhotoSource
 
 _STOP = object()
@@ -58,14 +57,7 @@ class TorchWorkers:
         self.fallbacks = 0  # batches the device failed on, described on the host instead
         self._sift = TorchSift(codebook, settings, device)
         self._ready: queue.Queue = queue.Queue()
-        with environment(ONE_THREAD):
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.decoders,
-                mp_context=mp.get_context("spawn"),
-                initializer=_init_decoder,
-                initargs=(os.getpid(),),
-            )
-            wait([self._pool.submit(_ready) for _ in range(self.decoders)])
+        self._pool = start_pool(self.decoders, _init_decoder, (os.getpid(),))
         self._thread = threading.Thread(target=self._device_loop, daemon=True)
         self._thread.start()
 

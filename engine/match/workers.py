@@ -100,6 +100,20 @@ def _decode_only(src, box, image_size, settings, local):
         return BadImageError(f"cannot read: {e.strerror or e}")
 
 
+def start_pool(workers: int, initializer, initargs: tuple) -> ProcessPoolExecutor:
+    """``workers`` spawned processes (safe beside torch's threads, the same on every platform),
+    one BLAS thread each, every one started and initialised before this returns."""
+    with environment(ONE_THREAD):  # the workers start now, while it is set
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=mp.get_context("spawn"),
+            initializer=initializer,
+            initargs=initargs,
+        )
+        wait([pool.submit(_ready) for _ in range(workers)])
+    return pool
+
+
 class LocalWorkers:
     """A pool of processes that describe photos with one codebook."""
 
@@ -112,14 +126,7 @@ class LocalWorkers:
         self.codebook = codebook
         self.workers = max(1, workers or available_cores())
         self.settings = settings
-        with environment(ONE_THREAD):  # the workers start now, while it is set
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.workers,
-                mp_context=mp.get_context("spawn"),
-                initializer=_init,
-                initargs=(codebook.centroids, 1, os.getpid()),
-            )
-            wait([self._pool.submit(_ready) for _ in range(self.workers)])
+        self._pool = start_pool(self.workers, _init, (codebook.centroids, 1, os.getpid()))
 
     def submit(
         self,

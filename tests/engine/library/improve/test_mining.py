@@ -205,27 +205,34 @@ def test_too_few_verified_pairs_is_a_clear_message_with_the_counts(photos, tmp_p
     assert not (tmp_path / "o" / "model").exists()  # no silent empty run
 
 
-def test_cancel_while_measuring_the_held_out_photos_stops_there(planted, tmp_path):
-    """Cancel during the held-out measuring at an epoch's end ends the measuring at the next
-    photo (its figure NaN) and the run right after, with the epoch saved; resume goes on."""
+def _cancel_once(planted, tmp_path, prefix: str):
+    """A 2-epoch mined run cancelled as soon as a progress message starts with ``prefix``:
+    the trainer, data and config to resume with, the result, and the messages heard."""
     from engine.training.trainer import Trainer
 
     with Library(_library_copy(planted, tmp_path), device="cpu") as lib:
         mined = mine(lib, model=MODEL, seed=0, hold_out=0.5)
-    data = MinedData(mined)
-    cfg = _mined_cfg(epochs=2)
+    data, cfg = MinedData(mined), _mined_cfg(epochs=2)
     messages: list[str] = []
-    measuring = "measuring the model being trained on the held-out photos"
     res = Trainer(cfg, data, tmp_path / "run").run(
         progress=lambda done, total, message: messages.append(message),
-        should_stop=lambda: any(m.startswith(measuring) for m in messages),
+        should_stop=lambda: any(m.startswith(prefix) for m in messages),
     )
     assert res.cancelled and len(res.history) == 1
-    assert math.isnan(res.history[0]["val_accuracy"])
-    assert sum(m.startswith(measuring) for m in messages) == 1  # one photo, not all of them
+    assert sum(m.startswith(prefix) for m in messages) == 1  # stopped at the next photo
     state = json.loads((tmp_path / "run" / "state.json").read_text())
-    assert (state["epoch"], state["step"]) == (1, 0)
-    again = Trainer(cfg, data, tmp_path / "run").run(resume=True)
+    assert (state["epoch"], state["step"]) == (1, 0)  # the finished epoch is what was saved
+    return lambda: Trainer(cfg, data, tmp_path / "run").run(resume=True), res
+
+
+def test_cancel_while_measuring_the_held_out_photos_stops_there(planted, tmp_path):
+    """Cancel during the held-out measuring at an epoch's end ends the measuring at the next
+    photo (its figure NaN) and the run right after, with the epoch saved; resume goes on."""
+    resume, res = _cancel_once(
+        planted, tmp_path, "measuring the model being trained on the held-out photos"
+    )
+    assert math.isnan(res.history[0]["val_accuracy"])
+    again = resume()
     assert len(again.history) == 2 and not again.cancelled
     assert not math.isnan(again.history[1]["val_accuracy"])
 
@@ -234,24 +241,9 @@ def test_cancel_while_choosing_hard_negatives_keeps_the_last_epoch(planted, tmp_
     """Cancel while the next epoch's hard negatives are being chosen (every training photo
     described by the model being trained): the run stops there, the finished epoch is what
     was saved, nothing of the half-chosen negatives is kept; resume chooses them again."""
-    from engine.training.trainer import Trainer
-
-    with Library(_library_copy(planted, tmp_path), device="cpu") as lib:
-        mined = mine(lib, model=MODEL, seed=0, hold_out=0.5)
-    data = MinedData(mined)
-    cfg = _mined_cfg(epochs=2)
-    messages: list[str] = []
-    choosing = "epoch 2: choosing hard negatives"
-    res = Trainer(cfg, data, tmp_path / "run").run(
-        progress=lambda done, total, message: messages.append(message),
-        should_stop=lambda: any(m.startswith(choosing) for m in messages),
-    )
-    assert res.cancelled and len(res.history) == 1
-    assert sum(m.startswith(choosing) for m in messages) == 1  # stopped at the next photo
-    state = json.loads((tmp_path / "run" / "state.json").read_text())
-    assert (state["epoch"], state["step"]) == (1, 0)
+    resume, _ = _cancel_once(planted, tmp_path, "epoch 2: choosing hard negatives")
     assert (tmp_path / "run" / "negatives-0.json").exists()
     assert not (tmp_path / "run" / "negatives-1.json").exists()
-    again = Trainer(cfg, data, tmp_path / "run").run(resume=True)
+    again = resume()
     assert len(again.history) == 2 and not again.cancelled
     assert (tmp_path / "run" / "negatives-1.json").exists()
