@@ -139,8 +139,7 @@ def in_photo_pixels(
     feats: LocalFeatures, to_original: float, offset: tuple[float, float] = (0.0, 0.0)
 ) -> LocalFeatures:
     """Features found on a SIFT input image, their keypoints scaled by ``to_original`` (photo
-    pixels per image pixel) and moved by ``offset`` (a crop box's top-left corner), at most
-    ``max_features`` of them."""
+    pixels per image pixel) and moved by ``offset`` (a crop box's top-left corner)."""
     kp = np.array(feats.kp, np.float32, copy=True)
     kp[:, :3] *= to_original
     kp[:, 0] += offset[0]
