@@ -13,6 +13,8 @@ import sys
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 
+from app.collector import collect_on_main_thread
+
 
 def show_opening(app: QApplication) -> QLabel:
     """A small frameless window saying the application is opening, painted at once."""
@@ -57,6 +59,7 @@ def run(argv: list[str]) -> int:
             return 1
         app = QApplication(sys.argv[:1])
     app.setApplicationName("visual-search")
+    collect_on_main_thread(app)
     opening = show_opening(app)
     win = open_main(args)
     win.show()

@@ -25,10 +25,12 @@ def main(argv: list[str] | None = None) -> int:
         import torch  # noqa: F401
     from PySide6.QtWidgets import QApplication
 
+    from app.collector import collect_on_main_thread
     from app.gui import MainWindow
     from engine.library import Library
 
     app = QApplication.instance() or QApplication([])
+    collect_on_main_thread(app)
     win = MainWindow(Library(Path(os.environ["VISUAL_SEARCH_HOME"]) / "library"))
     win.resize(1280, 800)
     win.show()

@@ -22,6 +22,23 @@ import torch  # noqa: E402
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
+@pytest.fixture(autouse=True)
+def _garbage_collected_on_the_gui_thread(request):
+    """A test with Qt runs as the window does: the garbage collector runs on the GUI thread
+    only, so no Qt object is freed by a worker thread that happened to trigger a collection."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    from app.collector import MainThreadCollector
+
+    collector = MainThreadCollector(request.getfixturevalue("qapp"))
+    yield
+    collector.stop()
+    import gc
+
+    gc.collect()
+
+
 @pytest.fixture
 def scene_jpeg(tmp_path):
     """A small generated JPEG scene with one known object; returns (path, box)."""
