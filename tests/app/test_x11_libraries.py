@@ -44,9 +44,11 @@ def test_every_missing_library_is_named_with_its_packages(monkeypatch):
     assert "sudo pacman -S xcb-util-wm xcb-util-keysyms (Arch)" in why
 
 
-def test_a_package_that_brings_several_libraries_is_named_once():
+def test_a_package_that_brings_several_libraries_is_named_once(monkeypatch):
     from app.startup import display_problem
 
+    # only ``load`` decides here, not what the plugin lacks on this machine
+    monkeypatch.setattr(startup, "unresolved", lambda plugin, timeout=1.5: [])
     gone = {"libxcb-shm.so.0", "libxcb-sync.so.1", "libX11.so.6", "libX11-xcb.so.1"}
     why = display_problem({"DISPLAY": ":0"}, "linux", load=lambda s: s not in gone)
     assert "sudo dnf install libxcb libX11 libX11-xcb (Fedora)" in why
@@ -68,9 +70,11 @@ def test_a_library_the_plugin_lacks_is_found_by_the_loader_itself(tmp_path):
     for lib in qpa.parent.glob("lib*.so*"):  # Qt's own libraries, found beside it
         if lib.name != fake.name:
             (tmp_path / lib.name).symlink_to(lib)
-    assert unresolved(fake) == ["libxcb-icccQ.so.4"]
+    # what this machine lacks for the real plugin, apart from the renamed library
+    here = [s for s in unresolved(qpa) if s != "libxcb-icccm.so.4"]
+    assert sorted(unresolved(fake)) == sorted([*here, "libxcb-icccQ.so.4"])
     missing = missing_x11_libraries(load=lambda s: True, plugin=fake)
-    assert missing == ["libxcb-icccQ.so.4"]
+    assert "libxcb-icccQ.so.4" in missing and "libxcb-icccm.so.4" not in missing
 
 
 def test_the_real_check_on_this_machine_takes_under_two_seconds():
