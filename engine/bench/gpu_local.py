@@ -6,7 +6,10 @@ their own sizes), each into a fresh library with the bundled model:
 - ``index`` end to end with SIFT on the GPU (``TorchWorkers``: decoding on ``decoders``
   processes) and on the CPU (OpenCV on one process per core), photos/s;
 - the bare GPU part: SIFT and codes of pre-decoded images, photos/s once warm by batch size,
-  with cuDNN on and off, and the first call's seconds (the device's set-up for a new shape);
+  at batch 32 also with kornia's own image-at-a-time loop and without cuDNN, and the first
+  call's seconds (the device's set-up for a new shape);
+- PyTorch operations (kernel launches) and host waits per batch of 32, all at once and with
+  kornia's own loop;
 - the bare CPU loop: Pillow decode + OpenCV SIFT on one process per core (``bench index
   --breakdown``'s), what the CPU path could reach;
 - agreement of the GPU's features with the same code on the CPU (kornia both times), so that
@@ -119,8 +122,9 @@ def _agreement(grays: list[np.ndarray], device: str) -> dict:
 
 
 def _bare_rates(grays: list[np.ndarray], device: str, repeats: int) -> dict:
-    """SIFT and codes of decoded images on ``device``, photos/s once warm, by batch size and
-    with cuDNN on and off; and the seconds of the first call at each (set-up included)."""
+    """SIFT and codes of decoded images on ``device``, photos/s once warm, by batch size, with
+    kornia's own loop and without cuDNN; and the seconds of the first call at each (set-up
+    included)."""
     import torch
 
     from engine.match.codebook import default_codebook
@@ -132,22 +136,104 @@ def _bare_rates(grays: list[np.ndarray], device: str, repeats: int) -> dict:
 
     book = default_codebook()
     out: dict = {}
-    sizes = (1, 8, 32) if device == "cuda" else (1,)
-    for cudnn in (True, False) if device == "cuda" else (True,):
-        for batch in sorted({min(b, len(grays)) for b in sizes}):
-            sift = TorchSift(book, device=device, cudnn=cudnn, batch=batch)
-            part = grays[: max(batch, min(32, len(grays)))]
-            t = time.perf_counter()
+    # (batch, cuDNN, the whole batch at once): batch sizes, then the two things that set one
+    # run apart from another at batch 32 — kornia's own image-at-a-time loop, and no cuDNN
+    if device == "cuda":
+        runs = [(1, True, True), (8, True, True), (32, True, True), (64, True, True)]
+        runs += [(32, True, False), (32, False, True)]
+    else:
+        runs = [(1, True, True), (4, True, True), (4, True, False)]
+    for batch, cudnn, whole in runs:
+        batch = min(batch, len(grays))
+        sift = TorchSift(book, device=device, cudnn=cudnn, batch=batch, whole_batch=whole)
+        part = grays[: max(batch, min(64, len(grays)))]
+        t = time.perf_counter()
+        sift.encode(sift.features(part))
+        sync()
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in range(repeats):
             sift.encode(sift.features(part))
-            sync()
-            first = time.perf_counter() - t
-            t = time.perf_counter()
-            for _ in range(repeats):
-                sift.encode(sift.features(part))
-            sync()
-            rate = repeats * len(part) / (time.perf_counter() - t)
-            key = f"batch {batch}" + ("" if cudnn else ", no cuDNN")
-            out[key] = {"photos_per_s": round(rate, 2), "first_call_s": round(first, 2)}
+        sync()
+        rate = repeats * len(part) / (time.perf_counter() - t)
+        key = f"batch {batch}" + ("" if cudnn else ", no cuDNN")
+        key += "" if whole else ", kornia's image-at-a-time loop"
+        out[key] = {"photos_per_s": round(rate, 2), "first_call_s": round(first, 2)}
+    return out
+
+
+#: PyTorch operations that make the host wait for the device (a result's size or value)
+_WAITS = (
+    "aten.nonzero",
+    "aten._local_scalar_dense",
+    "aten._unique2",
+    "aten.unique_dim",
+    "aten._to_copy to the host",
+)
+
+
+#: PyTorch operations that only make a view or read metadata: no kernel runs for them
+_VIEW_NAMES = (
+    "slice select view _unsafe_view reshape unsqueeze squeeze unbind expand permute transpose t "
+    "alias detach detach_ lift_fresh split split_with_sizes as_strided flatten unflatten "
+    "sym_size sym_stride is_nonzero numel dim size stride"
+)
+_VIEWS = tuple(f"aten.{op}." for op in _VIEW_NAMES.split())
+
+
+def _operations(grays: list[np.ndarray], device: str, batch: int = 32) -> dict:
+    """PyTorch operations that run a kernel (views left out) and host waits to detect
+    and to describe one batch, all at once (``torch_sift_batch``) and with kornia's own
+    image-at-a-time loop: what a GPU pays per batch however fast its kernels are."""
+    from collections import Counter
+
+    import torch
+    from kornia.feature import scale_laf
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from engine.match.codebook import default_codebook
+    from engine.match.torch_sift import CHUNK, TorchSift
+    from engine.match.torch_sift_batch import describe, detect
+
+    class Count(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.ops: Counter[str] = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            kwargs = kwargs or {}
+            name = str(func)
+            if name.startswith("aten._to_copy") and str(kwargs.get("device")) == "cpu":
+                name = "aten._to_copy to the host"  # a copy back from the GPU: a wait
+            self.ops[name] += 1
+            return func(*args, **kwargs)
+
+    def counted(fn):
+        with Count() as count:
+            out = fn()
+        waits = sum(n for op, n in count.ops.items() if op.startswith(_WAITS))
+        kernels = sum(n for op, n in count.ops.items() if not op.startswith(_VIEWS))
+        return out, {"operations": kernels, "host_waits": waits}
+
+    part = grays[:batch]
+    ts = TorchSift(default_codebook(), device=device, batch=batch)
+    sift = ts._sift
+    x = torch.from_numpy(np.stack(part)).to(device).unsqueeze(1).float().div_(255.0)
+    out: dict = {"images": len(part)}
+    with torch.inference_mode():
+        found, out_det = counted(lambda: detect(sift, x))
+        _, lafs, pyramid, octaves, levels = found
+        lafs = scale_laf(lafs, sift.scaling_coef)
+        # with the GPU's chunk wherever it is counted: the launches a GPU would make
+        chunk = CHUNK["cuda"]
+        _, out_desc = counted(lambda: describe(sift, pyramid, lafs, octaves, levels, chunk))
+        out["whole_batch"] = {"detection": out_det, "description": out_desc}
+        det = sift.detector
+        found, loop_det = counted(lambda: det._detect_with_pyramid(x, det.num_features))
+        _, lafs, _, pyramid, octaves, levels = found
+        lafs = scale_laf(lafs, sift.scaling_coef)
+        _, loop_desc = counted(lambda: sift.descriptor(pyramid, lafs, octaves, levels))
+        out["kornia_loop"] = {"detection": loop_det, "description": loop_desc}
     return out
 
 
@@ -199,6 +285,8 @@ def bench_gpu_local(
                 r["photos_per_s"] for r in bare_rows.values()
             )
             step(f"bare {bare_rows}")
+            row["operations_per_batch"] = _operations(grays, "cuda" if gpu == "cuda" else "cpu")
+            step(f"operations per batch {row['operations_per_batch']}")
             row["bare_cpu_decode_and_sift_photos_per_s"] = round(
                 bare_rate(sorted(folder.iterdir())[: min(count, 256)], available_cores()), 2
             )
@@ -224,3 +312,36 @@ def bench_gpu_local(
                 f"{row['bare_gpu_sift_and_codes_photos_per_s']}/s"
             )
     return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.bench.gpu_local PHOTOS [--size WxH] [--batch N]``: the operations
+    and host waits of one batch, all at once and with kornia's loop, as JSON (any device)."""
+    import argparse
+    import json
+
+    import torch
+
+    p = argparse.ArgumentParser(prog="python -m engine.bench.gpu_local")
+    p.add_argument("photos")
+    p.add_argument("--size", default="640x480", help="the photos are fitted to WxH first")
+    p.add_argument("--batch", type=int, default=32)
+    args = p.parse_args(argv)
+    w, h = (int(v) for v in args.size.split("x"))
+    src = sorted(Path(args.photos).glob("*.jpg"))
+    if not src:
+        raise SystemExit(f"{args.photos}: no .jpg photos")
+    root = Path(tempfile.mkdtemp(prefix="vs-bench-ops-"))
+    try:
+        folder = _folder(src, root, args.batch, (w, h))
+        grays = _grays(folder, args.batch)
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        out = {"device": device, "photo": args.size, **_operations(grays, device, args.batch)}
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

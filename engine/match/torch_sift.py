@@ -23,13 +23,19 @@ import torch
 from engine.match.asmk import BITS, LocalCode
 from engine.match.codebook import Codebook
 from engine.match.describe import DEFAULT, DescribeSettings, LocalFeatures
+from engine.match.torch_sift_batch import sift_batch
 
 #: kornia's LAF scale (6 σ) over OpenCV's keypoint ``size`` for the same blob (measured: 3.0)
 LAF_TO_OPENCV_SIZE = 1.0 / 3.0
 #: photos described in one batch at most on a GPU (same-sized photos go through kornia
-#: together); on a CPU one at a time: there kornia's batches measured 7 to 25 times slower than
-#: the same photos one by one (4 photos at 320×240: 10–35 s against 1.4–1.9 s)
+#: together); on a CPU one at a time: there a batch saves no launches worth having (8 photos at
+#: 320×240: 0.87 s one by one, 1.16 s as one batch)
 MAX_BATCH = 32
+#: keypoints oriented and described by one kernel at most (``torch_sift_batch``): on a GPU
+#: about 1 GB of temporaries; on a CPU what stays in cache (one 640-px photo: 231 ms, kornia's
+#: own loop 227 ms)
+CHUNK = {"cuda": 8192}
+CPU_CHUNK = 1024
 
 
 def _kornia_sift(max_features: int, device: torch.device):
@@ -54,6 +60,7 @@ class TorchSift:
         device: str | torch.device = "cuda",
         cudnn: bool = True,
         batch: int | None = None,
+        whole_batch: bool = True,
     ) -> None:
         self.device = torch.device(device)
         #: photos of one size described together (None: ``MAX_BATCH`` on CUDA, 1 elsewhere)
@@ -61,6 +68,11 @@ class TorchSift:
         #: whether convolutions may use cuDNN (off: PyTorch's own kernels; ``bench_gpu_local``
         #: measures both — cuDNN sets up each new image shape and batch size once)
         self.cudnn = cudnn
+        #: every image of a batch through each stage at once (``torch_sift_batch``); False:
+        #: kornia's own ``forward``, which describes one image at a time (``bench_gpu_local``
+        #: measures both)
+        self.whole_batch = whole_batch
+        self._chunk = CHUNK.get(self.device.type, CPU_CHUNK)
         self.settings = settings
         self.codebook = codebook
         import kornia.feature as KF
@@ -89,7 +101,10 @@ class TorchSift:
         x = torch.from_numpy(np.stack(grays)).to(self.device, non_blocking=True)
         x = x.unsqueeze(1).float().div_(255.0)
         with torch.backends.cudnn.flags(enabled=self.cudnn):
-            lafs, responses, descs = self._sift(x)
+            if self.whole_batch:
+                lafs, responses, descs = sift_batch(self._sift, x, self._chunk)
+            else:
+                lafs, responses, descs = self._sift(x)
         centre = lafs[..., :, 2]
         scale = self._kf.get_laf_scale(lafs)[..., 0, 0]
         angle = self._kf.get_laf_orientation(lafs)[..., 0]

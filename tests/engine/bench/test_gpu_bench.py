@@ -34,6 +34,10 @@ def test_gpu_bench_small_prints_every_section(tmp_path):
     assert local["photos"] == 6 and local["features_on"] == "torch-cpu"
     assert local["index_gpu_photos_per_s"] > 0 and local["index_cpu_photos_per_s"] > 0
     assert local["bare_gpu_sift_and_codes_photos_per_s"] > 0
+    ops = local["operations_per_batch"]  # the whole batch at once launches fewer, waits less
+    ours, theirs = ops["whole_batch"]["description"], ops["kornia_loop"]["description"]
+    assert ours["operations"] < theirs["operations"] and ours["host_waits"] < theirs["host_waits"]
+    assert ops["whole_batch"]["detection"]["operations"] > 0
     assert printed["unchanged"]["torch_imported"] is False
     assert {r["views_on"] for r in printed["train"]} == {"cpu", "device"}
     assert {r["task"] for r in printed["faiss"]} >= {"kmeans", "search"}

@@ -63,13 +63,44 @@ def test_features_follow_opencvs_conventions_on_real_photos(book):
 def test_batches_give_each_image_its_own_features(book):
     a, b = _gray("building.jpg"), _gray("messi5.jpg")
     sift = TorchSift(book, device="cpu", batch=32)
-    assert TorchSift(book, device="cpu").batch == 1  # on a CPU kornia's batches are slower
+    assert TorchSift(book, device="cpu").batch == 1  # on a CPU one at a time
     alone = sift.features([a])[0]
     mixed = sift.features([a, b, a])  # two sizes: two batches, one of two images
     assert len(mixed[0]) == len(mixed[2]) == len(alone)
     assert np.allclose(mixed[0].kp, alone.kp, atol=1e-2)
     assert np.allclose(mixed[2].desc, alone.desc, atol=1e-4)
     assert not np.allclose(mixed[1].kp[:10], alone.kp[:10])
+
+
+def test_the_whole_batch_at_once_gives_kornias_own_features(book):
+    """``sift_batch`` (every image through each stage together) against kornia's ``forward``
+    (an image at a time inside): the same keypoints, orientations and descriptors, for images
+    with many keypoints, a few, and none (a flat grey one), side by side in one batch."""
+    import torch
+
+    from engine.match.torch_sift_batch import sift_batch
+
+    h, w = 180, 240
+    busy = [_gray(n)[:h, :w] for n in ("building.jpg", "fruits.jpg", "messi5.jpg")]
+    few = cv2.GaussianBlur(busy[1], (0, 0), 6)
+    grays = [*busy, few, np.full((h, w), 128, np.uint8)]
+    x = torch.from_numpy(np.stack(grays)).unsqueeze(1).float() / 255
+    sift = TorchSift(book, device="cpu")._sift
+    with torch.inference_mode():
+        theirs = sift(x)
+        ours = sift_batch(sift, x, chunk=64)  # several chunks per octave
+    filled = []
+    for i in range(len(grays)):
+        a_order = torch.argsort(theirs[1][i], descending=True, stable=True)
+        b_order = torch.argsort(ours[1][i], descending=True, stable=True)
+        for a, b in zip(theirs, ours, strict=True):
+            assert torch.allclose(a[i][a_order], b[i][b_order], atol=1e-4)
+        filled.append(int((ours[1][i] > 0).sum()))
+    assert min(filled[:3]) > 100 and 0 < filled[3] < filled[1] and filled[4] == 0
+    features = TorchSift(book, device="cpu", batch=8).features(grays)
+    assert [len(f) for f in features] == filled
+    kornias = TorchSift(book, device="cpu", batch=8, whole_batch=False).features(grays)
+    assert np.allclose(features[0].kp[:, :2], kornias[0].kp[:, :2], atol=1e-3)
 
 
 def test_codes_are_encodes_codes(book):
