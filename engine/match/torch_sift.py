@@ -73,6 +73,8 @@ class TorchSift:
         #: measures both)
         self.whole_batch = whole_batch
         self._chunk = CHUNK.get(self.device.type, CPU_CHUNK)
+        #: batches filled with blank images up to a power of two (on a GPU)
+        self.pad_batches = self.device.type == "cuda"
         self.settings = settings
         self.codebook = codebook
         import kornia.feature as KF
@@ -98,7 +100,15 @@ class TorchSift:
         return out  # type: ignore[return-value]
 
     def _batch(self, grays: list[np.ndarray]) -> list[LocalFeatures]:
-        x = torch.from_numpy(np.stack(grays)).to(self.device, non_blocking=True)
+        n = len(grays)
+        stack = np.stack(grays)
+        if self.pad_batches and n & (n - 1):
+            # blank images up to the next power of two: a GPU sets up each new shape once
+            # (seconds), so a run sees at most six batch shapes per photo size, not 32; a blank
+            # image has no extrema, so it costs its pyramid and changes no other image's result
+            blank = np.zeros(((1 << n.bit_length()) - n, *stack.shape[1:]), stack.dtype)
+            stack = np.concatenate([stack, blank])
+        x = torch.from_numpy(stack).to(self.device, non_blocking=True)
         x = x.unsqueeze(1).float().div_(255.0)
         with torch.backends.cudnn.flags(enabled=self.cudnn):
             if self.whole_batch:
@@ -114,7 +124,7 @@ class TorchSift:
         )
         keep = (responses > 0) & (scale > 0)
         kp, desc, keep = kp.cpu().numpy(), descs.float().cpu().numpy(), keep.cpu().numpy()
-        return [LocalFeatures(kp[b][keep[b]], desc[b][keep[b]]) for b in range(len(grays))]
+        return [LocalFeatures(kp[b][keep[b]], desc[b][keep[b]]) for b in range(n)]
 
     @torch.inference_mode()
     def encode(self, feats: list[LocalFeatures]) -> list[LocalCode]:

@@ -52,8 +52,9 @@ class TorchWorkers:
         self.settings = settings
         self.device = device
         self.decoders = max(1, workers or available_cores())
-        #: photos worth keeping in flight: every decoder busy and a batch waiting
-        self.workers = max(self.decoders, MAX_BATCH)
+        #: photos worth keeping in flight: every decoder busy, and two full batches (one on the
+        #: device, the next filling) so that the device rarely gets a short one
+        self.workers = self.decoders + 2 * MAX_BATCH
         self.fallbacks = 0  # batches the device failed on, described on the host instead
         self._sift = TorchSift(codebook, settings, device)
         self._ready: queue.Queue = queue.Queue()

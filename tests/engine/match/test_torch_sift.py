@@ -101,6 +101,10 @@ def test_the_whole_batch_at_once_gives_kornias_own_features(book):
     assert [len(f) for f in features] == filled
     kornias = TorchSift(book, device="cpu", batch=8, whole_batch=False).features(grays)
     assert np.allclose(features[0].kp[:, :2], kornias[0].kp[:, :2], atol=1e-3)
+    padded = TorchSift(book, device="cpu", batch=8)
+    padded.pad_batches = True  # as on a GPU: three images go as four, the fourth blank
+    for f, g in zip(padded.features(grays[:3]), features, strict=False):
+        assert np.allclose(f.kp, g.kp, atol=1e-3) and np.allclose(f.desc, g.desc, atol=1e-4)
 
 
 def test_codes_are_encodes_codes(book):
