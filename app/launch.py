@@ -59,9 +59,10 @@ def run(argv: list[str]) -> int:
             return 1
         app = QApplication(sys.argv[:1])
     app.setApplicationName("visual-search")
-    collect_on_main_thread(app)
+    collector = collect_on_main_thread(app)
     opening = show_opening(app)
     win = open_main(args)
     win.show()
     opening.close()
+    collector.freeze()  # the engine and the window are loaded: later collections skip them
     return app.exec()

@@ -7,8 +7,11 @@ batch of 32 photos in 7 octaves is some 220 waits and about 13,000 small kernel 
 GPU idles between them however big it is. Here the same stages of the same module (its pyramid,
 its extrema and their refinement, its gradient atlas, orientation and descriptor) run per
 octave over every image of the batch together: the keypoints of one octave are gathered into a
-``(B, m)`` block padded to the image with the most, the best responses of each image are kept
-by one sort with no wait, and one small transfer per batch tells the host the block sizes.
+``(B, m)`` block padded to the image with the most, and the best responses of each image are
+kept by one sort with no wait. What waits remain: kornia's detector, a few per octave (its
+candidates' ``nonzero``, its refinement's ``any``); one small transfer per batch that tells
+the host the block sizes; and the small smoothing kernel kornia's orientation copies to the
+device once per block.
 
 The features are kornia's: ``tests/engine/match/test_torch_sift.py`` holds them equal to those
 of kornia's ``forward`` on the test photos. The stages are kornia's private methods, so the
@@ -21,16 +24,16 @@ import torch
 
 
 def _best_per_image(
-    b: torch.Tensor, response: torch.Tensor, batch: int, keep: int
+    b: torch.Tensor, response: torch.Tensor, keep: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For candidates of images ``b``: the row, the column (rank by response within its image;
     ``keep`` where it is not among that image's ``keep`` best) and the candidate, best first."""
     order = torch.argsort(response, descending=True, stable=True)
     order = order[torch.argsort(b[order], stable=True)]
     rows = b[order]
-    counts = torch.bincount(rows, minlength=batch)
-    starts = torch.cumsum(counts, 0) - counts
-    rank = torch.arange(len(order), device=b.device) - starts[rows]
+    # where each image's run begins in the sorted rows (``bincount`` would wait for the device)
+    starts = torch.searchsorted(rows, rows)
+    rank = torch.arange(len(order), device=b.device) - starts
     return rows, rank.clamp_max(keep), order
 
 
@@ -38,6 +41,8 @@ def detect(sift, img: torch.Tensor):
     """``_detect_with_pyramid`` of kornia's detector, the best responses kept in one sort."""
     from kornia.feature import laf_from_center_scale_ori
 
+    if img.dtype != torch.float32 or img.shape[1] != 1 or sift.upright:
+        raise ValueError("sift_batch takes float32 grey images, for a SIFT that orients")
     detector = sift.detector
     keep = detector.num_features
     bsz, device = img.shape[0], img.device
@@ -62,7 +67,7 @@ def detect(sift, img: torch.Tensor):
         b, layer, xy, response, sigma, octave = (
             torch.cat(part) for part in zip(*entries, strict=True)
         )
-        rows, cols, order = _best_per_image(b, response, bsz, keep)
+        rows, cols, order = _best_per_image(b, response, keep)
         n = len(order)
         found = laf_from_center_scale_ori(
             xy[order].view(1, n, 2), (6.0 * sigma[order]).view(1, n, 1, 1)
@@ -123,7 +128,7 @@ def describe(
             at = (starts[:, octave : octave + 1] + slot).clamp_max(n - 1)
             index = order.gather(1, at)
             layer = (levels.gather(1, index) - first).clamp(0, len(used) - 1)
-            current = safe[rows, index].clone()
+            current = safe[rows, index]  # a copy (advanced indexing)
             current[..., :2, :] /= pixel
             turned = current.clone()
             turned[..., :2, :2] *= 0.75

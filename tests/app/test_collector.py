@@ -6,7 +6,7 @@ import gc
 import threading
 from typing import ClassVar
 
-from app.collector import MainThreadCollector, collect_on_main_thread
+from app.collector import YOUNG_AT_LEAST_S, MainThreadCollector, collect_on_main_thread
 
 
 class _Cycle:
@@ -40,7 +40,8 @@ def test_cycles_made_on_a_worker_are_freed_on_the_gui_thread(qapp, qtbot):
     _Cycle.freed_on.clear()
     _make_garbage_on_a_worker()
     assert _Cycle.freed_on == []  # nothing collected on the worker
-    qtbot.waitUntil(lambda: len(_Cycle.freed_on) == 50, timeout=5_000)
+    # at the next tick that saw allocations, or YOUNG_AT_LEAST_S later at the latest
+    qtbot.waitUntil(lambda: len(_Cycle.freed_on) == 50, timeout=int(YOUNG_AT_LEAST_S + 5) * 1000)
     assert set(_Cycle.freed_on) == {threading.main_thread().name}
 
 
@@ -57,3 +58,24 @@ def test_without_it_a_worker_would_collect(qapp):
     _Cycle.freed_on.clear()
     _make_garbage_on_a_worker()
     assert "worker" in _Cycle.freed_on
+
+
+def test_an_idle_window_hardly_collects_and_gc_stays_off(qapp, qtbot, monkeypatch):
+    """Idle ticks collect nothing (a full collection walks the whole heap: a pause), and a
+    library that switches automatic collection back on is overruled at the next tick."""
+    made: list[int] = []
+    real = gc.collect
+
+    def collect(generation: int = 2) -> int:
+        made.append(generation)
+        return real(generation)
+
+    monkeypatch.setattr(gc, "collect", collect)
+    collector = MainThreadCollector(qapp, interval_ms=10)
+    try:
+        qtbot.wait(1_500)  # 150 ticks of an idle window
+        assert len(made) <= 2 and made.count(2) <= 1
+        gc.enable()
+        qtbot.waitUntil(lambda: not gc.isenabled(), timeout=2_000)
+    finally:
+        collector.stop()
