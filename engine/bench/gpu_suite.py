@@ -13,7 +13,7 @@ the GPU and the CPU). Nothing is downloaded: the photos are generated (except ``
 the networks are untrained. A section that fails is recorded with its error and the run goes on.
 
 ``--small`` runs every section at toy sizes, on a CPU in about a minute (the test suite
-runs it so).
+runs it so); ``--quick`` cuts ``local`` to one folder of 256 photos with no CPU index beside it.
 """
 
 from __future__ import annotations
@@ -48,7 +48,9 @@ def _environment() -> dict:
     }
 
 
-def sections(small: bool, photos: str | None = None) -> dict[str, Callable[[], object]]:
+def sections(
+    small: bool, photos: str | None = None, quick: bool = False
+) -> dict[str, Callable[[], object]]:
     """Section name → the call that measures it (sized for ``small`` or a full run)."""
     from engine.bench import (
         bench_extract,
@@ -81,8 +83,15 @@ def sections(small: bool, photos: str | None = None) -> dict[str, Callable[[], o
     def local():
         folder = photos or str(Path(__file__).resolve().parents[2] / "resources" / "samples")
         if small:
-            return bench_gpu_local(folder, count=6, sizes=((320, 240),), bare=4, log=None)
+            return bench_gpu_local(
+                folder, count=6, sizes=((320, 240),), bare=4, log=None, with_cpu=not quick
+            )
         # its steps go to stderr as they finish: a run cut short still tells where it was
+        if quick:  # what a few minutes of a GPU allow: one folder, no CPU index beside it
+            return bench_gpu_local(
+                folder, count=256, sizes=((1024, 768),), with_cpu=False,
+                log=lambda m: print(m, file=sys.stderr),
+            )  # fmt: skip
         return bench_gpu_local(folder, count=512, log=lambda m: print(m, file=sys.stderr))
 
     def unchanged():
@@ -110,7 +119,11 @@ def sections(small: bool, photos: str | None = None) -> dict[str, Callable[[], o
 
 
 def run(
-    small: bool = False, only: list[str] | None = None, log=print, photos: str | None = None
+    small: bool = False,
+    only: list[str] | None = None,
+    log=print,
+    photos: str | None = None,
+    quick: bool = False,
 ) -> dict:
     out: dict = {"small": small}
     t0 = time.perf_counter()
@@ -118,7 +131,7 @@ def run(
         out["environment"] = _environment()
     except Exception as e:  # the rest may still run
         out["environment"] = {"error": f"{type(e).__name__}: {e}"}
-    for name, fn in sections(small, photos).items():
+    for name, fn in sections(small, photos, quick).items():
         if only and name not in only:
             continue
         t = time.perf_counter()
@@ -132,14 +145,23 @@ def run(
     return out
 
 
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="gpu-bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--small", action="store_true", help="toy sizes: about a minute on a CPU")
     p.add_argument("--only", nargs="+", help="these sections only")
     p.add_argument("--out", default=None, help="also write the JSON to this file")
     p.add_argument("--photos", default=None, help="real photos for the local section")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="local: 256 photos at 1024x768 and no CPU index beside them (a few minutes)",
+    )
     args = p.parse_args(argv)
-    result = run(args.small, args.only, lambda m: print(m, file=sys.stderr), args.photos)
+    result = run(args.small, args.only, _to_stderr, args.photos, args.quick)
     text = json.dumps(result, indent=1, default=str)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:

@@ -41,3 +41,11 @@ def test_gpu_bench_small_prints_every_section(tmp_path):
     assert printed["unchanged"]["torch_imported"] is False
     assert {r["views_on"] for r in printed["train"]} == {"cpu", "device"}
     assert {r["task"] for r in printed["faiss"]} >= {"kmeans", "search"}
+
+
+def test_quick_leaves_the_cpu_index_out_of_the_local_section():
+    from engine.bench.gpu_suite import run
+
+    out = run(small=True, only=["local"], log=None, quick=True)
+    (local,) = out["local"]
+    assert "index_cpu_photos_per_s" not in local and local["index_gpu_photos_per_s"] > 0
