@@ -336,10 +336,7 @@ def distinct(found: list[Source], log) -> list[Source]:
     parent = list(range(len(kept)))
 
     def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+        return mpb.root(parent, i)
 
     candidates = scene_candidates(kept)
     for i, j in candidates:

@@ -300,6 +300,14 @@ def dhash256(img: np.ndarray) -> np.ndarray:
     return (g[:, 1:] > g[:, :-1]).reshape(-1)
 
 
+def root(parent: list[int], i: int) -> int:
+    """The root of ``i`` in the union-find forest ``parent`` (paths halved on the way)."""
+    while parent[i] != i:
+        parent[i] = parent[parent[i]]
+        i = parent[i]
+    return i
+
+
 def resize_long(img: np.ndarray, side: int) -> np.ndarray:
     h, w = img.shape[:2]
     f = side / max(h, w)
@@ -465,10 +473,7 @@ def prepare(pools: dict[str, list[Photo]], log) -> dict[str, list[Photo]]:
     parent = list(range(len(ev)))
 
     def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
+        return root(parent, i)
 
     usable = [i for i, p in enumerate(ev) if len(p.features[1]) >= 2]
     db = np.concatenate([ev[i].features[1] for i in usable])

@@ -203,8 +203,8 @@ def _operations(grays: list[np.ndarray], device: str, batch: int = 32) -> dict:
     from kornia.feature import scale_laf
     from torch.utils._python_dispatch import TorchDispatchMode
 
-    from engine.match.codebook import default_codebook
-    from engine.match.torch_sift import CHUNK, TorchSift
+    from engine.match.describe import DEFAULT
+    from engine.match.torch_sift import GPU_CHUNK, _kornia_sift
     from engine.match.torch_sift_batch import describe, detect
 
     class Count(TorchDispatchMode):
@@ -228,8 +228,7 @@ def _operations(grays: list[np.ndarray], device: str, batch: int = 32) -> dict:
         return out, {"operations": kernels, "host_waits": waits}
 
     part = grays[:batch]
-    ts = TorchSift(default_codebook(), device=device, batch=batch)
-    sift = ts._sift
+    sift = _kornia_sift(DEFAULT.max_features, torch.device(device))
     x = torch.from_numpy(np.stack(part)).to(device).unsqueeze(1).float().div_(255.0)
     out: dict = {"images": len(part)}
     with torch.inference_mode():
@@ -237,8 +236,7 @@ def _operations(grays: list[np.ndarray], device: str, batch: int = 32) -> dict:
         _, lafs, pyramid, octaves, levels = found
         lafs = scale_laf(lafs, sift.scaling_coef)
         # with the GPU's chunk wherever it is counted: the launches a GPU would make
-        chunk = CHUNK["cuda"]
-        _, out_desc = counted(lambda: describe(sift, pyramid, lafs, octaves, levels, chunk))
+        _, out_desc = counted(lambda: describe(sift, pyramid, lafs, octaves, levels, GPU_CHUNK))
         out["whole_batch"] = {"detection": out_det, "description": out_desc}
         det = sift.detector
         found, loop_det = counted(lambda: det._detect_with_pyramid(x, det.num_features))

@@ -34,7 +34,7 @@ MAX_BATCH = 32
 #: keypoints oriented and described by one kernel at most (``torch_sift_batch``): on a GPU
 #: about 1 GB of temporaries; on a CPU what stays in cache (one 640-px photo: 231 ms, kornia's
 #: own loop 227 ms)
-CHUNK = {"cuda": 8192}
+GPU_CHUNK = 8192
 CPU_CHUNK = 1024
 
 
@@ -72,7 +72,7 @@ class TorchSift:
         #: kornia's own ``forward``, which describes one image at a time (``bench_gpu_local``
         #: measures both)
         self.whole_batch = whole_batch
-        self._chunk = CHUNK.get(self.device.type, CPU_CHUNK)
+        self._chunk = GPU_CHUNK if self.device.type == "cuda" else CPU_CHUNK
         #: batches filled with blank images up to a power of two (on a GPU)
         self.pad_batches = self.device.type == "cuda"
         self.settings = settings
