@@ -65,7 +65,8 @@ def stage_seconds(paths: list[Path], network_photos: int = 20) -> dict[str, floa
         )
         rows = [(r, described[r.path]) for r in store.files.files_in_folder(fid).values()]
         model = store.models.ensure("bench", "bench", {}, 1).id
-        store.codes.ensure_codebook(book.fingerprint, book.size, book.meta, book.centroids)
+        # registered as indexing registers the shipped codebook: its centroids are not stored
+        store.codes.ensure_codebook(book.fingerprint, book.size, book.meta)
         t = time.perf_counter()
         for s in range(0, len(rows), COMMIT_EVERY):
             part = rows[s : s + COMMIT_EVERY]

@@ -20,6 +20,7 @@ from engine.library.store.schema import (
     FAILED,
     IDS_PER_QUERY,
     chunks,
+    codebook_centroids_t,
     codebooks_t,
     files_t,
     local_codes_t,
@@ -57,13 +58,15 @@ class CodeTable:
                     fingerprint=fingerprint,
                     words=int(words),
                     generation=0,
-                    centroids=None
-                    if centroids is None
-                    else np.ascontiguousarray(centroids, np.float32).tobytes(),
                     meta=json.dumps(meta, sort_keys=True),
                     created_at=time.time(),
                 )
             )
+            if centroids is not None:
+                blob = np.ascontiguousarray(centroids, np.float32).tobytes()
+                c.execute(
+                    insert(codebook_centroids_t).values(fingerprint=fingerprint, centroids=blob)
+                )
 
     def active_codebook(self) -> str | None:
         """The fingerprint of the learned codebook in use, or None for the shipped one."""
@@ -82,8 +85,11 @@ class CodeTable:
         """Delete the codes (and rows) of every codebook but ``keep``; returns how many went.
         A learned codebook that is not in use goes too: learning again is cheap."""
         with self.db.begin() as c:
-            gone = c.execute(delete(codebooks_t).where(codebooks_t.c.fingerprint != keep))
             c.execute(delete(local_codes_t).where(local_codes_t.c.codebook != keep))
+            c.execute(
+                delete(codebook_centroids_t).where(codebook_centroids_t.c.fingerprint != keep)
+            )
+            gone = c.execute(delete(codebooks_t).where(codebooks_t.c.fingerprint != keep))
             return int(gone.rowcount or 0)
 
     def codebooks(self) -> list[dict]:
@@ -100,7 +106,10 @@ class CodeTable:
                 select(
                     codebooks_t.c.fingerprint,
                     codebooks_t.c.words,
-                    codebooks_t.c.centroids.is_not(None).label("learned"),
+                    select(codebook_centroids_t.c.fingerprint)
+                    .where(codebook_centroids_t.c.fingerprint == codebooks_t.c.fingerprint)
+                    .exists()
+                    .label("learned"),
                     codebooks_t.c.meta,
                     codebooks_t.c.created_at,
                 ).order_by(codebooks_t.c.created_at)
@@ -121,7 +130,9 @@ class CodeTable:
         """The centroids of a codebook learned from this library, ``(k, 128) float32``."""
         with self.db.connect() as c:
             blob = c.execute(
-                select(codebooks_t.c.centroids).where(codebooks_t.c.fingerprint == fingerprint)
+                select(codebook_centroids_t.c.centroids).where(
+                    codebook_centroids_t.c.fingerprint == fingerprint
+                )
             ).scalar_one_or_none()
         return None if blob is None else np.frombuffer(blob, np.float32).reshape(-1, 128).copy()
 

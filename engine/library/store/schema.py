@@ -3,8 +3,9 @@
 Tables: ``meta`` (schema version), ``folders``, ``files`` (path, size, mtime, content hash,
 width, height, status, error), ``models`` (one row per model fingerprint, with a generation
 counter bumped by every change to its vectors) and ``vectors`` (one descriptor per file and
-model), ``codebooks`` (one row per visual-word codebook, with its generation counter and, for
-a codebook learned from the library, its centroids) and ``local_codes`` (per file and
+model), ``codebooks`` (one row per visual-word codebook, with its generation counter),
+``codebook_centroids`` (the centroids of a codebook learned from the library, apart from the
+counter every commit of codes advances) and ``local_codes`` (per file and
 codebook: ASMK* words and bits, each feature's word and keypoint, a perceptual hash). Paths
 are stored as the file system's bytes, so names that are not valid UTF-8 survive.
 
@@ -40,7 +41,7 @@ from sqlalchemy.engine import Connection
 
 from engine.library.store.fspath import fs_text
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DB_NAME = "library.sqlite3"
 
 # file status: "new" waits for its first decode, "ok" decoded, "failed" could not be decoded
@@ -66,6 +67,17 @@ MIGRATIONS: dict[int, list[str]] = {
     ],
     # a folder whose symbolic links are followed wherever they lead (``index --follow-links``)
     2: ["ALTER TABLE folders ADD COLUMN follow_links BOOLEAN NOT NULL DEFAULT 0"],
+    # a learned codebook's centroids (8 MB at 16,384 words) move out of the ``codebooks`` row,
+    # which every commit of codes updates: SQLite rewrote the whole row, centroids included,
+    # each time. The old column stays, emptied (dropping it would rebuild the table that
+    # ``local_codes`` cascades from); a library made at schema 4 never had it.
+    3: [
+        "CREATE TABLE codebook_centroids (fingerprint VARCHAR NOT NULL PRIMARY KEY "
+        "REFERENCES codebooks (fingerprint) ON DELETE CASCADE, centroids BLOB NOT NULL)",
+        "INSERT INTO codebook_centroids (fingerprint, centroids) "
+        "SELECT fingerprint, centroids FROM codebooks WHERE centroids IS NOT NULL",
+        "UPDATE codebooks SET centroids = NULL WHERE centroids IS NOT NULL",
+    ],
 }
 
 metadata = MetaData()
@@ -143,10 +155,20 @@ codebooks_t = Table(
     Column("words", Integer, nullable=False),
     # advanced by every change to this codebook's codes: a saved inverted file catches up
     Column("generation", Integer, nullable=False, default=0),
-    # a codebook learned from this library keeps its centroids here (None: the shipped one)
-    Column("centroids", LargeBinary),
     Column("meta", String, nullable=False),
     Column("created_at", Float, nullable=False),
+)
+# a codebook learned from this library keeps its centroids here (no row: the shipped one)
+codebook_centroids_t = Table(
+    "codebook_centroids",
+    metadata,
+    Column(
+        "fingerprint",
+        String,
+        ForeignKey("codebooks.fingerprint", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("centroids", LargeBinary, nullable=False),
 )
 local_codes_t = Table(
     "local_codes",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import shutil
+import sqlite3
 
 import numpy as np
 import pytest
@@ -222,3 +223,31 @@ def test_learning_the_codebook_from_the_library_re_encodes_it(clutter, tmp_path,
         assert res.hits[0].path == str(target) and res.hits[0].verified
     with Library(copy, device="cpu") as again:  # kept in SQLite: the same codebook reopens
         assert again.codebook().fingerprint == book.fingerprint
+    # a library of schema 3 kept the centroids in the codebooks row: opening it moves them
+    centroids = book.centroids
+    _back_to_schema_3(copy / "library.sqlite3")
+    with Library(copy, device="cpu") as migrated:
+        assert migrated.codebook().fingerprint == book.fingerprint
+        learned = {b["fingerprint"]: b["learned"] for b in migrated.store.codes.codebooks()}
+        assert learned == {shipped: False, book.fingerprint: True}
+        res = migrated.search(_jpeg(Image.open(target).rotate(90, expand=True)), k=3)
+        assert res.hits[0].path == str(target) and res.hits[0].verified
+    with sqlite3.connect(copy / "library.sqlite3") as db:
+        assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("4",)
+        left = db.execute("SELECT count(*) FROM codebooks WHERE centroids IS NOT NULL")
+        assert left.fetchone() == (0,)
+        (blob,) = db.execute("SELECT centroids FROM codebook_centroids").fetchone()
+    assert np.array_equal(np.frombuffer(blob, np.float32).reshape(-1, 128), centroids)
+
+
+def _back_to_schema_3(db_path) -> None:
+    """Rewrite a library's database as schema 3 stored it: the learned centroids in a column
+    of ``codebooks``, no ``codebook_centroids`` table."""
+    with sqlite3.connect(db_path) as db:
+        db.execute("ALTER TABLE codebooks ADD COLUMN centroids BLOB")
+        db.execute(
+            "UPDATE codebooks SET centroids = (SELECT centroids FROM codebook_centroids "
+            "WHERE codebook_centroids.fingerprint = codebooks.fingerprint)"
+        )
+        db.execute("DROP TABLE codebook_centroids")
+        db.execute("UPDATE meta SET value='3' WHERE key='schema_version'")
