@@ -33,9 +33,10 @@ from engine.match.workers import _decode_only, _init_decoder, start_pool
 from engine.photo.decode import Box, PhotoSource
 
 _STOP = object()
-#: seconds the device thread spent describing, and photos it described, summed over every
-#: ``TorchWorkers`` of this process (``bench_gpu_local`` reads them: the device's busy share)
-BUSY = {"seconds": 0.0, "photos": 0, "batches": 0}
+#: seconds the device thread spent describing (wall and its own CPU time: kernel launches,
+#: Python), and photos it described, summed over every ``TorchWorkers`` of this process
+#: (``bench_gpu_local`` reads them: the device's busy share, the host's part of it)
+BUSY = {"seconds": 0.0, "cpu_seconds": 0.0, "photos": 0, "batches": 0}
 
 
 class TorchWorkers:
@@ -125,7 +126,7 @@ class TorchWorkers:
                 return
 
     def _describe(self, batch: list[tuple[Future, Described]]) -> None:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.thread_time()
         described = [d for _, d in batch]
         try:
             found = self._sift.features([d.sift_input[0] for d in described])
@@ -145,6 +146,7 @@ class TorchWorkers:
                 f = features_from_gray(image, to_original, offset, self.settings)
                 codes.append(encode(f, self.codebook))
         BUSY["seconds"] += time.perf_counter() - t
+        BUSY["cpu_seconds"] += time.thread_time() - cpu
         BUSY["photos"] += len(batch)
         BUSY["batches"] += 1
         for (outer, d), code in zip(batch, codes, strict=True):

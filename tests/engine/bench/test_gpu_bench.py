@@ -34,6 +34,11 @@ def test_gpu_bench_small_prints_every_section(tmp_path):
     assert local["photos"] == 6 and local["features_on"] == "torch-cpu"
     assert local["index_gpu_photos_per_s"] > 0 and local["index_cpu_photos_per_s"] > 0
     assert local["bare_gpu_sift_and_codes_photos_per_s"] > 0
+    # the host's part of the device work: the describing thread's CPU time against the wall
+    assert 0 < local["device_thread_cpu_share"] <= local["device_thread_busy_share"] + 0.05
+    shares = [r["host_thread_cpu_share"] for r in local["bare_sift_and_codes"].values()
+              if isinstance(r, dict)]  # fmt: skip
+    assert shares and all(0 < x <= 1.05 for x in shares)
     ops = local["operations_per_batch"]  # the whole batch at once launches fewer, waits less
     ours, theirs = ops["whole_batch"]["description"], ops["kornia_loop"]["description"]
     assert ours["operations"] < theirs["operations"] and ours["host_waits"] < theirs["host_waits"]
