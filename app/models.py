@@ -33,15 +33,17 @@ def evidence_text(hit) -> str | None:
     return f"✓ verified · {n} matching points" if n else "✓ verified"
 
 
-def no_match_text(similar: int, folder: str | None = None) -> str:
+def no_match_text(similar: int, folder: str | None = None, itself: bool = False) -> str:
     """The results' empty state when nothing was verified; ``folder``: the name of the folder
-    the results are narrowed to, if any."""
+    the results are narrowed to, if any; ``itself``: the query is a photo of the library, left
+    out of its own results."""
+    other = "other " if itself else ""
     if folder:
         return (
-            f"No match in {folder}: none of its photos shows this ({similar} similar photos "
-            "below). Choose All folders to look in the whole library."
+            f"No match in {folder}: none of its {other}photos shows this ({similar} similar "
+            "photos below). Choose All folders to look in the whole library."
         )
-    return f"No match: none of your photos shows this ({similar} similar photos below)"
+    return f"No match: none of your {other}photos shows this ({similar} similar photos below)"
 
 
 #: what a search says when the library has nothing to search yet
@@ -59,6 +61,9 @@ def indexing_done_text(summary, rows: list[dict]) -> str:
         parts.append(f"{summary.removed} removed")
     failed = max(sum(r.get("failed", 0) for r in rows if not r.get("listing")), summary.failed)
     parts.append(f"{failed} failed" + (" (see Failed files…)" if failed else ""))
+    gone = len(getattr(summary, "refused", ()))  # folders that were not there: left out
+    if gone:
+        parts.append(f"{gone} folder{'s' if gone > 1 else ''} not found, left out")
     return f"{verb}: " + ", ".join(parts)
 
 

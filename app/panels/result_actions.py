@@ -74,6 +74,13 @@ class ResultActions(QObject):
 
     def open_file(self, path: str) -> bool:
         """Open a photo or folder with the system's application, or say why it did not."""
+        if not os.path.exists(path):  # not a missing application: the file is gone
+            self.error.emit(
+                f"{os.path.basename(path) or path} is no longer there (moved, deleted, or on a "
+                "drive that is not connected); Re-scan brings the library up to date.",
+                path,
+            )
+            return False
         if open_with_system(path):
             return True
         QGuiApplication.clipboard().setText(path)

@@ -12,7 +12,7 @@ from app.views import ResultDelegate
 class ResultsGrid(QListView):
     """Virtualised icon grid; reports what the user does with a result as paths."""
 
-    open_requested = Signal(str)  # double-click
+    open_requested = Signal(str)  # double-click, or Enter on the current result
     menu_requested = Signal(str, QPoint)  # right-click: path, global position
     near_end = Signal()  # the user scrolled to the end of the list
 
@@ -55,6 +55,12 @@ class ResultsGrid(QListView):
         super().wheelEvent(e)
         if at_end and e.angleDelta().y() < 0:  # still scrolling down at the end
             self.near_end.emit()
+
+    def keyPressEvent(self, e) -> None:
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
+            self._double_clicked(self.currentIndex())
+            return
+        super().keyPressEvent(e)
 
     def _double_clicked(self, index) -> None:
         if index.data(PathRole):

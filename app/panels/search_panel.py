@@ -348,7 +348,8 @@ class SearchPanel(QWidget):
         self.search_label.setText(text)
         self.export_button.setEnabled(True)
         self.result_available.emit(True)
-        self.empty_state.setText(no_match_text(others, folder) if res.no_match else "")
+        nothing = no_match_text(others, folder, res.excluded_self) if res.no_match else ""
+        self.empty_state.setText(nothing)
         self.empty_state.setVisible(res.no_match)
         self.search_finished.emit(res)
 

@@ -238,8 +238,18 @@ class ReportPage(QWizardPage):
         self.summary.setText("Reading the data…")
         w = Worker(open_dataset, self.field("data"), exclude_file=self.field("exclude") or None)
         w.signals.result.connect(self._on_dataset)
-        w.signals.error.connect(lambda m, d: self.summary.setText(f"Cannot train on this: {m}"))
+        w.signals.error.connect(lambda m, d: self._on_refused(m))
         self.task.start(w)
+
+    def _on_refused(self, message: str) -> None:
+        """The data cannot be trained on: the reason, and nothing that reads as a clean
+        report (no "No problems found." under it)."""
+        self.summary.setText(
+            f"Cannot train on this: {message}\nTraining reads one subfolder per object (two or "
+            "more), each holding photos of that object."
+        )
+        self.problem_label.setText("")
+        self.problem_view.setVisible(False)
 
     def _show_problems(self, rows: list[tuple]) -> None:
         self.problems.set_rows(rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import add_device, add_json, add_model, emit
+from engine.cli.common import add_device, add_json, add_model, at_least, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="FILE", help="write the exclusion list")
     p.add_argument(
         "--shortlist",
-        type=int,
+        type=at_least(1),
         default=50,
         help="training photos verified per query (by global similarity)",
     )

@@ -6,7 +6,7 @@ import argparse
 import os
 from pathlib import Path
 
-from engine.cli.common import TerminalProgress, add_json, add_library, emit, open_library
+from engine.cli.common import TerminalProgress, add_json, add_library, at_least, emit, open_library
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -22,14 +22,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_library(learn)
     learn.add_argument(
         "--words",
-        type=int,
+        type=at_least(2),
         default=None,
         help="visual words (default 16384 for folders; for a library, by its size)",
     )
     learn.add_argument(
-        "--per-photo", type=int, default=200, help="features sampled per photo (default 200)"
+        "--per-photo",
+        type=at_least(1),
+        default=200,
+        help="features sampled per photo (default 200)",
     )
-    learn.add_argument("--iterations", type=int, default=20, help="k-means iterations")
+    learn.add_argument("--iterations", type=at_least(1), default=20, help="k-means iterations")
     learn.add_argument("--seed", type=int, default=0)
     learn.add_argument(
         "--kmeans-device",

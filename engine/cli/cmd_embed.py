@@ -12,6 +12,7 @@ from engine.cli.common import (
     add_json,
     add_model,
     add_pretrained,
+    at_least,
     bbox,
     emit,
 )
@@ -29,7 +30,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="X0,Y0,X1,Y1",
         help="describe only this region (pixels of the upright photo)",
     )
-    p.add_argument("--image-size", type=int, default=None, help="long side in pixels")
+    p.add_argument("--image-size", type=at_least(32), default=None, help="long side in pixels")
     add_pretrained(
         p,
         "ImageNet weights for a freshly built architecture (default: use them "

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import add_device, add_json, add_model, add_pipeline, add_pretrained, emit
+from engine.cli.common import (
+    add_device,
+    add_json,
+    add_model,
+    add_pipeline,
+    add_pretrained,
+    at_least,
+    emit,
+)
 from engine.errors import VisualSearchError
 
 
@@ -20,7 +28,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     add_model(p)
     p.add_argument("--distractors", default=None, help="folder of extra database photos")
-    p.add_argument("--image-size", type=int, default=None, help="long side (default: the model's)")
+    p.add_argument(
+        "--image-size", type=at_least(32), default=None, help="long side (default: the model's)"
+    )
     add_pretrained(p)
     p.add_argument(
         "--save-ranking",
@@ -30,7 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--rerank",
-        type=int,
+        type=at_least(0),
         default=0,
         metavar="K",
         help="global pipeline: re-rank its top K by RootSIFT + RANSAC",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import add_json, emit
+from engine.cli.common import add_json, at_least, emit
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -12,7 +12,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("src", help="checkpoint directory")
     p.add_argument("dst", help="new checkpoint directory")
     p.add_argument("--half", action="store_true", help="store weights as float16")
-    p.add_argument("--image-size", type=int, default=None, help="new default long side")
+    p.add_argument("--image-size", type=at_least(32), default=None, help="new default long side")
     add_json(p)
     return p
 

@@ -7,11 +7,13 @@ import sys
 import time
 
 from engine.cli.common import (
+    EXIT_BAD_INPUT,
     TerminalProgress,
     add_device,
     add_json,
     add_library,
     add_model,
+    at_least,
     emit,
     open_library,
     shown,
@@ -26,7 +28,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--watch", action="store_true", help="keep running and re-scan every --interval seconds"
     )
-    p.add_argument("--interval", type=float, default=60.0)
+    p.add_argument(
+        "--interval",
+        type=at_least(0.1, float),
+        default=60.0,
+        metavar="SECONDS",
+        help="seconds between scans with --watch (default 60)",
+    )
     p.add_argument(
         "--follow-links",
         action=argparse.BooleanOptionalAction,
@@ -36,7 +44,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--local-features",
-        type=int,
+        type=at_least(1),
         default=None,
         metavar="N",
         help="strongest RootSIFT features kept per photo (default 1000)",
@@ -81,13 +89,17 @@ def run(args: argparse.Namespace) -> int:
                 finally:
                     bar.close()
                 d = summary.to_dict()
-                problems = d.pop("problems")
+                problems, refused = d.pop("problems"), d.pop("refused")
                 d.pop("cancelled")
                 if problems:
                     d["problems"] = problems
+                if refused:  # folders that were not there (named in the problems too)
+                    d["refused"] = refused
                 emit(args, d, _summary_text(d, problems))
                 if not args.watch:
-                    return 0
+                    # a folder that was not there: the others are indexed, and a script is
+                    # told that what it passed needs fixing
+                    return EXIT_BAD_INPUT if refused else 0
                 sys.stdout.flush()
                 time.sleep(args.interval)
         except KeyboardInterrupt:

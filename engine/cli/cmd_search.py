@@ -11,6 +11,7 @@ from engine.cli.common import (
     add_library,
     add_model,
     add_pipeline,
+    at_least,
     bbox,
     emit,
     open_library,
@@ -29,11 +30,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
         metavar="X0,Y0,X1,Y1",
         help="search for this region of the query",
     )
-    p.add_argument("-k", type=int, default=20, help="number of results (default 20)")
+    p.add_argument("-k", type=at_least(1), default=20, help="number of results (default 20)")
     p.add_argument("--folder", default=None, help="only results inside this folder")
     p.add_argument(
         "--rerank",
-        type=int,
+        type=at_least(0),
         default=0,
         metavar="K",
         help="with --pipeline global: verify its top K geometrically",
@@ -68,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
             for i, h in enumerate(verified)
         ]
         if res.no_match:
-            lines.append("no match: no photo in the library shows this (checked geometrically)")
+            other = "other " if res.excluded_self else ""  # the query is in the library itself
+            lines.append(
+                f"no match: no {other}photo in the library shows this (checked geometrically)"
+            )
         if others:
             if res.pipeline != "global":
                 lines.append("other similar photos (not verified):")

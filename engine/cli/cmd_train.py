@@ -13,6 +13,7 @@ from engine.cli.common import (
     add_json,
     add_library,
     add_pretrained,
+    at_least,
     emit,
     open_library,
 )
@@ -70,9 +71,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     method = p.add_argument("--method", default=None)
     method.choices = RegistryNames()  # after add_argument, which would import the models now
     p.add_argument("--backbone", default=None)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--image-size", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=at_least(1), default=10)
+    p.add_argument("--image-size", type=at_least(32), default=None)
+    p.add_argument("--batch-size", type=at_least(1), default=32)
     p.add_argument(
         "--lr",
         type=float,
@@ -96,7 +97,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--weight-decay", type=float, default=1e-5)
     syn = p.add_argument_group("synthetic data")
-    syn.add_argument("--steps-per-epoch", type=int, default=100)
+    syn.add_argument("--steps-per-epoch", type=at_least(1), default=100)
     syn.add_argument(
         "--views-on",
         default="auto",
@@ -106,7 +107,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     )
     syn.add_argument(
         "--views",
-        type=int,
+        type=at_least(1),
         default=4,
         help="photos of each object per batch (batch = objects × views)",
     )

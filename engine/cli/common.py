@@ -10,6 +10,7 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
 import time
 import unicodedata
@@ -20,6 +21,9 @@ MODEL_HELP = (
 )
 LIBRARY_MODEL_HELP = f"{MODEL_HELP} (default: the library's current model)"
 PRETRAINED_CHOICES = ("none", "cache", "download")
+#: the exit status for bad input (a file that cannot be read or used, a wrong value): the one
+#: argparse gives a usage error, so a script tells "fix what you passed" from "it broke" (3)
+EXIT_BAD_INPUT = 2
 
 
 # ----------------------------------------------------------------------------- options
@@ -36,7 +40,9 @@ def add_model(p: argparse.ArgumentParser, help: str = LIBRARY_MODEL_HELP) -> Non
 def add_device(p: argparse.ArgumentParser) -> None:
     """``--device`` and ``--precision`` (the choices of ``engine.network.runtime``, which loads
     torch)."""
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda (default: auto)")
+    p.add_argument(
+        "--device", default="auto", type=device_name, help="auto | cpu | cuda (default: auto)"
+    )
     p.add_argument(
         "--precision",
         default="auto",
@@ -64,7 +70,11 @@ def add_pipeline(p: argparse.ArgumentParser) -> None:
         "the best checked geometrically; local: local features alone; global: the network alone",
     )
     p.add_argument(
-        "--verify", type=int, default=50, metavar="K", help="photos checked geometrically (50)"
+        "--verify",
+        type=at_least(1),
+        default=50,
+        metavar="K",
+        help="photos checked geometrically (50)",
     )
 
 
@@ -89,6 +99,34 @@ class RegistryNames:
 
 
 # ----------------------------------------------------------------------------- argument types
+
+
+def at_least(low: float, kind: type = int):
+    """An argparse type: a number of ``kind`` no smaller than ``low``."""
+
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = _KIND_NAMES[kind]
+            raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}") from None
+        if not value >= low:  # NaN fails too
+            raise argparse.ArgumentTypeError(f"must be at least {low:g}, not {text}")
+        return value
+
+    parse.__name__ = f"{_KIND_NAMES[kind]} >= {low:g}"
+    return parse
+
+
+_KIND_NAMES = {int: "a whole number", float: "a number"}
+#: what ``--device`` takes (``cuda:N`` too); ``engine.network.runtime`` says whether it exists
+DEVICE_NAMES = ("auto", "cpu", "cuda")
+
+
+def device_name(text: str) -> str:
+    if text in DEVICE_NAMES or re.fullmatch(r"cuda:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, not {text!r}")
 
 
 def bbox(text: str) -> tuple[float, float, float, float]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -32,12 +33,14 @@ from engine.cli import (
     cmd_synth,
     cmd_train,
 )
-from engine.cli.common import MAX_ERROR_LINE, error_line, quiet_resource_tracker
+from engine.cli.common import (
+    EXIT_BAD_INPUT,
+    MAX_ERROR_LINE,
+    error_line,
+    quiet_resource_tracker,
+)
 from engine.errors import VisualSearchError
 
-#: the exit status for bad input (a file that cannot be read or used, a wrong value): the one
-#: argparse gives a usage error, so a script tells "fix what you passed" from "it broke" (3)
-EXIT_BAD_INPUT = 2
 EXIT_INTERNAL = 3
 
 # in the order `visual-search --help` lists them; each has add_parser(subparsers) and run(args)
@@ -79,10 +82,32 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: options whose value is coordinates, which may start with a minus sign
+COORDINATE_OPTIONS = ("--bbox", "--box", "--point")
+_COORDINATES = re.compile(r"-[\d.]")
+
+
+def joined_coordinates(argv: Sequence[str]) -> list[str]:
+    """``--bbox -10,-10,50,50`` as ``--bbox=-10,-10,50,50``: argparse would take a value that
+    starts with a minus sign (and is not one plain number) for an option and say the option
+    lacks its argument."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in COORDINATE_OPTIONS and i + 1 < len(argv) and _COORDINATES.match(argv[i + 1]):
+            out.append(f"{a}={argv[i + 1]}")
+            i += 2
+            continue
+        out.append(a)
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_resource_tracker()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(joined_coordinates(sys.argv[1:] if argv is None else argv))
     if not getattr(args, "func", None):
         parser.print_help()
         return 0

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.errors import ConfigError
 from engine.library.index.caches import Caches
 from engine.library.index.changes import Changes, library_changes
 from engine.library.index.folders import FolderIndexing
@@ -220,12 +221,15 @@ class Library:
         """
         from engine.library.query.search import (
             SearchRequest,
+            own_file_id,
             query_name,
             rank,
             timer,
             too_little_detail,
         )
 
+        if folder is not None and self.store.files.folder_for(folder) is None:
+            raise ConfigError(f"{os.fsdecode(folder)}: not inside a folder of this library")
         clock = timer()
         next(clock)
         ex, row = self.model(model)
@@ -241,7 +245,7 @@ class Library:
             allowed_ids=None
             if folder is None
             else np.array(self.store.files.file_ids_under(folder), np.int64),
-            exclude_id=self._query_file_id(query) if exclude_self else None,
+            exclude_id=own_file_id(self.store, query) if exclude_self else None,
             global_weight=GLOBAL_WEIGHT if learned_from_photos(ex.model) else 0.0,
         )
         q = session.query
@@ -355,14 +359,6 @@ class Library:
     def _outlines(self) -> Outlines:
         """What ``locate`` keeps: targets of the latest clicks and photos described again."""
         return Outlines(self.store)
-
-    def _query_file_id(self, query: PhotoSource) -> int | None:
-        """The library's id for a query photo that is itself in the library: a region of a
-        photo does not find its own photo either."""
-        if not isinstance(query, (str, os.PathLike)):
-            return None
-        r = self.store.files.file_by_path(query)
-        return r.id if r else None
 
     def duplicates(
         self,

@@ -90,7 +90,7 @@ def library_status(
     index_files = [*index_dir.glob("*.faiss"), *index_dir.glob("vectors-*.npz")]
     index_size = sum(f.stat().st_size for f in index_files)  # FAISS's and NumPy's
     local_size = (
-        sum(f.stat().st_size for f in index_dir.glob("local-*.npz")) if index_dir.exists() else 0
+        sum(f.stat().st_size for f in index_dir.glob("local-*.arrays")) if index_dir.exists() else 0
     )
     files = counts["files"]
     return {

@@ -15,6 +15,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 
+from app.models import PathRole
 from engine.library import Hit, Library
 from tests.app.helpers import answer_next_modal
 from tests.helpers import MODEL, indexed_and_searched
@@ -105,6 +106,17 @@ def test_export_and_open_say_what_happened(window, qtbot, photos, tmp_path):
         f"No application on this system opened {target.rsplit('/')[-1]}"
     )
     assert QApplication.clipboard().text() == target
+    gone = photos / "gone.jpg"  # a result whose file went away: said so, not "no application"
+    with qtbot.waitSignal(window.error_shown, timeout=5_000) as shown:
+        assert not sp.result_actions.open_file(str(gone))
+    assert shown.args[0].startswith("gone.jpg is no longer there")
+    # Enter on the current result opens it, as a double-click does
+    grid = sp.results_view
+    first = next(i for i in range(sp.results.rowCount()) if sp.results.index(i).data(PathRole))
+    grid.setCurrentIndex(sp.results.index(first))
+    with qtbot.waitSignal(grid.open_requested, timeout=5_000) as opened:
+        qtbot.keyClick(grid, Qt.Key.Key_Return)
+    assert opened.args[0] == sp.results.index(first).data(PathRole)
 
 
 def test_a_broken_query_is_named_once_and_a_filter_change_does_not_repeat_it(

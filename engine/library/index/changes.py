@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from engine.library.index.scan import Scope, WalkProblem, quick_hash, walk
-from engine.library.store import FileRow, FileState, Store
+from engine.library.store import FAILED, FileRow, FileState, Store
 from engine.library.store.fspath import fs_bytes, fs_text
 from engine.tasks import ProgressFn, StopFn
 
@@ -38,6 +38,10 @@ class Changes:
     deleted: list[FileRow] = field(default_factory=list)
     unchanged: set[int] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
+    #: files that failed before and did not change: an index run tries them again (a
+    #: permission since granted, a file renamed back), but they are not a change, so the
+    #: window's check does not start a re-index for them
+    failed_before: list[tuple[FileRow, FileState]] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.new or self.changed or self.moved or self.deleted)
@@ -92,7 +96,10 @@ def find_changes(
         if row is None:
             out.new.append(f)
         elif row.size == f.size and row.mtime_ns == f.mtime_ns and f.error is None:
-            out.unchanged.add(row.id)
+            if row.status == FAILED:
+                out.failed_before.append((row, replace(f, content_hash=row.content_hash)))
+            else:
+                out.unchanged.add(row.id)
         else:
             out.changed.append((row, f))
     vanished = {p: r for p, r in stored.items() if p not in found}

@@ -54,16 +54,14 @@ class FolderIndexing:
         ``Library.index``). ``follow_links``: whether these folders follow symbolic links that
         lead outside the indexed folders (None: as set before; off for a new folder)."""
         t0 = time.perf_counter()
-        for p in paths:
-            if not os.path.isdir(p):
-                what = "does not exist" if not os.path.exists(p) else "is not a folder"
-                raise ConfigError(f"{p}: {what}")
+        paths, refused = _present(paths)
         with self.store.writer_lock():
             remove_leftover_temporaries(self.caches.dir)  # a killed save's, if any
             row = self.networks.row(model)  # the network itself loads only if there is work
             if vectors is None:
                 vectors = self.networks.needs_vectors(model)
-            summary = IndexSummary()
+            summary = IndexSummary(refused=[f"{r} (left out)" for r in refused])
+            summary.problems.extend(summary.refused)
             folders = []
             for p in paths:
                 fid, fp, notes = self.store.files.add_folder(p, follow_links)
@@ -161,3 +159,16 @@ class FolderIndexing:
             self.caches.local(book)
         summary.seconds = time.perf_counter() - t0
         return summary
+
+
+def _present(paths: list[str | os.PathLike]) -> tuple[list[str | os.PathLike], list[str]]:
+    """The folders of ``paths`` that are there, and why each other one is left out; refused
+    when none is (one folder that is not there does not stop the others)."""
+    refused = []
+    for p in paths:
+        if not os.path.isdir(p):
+            what = "does not exist" if not os.path.exists(p) else "is not a folder"
+            refused.append(f"{os.fsdecode(p)}: {what}")
+    if len(refused) == len(paths):
+        raise ConfigError("; ".join(refused))
+    return [p for p in paths if os.path.isdir(p)], refused

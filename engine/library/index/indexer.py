@@ -68,6 +68,8 @@ class IndexSummary:
     seconds: float = 0.0
     cancelled: bool = False
     problems: list[str] = field(default_factory=list)
+    #: folders asked for that were not there (the others were indexed)
+    refused: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -119,6 +121,7 @@ class Indexer:
         self.unchanged = ch.unchanged
         summary.skipped_unchanged = len(ch.unchanged)  # extract_pending takes out pending ones
         added = self._hashed(ch.new, "new", summary)
+        ch.changed += ch.failed_before  # tried again: each is indexed or fails again
         changed = self._hashed([f for _, f in ch.changed], "changed", summary)
         self.store.files.move_files([(r.id, f) for r, f in ch.moved])
         self.store.files.add_files(added)

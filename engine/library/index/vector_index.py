@@ -180,16 +180,24 @@ class VectorIndex:
     def _write(self, path: str) -> None:
         if self.numpy:
             self.index.write(path)
-        else:
+        elif _faiss_takes(path):
             faiss_device.module().write_index(self.index, path)
+        else:  # a name FAISS's C++ cannot be given (bytes that are not UTF-8): Python writes
+            faiss = faiss_device.module()
+            with open(path, "wb") as f:
+                faiss.write_index(self.index, faiss.PyCallbackIOWriter(f.write))
 
     @classmethod
     def load(cls, directory: str | os.PathLike, fingerprint: str) -> tuple[VectorIndex | None, str]:
         """The saved index, or ``(None, reason)`` when it is missing or damaged."""
 
         def read(path: Path, meta: dict) -> VectorIndex:
-            if faiss_device.available():
+            if faiss_device.available() and _faiss_takes(str(path)):
                 index = faiss_device.module().read_index(str(path))
+            elif faiss_device.available():
+                faiss = faiss_device.module()
+                with open(path, "rb") as f:
+                    index = faiss.read_index(faiss.PyCallbackIOReader(f.read))
             else:
                 index = ArrayIndex.read(str(path))
             if index.ntotal != meta["count"] or index.d != meta["dim"]:
@@ -316,3 +324,13 @@ class VectorIndex:
             self.on_gpu,
             self.note,
         )
+
+
+def _faiss_takes(path: str) -> bool:
+    """Whether FAISS can open ``path`` itself: its bindings pass names as UTF-8, which a name
+    with bytes that are not (kept by Python as surrogate escapes) cannot be."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

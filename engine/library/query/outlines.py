@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from engine.library.query.session import QuerySession
-from engine.library.store import Store
+from engine.library.store import FAILED, Store
 from engine.match.codebook import Codebook
 from engine.match.describe import DescribeSettings
 from engine.match.localize import (
@@ -159,5 +159,13 @@ class Outlines:
         ]
         out = locate_all(click.target, candidates, self.photos, should_stop, on_location)
         missing = [i for i in known if i not in set(described)]
-        out += [not_found(i, rows[i].display_path, "not described yet") for i in missing]
+        out += [not_found(i, rows[i].display_path, _why_not_described(rows[i])) for i in missing]
         return out
+
+
+def _why_not_described(row) -> str:
+    """Why a library photo has no features to look in: indexing failed on it (its reason),
+    or it waits for indexing."""
+    if row.status == FAILED:
+        return f"cannot read: {row.error}" if row.error else "indexing failed on it"
+    return "not described yet"

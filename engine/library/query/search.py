@@ -10,10 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.errors import ConfigError
 from engine.library.index.inverted import LocalIndex
 from engine.library.index.vector_index import VectorIndex
 from engine.library.query.results import Hit
 from engine.library.query.session import Evidence, Query
+from engine.library.store import Store
 from engine.match.rank import PIPELINES, VERIFY_TOP, rank_database
 from engine.match.verify import MIN_INLIERS
 from engine.photo.decode import PhotoSource
@@ -51,6 +53,11 @@ class SearchRequest:
     def __post_init__(self) -> None:
         if self.pipeline not in PIPELINES:
             raise ValueError(f"pipeline must be one of {', '.join(PIPELINES)}")
+        if self.k < 1:
+            raise ConfigError(f"ask for at least one result, not {self.k}")
+        if self.pipeline != "global" and self.verify_top < 1:
+            # "no match" is only said of photos checked geometrically
+            raise ConfigError(f"check at least one photo geometrically, not {self.verify_top}")
 
 
 def _global_scores(q: Query, req: SearchRequest, vi: VectorIndex | None):
@@ -147,3 +154,15 @@ def timer():
 
 
 __all__ = ["VERIFY_TOP", "SearchRequest", "query_name", "rank", "timer", "too_little_detail"]
+
+
+def own_file_id(store: Store, query: PhotoSource) -> int | None:
+    """The library's id for a query photo that is itself in the library (also when reached
+    through a symbolic link): it is left out of its own results, and a region of a photo does
+    not find its own photo either."""
+    if not isinstance(query, (str, os.PathLike)):
+        return None
+    r = store.files.file_by_path(query)
+    if r is None:
+        r = store.files.file_by_path(os.path.realpath(query))
+    return r.id if r else None

@@ -8,6 +8,7 @@ something to act on, and the folder filter named as the library list names its f
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 
 import pytest
@@ -297,6 +298,25 @@ def test_library_controls_are_enabled_only_with_something_to_act_on(window, qtbo
         qtbot.mouseClick(lib.rescan_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: lib.errors_button.isEnabled(), timeout=10_000)
     assert acts["failed"].isEnabled()
+
+
+def test_rescan_with_a_folder_gone_updates_the_others(window, qtbot, photos):
+    """A folder that is not there (an unplugged drive) is left out of a re-scan; the other
+    folders are still brought up to date, and the line says what was left out."""
+    lib = window.library_panel
+    with qtbot.waitSignal(lib.indexing_finished, timeout=120_000):
+        lib.index_folders([str(photos / "home"), str(photos / "trips")])
+    qtbot.waitUntil(lambda: lib.rescan_button.isEnabled(), timeout=10_000)
+    (photos / "trips").rename(photos / "unplugged")
+    shutil.copy(photos / "home" / "obj0_2.jpg", photos / "home" / "new.jpg")
+    with qtbot.waitSignal(lib.indexing_finished, timeout=120_000) as ended:
+        qtbot.mouseClick(lib.rescan_button, Qt.MouseButton.LeftButton)
+    summary = ended.args[0]
+    assert summary is not None and summary.indexed == 1  # home's new photo
+    assert [r.endswith("trips: does not exist (left out)") for r in summary.refused] == [True]
+    qtbot.waitUntil(
+        lambda: "1 folder not found, left out" in lib.progress_label.text(), timeout=10_000
+    )
 
 
 # ---------------------------------------------------------------- 10. folder filter names

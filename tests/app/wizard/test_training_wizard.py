@@ -79,6 +79,20 @@ def test_the_report_is_a_table_of_classes_counts_and_problems(qtbot, wizard, dat
     assert next_button(wizard).isEnabled()
 
 
+def test_data_it_cannot_train_on_says_why_and_nothing_reads_as_clean(qtbot, wizard, data):
+    for extra in [p for p in data.iterdir() if p.is_dir()][1:]:
+        for f in extra.iterdir():
+            f.unlink()
+        extra.rmdir()  # one class left
+    wizard.data_page.path.setText(str(data))
+    next_button(wizard).click()
+    page = wizard.report_page
+    qtbot.waitUntil(lambda: "Cannot train on this" in page.summary.text(), timeout=60_000)
+    assert "one subfolder per object" in page.summary.text()
+    assert page.problem_label.text() == "" and not page.problem_view.isVisible()
+    assert not next_button(wizard).isEnabled()
+
+
 def test_cpu_defaults_are_small_with_an_estimate_and_a_no_gpu_notice(qtbot, wizard, data):
     from engine.training.plan import CPU_BUDGET_S
 

@@ -56,3 +56,22 @@ def test_localize_refuses_a_click_outside_the_query_and_needs_a_click_or_a_box(p
     assert main(["localize", str(pasted.query), held, "--box", box, "--json"]) == 0
     (r,) = json.loads(capsys.readouterr().out)["results"]
     assert r["found"] and box_iou(r["box"], pasted.holding[0][1]) >= 0.6
+
+
+def test_localize_in_a_library_gives_the_reason_indexing_failed(pasted, tmp_path, capsys):
+    import shutil
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    held = folder / "held.jpg"
+    shutil.copy(pasted.holding[0][0], held)
+    (folder / "bad.jpg").write_text("not a photo")
+    lib = str(tmp_path / "lib")
+    assert main(["index", str(folder), "--library", lib]) == 0
+    capsys.readouterr()
+    click = "{},{}".format(*pasted.point)
+    args = ["localize", str(pasted.query), str(held), str(folder / "bad.jpg"), "--point", click]
+    assert main([*args, "--library", lib, "--json"]) == 0
+    found, unread = json.loads(capsys.readouterr().out)["results"]
+    assert found["found"]
+    assert not unread["found"] and "cannot read: not a recognised image format" in unread["reason"]

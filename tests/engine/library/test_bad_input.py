@@ -83,6 +83,11 @@ def test_bad_files_are_reported_and_everything_else_indexed(library, messy):
     # the non-UTF-8 name survives exactly
     latin = library.store.files.file_by_path(os.path.join(os.fsencode(root), b"caf\xe9-latin1.jpg"))
     assert latin is not None and latin.status == "ok"
+    # a second run tries the failed files again: they fail again and are counted so, as
+    # `status` and `errors` count them
+    again = library.index([root], model=MODEL, vectors=True)
+    assert (again.indexed, again.failed, again.skipped_unchanged) == (0, len(expected), 15)
+    assert len(library.errors()) == len(expected)
 
 
 def test_errors_and_search_cli_handle_odd_names(messy, tmp_path, capsys):
@@ -191,3 +196,9 @@ def test_unreadable_file_is_reported_even_when_run_as_root(tmp_path, photos, cap
     assert [(os.path.basename(e["path"]), e["reason"]) for e in errors] == [
         ("locked.jpg", "permission denied")
     ]
+    # readable again (same size and time): the next run tries it again and indexes it
+    assert main(["index", str(photos), "--library", str(tmp_path / "lib"), "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["indexed"], again["failed"], again["skipped_unchanged"]) == (1, 0, 12)
+    assert main(["errors", "--library", str(tmp_path / "lib"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []

@@ -141,6 +141,8 @@ def test_a_library_made_before_the_setting_gets_it(tmp_path):
     db = sqlite3.connect(tmp_path / "lib" / DB_NAME)
     with db:
         db.execute("ALTER TABLE folders DROP COLUMN follow_links")
+        db.execute("DROP TABLE codebook_centroids")  # and what schema 3 did not have yet
+        db.execute("ALTER TABLE codebooks ADD COLUMN centroids BLOB")
         db.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
     db.close()
     with Library(tmp_path / "lib", device="cpu") as lib:
