@@ -87,7 +87,9 @@ def check_database(db_path: Path) -> str | None:
 
 def salvage(db_path: Path) -> tuple[list[bytes], str | None]:
     """The folders (as stored: bytes) and the last model spec still readable in a damaged
-    database; whatever cannot be read is left out."""
+    database; whatever cannot be read is left out. When the folders table itself is what is
+    damaged, each folder is the deepest one that holds every photo the files table still
+    names under it."""
     folders: list[bytes] = []
     spec = None
     try:
@@ -98,13 +100,29 @@ def salvage(db_path: Path) -> tuple[list[bytes], str | None]:
         with contextlib.suppress(sqlite3.Error):
             # a plain table scan: the index on path may be what is damaged
             for (path,) in con.execute("SELECT path FROM folders NOT INDEXED"):
-                folders.append(bytes(path) if not isinstance(path, str) else os.fsencode(path))
+                folders.append(_as_bytes(path))
+        if not folders:
+            folders = _folders_of_files(con)
         with contextlib.suppress(sqlite3.Error):
             row = con.execute("SELECT spec FROM models ORDER BY last_used_at DESC").fetchone()
             spec = row[0] if row else None
     finally:
         con.close()
     return sorted(folders), spec
+
+
+def _as_bytes(path) -> bytes:
+    return bytes(path) if not isinstance(path, str) else os.fsencode(path)
+
+
+def _folders_of_files(con: sqlite3.Connection) -> list[bytes]:
+    """Per folder id of the files table (as far as it reads), the deepest folder holding all
+    of its photos."""
+    by_folder: dict[int, list[bytes]] = {}
+    with contextlib.suppress(sqlite3.Error):
+        for fid, path in con.execute("SELECT folder_id, path FROM files NOT INDEXED"):
+            by_folder.setdefault(fid, []).append(os.path.dirname(_as_bytes(path)))
+    return [os.path.commonpath(dirs) for dirs in by_folder.values() if dirs]
 
 
 def kept_name(directory: Path) -> str:

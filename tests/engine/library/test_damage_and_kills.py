@@ -339,6 +339,27 @@ def test_a_damaged_database_says_what_to_do_and_repair_rebuilds(tmp_path, photos
     assert "nothing to repair" in capsys.readouterr().out
 
 
+def test_repair_finds_the_folders_through_the_photos_when_their_table_is_damaged(
+    tmp_path, photos, capsys
+):
+    lib = str(tmp_path / "lib")
+    assert main(["index", str(photos), "--library", lib, "--model", MODEL]) == 0
+    capsys.readouterr()
+    db = tmp_path / "lib" / "library.sqlite3"
+    con = sqlite3.connect(db)
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    (root,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'folders'").fetchone()
+    con.close()
+    data = bytearray(db.read_bytes())
+    data[(root - 1) * page : root * page] = b"\xa5" * page  # the folders table only
+    db.write_bytes(bytes(data))
+    assert main(["repair", "--library", lib, "--json"]) == 0
+    r = _json(capsys)
+    assert r["folders"] == [str(photos)] and r["indexed"]["indexed"] == 12
+    assert main(["status", "--library", lib, "--json"]) == 0
+    assert _json(capsys)["files"]["indexed"] == 12
+
+
 def test_a_file_that_is_not_a_database_is_set_aside_by_repair(tmp_path, capsys):
     lib = tmp_path / "lib"
     lib.mkdir()
