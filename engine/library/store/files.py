@@ -49,7 +49,8 @@ class FileTable:
         symbolic links are followed outside the indexed folders (None: as it was; off for a
         new folder).
 
-        A folder inside an already registered one is not added twice (the parent covers it);
+        A folder inside an already registered one is not added twice (the parent covers it),
+        nor one that is a registered folder (or inside one) reached through a symbolic link;
         a new parent of registered folders absorbs them and their files.
         """
         p = fs_bytes(path)
@@ -57,6 +58,14 @@ class FileTable:
         now = time.time()
         with self.db.begin() as c:
             rows = c.execute(select(folders_t.c.id, folders_t.c.path)).all()
+            real = os.path.realpath(p)
+            for fid, fp in rows:
+                if not is_within(p, fp) and is_within(real, os.path.realpath(fp)):
+                    notes.append(
+                        f"{fs_text(p)} is {fs_text(fp)} (or inside it) through a symbolic link, "
+                        "already indexed"
+                    )
+                    return fid, fp, notes
             for fid, fp in rows:
                 if is_within(p, fp):
                     if p != fp:

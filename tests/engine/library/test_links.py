@@ -186,3 +186,24 @@ def test_the_command_line_skips_follows_and_lists_links(linked, tmp_path):
     assert len(a["links"][str(photos / "a.jpg")]) == 3
     c = next(g for g in groups if str(photos / "c_copy.jpg") in g["photos"])
     assert len(c["outside"]) == 1 and c["outside"][0] != str(photos / "c_copy.jpg")
+
+
+def test_a_folder_reached_through_a_link_is_not_indexed_twice(tmp_path):
+    """Indexing a folder through a symbolic link and then as itself (or the other way round)
+    keeps one folder and one row per photo."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    _photo_and_copy(4, photos / "a.jpg", photos / "b.jpg")
+    link = tmp_path / "link"
+    os.symlink(photos, link)
+    with Library(tmp_path / "lib", device="cpu") as lib:
+        first = lib.index([link])
+        assert first.indexed == 2
+        again = lib.index([photos])
+        assert again.indexed == 0 and again.skipped_unchanged == 2
+        assert any("through a symbolic link, already indexed" in p for p in again.problems)
+        assert len(lib.store.files.folders()) == 1
+        inside = lib.index([photos / "."])  # the same folder written another way
+        assert inside.indexed == 0
+        res = lib.search(str(photos / "a.jpg"), k=10)
+        assert len({os.path.realpath(h.path) for h in res.hits}) == len(res.hits)
