@@ -78,6 +78,8 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 3)
         self.setCentralWidget(split)
         self.resize(1200, 800)
+        # the smallest size its layout is made for: below it panels would draw over each other
+        self.setMinimumSize(800, 600)
 
     def _connect(self) -> None:
         lib, search, explain = self.library_panel, self.search_panel, self.explain
