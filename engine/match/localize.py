@@ -246,12 +246,17 @@ def quick(target: Target, c: Candidate) -> Location | str:
     return why
 
 
+#: the reason of a photo that could not be read for stage 2 (a drive unplugged, a file moved
+#: away): not kept as the click's answer, since it may read the next time
+UNREADABLE = "cannot read the photo again"
+
+
 def rematch(target: Target, c: Candidate, photos: RedescribedPhotos) -> Location:
     """Stage 2: the photo's ``Location`` or "not found" with the reason."""
     try:
         feats = photos.features(c.file)
     except (BadImageError, OSError) as e:
-        return not_found(c.file_id, c.path, f"cannot read the photo again: {e}")
+        return not_found(c.file_id, c.path, f"{UNREADABLE}: {e}")
     got = verdict(c, target, rematch_check(target, feats, c.size), REMATCH)
     return got if isinstance(got, Location) else not_found(c.file_id, c.path, got)
 

@@ -20,6 +20,7 @@ from engine.library.store import FAILED, Store
 from engine.match.codebook import Codebook
 from engine.match.describe import DescribeSettings
 from engine.match.localize import (
+    UNREADABLE,
     Candidate,
     Location,
     RedescribedPhotos,
@@ -74,7 +75,8 @@ class Outlines:
                     on_location(click.found[i])
         if todo:
             for loc in self._new(session, click, todo, should_stop, on_location):
-                click.found[loc.file_id] = loc
+                if loc.found or UNREADABLE not in (loc.reason or ""):  # else: asked again
+                    click.found[loc.file_id] = loc
         return [click.found[i] for i in ids if i in click.found]
 
     def _click(

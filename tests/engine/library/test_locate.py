@@ -91,6 +91,38 @@ def test_a_second_locate_for_the_same_click_makes_nothing_new(indexed, monkeypat
     assert heard == first[:2] and counts == made
 
 
+def test_a_photo_that_could_not_be_read_is_asked_again_for_the_same_click(indexed, monkeypatch):
+    """A photo unreadable at the first ask (a drive unplugged, a file moved away and back) is
+    not kept as the click's answer: the same click reads it the next time. (Stage 2 made to
+    meet an unreadable file: these photos are all answered by stage 1.)"""
+    lib, pasted = indexed
+    ids = _ids(lib, [p for p, _ in pasted.holding] + pasted.without)
+    real = outlines_mod.locate_all
+    asked = []
+
+    def first_unreadable(target, candidates, *a, **k):
+        asked.append([c.file_id for c in candidates])
+        if len(asked) > 1:
+            return real(target, candidates, *a, **k)
+        return [
+            localize_mod.not_found(c.file_id, c.path, f"{localize_mod.UNREADABLE}: [Errno 2]")
+            for c in candidates
+        ]
+
+    monkeypatch.setattr(outlines_mod, "locate_all", first_unreadable)
+    point = (pasted.point[0] - 4, pasted.point[1] + 3)  # a click not asked for before
+    first = lib.locate(pasted.query, ids, point=point, model=MODEL)
+    assert all("cannot read the photo again" in loc.reason for loc in first)
+    again = lib.locate(pasted.query, ids, point=point, model=MODEL)
+    assert sorted(asked[1]) == sorted(ids)  # every unreadable photo asked again
+    assert not any("cannot read" in (loc.reason or "") for loc in again)
+    assert [loc.found for loc in again] == [True] * len(pasted.holding) + [False] * len(
+        pasted.without
+    )
+    lib.locate(pasted.query, ids, point=point, model=MODEL)
+    assert len(asked) == 2  # what was read is kept
+
+
 def test_a_click_outside_the_photo_or_the_box_is_answered_in_words(indexed):
     lib, pasted = indexed
     ids = _ids(lib, [pasted.holding[0][0], pasted.without[0]])
