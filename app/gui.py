@@ -78,8 +78,9 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 3)
         self.setCentralWidget(split)
         self.resize(1200, 800)
-        # the smallest size its layout is made for: below it panels would draw over each other
-        self.setMinimumSize(800, 600)
+        # the smallest size its layout is made for (below it panels would draw over each
+        # other), low enough for a 1366x768 screen at 150 % scaling
+        self.setMinimumSize(800, 480)
 
     def _connect(self) -> None:
         lib, search, explain = self.library_panel, self.search_panel, self.explain

@@ -58,7 +58,8 @@ class ResultsGrid(QListView):
 
     def keyPressEvent(self, e) -> None:
         if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():
-            self._double_clicked(self.currentIndex())
+            if not e.isAutoRepeat():  # a held key opens it once
+                self._double_clicked(self.currentIndex())
             return
         super().keyPressEvent(e)
 

@@ -15,9 +15,11 @@ from engine.cli.common import (
     add_model,
     at_least,
     emit,
+    error_line,
     open_library,
     shown,
 )
+from engine.errors import ConfigError
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -73,36 +75,45 @@ def _summary_text(d: dict, problems: list[str]) -> str:
     return text
 
 
+def _pass(lib, args: argparse.Namespace, first: bool) -> list[str]:
+    """One scan and index of ``args.paths``, its summary printed; the folders left out."""
+    bar = TerminalProgress(not args.json)
+    try:
+        summary = lib.index(
+            args.paths,
+            model=args.model,
+            progress=bar,
+            vectors=True if args.vectors else None,
+            follow_links=args.follow_links,
+            retry_failed=first,  # a watch tries failed photos again at its start only
+        )
+    finally:
+        bar.close()
+    d = summary.to_dict()
+    problems, refused = d.pop("problems"), d.pop("refused")
+    d.pop("cancelled")
+    if problems:
+        d["problems"] = problems
+    if refused:  # folders that were not there (named in the problems too)
+        d["refused"] = refused
+    emit(args, d, _summary_text(d, problems))
+    return refused
+
+
 def run(args: argparse.Namespace) -> int:
     with open_library(args, "create") as lib:
-        bar = TerminalProgress(not args.json)
+        if not args.watch:
+            # a folder that was not there: the others are indexed, and a script is told
+            # that what it passed needs fixing
+            return EXIT_BAD_INPUT if _pass(lib, args, True) else 0
         try:
+            _pass(lib, args, True)  # every folder missing at the start: refused, as without
             while True:
-                try:
-                    summary = lib.index(
-                        args.paths,
-                        model=args.model,
-                        progress=bar,
-                        vectors=True if args.vectors else None,
-                        follow_links=args.follow_links,
-                    )
-                finally:
-                    bar.close()
-                d = summary.to_dict()
-                problems, refused = d.pop("problems"), d.pop("refused")
-                d.pop("cancelled")
-                if problems:
-                    d["problems"] = problems
-                if refused:  # folders that were not there (named in the problems too)
-                    d["refused"] = refused
-                emit(args, d, _summary_text(d, problems))
-                if not args.watch:
-                    # a folder that was not there: the others are indexed, and a script is
-                    # told that what it passed needs fixing
-                    return EXIT_BAD_INPUT if refused else 0
                 sys.stdout.flush()
                 time.sleep(args.interval)
+                try:
+                    _pass(lib, args, False)
+                except ConfigError as e:  # every folder gone for now (a drive unplugged)
+                    print(error_line("note", str(e)), file=sys.stderr)
         except KeyboardInterrupt:
-            if args.watch:
-                return 0
-            raise
+            return 0

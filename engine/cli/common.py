@@ -112,6 +112,8 @@ def at_least(low: float, kind: type = int):
             raise argparse.ArgumentTypeError(f"expected {what}, not {text!r}") from None
         if not value >= low:  # NaN fails too
             raise argparse.ArgumentTypeError(f"must be at least {low:g}, not {text}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
         return value
 
     parse.__name__ = f"{_KIND_NAMES[kind]} >= {low:g}"

@@ -142,6 +142,7 @@ class Library:
         local: bool = True,
         vectors: bool | None = None,
         follow_links: bool | None = None,
+        retry_failed: bool = True,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed.
 
@@ -154,11 +155,14 @@ class Library:
         model that learned from photos: ``Networks.needs_vectors``). ``vectors=True`` fills
         the vectors a photo lacks (resumable, like all indexing).
 
+        Photos that failed before are tried again (a permission granted since, a file renamed
+        back) unless ``retry_failed`` is off (``index --watch`` after its first pass).
+
         Photos under ``exclude`` folders are left out (and leave the library if they were in).
         One writer at a time: a second process gets ``LibraryBusyError`` at once.
         """
         return self._indexing().index_folders(
-            paths, model, progress, should_stop, exclude, local, vectors, follow_links
+            paths, model, progress, should_stop, exclude, local, vectors, follow_links, retry_failed
         )
 
     def learn_codebook(

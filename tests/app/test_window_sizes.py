@@ -34,7 +34,7 @@ def test_folder_names_keep_their_room(window, qtbot, photos, size):
 def test_the_window_does_not_shrink_below_the_size_its_layout_is_made_for(window, qtbot):
     window.resize(500, 350)
     qtbot.wait(50)
-    assert (window.width(), window.height()) == (800, 600)
+    assert (window.width(), window.height()) == (800, 480)
 
 
 def test_a_badge_on_a_portrait_thumbnail_keeps_its_words(qapp):

@@ -49,6 +49,7 @@ class FolderIndexing:
         local: bool = True,
         vectors: bool | None = None,
         follow_links: bool | None = None,
+        retry_failed: bool = True,
     ) -> IndexSummary:
         """Add ``paths`` (folders) if new, scan them and index what changed (see
         ``Library.index``). ``follow_links``: whether these folders follow symbolic links that
@@ -86,7 +87,7 @@ class FolderIndexing:
                     )
                 load = lambda: self.networks.load(model)[0]  # noqa: E731
                 indexer = Indexer(
-                    self.store, load, row, progress, should_stop, skip, setup, vectors
+                    self.store, load, row, progress, should_stop, skip, setup, vectors, retry_failed
                 )
                 indexer.scan(folders, summary)
                 if not summary.cancelled:
@@ -169,6 +170,6 @@ def _present(paths: list[str | os.PathLike]) -> tuple[list[str | os.PathLike], l
         if not os.path.isdir(p):
             what = "does not exist" if not os.path.exists(p) else "is not a folder"
             refused.append(f"{os.fsdecode(p)}: {what}")
-    if len(refused) == len(paths):
+    if paths and len(refused) == len(paths):
         raise ConfigError("; ".join(refused))
     return [p for p in paths if os.path.isdir(p)], refused

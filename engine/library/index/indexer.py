@@ -88,8 +88,11 @@ class Indexer:
         exclude: tuple[bytes, ...] = (),
         local: LocalSetup | None = None,
         vectors: bool = True,
+        retry_failed: bool = True,
     ) -> None:
         self.exclude = exclude
+        #: whether the scan tries the photos that failed before again (see ``Changes``)
+        self.retry_failed = retry_failed
         self.vectors = vectors or local is None  # without local features, vectors are the work
         self.local = local
         self.store = store
@@ -121,7 +124,10 @@ class Indexer:
         self.unchanged = ch.unchanged
         summary.skipped_unchanged = len(ch.unchanged)  # extract_pending takes out pending ones
         added = self._hashed(ch.new, "new", summary)
-        ch.changed += ch.failed_before  # tried again: each is indexed or fails again
+        if self.retry_failed:  # tried again: each is indexed or fails again
+            ch.changed += ch.failed_before
+        else:  # left as they are, and counted as failed, as `status` counts them
+            summary.failed += len(ch.failed_before)
         changed = self._hashed([f for _, f in ch.changed], "changed", summary)
         self.store.files.move_files([(r.id, f) for r, f in ch.moved])
         self.store.files.add_files(added)

@@ -73,11 +73,13 @@ class Outlines:
             for i in ids:
                 if i in click.found:
                     on_location(click.found[i])
+        fresh: dict[int, Location] = {}
         if todo:
             for loc in self._new(session, click, todo, should_stop, on_location):
+                fresh[loc.file_id] = loc
                 if loc.found or UNREADABLE not in (loc.reason or ""):  # else: asked again
                     click.found[loc.file_id] = loc
-        return [click.found[i] for i in ids if i in click.found]
+        return [click.found.get(i) or fresh[i] for i in ids if i in click.found or i in fresh]
 
     def _click(
         self,

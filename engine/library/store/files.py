@@ -82,7 +82,10 @@ class FileTable:
             new = {"path": p, "added_at": now, "follow_links": bool(follow_links)}
             new_id = c.execute(insert(folders_t).values(**new)).inserted_primary_key[0]
             for fid, fp in rows:
-                if is_within(fp, p):  # never equal here: that returned above
+                # never equal here: that returned above; a registered folder inside the new
+                # one through a symbolic link is absorbed too (its photos are found again
+                # under the new folder's paths, as moves: described once)
+                if is_within(fp, p) or is_within(os.path.realpath(fp), real):
                     c.execute(
                         update(files_t).where(files_t.c.folder_id == fid).values(folder_id=new_id)
                     )

@@ -25,6 +25,7 @@ from tests.helpers import MODEL
         (["index", "x", "--local-features", "many"], "expected a whole number, not 'many'"),
         (["index", "x", "--watch", "--interval", "-1"], "--interval: must be at least 0.1"),
         (["index", "x", "--interval", "nan"], "--interval: must be at least 0.1, not nan"),
+        (["index", "x", "--interval", "inf"], "--interval: must be a finite number, not inf"),
         (["train", "--epochs", "0", "--out", "o"], "--epochs: must be at least 1"),
         (["embed", "q.jpg", "--image-size", "0"], "--image-size: must be at least 32"),
     ],

@@ -59,7 +59,7 @@ def messy(tmp_path):
     return root, expected_failures
 
 
-def test_bad_files_are_reported_and_everything_else_indexed(library, messy):
+def test_bad_files_are_reported_and_everything_else_indexed(library, messy, monkeypatch):
     root, expected = messy
     s = library.index([root], model=MODEL, vectors=True)  # the vectors are checked below
     errors = {os.path.basename(r.display_path): r.error for r in library.errors()}
@@ -87,6 +87,19 @@ def test_bad_files_are_reported_and_everything_else_indexed(library, messy):
     # `status` and `errors` count them
     again = library.index([root], model=MODEL, vectors=True)
     assert (again.indexed, again.failed, again.skipped_unchanged) == (0, len(expected), 15)
+    assert len(library.errors()) == len(expected)
+    # not tried again (`index --watch` after its first pass): still counted as failed
+    spy = []
+    real = indexer_mod.Indexer.extract_pending
+
+    def counting(self, folder_ids, summary):
+        spy.append(len(self.store.files.pending_for_model(self.model.id, folder_ids)))
+        return real(self, folder_ids, summary)
+
+    monkeypatch.setattr(indexer_mod.Indexer, "extract_pending", counting)
+    quiet = library.index([root], model=MODEL, vectors=True, retry_failed=False)
+    assert spy == [0]  # nothing to decode
+    assert (quiet.indexed, quiet.failed, quiet.skipped_unchanged) == (0, len(expected), 15)
     assert len(library.errors()) == len(expected)
 
 

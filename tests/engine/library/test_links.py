@@ -207,3 +207,11 @@ def test_a_folder_reached_through_a_link_is_not_indexed_twice(tmp_path):
         assert inside.indexed == 0
         res = lib.search(str(photos / "a.jpg"), k=10)
         assert len({os.path.realpath(h.path) for h in res.hits}) == len(res.hits)
+    # the other way round: a folder that holds an indexed one through a link absorbs it
+    (tmp_path / "top").mkdir()
+    os.symlink(tmp_path, tmp_path / "top" / "all")
+    with Library(tmp_path / "lib2", device="cpu") as lib:
+        assert lib.index([photos]).indexed == 2
+        wider = lib.index([tmp_path / "top" / "all"])
+        assert (wider.indexed, wider.moved) == (0, 2)  # found again under the link, not twice
+        assert len(lib.store.files.folders()) == 1

@@ -112,6 +112,7 @@ def test_a_photo_that_could_not_be_read_is_asked_again_for_the_same_click(indexe
     monkeypatch.setattr(outlines_mod, "locate_all", first_unreadable)
     point = (pasted.point[0] - 4, pasted.point[1] + 3)  # a click not asked for before
     first = lib.locate(pasted.query, ids, point=point, model=MODEL)
+    assert len(first) == len(ids)  # answered, only not kept
     assert all("cannot read the photo again" in loc.reason for loc in first)
     again = lib.locate(pasted.query, ids, point=point, model=MODEL)
     assert sorted(asked[1]) == sorted(ids)  # every unreadable photo asked again
