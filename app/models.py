@@ -46,6 +46,10 @@ def no_match_text(similar: int, folder: str | None = None, itself: bool = False)
     return f"No match: none of your {other}photos shows this ({similar} similar photos below)"
 
 
+#: a result whose file is not there now
+NOT_ON_DISK_TEXT = (
+    "not on disk: moved, deleted, or on a drive that is not connected (Re-scan updates the library)"
+)
 #: what a search says when the library has nothing to search yet
 NO_PHOTOS_TEXT = "Your library has no photos yet: add a folder first"
 
@@ -191,10 +195,13 @@ class ResultsModel(QAbstractListModel):
         # an unverified hit's fused score is a tiny number that says nothing to a person
         plain = not getattr(h, "verified", False) and self.pipeline != "global"
         shown = "similar" if plain else f"{h.score:.3f}"
-        return f"{self._rank_of[h.path]}. {shown}\n{os.path.basename(h.path)}"
+        gone = "" if getattr(h, "on_disk", True) else " · not on disk"
+        return f"{self._rank_of[h.path]}. {shown}{gone}\n{os.path.basename(h.path)}"
 
     def _tooltip(self, h) -> str:
         lines = [h.path, evidence_text(h) or "similar, not verified", f"score {h.score:.4f}"]
+        if not getattr(h, "on_disk", True):
+            lines.append(NOT_ON_DISK_TEXT)
         if h.path in self.not_found:
             lines.append(f"clicked object: {self.not_found[h.path]}")
         elif self.notes.get(h.path):
@@ -206,6 +213,8 @@ class ResultsModel(QAbstractListModel):
         if getattr(h, "verified", False) or self.pipeline == "global":
             what += f", score {h.score:.2f}"
         text = f"result {self._rank_of[h.path]}, {what}, {os.path.basename(h.path)}"
+        if not getattr(h, "on_disk", True):
+            text += ", not on disk"
         if h.path in self.not_found:
             text += f", clicked object not found: {self.not_found[h.path]}"
         elif self.notes.get(h.path):

@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         verified = [h for h in res.hits if h.verified]
         others = [h for h in res.hits if not h.verified]
         lines = [
-            f"{i + 1:>3}. {h.score:.4f}  {shown(h.path)}  (verified: {h.inliers} matching points)"
+            f"{i + 1:>3}. {h.score:.4f}  {shown(h.path)}  (verified: {h.inliers} matching "
+            f"points){_gone(h)}"
             for i, h in enumerate(verified)
         ]
         if res.no_match:
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             if res.pipeline != "global":
                 lines.append("other similar photos (not verified):")
             lines += [
-                f"{len(verified) + i + 1:>3}. {h.score:.4f}  {shown(h.path)}"
+                f"{len(verified) + i + 1:>3}. {h.score:.4f}  {shown(h.path)}{_gone(h)}"
                 for i, h in enumerate(others)
             ]
         if res.too_little_detail:  # not an error: the answer is that it cannot be searched
@@ -91,3 +92,8 @@ def run(args: argparse.Namespace) -> int:
             )
         emit(args, res.to_dict(), "\n".join(lines))
         return 0
+
+
+def _gone(hit) -> str:
+    """What a result line adds when its file is not there now."""
+    return "" if hit.on_disk else "  (not on disk: moved, deleted, or on a drive not connected)"

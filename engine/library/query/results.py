@@ -48,6 +48,9 @@ class Hit:
     #: the geometric check as it was made (inlier pairs in both photos, the transform); what
     #: heatmaps, the compare view and outlines read
     evidence: Verification | None = field(default=None, repr=False, compare=False)
+    #: whether the file is there now (a folder moved away or a drive not connected: the
+    #: library still holds the photo, which cannot be opened until it is back)
+    on_disk: bool = True
 
     def to_dict(self) -> dict:
         def r(x):
@@ -64,6 +67,7 @@ class Hit:
             "quad": self.quad,
             "width": self.width,
             "height": self.height,
+            "on_disk": self.on_disk,
         }
 
 

@@ -132,6 +132,7 @@ def rank(
                 verified=bool(v is not None and v.verified),
                 quad=None if v is None or v.quad is None else v.quad.round(1).tolist(),
                 evidence=v,
+                on_disk=os.path.exists(r.path),
             )
         )
         if len(hits) == req.k:

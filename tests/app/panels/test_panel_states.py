@@ -317,6 +317,14 @@ def test_rescan_with_a_folder_gone_updates_the_others(window, qtbot, photos):
     qtbot.waitUntil(
         lambda: "1 folder not found, left out" in lib.progress_label.text(), timeout=10_000
     )
+    # the library keeps an unplugged folder's photos: results from it say they are not there
+    sp = window.search_panel
+    with qtbot.waitSignal(sp.search_finished, timeout=60_000):
+        sp.search(str(photos / "home" / "obj0_2.jpg"))
+    rows = [sp.results.index(i) for i in range(sp.results.rowCount())]
+    away = [i for i in rows if "/trips/" in (i.data(PathRole) or "")]
+    assert away and all("· not on disk" in i.data() for i in away)
+    assert all("not on disk: moved" in i.data(Qt.ItemDataRole.ToolTipRole) for i in away)
 
 
 # ---------------------------------------------------------------- 10. folder filter names

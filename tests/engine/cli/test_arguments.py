@@ -93,3 +93,19 @@ def test_a_library_whose_name_is_not_utf8(tmp_path, photos, capsys):
     assert json.loads(capsys.readouterr().out)["results"]
     saved = os.listdir(os.path.join(os.fsencode(lib), b"index"))
     assert any(name.endswith(b".faiss") for name in saved), saved
+
+
+def test_results_whose_file_is_gone_say_so(tmp_path, photos, capsys):
+    lib = str(tmp_path / "lib")
+    assert main(["index", str(photos), "--library", lib, "--model", MODEL]) == 0
+    (photos / "trips").rename(tmp_path / "unplugged")  # the library does not know yet
+    capsys.readouterr()
+    q = str(photos / "home" / "obj0_2.jpg")
+    assert main(["search", q, "--library", lib, "--json", "-k", "30"]) == 0
+    hits = json.loads(capsys.readouterr().out)["results"]
+    assert {h["on_disk"] for h in hits if "/trips/" in h["path"]} == {False}
+    assert {h["on_disk"] for h in hits if "/home/" in h["path"]} == {True}
+    assert main(["search", q, "--library", lib, "-k", "30"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    gone = [line for line in lines if "/trips/" in line]
+    assert gone and all(line.endswith("on a drive not connected)") for line in gone)
