@@ -225,6 +225,7 @@ class Library:
         """
         from engine.library.query.search import (
             SearchRequest,
+            folder_in_library,
             own_file_id,
             query_name,
             rank,
@@ -232,8 +233,11 @@ class Library:
             too_little_detail,
         )
 
-        if folder is not None and self.store.files.folder_for(folder) is None:
-            raise ConfigError(f"{os.fsdecode(folder)}: not inside a folder of this library")
+        if folder is not None:
+            where = folder_in_library(self.store, folder)
+            if where is None:
+                raise ConfigError(f"{os.fsdecode(folder)}: not inside a folder of this library")
+            folder = os.fsdecode(where)
         clock = timer()
         next(clock)
         ex, row = self.model(model)

@@ -16,6 +16,7 @@ from engine.library.index.vector_index import VectorIndex
 from engine.library.query.results import Hit
 from engine.library.query.session import Evidence, Query
 from engine.library.store import Store
+from engine.library.store.fspath import fs_bytes, is_within
 from engine.match.rank import PIPELINES, VERIFY_TOP, rank_database
 from engine.match.verify import MIN_INLIERS
 from engine.photo.decode import PhotoSource
@@ -167,3 +168,16 @@ def own_file_id(store: Store, query: PhotoSource) -> int | None:
     if r is None:
         r = store.files.file_by_path(os.path.realpath(query))
     return r.id if r else None
+
+
+def folder_in_library(store: Store, folder: str | os.PathLike) -> bytes | None:
+    """``folder`` as the library names it: itself when a registered folder holds it, else the
+    same folder reached through a symbolic link (either way round); None when it is in none."""
+    if store.files.folder_for(folder) is not None:
+        return fs_bytes(folder)
+    real = os.fsencode(os.path.realpath(folder))
+    for _, fp in store.files.folders():
+        root = os.fsencode(os.path.realpath(fp))
+        if is_within(real, root):
+            return os.path.normpath(os.path.join(fp, os.path.relpath(real, root)))
+    return None

@@ -67,6 +67,12 @@ def test_missing_folder_leaves_the_others_indexed(tmp_path, photos, capsys):
     q = str(photos / "trips" / "obj2_0.jpg")
     assert main(["search", q, "--library", lib, "--folder", str(tmp_path)]) == EXIT_BAD_INPUT
     assert "not inside a folder of this library" in capsys.readouterr().err
+    # the folder through a symbolic link is that folder
+    os.symlink(photos / "home", tmp_path / "home-link")
+    argv = ["search", q, "--library", lib, "--folder", str(tmp_path / "home-link"), "--json"]
+    assert main(argv) == 0
+    found = [r["path"] for r in json.loads(capsys.readouterr().out)["results"]]
+    assert found and all(p.startswith(str(photos / "home") + os.sep) for p in found)
     # a box that starts with a minus sign reaches the search (and is cut to the photo)
     assert main(["search", q, "--library", lib, "--bbox", "-10,-10,40,30", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["box"] == [0.0, 0.0, 40.0, 30.0]
