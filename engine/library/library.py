@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import ConfigError
 from engine.library.index.caches import Caches
 from engine.library.index.changes import Changes, library_changes
 from engine.library.index.folders import FolderIndexing
@@ -233,11 +232,7 @@ class Library:
             too_little_detail,
         )
 
-        if folder is not None:
-            where = folder_in_library(self.store, folder)
-            if where is None:
-                raise ConfigError(f"{os.fsdecode(folder)}: not inside a folder of this library")
-            folder = os.fsdecode(where)
+        folder = None if folder is None else folder_in_library(self.store, folder)
         clock = timer()
         next(clock)
         ex, row = self.model(model)

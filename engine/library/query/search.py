@@ -170,14 +170,15 @@ def own_file_id(store: Store, query: PhotoSource) -> int | None:
     return r.id if r else None
 
 
-def folder_in_library(store: Store, folder: str | os.PathLike) -> bytes | None:
+def folder_in_library(store: Store, folder: str | os.PathLike) -> str:
     """``folder`` as the library names it: itself when a registered folder holds it, else the
-    same folder reached through a symbolic link (either way round); None when it is in none."""
+    same folder reached through a symbolic link (either way round); refused when it is in
+    none (a search limited to it would only say "no results")."""
     if store.files.folder_for(folder) is not None:
-        return fs_bytes(folder)
+        return os.fsdecode(fs_bytes(folder))
     real = os.fsencode(os.path.realpath(folder))
     for _, fp in store.files.folders():
         root = os.fsencode(os.path.realpath(fp))
         if is_within(real, root):
-            return os.path.normpath(os.path.join(fp, os.path.relpath(real, root)))
-    return None
+            return os.fsdecode(os.path.normpath(os.path.join(fp, os.path.relpath(real, root))))
+    raise ConfigError(f"{os.fsdecode(folder)}: not inside a folder of this library")
