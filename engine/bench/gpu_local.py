@@ -172,6 +172,13 @@ def _bare_rates(
             "first_call_s": round(first, 2),
             "host_thread_cpu_share": round((time.thread_time() - cpu) / wall, 3),
         }
+        if device == "cuda" and batch == 32 and whole and cudnn:
+            # CUDA's wait may spin on the CPU, so the CPU share alone cannot tell a thread that
+            # launches from one that waits: the kernels' own time says how busy the GPU was
+            try:
+                out[key]["gpu_kernel_share"] = _kernel_share(sift, part, wall / repeats)
+            except Exception as e:  # a profiler that fails must not cost the figures
+                out[key]["gpu_kernel_share"] = f"{type(e).__name__}: {e}"
         if log:
             log(f"{key}: {out[key]}")
     # the set-up again for photos of another shape (the same ones turned to portrait)
@@ -182,6 +189,19 @@ def _bare_rates(
     sync()
     out["first call at a new photo shape (portrait), s"] = round(time.perf_counter() - t, 2)
     return out
+
+
+def _kernel_share(sift, part: list[np.ndarray], wall: float) -> float:
+    """The GPU's kernel time for one batch over that batch's wall time unprofiled (``wall``):
+    near 1 the device is the limit; well below, the host (launches, Python, waits) is."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        sift.encode(sift.features(part))
+        torch.cuda.synchronize()
+    busy = sum(e.self_device_time_total for e in prof.key_averages()) / 1e6
+    return round(busy / wall, 3)
 
 
 #: PyTorch operations that make the host wait for the device (a result's size or value)
