@@ -46,10 +46,11 @@ def no_match_text(similar: int, folder: str | None = None, itself: bool = False)
     return f"No match: none of your {other}photos shows this ({similar} similar photos below)"
 
 
+#: why a result's file may not be there now, and what brings the library up to date
+GONE_WHY = "moved, deleted, or on a drive that is not connected"
+GONE_FIX = "Re-scan brings the library up to date"
 #: a result whose file is not there now
-NOT_ON_DISK_TEXT = (
-    "not on disk: moved, deleted, or on a drive that is not connected (Re-scan updates the library)"
-)
+NOT_ON_DISK_TEXT = f"not on disk: {GONE_WHY} ({GONE_FIX})"
 #: what a search says when the library has nothing to search yet
 NO_PHOTOS_TEXT = "Your library has no photos yet: add a folder first"
 

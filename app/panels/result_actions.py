@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
-from app.models import ResultsModel, evidence_text
+from app.models import GONE_FIX, GONE_WHY, ResultsModel, evidence_text
 from app.state import AppState
 from engine.library import export_results
 
@@ -76,8 +76,7 @@ class ResultActions(QObject):
         """Open a photo or folder with the system's application, or say why it did not."""
         if not os.path.exists(path):  # not a missing application: the file is gone
             self.error.emit(
-                f"{os.path.basename(path) or path} is no longer there (moved, deleted, or on a "
-                "drive that is not connected); Re-scan brings the library up to date.",
+                f"{os.path.basename(path) or path} is no longer there ({GONE_WHY}); {GONE_FIX}.",
                 path,
             )
             return False

@@ -16,7 +16,6 @@ from engine.library.index.vector_index import VectorIndex
 from engine.library.query.results import Hit
 from engine.library.query.session import Evidence, Query
 from engine.library.store import Store
-from engine.library.store.fspath import fs_bytes, is_within
 from engine.match.rank import PIPELINES, VERIFY_TOP, rank_database
 from engine.match.verify import MIN_INLIERS
 from engine.photo.decode import PhotoSource
@@ -165,8 +164,8 @@ def own_file_id(store: Store, query: PhotoSource) -> int | None:
     if not isinstance(query, (str, os.PathLike)):
         return None
     r = store.files.file_by_path(query)
-    if r is None:
-        r = store.files.file_by_path(os.path.realpath(query))
+    if r is None and (stored := store.files.as_stored(os.path.realpath(query))) is not None:
+        r = store.files.file_by_path(stored)
     return r.id if r else None
 
 
@@ -174,11 +173,7 @@ def folder_in_library(store: Store, folder: str | os.PathLike) -> str:
     """``folder`` as the library names it: itself when a registered folder holds it, else the
     same folder reached through a symbolic link (either way round); refused when it is in
     none (a search limited to it would only say "no results")."""
-    if store.files.folder_for(folder) is not None:
-        return os.fsdecode(fs_bytes(folder))
-    real = os.fsencode(os.path.realpath(folder))
-    for _, fp in store.files.folders():
-        root = os.fsencode(os.path.realpath(fp))
-        if is_within(real, root):
-            return os.fsdecode(os.path.normpath(os.path.join(fp, os.path.relpath(real, root))))
-    raise ConfigError(f"{os.fsdecode(folder)}: not inside a folder of this library")
+    stored = store.files.as_stored(folder)
+    if stored is None:
+        raise ConfigError(f"{os.fsdecode(folder)}: not inside a folder of this library")
+    return os.fsdecode(stored)

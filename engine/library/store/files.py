@@ -107,6 +107,21 @@ class FileTable:
                 return fid, fp
         return None
 
+    def as_stored(self, path: str | os.PathLike | bytes) -> bytes | None:
+        """``path`` as the library names it: itself under a registered folder, or the same
+        place reached through a symbolic link (either way round) under the registered folder
+        that holds it; None when no folder holds it."""
+        p = fs_bytes(path)
+        folders = self.folders()
+        if any(is_within(p, fp) for _, fp in folders):
+            return p
+        real = os.fsencode(os.path.realpath(p))
+        for _, fp in folders:
+            root = os.fsencode(os.path.realpath(fp))
+            if is_within(real, root):
+                return os.path.normpath(os.path.join(fp, os.path.relpath(real, root)))
+        return None
+
     def mark_scanned(self, folder_id: int) -> None:
         with self.db.begin() as c:
             c.execute(
